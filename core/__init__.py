@@ -1,0 +1,3 @@
+"""Facsimile engine: headless, no Qt anywhere below this package."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Face analysis: detection, 478-point landmarks, tracking, head pose, gaze, identity embedding."""

@@ -1,0 +1,39 @@
+"""Errors a user sees: one clear line, no traceback unless asked for."""
+
+from __future__ import annotations
+
+
+class FacsimileError(Exception):
+    """An error with a message written for the user (what went wrong and what to do)."""
+
+    exit_code: int = 1
+
+
+class MediaError(FacsimileError):
+    """A plate or deliverable cannot be read or written."""
+
+    exit_code = 3
+
+
+class ProjectError(FacsimileError):
+    """A project file is missing, damaged or from a newer schema."""
+
+    exit_code = 4
+
+
+class ModelError(FacsimileError):
+    """A model file is missing, has the wrong hash or cannot be loaded."""
+
+    exit_code = 5
+
+
+class NoFaceError(FacsimileError):
+    """No usable face where one is needed."""
+
+    exit_code = 6
+
+
+class UserCancelled(FacsimileError):
+    """The user (or a signal) cancelled long work."""
+
+    exit_code = 130

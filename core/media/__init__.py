@@ -1,0 +1,1 @@
+"""Frame-accurate media input and atomic deliverable output (PyAV, OpenEXR, OpenColorIO)."""

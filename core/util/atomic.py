@@ -1,0 +1,96 @@
+"""Atomic file output: write to a temporary name beside the target, fsync, rename.
+
+A reader (a compositor's Nuke, a farm watcher, our own loader) never sees a half-written
+file under its final name, and a failure (full disk, killed process) leaves the previous
+version of the file untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from core.errors import FacsimileError
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename durable: fsync the folder that holds the entry (POSIX only)."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def temp_path_for(target: str | os.PathLike[str]) -> Path:
+    """A fresh temporary name in the target's folder, keeping its extension (for encoders
+    that pick a format from the suffix)."""
+    target = Path(target)
+    fd, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".partial{target.suffix}", dir=target.parent)
+    os.close(fd)
+    return Path(name)
+
+
+def describe_os_error(exc: OSError, path: str | os.PathLike[str]) -> str:
+    """One readable sentence for an OS error while writing `path`."""
+    if exc.errno == errno.ENOSPC:
+        return f"the disk is full while writing {path}: free some space and try again"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"cannot write {path}: permission denied (is the folder writable?)"
+    if exc.errno == errno.ENOENT:
+        return f"cannot write {path}: the folder does not exist"
+    if exc.errno == errno.EDQUOT:
+        return f"disk quota exceeded while writing {path}"
+    return f"cannot write {path}: {exc.strerror or exc}"
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path to write; on success fsync it and rename it onto `target`.
+
+    On any exception the temporary file is removed and `target` is left as it was.
+    OSErrors are turned into a FacsimileError with a readable message.
+    """
+    target = Path(target)
+    if not target.parent.is_dir():
+        raise FacsimileError(f"cannot write {target}: the folder {target.parent} does not exist")
+    try:
+        tmp = temp_path_for(target)
+    except OSError as exc:
+        raise FacsimileError(describe_os_error(exc, target)) from exc
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+        _fsync_dir(target.parent)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise FacsimileError(describe_os_error(exc, target)) from exc
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> None:
+    """Write `data` to `target` atomically."""
+    with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+
+
+def atomic_write_text(target: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> None:
+    """Write `text` to `target` atomically."""
+    atomic_write_bytes(target, text.encode(encoding))
