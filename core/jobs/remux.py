@@ -1,0 +1,60 @@
+"""Join ProRes chunk movies into one by remuxing: packets are copied, never re-encoded.
+
+ProRes is intra-frame, so the joined file's packets are bit-identical to the chunks' and the
+join costs I/O only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import av
+
+from core.errors import MediaError
+from core.util.atomic import atomic_path
+
+
+def concat_movies(chunks: Sequence[str | Path], output: str | Path, *, timecode: str | None = None,
+                  metadata: dict[str, str] | None = None) -> int:
+    """Concatenate the video streams of `chunks` (same codec, size, rate) into `output`.
+
+    Returns the number of packets written. The output appears under its name only when
+    complete. Container metadata (e.g. the synthetic-media tag) and the start timecode are
+    set on the joined file.
+    """
+    if not chunks:
+        raise MediaError("nothing to join: no chunk movies")
+    count = 0
+    with atomic_path(output) as tmp:
+        out = av.open(str(tmp), "w", format="mov")
+        try:
+            for key, value in (metadata or {}).items():
+                out.metadata[key] = str(value)
+            ostream = None
+            offset = 0
+            for chunk in chunks:
+                with av.open(str(chunk)) as inp:
+                    istream = inp.streams.video[0]
+                    if ostream is None:
+                        ostream = out.add_stream_from_template(istream)
+                        ostream.time_base = istream.time_base
+                        if timecode:
+                            ostream.metadata["timecode"] = timecode
+                    elif istream.codec_context.name != ostream.codec_context.name:
+                        raise MediaError(f"cannot join {chunk}: codec differs from the first chunk")
+                    last_end = offset
+                    for packet in inp.demux(istream):
+                        if packet.dts is None:
+                            continue
+                        dur = packet.duration or 0
+                        packet.pts = packet.pts + offset
+                        packet.dts = packet.dts + offset
+                        last_end = max(last_end, packet.pts + dur)
+                        packet.stream = ostream
+                        out.mux(packet)
+                        count += 1
+                    offset = last_end
+        finally:
+            out.close()
+    return count

@@ -1,0 +1,218 @@
+"""Run a job: chunks in-process or on Ray, durable progress, resume, final assembly."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from core.errors import FacsimileError, UserCancelled
+from core.jobs.record import JobRecord
+from core.jobs.spec import JobSpec, sequence_path
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+Cancel = Callable[[], bool]
+
+
+class FrameProducer(Protocol):
+    """Makes the output pictures of a job, one plate frame at a time."""
+
+    width: int
+    height: int
+    fps: Fraction
+    timecode: str | None
+
+    def frame(self, index: int) -> tuple[np.ndarray, dict[str, np.ndarray]]: ...
+
+    def close(self) -> None: ...
+
+
+_PRODUCERS: dict[str, Callable[[JobSpec], FrameProducer]] = {}
+
+
+def register_producer(kind: str, factory: Callable[[JobSpec], FrameProducer]) -> None:
+    """Make jobs of `kind` use `factory(spec)` to produce their frames."""
+    _PRODUCERS[kind] = factory
+
+
+class ConvertProducer:
+    """Frames of a plate, unchanged (the `convert` job)."""
+
+    def __init__(self, spec: JobSpec) -> None:
+        from core.media.reader import open_media
+
+        self.reader = open_media(spec.source)
+        info = self.reader.info
+        self.width, self.height, self.fps = info.width, info.height, info.fps
+        self.timecode = info.timecode
+
+    def frame(self, index: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        return self.reader.read(index), {}
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+register_producer("convert", ConvertProducer)
+
+
+def make_producer(spec: JobSpec) -> FrameProducer:
+    if spec.kind not in _PRODUCERS and spec.kind == "render":
+        import core.render.job  # noqa: F401  (registers the "render" producer)
+    try:
+        return _PRODUCERS[spec.kind](spec)
+    except KeyError:
+        raise FacsimileError(f"unknown job kind {spec.kind!r}") from None
+
+
+def _runs(frames: list[int]) -> Iterator[list[int]]:
+    """Split sorted frame numbers into runs of consecutive frames."""
+    run: list[int] = []
+    for f in frames:
+        if run and f != run[-1] + 1:
+            yield run
+            run = []
+        run.append(f)
+    if run:
+        yield run
+
+
+def chunk_movie_path(spec: JobSpec, index: int) -> Path:
+    return spec.job_dir / "chunks" / f"chunk_{index:05d}.mov"
+
+
+def _writer_kwargs(spec: JobSpec, producer: FrameProducer) -> dict:
+    w = dict(spec.writer)
+    w.pop("start_number", None)
+    return {"width": producer.width, "height": producer.height, "fps": producer.fps, **w}
+
+
+def missing_frames(spec: JobSpec, chunk: tuple[int, int], record: JobRecord) -> list[int]:
+    """Frames of a sequence chunk that are not both recorded and on disk."""
+    done = record.done_frames()
+    return [f for f in range(chunk[0], chunk[1] + 1)
+            if f not in done or not sequence_path(spec.output, spec.output_number(f)).exists()]
+
+
+def run_chunk(spec: JobSpec, index: int, progress: Progress | None = None, cancel: Cancel | None = None) -> int:
+    """Render chunk `index` of `spec`, skipping what is already done. Returns frames rendered."""
+    from core.media.writers import open_writer
+
+    record = JobRecord(spec.job_dir)
+    chunk = spec.chunks()[index]
+    if spec.sequence:
+        todo = missing_frames(spec, chunk, record)
+    else:
+        done = record.done_chunks().get(index)
+        todo = [] if done and chunk_movie_path(spec, index).exists() else list(range(chunk[0], chunk[1] + 1))
+    if not todo:
+        return 0
+    producer = make_producer(spec)
+    rendered = 0
+    try:
+        if spec.sequence:
+            for run in _runs(todo):
+                with open_writer(spec.output, start_number=spec.output_number(run[0]),
+                                 **_writer_kwargs(spec, producer)) as writer:
+                    for f in run:
+                        if cancel and cancel():
+                            raise UserCancelled("render cancelled; finished frames are kept and resume")
+                        img, extra = producer.frame(f)
+                        writer.write(img, extra_channels=extra or None)
+                        record.append({"type": "frame", "frame": f, "chunk": index})
+                        rendered += 1
+                        if progress:
+                            progress(1, len(todo))
+        else:
+            path = chunk_movie_path(spec, index)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open_writer(str(path), **_writer_kwargs(spec, producer)) as writer:
+                for f in todo:
+                    if cancel and cancel():
+                        raise UserCancelled("render cancelled; finished chunks are kept and resume")
+                    img, extra = producer.frame(f)
+                    writer.write(img, extra_channels=extra or None)
+                    rendered += 1
+                    if progress:
+                        progress(1, len(todo))
+            record.append({"type": "chunk", "chunk": index, "first": chunk[0], "last": chunk[1], "file": str(path)})
+    finally:
+        producer.close()
+    return rendered
+
+
+def pending_chunks(spec: JobSpec) -> list[int]:
+    """Indices of chunks with work left."""
+    record = JobRecord(spec.job_dir)
+    out = []
+    for i, chunk in enumerate(spec.chunks()):
+        if spec.sequence:
+            if missing_frames(spec, chunk, record):
+                out.append(i)
+        elif i not in record.done_chunks() or not chunk_movie_path(spec, i).exists():
+            out.append(i)
+    return out
+
+
+def finalize(spec: JobSpec, metadata: dict[str, str] | None = None) -> Path:
+    """Check every frame is there and, for a movie, join the chunks into the final file."""
+    from core.jobs.remux import concat_movies
+
+    left = pending_chunks(spec)
+    if left:
+        raise FacsimileError(f"job {spec.job_id} is incomplete: chunks {left} still have frames to render")
+    if not spec.sequence:
+        chunks = [chunk_movie_path(spec, i) for i in range(len(spec.chunks()))]
+        tc = None
+        try:
+            tc = make_producer(spec).timecode if spec.writer.get("timecode") is None else spec.writer["timecode"]
+        except FacsimileError:
+            tc = None
+        concat_movies(chunks, spec.output, timecode=tc, metadata=metadata)
+    JobRecord(spec.job_dir).append({"type": "complete", "time": time.time()})
+    return Path(spec.output)
+
+
+def _run_local(spec: JobSpec, chunks: list[int], progress: Progress | None, cancel: Cancel | None) -> None:
+    for i in chunks:
+        attempt = 0
+        while True:
+            try:
+                run_chunk(spec, i, progress, cancel)
+                break
+            except (UserCancelled, KeyboardInterrupt):
+                raise
+            except FacsimileError as exc:
+                # Errors a retry cannot fix (disk full, vanished folder) stop at once.
+                raise FacsimileError(f"chunk {i} (frames {spec.chunks()[i]}) failed: {exc}") from exc
+            except Exception as exc:  # noqa: BLE001 - a worker fault: retry with a limit
+                attempt += 1
+                if attempt > spec.max_retries:
+                    raise FacsimileError(
+                        f"chunk {i} (frames {spec.chunks()[i][0]}-{spec.chunks()[i][1]}) failed "
+                        f"{attempt} times; last error: {type(exc).__name__}: {exc}") from exc
+                log.warning("chunk %d failed (%s), retrying (%d/%d)", i, exc, attempt, spec.max_retries)
+
+
+def run_job(spec: JobSpec, engine: str = "local", address: str | None = None, progress: Progress | None = None,
+            cancel: Cancel | None = None, metadata: dict[str, str] | None = None) -> Path:
+    """Render every missing frame of `spec` and assemble the output; resumable."""
+    spec.save()
+    todo = pending_chunks(spec)
+    log.info("job %s: %d of %d chunks to render (%s)", spec.job_id, len(todo), len(spec.chunks()), engine)
+    if engine == "local":
+        _run_local(spec, todo, progress, cancel)
+    elif engine == "ray":
+        from core.jobs.ray_engine import run_on_ray
+
+        run_on_ray(spec, todo, address=address, progress=progress)
+    else:
+        raise FacsimileError(f"unknown engine {engine!r} (use local or ray)")
+    return finalize(spec, metadata=metadata)

@@ -1,0 +1,115 @@
+"""What a render job is: inputs, frames, output, settings; plain JSON so a farm can ship it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from core.errors import FacsimileError
+from core.util.atomic import atomic_write_text
+
+SEQUENCE_RE = re.compile(r"(#+|%0?\d*d)")
+
+
+def is_sequence(output: str) -> bool:
+    """True when `output` names an image sequence (`out.####.exr`, `out.%04d.png`)."""
+    return bool(SEQUENCE_RE.search(Path(output).name))
+
+
+def sequence_path(pattern: str, number: int) -> Path:
+    """The file name of frame `number` in a `####` / `%04d` pattern."""
+    path = Path(pattern)
+    name = path.name
+    m = SEQUENCE_RE.search(name)
+    if not m:
+        raise FacsimileError(f"{pattern} is not a sequence pattern (use name.####.exr)")
+    token = m.group(1)
+    if token.startswith("#"):
+        digits = f"{number:0{len(token)}d}"
+    else:
+        digits = token % number
+    return path.with_name(name[: m.start()] + digits + name[m.end():])
+
+
+@dataclass
+class JobSpec:
+    """A render or convert job. `frames` are 0-based plate frame indices, inclusive range."""
+
+    job_id: str
+    kind: str  # "convert" | "render"
+    source: str  # plate path (convert) or project folder (render)
+    output: str  # absolute .mov path or sequence pattern
+    first: int
+    last: int
+    chunk_size: int = 24
+    shot: str | None = None
+    writer: dict = field(default_factory=dict)  # codec, colorspace, compression, start_number, attributes
+    settings: dict = field(default_factory=dict)  # renderer settings
+    max_retries: int = 2
+
+    @classmethod
+    def create(cls, kind: str, source: str, output: str, frames: tuple[int, int], **kw) -> JobSpec:
+        """A spec whose id is derived from its content, so the same job resumes the same record."""
+        output = str(Path(output).absolute())
+        source = str(Path(source).absolute())
+        first, last = int(frames[0]), int(frames[1])
+        if last < first:
+            raise FacsimileError(f"empty frame range {first}-{last}")
+        body = json.dumps({"kind": kind, "source": source, "output": output, "first": first, "last": last,
+                           **{k: kw.get(k) for k in ("shot", "writer", "settings", "chunk_size")}},
+                          sort_keys=True, default=str)
+        job_id = hashlib.sha256(body.encode()).hexdigest()[:16]
+        return cls(job_id=job_id, kind=kind, source=source, output=output, first=first, last=last, **kw)
+
+    @property
+    def frames(self) -> list[int]:
+        return list(range(self.first, self.last + 1))
+
+    @property
+    def sequence(self) -> bool:
+        return is_sequence(self.output)
+
+    def chunks(self) -> list[tuple[int, int]]:
+        """Inclusive (first, last) plate-frame ranges of each chunk."""
+        n = max(1, int(self.chunk_size))
+        return [(a, min(a + n - 1, self.last)) for a in range(self.first, self.last + 1, n)]
+
+    @property
+    def start_number(self) -> int:
+        return int(self.writer.get("start_number", 1001))
+
+    def output_number(self, frame: int) -> int:
+        """Sequence number of plate frame `frame` in the output."""
+        return self.start_number + (frame - self.first)
+
+    @property
+    def job_dir(self) -> Path:
+        out = Path(self.output)
+        return out.parent / ".facsimile-jobs" / self.job_id
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> JobSpec:
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise FacsimileError(f"job file is not a valid job description: {exc}") from exc
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Write job.json (atomically) into the job folder, or to `path`."""
+        target = Path(path) if path else self.job_dir / "job.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(target, json.dumps(self.to_json(), indent=2))
+        return target
+
+    @classmethod
+    def load(cls, path: str | Path) -> JobSpec:
+        try:
+            return cls.from_json(json.loads(Path(path).read_text()))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise FacsimileError(f"cannot read job file {path}: {exc}") from exc
