@@ -1,0 +1,1 @@
+"""Delivery: export presets, render sidecars and provenance (synthetic-media tags, watermark)."""

@@ -1,0 +1,122 @@
+"""Render sidecars: a JSON per render (what went in, what settings, which models, the curves
+that drove it) and an OpenFace-style CSV of the rendered AU curves, beside the deliverable.
+
+A compositor or a supervisor can answer "what made this file?" from the sidecar alone.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import platform
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from core import __version__
+from core.util.atomic import atomic_write_text
+
+_SEQ = re.compile(r"[._]?(#+|%0?\d*d)")
+
+
+def new_render_id() -> str:
+    """A fresh, unique render id (carried by the watermark and the metadata)."""
+    return uuid.uuid4().hex
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 22) -> str:
+    """SHA-256 of a file, streamed."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sidecar_path(output: str | Path) -> Path:
+    """`shot.mov` -> `shot.facsimile.json`; `shot.####.exr` -> `shot.facsimile.json`."""
+    output = Path(output)
+    name = output.name
+    m = _SEQ.search(name)
+    if m:
+        stem = name[: m.start()]
+    else:
+        stem = output.stem
+    return output.with_name(f"{stem}.facsimile.json")
+
+
+def curves_csv_path(output: str | Path) -> Path:
+    p = sidecar_path(output)
+    return p.with_name(p.name.replace(".facsimile.json", ".curves.csv"))
+
+
+def build_sidecar(*, render_id: str, output: str, inputs: Mapping[str, str | Path], frames: tuple[int, int],
+                  settings: Mapping, models: list[dict], template: Mapping | None, consent: Mapping | None,
+                  curves: Mapping[str, np.ndarray] | None, confidence: np.ndarray | None, fps: str,
+                  alpha: str, colourspace: str, shot: str | None = None, extra: Mapping | None = None) -> dict:
+    """The sidecar document. `curves` maps curve name -> values per rendered frame."""
+    doc = {
+        "facsimile_sidecar": 1,
+        "render_id": render_id,
+        "synthetic_media": True,
+        "software": {"name": "facsimile", "version": __version__, "python": platform.python_version()},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "output": str(output),
+        "shot": shot,
+        "frames": {"first": int(frames[0]), "last": int(frames[1]), "fps": fps},
+        "inputs": {k: {"path": str(v), "sha256": file_sha256(v) if Path(v).is_file() else None}
+                   for k, v in inputs.items()},
+        "settings": dict(settings),
+        "models": models,
+        "identity_template": dict(template) if template else None,
+        "consent": dict(consent) if consent else None,
+        "alpha": alpha,
+        "colourspace": colourspace,
+    }
+    if curves is not None:
+        doc["curves"] = {k: [None if not np.isfinite(v) else round(float(v), 4) for v in np.asarray(arr)]
+                         for k, arr in curves.items()}
+    if confidence is not None:
+        doc["confidence"] = [round(float(c), 4) for c in np.asarray(confidence)]
+    if extra:
+        doc.update(extra)
+    return doc
+
+
+def write_sidecar(output: str | Path, doc: Mapping) -> Path:
+    """Write the sidecar JSON beside `output`, atomically."""
+    path = sidecar_path(output)
+    atomic_write_text(path, json.dumps(doc, indent=2, default=str))
+    return path
+
+
+def write_curves_csv(output: str | Path, frames: np.ndarray, fps: float, curves: Mapping[str, np.ndarray],
+                     confidence: np.ndarray | None = None) -> Path:
+    """OpenFace-style CSV of the rendered curves: frame, timestamp, confidence, success, AUxx_r..."""
+    path = curves_csv_path(output)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    names = list(curves)
+    cols = [f"{n}_r" if n.startswith("AU") else n for n in names]
+    w.writerow(["frame", "timestamp", "confidence", "success", *cols])
+    for i, f in enumerate(np.asarray(frames)):
+        conf = float(confidence[i]) if confidence is not None else 1.0
+        vals = [float(curves[n][i]) for n in names]
+        ok = int(all(np.isfinite(vals)))
+        w.writerow([int(f) + 1, f"{int(f) / fps:.3f}", f"{conf:.3f}", ok, *[f"{v:.2f}" for v in vals]])
+    atomic_write_text(path, buf.getvalue())
+    return path
+
+
+def read_sidecar(output: str | Path) -> dict | None:
+    """The sidecar beside `output`, or None when there is none."""
+    path = sidecar_path(output)
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())
