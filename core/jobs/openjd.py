@@ -8,6 +8,7 @@ joins the output (`facsimile job finalize JOB`).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -15,8 +16,12 @@ from core.jobs.spec import JobSpec
 from core.util.atomic import atomic_write_text
 
 
-def openjd_template(spec: JobSpec, job_file: str | Path, python: str | None = None) -> dict:
-    """The template as a dict. `python` is the interpreter workers run (default: this one)."""
+def openjd_template(spec: JobSpec, job_file: str | Path, python: str | None = None,
+                    template_dir: str | Path = ".") -> dict:
+    """The template as a dict. `python` is the interpreter workers run (default: this one).
+
+    OpenJD requires a PATH default to be relative to the template's folder.
+    """
     py = python or sys.executable
     n = len(spec.chunks())
     base = [str(Path(py)), "-m", "core", "job"]
@@ -25,7 +30,7 @@ def openjd_template(spec: JobSpec, job_file: str | Path, python: str | None = No
         "name": f"Facsimile {spec.kind} {Path(spec.output).name}",
         "parameterDefinitions": [
             {"name": "JobFile", "type": "PATH", "objectType": "FILE", "dataFlow": "IN",
-             "default": str(Path(job_file).absolute()), "description": "Facsimile job description (job.json)"},
+             "default": os.path.relpath(Path(job_file).absolute(), Path(template_dir).absolute()), "description": "Facsimile job description (job.json)"},
         ],
         "steps": [
             {
@@ -53,5 +58,5 @@ def openjd_template(spec: JobSpec, job_file: str | Path, python: str | None = No
 def write_openjd_template(spec: JobSpec, job_file: str | Path, out: str | Path, python: str | None = None) -> Path:
     """Write the template as JSON (valid YAML too) atomically; returns its path."""
     out = Path(out)
-    atomic_write_text(out, json.dumps(openjd_template(spec, job_file, python), indent=2))
+    atomic_write_text(out, json.dumps(openjd_template(spec, job_file, python, out.parent), indent=2))
     return out

@@ -101,10 +101,20 @@ def missing_frames(spec: JobSpec, chunk: tuple[int, int], record: JobRecord) -> 
             if f not in done or not sequence_path(spec.output, spec.output_number(f)).exists()]
 
 
+def check_output_folder(spec: JobSpec) -> None:
+    """The output folder must exist: never silently re-create a folder that vanished (an
+    unmounted network share would then fill the local disk under its mount point)."""
+    folder = Path(spec.output).parent
+    if not folder.is_dir():
+        raise FacsimileError(f"the output folder {folder} does not exist (moved, deleted or unmounted?); "
+                             "create it or choose another output")
+
+
 def run_chunk(spec: JobSpec, index: int, progress: Progress | None = None, cancel: Cancel | None = None) -> int:
     """Render chunk `index` of `spec`, skipping what is already done. Returns frames rendered."""
     from core.media.writers import open_writer
 
+    check_output_folder(spec)
     record = JobRecord(spec.job_dir)
     chunk = spec.chunks()[index]
     if spec.sequence:
@@ -204,6 +214,7 @@ def _run_local(spec: JobSpec, chunks: list[int], progress: Progress | None, canc
 def run_job(spec: JobSpec, engine: str = "local", address: str | None = None, progress: Progress | None = None,
             cancel: Cancel | None = None, metadata: dict[str, str] | None = None) -> Path:
     """Render every missing frame of `spec` and assemble the output; resumable."""
+    check_output_folder(spec)
     spec.save()
     todo = pending_chunks(spec)
     log.info("job %s: %d of %d chunks to render (%s)", spec.job_id, len(todo), len(spec.chunks()), engine)

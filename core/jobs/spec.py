@@ -4,34 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from core.errors import FacsimileError
+from core.media.writers import frame_path, is_sequence_pattern
 from core.util.atomic import atomic_write_text
-
-SEQUENCE_RE = re.compile(r"(#+|%0?\d*d)")
 
 
 def is_sequence(output: str) -> bool:
     """True when `output` names an image sequence (`out.####.exr`, `out.%04d.png`)."""
-    return bool(SEQUENCE_RE.search(Path(output).name))
+    return is_sequence_pattern(output)
 
 
 def sequence_path(pattern: str, number: int) -> Path:
     """The file name of frame `number` in a `####` / `%04d` pattern."""
-    path = Path(pattern)
-    name = path.name
-    m = SEQUENCE_RE.search(name)
-    if not m:
-        raise FacsimileError(f"{pattern} is not a sequence pattern (use name.####.exr)")
-    token = m.group(1)
-    if token.startswith("#"):
-        digits = f"{number:0{len(token)}d}"
-    else:
-        digits = token % number
-    return path.with_name(name[: m.start()] + digits + name[m.end():])
+    return frame_path(pattern, number)
 
 
 @dataclass
