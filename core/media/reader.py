@@ -1,0 +1,1209 @@
+"""Frame-accurate media input: video files (PyAV), image sequences and stills.
+
+`open_media(path)` returns a `Reader` whose `read(i)` always gives the same picture for
+frame i, whatever order frames are asked for:
+
+* Video: a presentation-timestamp (pts) table is built once by demuxing the packets (no
+  decode), honouring edit lists (packets the demuxer marks as discarded are not frames) and a
+  first pts that is not 0. Frame i is the i-th smallest pts. Random access seeks to a keyframe
+  at or before the target and decodes forward; asking for the next frame never seeks. Frames
+  that come out of the decoder before the keyframe we seeked to (open-GOP leading pictures)
+  are never trusted. A small LRU cache (by bytes) keeps recent decoded pictures.
+  The frame count is exact: leading pictures the decoder drops and a damaged tail (cut-off
+  recording) are checked by decoding the first and last GOP when the file is opened.
+* Image sequences: ``shot.####.exr``, ``shot.%04d.png`` or one member file (``shot.1001.exr``);
+  numbering start is kept as ``first_frame_number``; a gap in the numbering is an error at open
+  that names the missing frames (a compositor would render black/err there; we never guess).
+* Stills: a single image is one-frame media.
+
+Pixel contract of `read()`: HxWx3 (or HxWx4 with alpha), C-contiguous; uint8 for 8-bit
+sources, uint16 for deeper integer sources (10/12-bit video scaled to the full 16-bit range),
+float32 for EXR/float TIFF (values as stored, scene-linear). YUV video is converted with the
+stream's own matrix and range tags; where the matrix is untagged we assume BT.709 for HD and
+larger, BT.601 below (what players and Nuke do) and say so in `MediaInfo.notes`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.errors import MediaError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SEQUENCE_FPS = Fraction(24)
+CACHE_BYTES = 256 * 1024 * 1024
+VIDEO_EXTS = {
+    ".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mxf", ".mts", ".m2ts", ".ts", ".mpg",
+    ".mpeg", ".wmv", ".flv", ".3gp", ".ogv", ".y4m", ".h264", ".264", ".hevc", ".265", ".gif",
+}
+IMAGE_EXTS = {
+    ".exr", ".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".webp", ".dpx", ".tga", ".jp2",
+    ".sgi", ".pgm", ".ppm", ".pbm", ".hdr",
+}
+
+# FFmpeg enum values -> the names ffprobe prints (None for "unspecified").
+_PRIMARIES = {1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "film",
+              9: "bt2020", 10: "smpte428", 11: "smpte431", 12: "smpte432", 22: "ebu3213"}
+_TRANSFER = {1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "smpte240m", 8: "linear",
+             9: "log100", 10: "log316", 11: "iec61966-2-4", 12: "bt1361e", 13: "iec61966-2-1",
+             14: "bt2020-10", 15: "bt2020-12", 16: "smpte2084", 17: "smpte428", 18: "arib-std-b67"}
+_MATRIX = {0: "gbr", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m",
+           8: "ycgco", 9: "bt2020nc", 10: "bt2020c", 14: "ictcp"}
+_RANGE = {1: "tv", 2: "pc"}
+# Matrix tag -> swscale colourspace name understood by PyAV's reformatter.
+_SWS_MATRIX = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "ITU601", 7: "SMPTE240M", 9: "BT2020", 10: "BT2020"}
+
+
+@dataclass
+class MediaInfo:
+    """What a plate is: size as read() returns it, exact frame count and rate, colour tags."""
+
+    path: str
+    kind: str  # 'video' | 'sequence' | 'image'
+    width: int
+    height: int
+    fps: Fraction
+    frame_count: int
+    first_frame_number: int
+    duration_s: float
+    codec: str
+    pix_fmt: str
+    bit_depth: int
+    has_alpha: bool
+    channels: int
+    color_primaries: str | None = None
+    color_transfer: str | None = None
+    color_matrix: str | None = None
+    color_range: str | None = None
+    timecode: str | None = None
+    rotation: int = 0  # clockwise degrees applied to the stored picture to show it upright
+    vfr: bool = False
+    audio: list[dict] = field(default_factory=list)
+    metadata: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # assumptions made while reading (say them)
+
+    def to_json(self) -> dict:
+        """A json-serialisable dict; fps as "num/den" plus fps_float."""
+        out = asdict(self)
+        out["fps"] = f"{self.fps.numerator}/{self.fps.denominator}"
+        out["fps_float"] = float(self.fps)
+        out["metadata"] = {str(k): str(v) for k, v in self.metadata.items()}
+        return out
+
+
+class Reader:
+    """Random-access frame reader (context manager). Use `open_media()` to get one."""
+
+    info: MediaInfo
+
+    def __enter__(self) -> Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        return self.info.frame_count
+
+    def _check_index(self, index: int) -> int:
+        n = self.info.frame_count
+        if not isinstance(index, (int, np.integer)):
+            raise TypeError(f"frame index must be an int, not {type(index).__name__}")
+        if index < 0 or index >= n:
+            raise IndexError(f"frame {index} is outside {self.info.path} (frames 0..{n - 1})")
+        return int(index)
+
+    def read(self, index: int) -> np.ndarray:
+        """Frame `index` (0-based, presentation order) at native depth; see module docstring."""
+        raise NotImplementedError
+
+    def read_rgb8(self, index: int) -> np.ndarray:
+        """Frame `index` as uint8 HxWx3 display-referred RGB (what face analysis uses)."""
+        return to_rgb8(self.read(index))
+
+    def frames(self, start: int = 0, stop: int | None = None, rgb8: bool = False) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield (index, picture) for start <= index < stop, decoding sequentially."""
+        stop = self.info.frame_count if stop is None else min(stop, self.info.frame_count)
+        for i in range(max(0, start), stop):
+            yield i, (self.read_rgb8(i) if rgb8 else self.read(i))
+
+    def frame_time(self, index: int) -> float:
+        """Seconds from the first frame to frame `index`."""
+        return self._check_index(index) / float(self.info.fps)
+
+    def close(self) -> None:
+        """Release files and decoders; the reader cannot be used afterwards."""
+
+
+# --------------------------------------------------------------------------- conversions
+
+
+def _srgb_encode(linear: np.ndarray) -> np.ndarray:
+    x = np.clip(linear, 0.0, 1.0)
+    return np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(x, 1.0 / 2.4) - 0.055)
+
+
+def to_rgb8(img: np.ndarray) -> np.ndarray:
+    """Native-depth picture -> uint8 HxWx3 display RGB (alpha dropped, float treated as linear sRGB)."""
+    rgb = img[..., :3]
+    if rgb.dtype == np.uint8:
+        out = rgb
+    elif rgb.dtype == np.uint16:
+        out = ((rgb.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    elif np.issubdtype(rgb.dtype, np.floating):
+        enc = _srgb_encode(np.nan_to_num(rgb.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0))
+        out = (enc * 255.0 + 0.5).astype(np.uint8)
+    else:
+        raise MediaError(f"cannot convert pixels of type {rgb.dtype} to 8-bit RGB")
+    return np.ascontiguousarray(out)
+
+
+def _to_3or4(img: np.ndarray) -> np.ndarray:
+    """Grayscale -> 3 channels, gray+alpha -> RGBA, keep 3/4 channels."""
+    if img.ndim == 2:
+        img = img[:, :, None]
+    c = img.shape[2]
+    if c == 1:
+        img = np.repeat(img, 3, axis=2)
+    elif c == 2:
+        img = np.concatenate([np.repeat(img[:, :, :1], 3, axis=2), img[:, :, 1:2]], axis=2)
+    elif c > 4:
+        img = img[:, :, :4]
+    return np.ascontiguousarray(img)
+
+
+def _rotate(img: np.ndarray, clockwise: int) -> np.ndarray:
+    if clockwise % 360 == 0:
+        return img
+    return np.ascontiguousarray(np.rot90(img, k=-(clockwise // 90)))
+
+
+# --------------------------------------------------------------------------- LRU cache
+
+
+class _FrameCache:
+    """LRU of decoded pictures bounded by bytes; callers get copies so the cache stays intact."""
+
+    def __init__(self, max_bytes: int = CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, index: int) -> np.ndarray | None:
+        img = self._items.get(index)
+        if img is None:
+            return None
+        self._items.move_to_end(index)
+        return img.copy()
+
+    def put(self, index: int, img: np.ndarray) -> None:
+        if index in self._items:
+            return
+        self._items[index] = img
+        self._bytes += img.nbytes
+        while self._bytes > self.max_bytes and len(self._items) > 2:
+            _, old = self._items.popitem(last=False)
+            self._bytes -= old.nbytes
+
+    def clear(self) -> None:
+        self._items.clear()
+        self._bytes = 0
+
+
+# --------------------------------------------------------------------------- video
+
+
+def _av():
+    import av  # imported lazily: stills-only users never pay for it
+
+    return av
+
+
+def _fmt_timecode(tc: Any) -> str | None:
+    if not tc:
+        return None
+    s = str(tc).strip()
+    return s or None
+
+
+class VideoReader(Reader):
+    """A video file read frame-accurately through PyAV (see module docstring)."""
+
+    def __init__(self, path: Path, fps: Fraction | None = None) -> None:
+        av = _av()
+        self._path = path
+        self._lock = threading.RLock()
+        self._cache = _FrameCache()
+        try:
+            self._container = av.open(str(path), mode="r", metadata_errors="replace")
+        except av.error.FileNotFoundError as exc:
+            raise MediaError(f"{path}: file not found; check the path.") from exc
+        except av.error.InvalidDataError as exc:
+            raise MediaError(
+                f"{path}: not a readable video (damaged, incomplete, e.g. a recording that was cut off, "
+                f"or not a media file at all); re-export or re-copy the file."
+            ) from exc
+        except (av.error.FFmpegError, OSError) as exc:
+            raise MediaError(f"{path}: cannot open as video ({exc}); check the file and its permissions.") from exc
+        try:
+            self._setup(fps)
+        except BaseException:
+            self._container.close()
+            raise
+
+    # -- opening -----------------------------------------------------------------------
+
+    def _setup(self, fps_override: Fraction | None) -> None:
+        av = _av()
+        c = self._container
+        if not c.streams.video:
+            kinds = sorted({s.type for s in c.streams}) or ["nothing"]
+            raise MediaError(
+                f"{self._path}: has no video stream (it holds {', '.join(kinds)}); give a video file, "
+                f"an image sequence or a still."
+            )
+        # the default video stream: the first that is not an attached picture (cover art)
+        streams = [s for s in c.streams.video if not (s.disposition & 0x400)] or list(c.streams.video)
+        st = streams[0]
+        self._stream = st
+        cc = st.codec_context
+        if cc is None or not getattr(cc, "name", None) or cc.name == "none":
+            raise MediaError(
+                f"{self._path}: its video codec is not supported by this build of FFmpeg/PyAV; "
+                f"transcode it (e.g. to ProRes or H.264) first."
+            )
+        st.thread_type = "AUTO"
+        st.thread_count = 0
+        self._tb = st.time_base or Fraction(1, 90000)
+
+        # 1. pts table by demuxing (no decode)
+        pts: list[int] = []
+        key_pts: list[int] = []
+        key_dts: dict[int, int] = {}
+        missing_pts = 0
+        discarded = 0
+        corrupt = 0
+        self._safe = False
+        self._demux_error: str | None = None
+        self._dropped_tail = 0
+        self._alpha_bits = 0
+        self.stats = {"seeks": 0, "decoded": 0}  # for tests and benchmarks: seeks made, pictures decoded
+        self._first_frame = self._first_img_frame = None
+        self._pts = np.zeros(0, dtype=np.int64)
+        try:
+            for pkt in c.demux(st):
+                if pkt.size == 0 and pkt.dts is None:
+                    continue
+                if pkt.is_keyframe and pkt.pts is not None:
+                    # discarded keyframes (before an edit list start) are still seek points
+                    key_pts.append(pkt.pts)
+                    key_dts[pkt.pts] = pkt.dts if pkt.dts is not None else pkt.pts
+                if pkt.is_corrupt:
+                    corrupt += 1
+                if pkt.is_discard:
+                    discarded += 1
+                    continue
+                if pkt.pts is None:
+                    missing_pts += 1
+                    continue
+                pts.append(pkt.pts)
+        except (av.error.FFmpegError, OSError) as exc:
+            self._demux_error = str(exc)
+            log.warning("%s: stopped reading packets after %d frames: %s", self._path, len(pts), exc)
+        self._packets_read = len(pts) + missing_pts + discarded
+        self._counting = bool(missing_pts) or len(set(pts)) != len(pts)
+        if self._counting:
+            # no usable timestamps (raw elementary streams, broken muxers): count by decoding
+            log.warning("%s: packets carry no usable timestamps; counting frames by decoding the file", self._path)
+            pts = self._count_by_decoding()
+            key_pts = [pts[0]] if pts else []
+            key_dts = {pts[0]: pts[0]} if pts else {}
+        listed = int(st.frames or 0)
+        if not self._counting and (corrupt or self._demux_error or listed > self._packets_read):
+            # damaged file: frame-threaded decoding loses a varying number of pictures around bad
+            # packets, so decode with slice threads only and the same pictures come out every time
+            log.warning("%s: damaged or cut-off file; decoding it without frame threads", self._path)
+            self._safe = True
+            self._reopen()
+        # the container may have been reopened: never touch the old stream objects again
+        c, st = self._container, self._stream
+        cc = st.codec_context
+        pts.sort()
+        if not pts:
+            raise MediaError(f"{self._path}: the video stream has no frames; the file is empty or damaged.")
+        self._pts = np.asarray(pts, dtype=np.int64)
+        self._key_pts = sorted(set(key_pts)) or [int(self._pts[0])]
+        self._key_dts = key_dts
+        self._rebuild_maps()
+
+        # 2. first GOP: decode the first picture (also: true pixel format, rotation, colour tags)
+        self._nonmono = False
+        if not self._counting:
+            self._verify_head()
+            if not self._nonmono:
+                self._verify_tail()
+            if self._nonmono:
+                # decoded timestamps are not presentation times (e.g. AVI): number frames by output order
+                log.warning("%s: timestamps are in decode order; counting frames by decoding the file", self._path)
+                self._counting = True
+                self._pts = np.asarray(self._count_by_decoding(), dtype=np.int64)
+                self._key_pts, self._key_dts = [0], {0: 0}
+                self._rebuild_maps()
+                c, st = self._container, self._stream
+                cc = st.codec_context
+        first = self._first_frame
+        if first is None:
+            raise MediaError(f"{self._path}: no frame of the video could be decoded ({cc.name}); the file is damaged.")
+
+        # 3. info
+        fmt = first.format
+        pix_fmt = fmt.name
+        bits = max((comp.bits for comp in fmt.components), default=8)
+        has_alpha = any(getattr(comp, "is_alpha", False) for comp in fmt.components)
+        self._out_fmt = ("rgba" if has_alpha else "rgb24") if bits <= 8 else ("rgba64le" if has_alpha else "rgb48le")
+        alpha_bits = [comp.bits for comp in fmt.components if getattr(comp, "is_alpha", False)]
+        self._alpha_bits = alpha_bits[0] if alpha_bits and 8 < alpha_bits[0] < 16 else 0
+        rot_ccw = int(round(first.rotation or 0))
+        if not rot_ccw and "rotate" in st.metadata:
+            try:
+                rot_ccw = -int(float(st.metadata["rotate"]))
+            except ValueError:
+                rot_ccw = 0
+        self._rotation = (-rot_ccw) % 360  # clockwise degrees to apply
+        if self._rotation % 90:
+            log.warning("%s: rotation %d is not a multiple of 90; ignored", self._path, self._rotation)
+            self._rotation = 0
+        w, h = first.width, first.height
+        if self._rotation in (90, 270):
+            w, h = h, w
+        notes: list[str] = []
+        matrix = int(first.colorspace or 2)
+        crange = int(first.color_range or 0)
+        self._src_cs = None
+        self._src_range = None
+        if not fmt.is_rgb:
+            if matrix in _SWS_MATRIX:
+                self._src_cs = _SWS_MATRIX[matrix]
+            else:
+                self._src_cs = "ITU709" if (first.width >= 1280 or first.height >= 720) else "ITU601"
+                notes.append(
+                    f"colour matrix not tagged: decoded as {'BT.709' if self._src_cs == 'ITU709' else 'BT.601'} "
+                    f"(by picture size)"
+                )
+            if crange == 2 or pix_fmt.startswith("yuvj"):
+                self._src_range = "JPEG"
+            else:
+                self._src_range = "MPEG"
+                if crange == 0:
+                    notes.append("colour range not tagged: decoded as limited (tv) range")
+        if self._demux_error:
+            notes.append(f"file ends early ({self._demux_error}); only the {len(self._pts)} complete frames are used")
+        if not self._demux_error and listed > self._packets_read:
+            notes.append(f"file ends early: its index lists {listed} frames but only {self._packets_read} are present "
+                         f"(cut-off copy or recording?); the frames present are used")
+        if self._dropped_tail:
+            notes.append(f"{self._dropped_tail} damaged frame(s) at the end could not be decoded and are not counted")
+
+        n = len(self._pts)
+        if self._counting:
+            rate = fps_override or st.average_rate or st.guessed_rate or Fraction(25)
+            durs_vfr = False
+            duration = n / float(rate)
+        else:
+            span = int(self._pts[-1] - self._pts[0])
+            deltas = np.diff(self._pts)
+            durs_vfr = bool(len(deltas) > 1 and (deltas.max() - deltas.min()) > max(1, 0.01 * np.median(deltas)))
+            rate = fps_override or _rate_of(st, deltas, self._tb, durs_vfr)
+            last_dur = float(np.median(deltas)) if len(deltas) else (1.0 / float(rate)) / float(self._tb)
+            duration = float((span + last_dur) * self._tb)
+            if durs_vfr:
+                notes.append(f"variable frame rate: nominal {float(rate):.3f} fps, average "
+                             f"{n / max(duration, 1e-9):.3f} fps; frame times come from the timestamps")
+        tc = _fmt_timecode(st.metadata.get("timecode"))
+        if not tc:
+            for s in c.streams:
+                if s.metadata.get("timecode"):
+                    tc = _fmt_timecode(s.metadata["timecode"])
+                    break
+        if not tc:
+            tc = _fmt_timecode(c.metadata.get("timecode"))
+        audio = []
+        for a in c.streams.audio:
+            acc = a.codec_context
+            audio.append({
+                "index": a.index,
+                "codec": acc.name if acc is not None else None,
+                "sample_rate": int(acc.sample_rate) if acc is not None and acc.sample_rate else None,
+                "channels": int(acc.channels) if acc is not None else None,
+                "layout": getattr(getattr(acc, "layout", None), "name", None),
+                "language": a.metadata.get("language"),
+            })
+        self.info = MediaInfo(
+            path=str(self._path), kind="video", width=w, height=h, fps=Fraction(rate), frame_count=n,
+            first_frame_number=0, duration_s=duration, codec=cc.name, pix_fmt=pix_fmt, bit_depth=int(bits),
+            has_alpha=has_alpha, channels=4 if has_alpha else 3,
+            color_primaries=_PRIMARIES.get(int(first.color_primaries or 2)),
+            color_transfer=_TRANSFER.get(int(first.color_trc or 2)),
+            color_matrix=_MATRIX.get(matrix) if not fmt.is_rgb else "gbr",
+            color_range=_RANGE.get(crange),
+            timecode=tc, rotation=self._rotation, vfr=durs_vfr, audio=audio,
+            metadata=dict(c.metadata), notes=notes,
+        )
+        if self._first_img_frame is not None:
+            self._cache.put(0, self._convert(self._first_img_frame))
+        self._first_frame = self._first_img_frame = None
+
+    def _rebuild_maps(self) -> None:
+        """pts -> index, and the seek points: (frame index, keyframe pts), one per index."""
+        self._index_of = {int(p): i for i, p in enumerate(self._pts)}
+        seek: dict[int, int] = {}
+        for kp in self._key_pts:
+            idx = int(np.searchsorted(self._pts, kp, side="left"))
+            if idx < len(self._pts):
+                seek[idx] = max(seek.get(idx, kp), kp)
+        if 0 not in seek:
+            seek[0] = min([int(self._pts[0])] + [k for k in self._key_pts if k < self._pts[0]])
+        self._key_index = np.asarray(sorted(seek), dtype=np.int64)
+        self._key_at = seek
+
+    def _count_by_decoding(self) -> list[int]:
+        """Streams without timestamps: the frame number is the decode output order."""
+        log.info("%s: counting frames by decoding the whole file", self._path)
+        self._reopen()
+        n = 0
+        self._first_frame = self._first_img_frame = None
+        for frame in self._decoded_frames():
+            if self._first_frame is None:
+                self._first_frame = self._first_img_frame = frame
+            n += 1
+        self._reset_decoder(seek=True)
+        return list(range(n))
+
+    def _decoded_frames(self) -> Iterator[Any]:
+        """Decode from the container's current position; damaged packets are skipped, not fatal."""
+        av = _av()
+        st = self._stream
+        try:
+            for pkt in self._container.demux(st):
+                try:
+                    yield from st.codec_context.decode(pkt)
+                except av.error.EOFError:
+                    return
+                except (av.error.FFmpegError, ValueError) as exc:
+                    log.debug("%s: undecodable packet pts=%s: %s", self._path, pkt.pts, exc)
+        except (av.error.FFmpegError, OSError) as exc:
+            log.warning("%s: reading stopped: %s", self._path, exc)
+            try:
+                yield from st.codec_context.decode(None)
+            except (av.error.FFmpegError, ValueError):
+                return
+
+    def _verify_head(self) -> None:
+        """Decode from the start: drop leading pictures the decoder never outputs; keep frame 0."""
+        self._reset_decoder(seek=True)
+        self._first_frame = self._first_img_frame = None
+        first_pts = None
+        seen: list[int] = []
+        for frame in self._gen:
+            if frame.pts is None or frame.pts not in self._index_of:
+                continue
+            if first_pts is None:
+                first_pts = frame.pts
+                self._first_frame = self._first_img_frame = frame
+            seen.append(frame.pts)
+            if len(seen) >= 24:
+                break
+        if any(b <= a for a, b in zip(seen, seen[1:], strict=False)):
+            self._nonmono = True
+            return
+        if first_pts is None:
+            return
+        idx = self._index_of[first_pts]
+        if idx > 0:
+            log.warning("%s: the first %d frame(s) cannot be decoded (open GOP at start); skipped", self._path, idx)
+            self._pts = self._pts[idx:]
+            self._rebuild_maps()
+        self._next = self._index_of[seen[-1]] + 1 if seen[-1] in self._index_of else None
+
+    def _verify_tail(self) -> None:
+        """Decode the last GOP: frames listed but not decodable (cut-off file) are dropped from the count."""
+        self._dropped_tail = 0
+        n = len(self._pts)
+        if n <= 1:
+            return
+        k = int(self._key_index[np.searchsorted(self._key_index, n - 1, side="right") - 1])
+        if k == 0 and self._demux_error is None and n > 600:
+            return  # one huge GOP (intra-refresh): too costly to check at open; errors surface on read
+        seen: set[int] = set()
+        order: list[int] = []
+        self._seek_to_key(k)
+        for frame in self._gen:
+            if frame.pts is not None and frame.pts in self._index_of:
+                seen.add(self._index_of[frame.pts])
+                order.append(frame.pts)
+        if any(b <= a for a, b in zip(order, order[1:], strict=False)):
+            self._nonmono = True
+            return
+        expected = set(range(k, n))
+        missing = sorted(expected - seen)
+        if missing and missing[0] > k:
+            # only drop a damaged *tail*; holes in the middle are reported when read
+            keep = missing[0]
+            if all(m >= keep for m in missing):
+                self._dropped_tail = n - keep
+                log.warning("%s: %d damaged frame(s) at the end are not counted", self._path, self._dropped_tail)
+                self._pts = self._pts[:keep]
+                self._rebuild_maps()
+        self._reset_decoder(seek=False)
+        self._next = None
+
+    # -- decoding ------------------------------------------------------------------------
+
+    def _reopen(self) -> None:
+        """Start reading the file again from the top (streams that cannot seek, e.g. raw H.264)."""
+        av = _av()
+        index = self._stream.index
+        self._container.close()
+        self._container = av.open(str(self._path), mode="r", metadata_errors="replace")
+        self._stream = self._container.streams[index]
+        self._stream.thread_type = "SLICE" if self._safe else "AUTO"
+        self._stream.thread_count = 0
+
+    def _reset_decoder(self, seek: bool) -> None:
+        if seek:
+            self.stats["seeks"] += 1
+            if self._counting:
+                self._reopen()
+            else:
+                try:
+                    self._container.seek(int(self._pts[0]), stream=self._stream, backward=True, any_frame=False)
+                except _av().error.FFmpegError:
+                    self._reopen()
+        self._stream.codec_context.flush_buffers()
+        self._gen = self._decoded_frames()
+        self._next: int | None = 0 if seek else None
+        self._floor_pts: int | None = None
+        self._first_seen: int | None = None
+
+    def _seek_to_key(self, key_index: int) -> None:
+        """Position the decoder at the keyframe of seek point `key_index` (or an earlier one)."""
+        av = _av()
+        p = self._key_at.get(key_index, int(self._pts[0]))
+        ts = min(self._key_dts.get(p, p), p)
+        self.stats["seeks"] += 1
+        try:
+            self._container.seek(ts, stream=self._stream, backward=True, any_frame=False)
+        except av.error.FFmpegError:
+            self._container.seek(0)
+        self._stream.codec_context.flush_buffers()
+        self._gen = self._decoded_frames()
+        self._next = None
+        self._floor_pts = p  # pictures before the keyframe (open-GOP leading ones) are not trusted
+        self._first_seen: int | None = None
+
+    def _convert(self, frame: Any) -> np.ndarray:
+        if self._src_cs is not None:
+            frame = frame.reformat(format=self._out_fmt, src_colorspace=self._src_cs,
+                                   src_color_range=self._src_range, dst_color_range="JPEG")
+        img = frame.to_ndarray(format=self._out_fmt)
+        if img.ndim == 2:
+            img = img[:, :, None]
+        if self._alpha_bits and img.shape[2] == 4:
+            # swscale widens 10/12-bit alpha slightly short of full scale (1023 -> 65520): requantise
+            # so opaque stays exactly 65535
+            m = float((1 << self._alpha_bits) - 1)
+            a = img[:, :, 3].astype(np.float32)
+            img[:, :, 3] = (np.round(np.round(a * (m / 65535.0)) * (65535.0 / m))).astype(np.uint16)
+        return _rotate(np.ascontiguousarray(img), self._rotation)
+
+    def _advance_to(self, target: int) -> np.ndarray | None:
+        """Decode forward from the current position until `target`; None if it never appears."""
+        for frame in self._gen:
+            self.stats["decoded"] += 1
+            if self._counting:
+                idx = self._next if self._next is not None else 0
+                self._next = idx + 1
+            else:
+                if frame.pts is None or frame.pts not in self._index_of:
+                    continue
+                if self._floor_pts is not None and frame.pts < self._floor_pts:
+                    continue
+                idx = self._index_of[frame.pts]
+                if self._first_seen is None:
+                    self._first_seen = idx
+                self._next = idx + 1
+            if idx == target:
+                return self._convert(frame)
+            if idx > target:
+                return None
+            if target - idx <= 2:
+                self._cache.put(idx, self._convert(frame))
+        self._next = None
+        return None
+
+    def read(self, index: int) -> np.ndarray:
+        index = self._check_index(index)
+        with self._lock:
+            img = self._cache.get(index)
+            if img is not None:
+                return img
+            img = self._decode(index)
+            self._cache.put(index, img)
+            return img.copy()
+
+    def _decode(self, index: int) -> np.ndarray:
+        if self._counting:
+            if self._next is None or self._next > index:
+                self._reset_decoder(seek=True)
+            img = self._advance_to(index)
+            if img is None:
+                raise MediaError(f"{self._path}: frame {index} could not be decoded; the file is damaged.")
+            return img
+        ki = int(np.searchsorted(self._key_index, index, side="right") - 1)
+        key = int(self._key_index[max(ki, 0)])
+        pos = self._next
+        if pos is not None and pos <= index and (pos > key or index - pos < 8):
+            img = self._advance_to(index)
+            if img is not None:
+                return img
+        # seek to the keyframe before the target; step back further if the decoder disagrees
+        tries = 0
+        while ki >= 0:
+            self._seek_to_key(int(self._key_index[ki]))
+            img = self._advance_to(index)
+            if img is not None:
+                return img
+            if self._first_seen is not None and self._first_seen <= index:
+                break  # decoded past the target from a good keyframe: the frame itself is damaged
+            ki -= 1
+            tries += 1
+            if tries > 3 and ki > 0:
+                ki = 0  # the index lies about keyframes: go to the start once
+        if not self._safe:
+            log.warning("%s: frame %d not decoded; retrying without frame threads", self._path, index)
+            self._safe = True
+            self._reopen()
+            self._gen = iter(())
+            self._next = None
+            return self._decode(index)
+        raise MediaError(
+            f"{self._path}: frame {index} could not be decoded (damaged data); re-export the file "
+            f"or trim the shot to exclude it."
+        )
+
+    def frames(self, start: int = 0, stop: int | None = None, rgb8: bool = False) -> Iterator[tuple[int, np.ndarray]]:
+        """Sequential decode of [start, stop): one seek at most, then straight decode."""
+        stop = self.info.frame_count if stop is None else min(stop, self.info.frame_count)
+        i = max(0, start)
+        while i < stop:
+            with self._lock:
+                img = self._cache.get(i)
+                if img is None:
+                    img = self._decode(i)
+            yield i, (to_rgb8(img) if rgb8 else img)
+            i += 1
+
+    def frame_time(self, index: int) -> float:
+        index = self._check_index(index)
+        if self._counting:
+            return index / float(self.info.fps)
+        return float((int(self._pts[index]) - int(self._pts[0])) * self._tb)
+
+    @property
+    def pts(self) -> np.ndarray:
+        """The presentation timestamps of every frame, in stream time base units."""
+        return self._pts.copy()
+
+    def close(self) -> None:
+        with self._lock:
+            self._cache.clear()
+            self._gen = iter(())
+            try:
+                self._container.close()
+            except Exception:  # noqa: BLE001 - closing twice or after an error is harmless
+                pass
+
+
+_STANDARD_RATES = [Fraction(24000, 1001), Fraction(24), Fraction(25), Fraction(30000, 1001), Fraction(30),
+                   Fraction(48), Fraction(50), Fraction(60000, 1001), Fraction(60), Fraction(72), Fraction(90),
+                   Fraction(100), Fraction(120000, 1001), Fraction(120), Fraction(240)]
+
+
+def _snap_rate(r: Fraction, tolerance: float) -> Fraction:
+    best = min(_STANDARD_RATES, key=lambda nominal: abs(float(r) / float(nominal) - 1.0))
+    return best if abs(float(r) / float(best) - 1.0) <= tolerance else r
+
+
+def _rate_of(st: Any, deltas: np.ndarray, tb: Fraction, vfr: bool) -> Fraction:
+    """Nominal rate: from the typical pts step (exact for CFR), snapped to a standard rate
+    when within rounding of one (29.97 stored as 2997/100 -> 30000/1001)."""
+    if vfr and st.base_rate and 0 < st.base_rate <= 240:
+        return _snap_rate(Fraction(st.base_rate), 0.005)  # FFmpeg's r_frame_rate: the capture rate
+    if len(deltas):
+        step = Fraction(int(np.median(deltas))) * tb
+        if step > 0:
+            r = 1 / step
+            if not vfr and len(deltas) > 1:
+                # mean step over the whole clip is exact even with rounded time bases (1/1000)
+                r = Fraction(len(deltas)) / (Fraction(int(deltas.sum())) * tb)
+            return _snap_rate(r, 0.005 if vfr else 0.0005)
+    for r in (st.average_rate, st.guessed_rate, st.base_rate):
+        if r and r > 0:
+            return _snap_rate(Fraction(r), 0.0005)
+    return Fraction(25)
+
+
+# --------------------------------------------------------------------------- images
+
+
+def _read_exr(path: Path) -> tuple[np.ndarray, dict]:
+    import OpenEXR
+
+    try:
+        f = OpenEXR.File(str(path))
+    except Exception as exc:  # noqa: BLE001 - OpenEXR raises plain RuntimeError for damaged files
+        raise MediaError(f"{path}: cannot read this EXR ({exc}); the file is damaged or not an EXR.") from exc
+    header = f.header()
+    chans = f.channels()
+    img = None
+    for key in ("RGBA", "RGB"):
+        if key in chans:
+            img = chans[key].pixels
+            break
+    if img is None and "Y" in chans:
+        y = chans["Y"].pixels
+        img = np.stack([y, y, y] + ([chans["A"].pixels] if "A" in chans else []), axis=-1)
+    if img is None:
+        groups: dict[str, dict[str, np.ndarray]] = {}
+        for name, ch in chans.items():
+            layer, _, comp = name.rpartition(".")
+            if comp in ("R", "G", "B", "A", "RGB", "RGBA"):
+                groups.setdefault(layer, {})[comp] = ch.pixels
+        for _, g in sorted(groups.items()):
+            if "RGBA" in g or "RGB" in g:
+                img = g.get("RGBA", g.get("RGB"))
+                break
+            if all(k in g for k in "RGB"):
+                img = np.stack([g["R"], g["G"], g["B"]] + ([g["A"]] if "A" in g else []), axis=-1)
+                break
+    if img is None:
+        raise MediaError(
+            f"{path}: this EXR has no RGB, RGBA or Y layer (channels: {', '.join(sorted(chans))}); "
+            f"write the beauty pass as RGB(A)."
+        )
+    img = np.asarray(img)
+    header = dict(header)
+    header["__bits"] = 16 if img.dtype == np.float16 else 32
+    header["__channels"] = 1 if (img.ndim == 2 or img.shape[2] == 1) else img.shape[2]
+    if img.dtype != np.float32:
+        img = img.astype(np.float32)
+    img = _to_3or4(img)
+    # place the data window inside the display window (overscan / crop renders)
+    try:
+        (dx0, dy0), (dx1, dy1) = (tuple(int(v) for v in a) for a in header["dataWindow"])
+        (wx0, wy0), (wx1, wy1) = (tuple(int(v) for v in a) for a in header["displayWindow"])
+        if (dx0, dy0, dx1, dy1) != (wx0, wy0, wx1, wy1):
+            canvas = np.zeros((wy1 - wy0 + 1, wx1 - wx0 + 1, img.shape[2]), np.float32)
+            sx0, sy0 = max(dx0, wx0), max(dy0, wy0)
+            sx1, sy1 = min(dx1, wx1), min(dy1, wy1)
+            if sx1 >= sx0 and sy1 >= sy0:
+                canvas[sy0 - wy0:sy1 - wy0 + 1, sx0 - wx0:sx1 - wx0 + 1] = img[
+                    sy0 - dy0:sy1 - dy0 + 1, sx0 - dx0:sx1 - dx0 + 1]
+            img = canvas
+    except (KeyError, TypeError, ValueError):
+        pass
+    return np.ascontiguousarray(img), header
+
+
+def _read_image_file(path: Path) -> np.ndarray:
+    """Any still as native depth RGB(A) (cv2 for common formats, tifffile/PyAV as fallbacks)."""
+    ext = path.suffix.lower()
+    if ext == ".exr":
+        return _read_exr(path)[0]
+    import cv2
+
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)  # unicode-safe on every OS
+    except FileNotFoundError as exc:
+        raise MediaError(f"{path}: image not found; a frame of the sequence is missing.") from exc
+    except OSError as exc:
+        raise MediaError(f"{path}: cannot read ({exc}); check the file and its permissions.") from exc
+    if data.size == 0:
+        raise MediaError(f"{path}: the image file is empty (0 bytes); re-render or re-copy it.")
+    img = None
+    if ext in (".jpg", ".jpeg"):
+        img = cv2.imdecode(data, cv2.IMREAD_COLOR)  # applies EXIF orientation (phone photos upright)
+    elif ext != ".dpx":
+        img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if img is None and ext in (".tif", ".tiff"):
+        try:
+            import tifffile
+
+            img = tifffile.imread(str(path))
+            if img.ndim == 3 and img.shape[0] in (3, 4) and img.shape[2] not in (3, 4):
+                img = np.moveaxis(img, 0, -1)
+            img = _to_3or4(img)
+            if img.dtype == np.float16 or img.dtype == np.float64:
+                img = img.astype(np.float32)
+            return _normalise_depth(img)
+        except Exception:  # noqa: BLE001 - fall through to the clear error below
+            img = None
+    if img is None:
+        img = _read_with_av(path)
+        if img is not None:
+            return img
+        raise MediaError(f"{path}: cannot decode this image (damaged or unsupported format); convert it to PNG or EXR.")
+    if img.ndim == 3 and img.shape[2] == 3:
+        img = img[:, :, ::-1]
+    elif img.ndim == 3 and img.shape[2] == 4:
+        img = img[:, :, [2, 1, 0, 3]]
+    return _normalise_depth(_to_3or4(img))
+
+
+def _normalise_depth(img: np.ndarray) -> np.ndarray:
+    if img.dtype in (np.uint8, np.uint16, np.float32):
+        return np.ascontiguousarray(img)
+    if img.dtype == np.int16:
+        return np.ascontiguousarray(img.astype(np.int32).clip(0).astype(np.uint16))
+    if img.dtype in (np.uint32, np.int32):
+        return np.ascontiguousarray((img.astype(np.float64) / np.iinfo(img.dtype).max * 65535).astype(np.uint16))
+    if img.dtype == np.bool_:
+        return np.ascontiguousarray(img.astype(np.uint8) * 255)
+    return np.ascontiguousarray(img.astype(np.float32))
+
+
+def _read_with_av(path: Path) -> np.ndarray | None:
+    """DPX and other formats only FFmpeg knows, read as one picture."""
+    try:
+        av = _av()
+        with av.open(str(path)) as c:
+            frame = next(c.decode(video=0))
+            bits = max(comp.bits for comp in frame.format.components)
+            alpha = any(getattr(comp, "is_alpha", False) for comp in frame.format.components)
+            fmt = ("rgba" if alpha else "rgb24") if bits <= 8 else ("rgba64le" if alpha else "rgb48le")
+            return np.ascontiguousarray(frame.to_ndarray(format=fmt))
+    except Exception:  # noqa: BLE001 - caller raises the user-facing error
+        return None
+
+
+_HASH_RE = re.compile(r"^(?P<pre>.*?)(?P<hash>#+|@+)(?P<post>[^#@]*)$")
+_PRINTF_RE = re.compile(r"^(?P<pre>.*?)%(?P<pad>0?\d*)d(?P<post>[^%]*)$")
+_MEMBER_RE = re.compile(r"^(?P<pre>.*?[._\-])?(?P<num>\d+)(?P<post>\.[A-Za-z0-9]+)$")
+
+
+@dataclass
+class _SeqPattern:
+    directory: Path
+    prefix: str
+    suffix: str
+    padding: int  # 0: any width (unpadded numbering)
+
+    def path(self, number: int) -> Path:
+        num = f"{number:0{self.padding}d}" if self.padding else str(number)
+        return self.directory / f"{self.prefix}{num}{self.suffix}"
+
+    def display(self) -> str:
+        return str(self.directory / f"{self.prefix}{'#' * max(self.padding, 1)}{self.suffix}")
+
+    def scan(self) -> list[int]:
+        rx = re.compile("^" + re.escape(self.prefix) + r"(\d+)" + re.escape(self.suffix) + "$")
+        numbers = []
+        try:
+            entries = os.listdir(self.directory)
+        except FileNotFoundError as exc:
+            raise MediaError(f"{self.display()}: folder {self.directory} not found; check the path.") from exc
+        for name in entries:
+            m = rx.match(name)
+            if not m:
+                continue
+            digits = m.group(1)
+            if self.padding and len(digits) != self.padding and not (len(digits) > self.padding
+                                                                      and not digits.startswith("0")):
+                continue
+            numbers.append(int(digits))
+        return sorted(set(numbers))
+
+
+def _parse_sequence(path: Path, as_sequence: bool | None) -> _SeqPattern | None:
+    name = path.name
+    m = _HASH_RE.match(name)
+    if m and ("#" in name or "@" in name):
+        return _SeqPattern(path.parent, m.group("pre"), m.group("post"), len(m.group("hash")))
+    m = _PRINTF_RE.match(name)
+    if m:
+        pad = m.group("pad")
+        return _SeqPattern(path.parent, m.group("pre"), m.group("post"), int(pad) if pad else 0)
+    if as_sequence is False:
+        return None
+    m = _MEMBER_RE.match(name)
+    if m and path.suffix.lower() in IMAGE_EXTS and (m.group("pre") or as_sequence):
+        digits = m.group("num")
+        pad = len(digits) if digits.startswith("0") or len(digits) >= 3 else 0
+        pat = _SeqPattern(path.parent, m.group("pre") or "", m.group("post"), pad)
+        if as_sequence or len(pat.scan()) > 1:
+            return pat
+    return None
+
+
+class ImageSequenceReader(Reader):
+    """Numbered stills (EXR/PNG/TIFF/JPEG/DPX...) or a single still, as frames."""
+
+    def __init__(self, pattern: _SeqPattern | None, still: Path | None, fps: Fraction | None) -> None:
+        self._pattern = pattern
+        self._cache = _FrameCache(64 * 1024 * 1024)
+        self._lock = threading.RLock()
+        self._pool: ThreadPoolExecutor | None = None
+        if pattern is not None:
+            numbers = pattern.scan()
+            if not numbers:
+                raise MediaError(f"{pattern.display()}: no frames of this sequence found; check the name and folder.")
+            missing = sorted(set(range(numbers[0], numbers[-1] + 1)) - set(numbers))
+            if missing:
+                shown = ", ".join(str(x) for x in missing[:10]) + (" ..." if len(missing) > 10 else "")
+                raise MediaError(
+                    f"{pattern.display()}: {len(missing)} frame(s) missing from the numbering "
+                    f"{numbers[0]}-{numbers[-1]} (missing: {shown}); render or copy them, or open a contiguous range."
+                )
+            self._first_number = numbers[0]
+            self._files = [pattern.path(n) for n in numbers]
+            # unpadded patterns: recover real names (e.g. 'f9.png', 'f10.png')
+            if pattern.padding == 0 or not self._files[0].exists():
+                rx = re.compile("^" + re.escape(pattern.prefix) + r"(\d+)" + re.escape(pattern.suffix) + "$")
+                by_num = {int(m.group(1)): pattern.directory / nm for nm in os.listdir(pattern.directory)
+                          if (m := rx.match(nm))}
+                self._files = [by_num[n] for n in numbers]
+            kind, display = "sequence", pattern.display()
+        else:
+            assert still is not None
+            self._first_number = 0
+            self._files = [still]
+            kind, display = "image", str(still)
+        first_path = self._files[0]
+        ext = first_path.suffix.lower()
+        header: dict = {}
+        if ext == ".exr":
+            first, header = _read_exr(first_path)
+        else:
+            first = _read_image_file(first_path)
+        self._shape = first.shape
+        self._dtype = first.dtype
+        src_channels, src_bits, src_alpha, pix_fmt = _probe_still(first_path, first, header)
+        rate = fps
+        notes: list[str] = []
+        if rate is None and "framesPerSecond" in header:
+            try:
+                fr = header["framesPerSecond"]
+                rate = Fraction(int(fr.n), int(fr.d)) if hasattr(fr, "n") else Fraction(str(fr))
+            except (TypeError, ValueError, ZeroDivisionError):
+                rate = None
+        if rate is None:
+            rate = DEFAULT_SEQUENCE_FPS
+            if kind == "sequence":
+                notes.append(f"no frame rate in the files: assumed {rate} fps (pass fps= to override)")
+        tc = None
+        if "timeCode" in header:
+            t = header["timeCode"]
+            try:
+                sep = ";" if getattr(t, "dropFrame", False) else ":"
+                tc = f"{t.hours:02d}:{t.minutes:02d}:{t.seconds:02d}{sep}{t.frame:02d}"
+            except AttributeError:
+                tc = str(t)
+        rotation = _exif_rotation(first_path) if ext in (".jpg", ".jpeg") else 0
+        n = len(self._files)
+        self.info = MediaInfo(
+            path=display, kind=kind, width=int(first.shape[1]), height=int(first.shape[0]), fps=Fraction(rate),
+            frame_count=n, first_frame_number=self._first_number, duration_s=n / float(rate),
+            codec=ext.lstrip(".").replace("jpeg", "jpg").replace("tiff", "tif"), pix_fmt=pix_fmt,
+            bit_depth=src_bits, has_alpha=src_alpha, channels=src_channels,
+            color_primaries=None, color_transfer="linear" if ext == ".exr" or first.dtype == np.float32 else None,
+            color_matrix=None, color_range=None, timecode=tc, rotation=rotation, vfr=False, audio=[],
+            metadata={k: str(v) for k, v in header.items() if k not in ("channels",) and not k.startswith("__")}, notes=notes,
+        )
+        self._cache.put(0, first)
+
+    def read(self, index: int) -> np.ndarray:
+        index = self._check_index(index)
+        with self._lock:
+            img = self._cache.get(index)
+        if img is not None:
+            return img
+        img = self._load(index)
+        with self._lock:
+            self._cache.put(index, img)
+        return img.copy()
+
+    def _load(self, index: int) -> np.ndarray:
+        path = self._files[index]
+        img = _read_image_file(path)
+        if img.shape[:2] != self._shape[:2]:
+            raise MediaError(
+                f"{path}: frame {self._first_number + index} is {img.shape[1]}x{img.shape[0]} but the sequence is "
+                f"{self._shape[1]}x{self._shape[0]}; re-render it at the sequence size."
+            )
+        if img.shape[2] != self._shape[2]:
+            img = _match_channels(img, self._shape[2])
+        if img.dtype != self._dtype:
+            img = _match_dtype(img, self._dtype)
+        return img
+
+    def frames(self, start: int = 0, stop: int | None = None, rgb8: bool = False) -> Iterator[tuple[int, np.ndarray]]:
+        """Sequential read with a few frames decoded ahead on worker threads."""
+        stop = self.info.frame_count if stop is None else min(stop, self.info.frame_count)
+        start = max(0, start)
+        if stop - start <= 1:
+            yield from super().frames(start, stop, rgb8)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 2), thread_name_prefix="seqread")
+        ahead = 4
+        futures = {i: self._pool.submit(self.read, i) for i in range(start, min(stop, start + ahead))}
+        for i in range(start, stop):
+            nxt = i + ahead
+            if nxt < stop:
+                futures[nxt] = self._pool.submit(self.read, nxt)
+            img = futures.pop(i).result()
+            yield i, (to_rgb8(img) if rgb8 else img)
+
+    def frame_number(self, index: int) -> int:
+        """The file's frame number for index (first_frame_number + index)."""
+        return self._first_number + self._check_index(index)
+
+    def file_of(self, index: int) -> Path:
+        """The file that holds frame `index`."""
+        return self._files[self._check_index(index)]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._cache.clear()
+
+
+def _match_channels(img: np.ndarray, channels: int) -> np.ndarray:
+    if channels == 4 and img.shape[2] == 3:
+        one = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}.get(img.dtype, 1.0)
+        return np.ascontiguousarray(np.concatenate([img, np.full(img.shape[:2] + (1,), one, img.dtype)], axis=2))
+    return np.ascontiguousarray(img[:, :, :channels])
+
+
+def _match_dtype(img: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    if dtype == np.uint16 and img.dtype == np.uint8:
+        return img.astype(np.uint16) * 257
+    if dtype == np.uint8 and img.dtype == np.uint16:
+        return to_rgb8(img) if img.shape[2] == 3 else np.concatenate(
+            [to_rgb8(img), (img[:, :, 3:] // 257).astype(np.uint8)], axis=2)
+    if dtype == np.float32:
+        scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(img.dtype, 1.0)
+        return img.astype(np.float32) / scale
+    raise MediaError(f"frame has pixel type {img.dtype} but the sequence is {dtype}; re-render it consistently.")
+
+
+def _probe_still(path: Path, decoded: np.ndarray, exr_header: dict) -> tuple[int, int, bool, str]:
+    """Source channels, bit depth, alpha and a pix_fmt-like name of a still."""
+    ext = path.suffix.lower()
+    channels = decoded.shape[2]
+    bits = {np.dtype(np.uint8): 8, np.dtype(np.uint16): 16, np.dtype(np.float32): 32}[decoded.dtype]
+    if ext == ".exr":
+        bits = int(exr_header.get("__bits", 32))
+        channels = int(exr_header.get("__channels", channels))
+    else:
+        try:
+            from PIL import Image
+
+            with Image.open(path) as im:
+                mode = im.mode
+            channels = {"1": 1, "L": 1, "P": 3, "LA": 2, "RGB": 3, "RGBA": 4, "I;16": 1, "I;16B": 1, "I": 1,
+                        "F": 1, "CMYK": 4, "YCbCr": 3}.get(mode, channels)
+            if mode in ("1",):
+                bits = 1
+        except Exception:  # noqa: BLE001 - PIL cannot read some formats cv2 can; fine
+            pass
+    alpha = decoded.shape[2] == 4
+    base = {3: "rgb", 4: "rgba"}[decoded.shape[2]] if channels >= 3 else ("gray" if not alpha else "graya")
+    if decoded.dtype == np.float32:
+        pix = f"{base}f{bits}"
+    elif bits > 8:
+        pix = f"{base}{bits}"
+    else:
+        pix = f"{base}8" if base.startswith("gray") else ("rgba" if alpha else "rgb24")
+    return channels, bits, alpha, pix
+
+
+def _exif_rotation(path: Path) -> int:
+    """Clockwise degrees implied by a JPEG's EXIF orientation (already applied by the decoder)."""
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            orient = im.getexif().get(0x0112, 1)
+        return {3: 180, 6: 90, 8: 270}.get(int(orient), 0)
+    except Exception:  # noqa: BLE001
+        return 0
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def open_media(path: str | os.PathLike, fps: Fraction | float | int | str | None = None,
+               as_sequence: bool | None = None) -> Reader:
+    """Open a video, an image sequence ('shot.####.exr', 'shot.%04d.png' or one member file) or a still.
+
+    `fps` overrides the rate of sequences/stills (default: EXR framesPerSecond, else 24) and of videos
+    whose timestamps are unusable. `as_sequence=False` opens a numbered file as a single still.
+    Raises MediaError with what is wrong and what to do.
+    """
+    p = Path(os.fspath(path)).expanduser()
+    rate = None
+    if fps is not None:
+        try:
+            rate = Fraction(str(fps)) if isinstance(fps, str) else Fraction(fps).limit_denominator(1001)
+        except (ValueError, ZeroDivisionError) as exc:
+            raise MediaError(f"fps {fps!r} is not a frame rate; give e.g. 24, 25, 30000/1001.") from exc
+        if rate <= 0:
+            raise MediaError(f"fps {fps!r} must be positive.")
+    name = p.name
+    if ("#" in name or "@" in name or re.search(r"%0?\d*d", name)) and not p.exists():
+        pattern = _parse_sequence(p, True)
+        if pattern is None:
+            raise MediaError(f"{p}: not a sequence pattern I understand; use name.####.ext or name.%04d.ext.")
+        return ImageSequenceReader(pattern, None, rate)
+    if p.is_dir():
+        raise MediaError(
+            f"{p}: is a folder; give a video file, one file of an image sequence or a pattern like shot.####.exr."
+        )
+    if not p.exists():
+        raise MediaError(f"{p}: file not found; check the path.")
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise MediaError(f"{p}: cannot read ({exc}); check permissions.") from exc
+    if size == 0:
+        raise MediaError(f"{p}: the file is empty (0 bytes); re-copy or re-export it.")
+    if not os.access(p, os.R_OK):
+        raise MediaError(f"{p}: no permission to read this file; check its permissions.")
+    ext = p.suffix.lower()
+    if ext in IMAGE_EXTS:
+        pattern = _parse_sequence(p, as_sequence)
+        if pattern is not None:
+            return ImageSequenceReader(pattern, None, rate)
+        return ImageSequenceReader(None, p, rate)
+    return VideoReader(p, rate)
+
+
+def probe(path: str | os.PathLike, fps: Fraction | float | int | str | None = None) -> MediaInfo:
+    """MediaInfo of a file/sequence without keeping it open."""
+    with open_media(path, fps=fps) as r:
+        return r.info

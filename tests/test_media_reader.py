@@ -1,0 +1,244 @@
+"""Frame-accurate reading: random access == sequential decode, VFR, rotation, timecode, depth, sequences."""
+
+from __future__ import annotations
+
+import random
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from core.errors import MediaError
+from core.media.reader import MediaInfo, open_media
+from tests.mediagen import counter_frame, make_sequence, make_video, which_frame, write_exr
+
+
+def _assert_random_equals_sequential(reader, seed: int = 7) -> list[np.ndarray]:
+    seq = [img for _, img in reader.frames()]
+    assert len(seq) == reader.info.frame_count
+    order = list(range(len(seq)))
+    random.Random(seed).shuffle(order)
+    for k in order:
+        img = reader.read(k)
+        assert img.flags.c_contiguous
+        assert np.array_equal(img, seq[k]), f"frame {k} differs between random access and sequential decode"
+    return seq
+
+
+def test_long_gop_bframes_random_access_is_bit_exact(tmp_path):
+    path = make_video(tmp_path / "gop.mp4", frames=150, gop=100, bframes=3)
+    with open_media(path) as r:
+        info = r.info
+        assert (info.kind, info.width, info.height, info.frame_count) == ("video", 320, 240, 150)
+        assert info.fps == Fraction(25) and info.codec == "h264" and info.bit_depth == 8 and not info.vfr
+        seq = _assert_random_equals_sequential(r)
+        # frame N is picture N (not just self-consistent)
+        for k in range(0, 150, 7):
+            assert which_frame(seq[k], [max(k - 1, 0), k, min(k + 1, 149)]) == k
+        assert r.read_rgb8(10).dtype == np.uint8 and r.read_rgb8(10).shape == (240, 320, 3)
+        assert r.frame_time(25) == pytest.approx(1.0)
+
+
+def test_next_frame_does_not_seek(tmp_path):
+    path = make_video(tmp_path / "n.mp4", frames=60, gop=30, bframes=3)
+    with open_media(path) as r:
+        r.read(40)
+        seeks = r.stats["seeks"]
+        for k in range(41, 60):
+            r.read(k)
+        assert r.stats["seeks"] == seeks
+        # frames() after a read continues without seeking either
+        list(r.frames(10, 20))
+        s2 = r.stats["seeks"]
+        list(r.frames(20, 30))
+        assert r.stats["seeks"] == s2
+
+
+def test_cache_returns_copies(tmp_path):
+    path = make_video(tmp_path / "c.mp4", frames=10)
+    with open_media(path) as r:
+        a = r.read(3)
+        a[:] = 0
+        assert r.read(3).any()
+
+
+def test_vfr_pts_table(tmp_path):
+    pts = [0, 40, 80, 200, 210, 260, 400, 440, 441, 500, 540, 700]
+    path = make_video(tmp_path / "vfr.mp4", frames=len(pts), pts=[p + 1000 for p in pts], time_base=Fraction(1, 1000))
+    with open_media(path) as r:
+        assert r.info.frame_count == len(pts)
+        assert r.info.vfr
+        assert [round(r.frame_time(k), 4) for k in range(len(pts))] == [p / 1000 for p in pts]
+        seq = _assert_random_equals_sequential(r)
+        assert [which_frame(img, range(len(pts))) for img in seq] == list(range(len(pts)))
+
+
+def test_first_pts_not_zero(tmp_path):
+    path = make_video(tmp_path / "off.mov", frames=30, pts=[5000 + 40 * k for k in range(30)],
+                      time_base=Fraction(1, 1000))
+    with open_media(path) as r:
+        assert r.info.frame_count == 30 and not r.info.vfr and r.info.fps == 25
+        assert r.frame_time(0) == 0.0 and r.frame_time(29) == pytest.approx(29 * 0.04)
+        assert which_frame(r.read(0), [0, 1]) == 0
+
+
+@pytest.mark.parametrize("ccw, expect_cw", [(-90, 90), (90, 270), (180, 180)])
+def test_rotation_applied_and_reported(tmp_path, ccw, expect_cw):
+    path = make_video(tmp_path / "rot.mp4", frames=20, gop=10, rotation=ccw)
+    with open_media(path) as r:
+        assert r.info.rotation == expect_cw
+        if expect_cw in (90, 270):
+            assert (r.info.width, r.info.height) == (240, 320)
+        img = r.read(7)
+        assert img.shape[:2] == (r.info.height, r.info.width)
+        upright_back = np.rot90(img, k=expect_cw // 90)  # undo the clockwise turn
+        assert which_frame(np.ascontiguousarray(upright_back), [6, 7, 8]) == 7
+        _assert_random_equals_sequential(r)
+
+
+def test_timecode_and_audio(tmp_path):
+    path = make_video(tmp_path / "tc.mov", frames=25, timecode="01:02:03:04", audio=True)
+    with open_media(path) as r:
+        assert r.info.timecode == "01:02:03:04"
+        assert r.info.audio and r.info.audio[0]["codec"] == "aac" and r.info.audio[0]["sample_rate"] == 48000
+        assert r.info.audio[0]["channels"] == 2
+
+
+def test_10bit_video_is_uint16_full_range(tmp_path):
+    path = make_video(tmp_path / "ten.mov", frames=8, pix_fmt="yuv420p10le")
+    with open_media(path) as r:
+        assert r.info.bit_depth == 10 and r.info.pix_fmt == "yuv420p10le"
+        img = r.read(3)
+        assert img.dtype == np.uint16 and img.max() > 65000
+        assert np.abs(r.read_rgb8(3).astype(int) - counter_frame(3)).mean() < 4
+
+
+def test_prores_alpha_kept(tmp_path):
+    path = make_video(tmp_path / "a.mov", frames=4, codec="prores_ks", pix_fmt="yuva444p10le", alpha=True)
+    with open_media(path) as r:
+        assert r.info.has_alpha and r.info.channels == 4 and r.info.codec == "prores"
+        img = r.read(1)
+        assert img.shape == (240, 320, 4) and img.dtype == np.uint16
+        assert img[-1, -1, 3] >= 65500 and abs(int(img[0, 0, 3]) - 32896) < 300
+        assert r.read_rgb8(1).shape == (240, 320, 3)
+
+
+def test_colour_tags_used_and_reported(tmp_path):
+    tags = {"colorspace": 1, "color_range": 1, "color_primaries": 1, "color_trc": 1}
+    path = make_video(tmp_path / "709.mp4", frames=4, color=tags)
+    with open_media(path) as r:
+        assert (r.info.color_matrix, r.info.color_range, r.info.color_primaries, r.info.color_transfer) == (
+            "bt709", "tv", "bt709", "bt709")
+        assert np.abs(r.read(2).astype(int) - counter_frame(2)).mean() < 4
+    with open_media(make_video(tmp_path / "untagged.mp4", frames=4)) as r:
+        assert r.info.color_matrix is None and any("not tagged" in n for n in r.info.notes)
+        assert np.abs(r.read(2).astype(int) - counter_frame(2)).mean() < 4
+
+
+@pytest.mark.parametrize("ext", ["mkv", "avi", "h264"])
+def test_other_containers(tmp_path, ext):
+    """mkv (pts-indexed), avi (decode-order timestamps), raw h264 (no timestamps): same guarantees."""
+    path = make_video(tmp_path / f"c.{ext}", frames=40, gop=12, bframes=2)
+    with open_media(path) as r:
+        assert r.info.frame_count == 40
+        seq = _assert_random_equals_sequential(r)
+        assert [which_frame(img, range(max(k - 1, 0), k + 2)) for k, img in enumerate(seq)] == list(range(40))
+
+
+def test_index_errors(tmp_path):
+    with open_media(make_video(tmp_path / "i.mp4", frames=5)) as r:
+        with pytest.raises(IndexError):
+            r.read(5)
+        with pytest.raises(IndexError):
+            r.read(-1)
+
+
+# ------------------------------------------------------------------ sequences and stills
+
+
+@pytest.mark.parametrize("ext, depth, dtype", [("png", 8, np.uint8), ("png", 16, np.uint16), ("tif", 16, np.uint16),
+                                                ("tif", 8, np.uint8), ("jpg", 8, np.uint8)])
+def test_sequence_formats(tmp_path, ext, depth, dtype):
+    pattern = make_sequence(tmp_path, "shot", ext, frames=6, start=1001, depth=depth)
+    with open_media(pattern) as r:
+        info = r.info
+        assert (info.kind, info.frame_count, info.first_frame_number, info.width, info.height) == (
+            "sequence", 6, 1001, 64, 48)
+        assert info.fps == 24 and info.bit_depth == depth
+        img = r.read(4)
+        assert img.dtype == dtype and img.shape == (48, 64, 3)
+        tol = 12 if ext == "jpg" else 1
+        assert np.abs(r.read_rgb8(4).astype(int) - counter_frame(4, 64, 48)).max() <= tol * 8
+        assert np.abs(r.read_rgb8(4).astype(int) - counter_frame(4, 64, 48)).mean() <= tol
+        assert [k for k, _ in r.frames()] == list(range(6))
+        assert all(np.array_equal(a, r.read(k)) for k, a in r.frames())
+
+
+def test_sequence_patterns_member_and_printf(tmp_path):
+    make_sequence(tmp_path, "plate", "png", frames=4, start=7, padding=4)
+    for spec in ["plate.####.png", "plate.%04d.png", "plate.0009.png"]:
+        with open_media(tmp_path / spec) as r:
+            assert r.info.kind == "sequence" and r.info.frame_count == 4 and r.info.first_frame_number == 7
+            assert which_frame(r.read_rgb8(2), [1, 2, 3]) == 2
+    with open_media(tmp_path / "plate.0009.png", as_sequence=False) as r:
+        assert r.info.kind == "image" and r.info.frame_count == 1
+
+
+def test_sequence_gap_is_an_error_naming_the_frame(tmp_path):
+    pattern = make_sequence(tmp_path, "gap", "png", frames=6, start=1001, skip=[1003])
+    with pytest.raises(MediaError, match="1003"):
+        open_media(pattern)
+
+
+def test_exr_sequence_fps_timecode_alpha(tmp_path):
+    pattern = make_sequence(tmp_path, "cg", "exr", frames=3, start=101, fps=Fraction(25), timecode="10:00:00:05",
+                            alpha=True)
+    with open_media(pattern) as r:
+        info = r.info
+        assert info.fps == 25 and info.timecode == "10:00:00:05" and info.codec == "exr"
+        assert info.has_alpha and info.channels == 4 and info.bit_depth == 16 and info.color_transfer == "linear"
+        img = r.read(1)
+        assert img.dtype == np.float32 and img.shape == (48, 64, 4)
+        assert np.allclose(img[..., 3], 0.5)
+        expect = (counter_frame(1, 64, 48).astype(np.float32) / 255) ** 2.2
+        assert np.abs(img[..., :3] - expect).max() < 2e-3
+        assert np.abs(r.read_rgb8(1).astype(int) - counter_frame(1, 64, 48)).mean() < 3
+    with open_media(pattern, fps=30) as r:
+        assert r.info.fps == 30
+
+
+def test_exr_luminance_and_data_window(tmp_path):
+    y = np.linspace(0, 1, 48 * 64, dtype=np.float32).reshape(48, 64)
+    write_exr(tmp_path / "y.exr", y, half=False)
+    with open_media(tmp_path / "y.exr") as r:
+        assert r.info.kind == "image"
+        img = r.read(0)
+        assert img.shape == (48, 64, 3) and np.allclose(img[..., 0], y) and np.allclose(img[..., 2], y)
+
+
+def test_stills_gray_and_rgba(tmp_path):
+    import cv2
+
+    gray = (np.arange(48 * 64) % 256).astype(np.uint8).reshape(48, 64)
+    cv2.imwrite(str(tmp_path / "g.png"), gray)
+    with open_media(tmp_path / "g.png") as r:
+        assert r.info.channels == 1 and r.read(0).shape == (48, 64, 3)
+        assert np.array_equal(r.read(0)[..., 1], gray)
+    rgba = np.zeros((10, 12, 4), np.uint8)
+    rgba[..., 0] = 200
+    rgba[..., 3] = 77
+    cv2.imwrite(str(tmp_path / "a.png"), rgba[..., [2, 1, 0, 3]])
+    with open_media(tmp_path / "a.png") as r:
+        img = r.read(0)
+        assert r.info.has_alpha and img.shape == (10, 12, 4)
+        assert tuple(img[0, 0]) == (200, 0, 0, 77)
+        assert r.read_rgb8(0).shape == (10, 12, 3)
+
+
+def test_to_json_roundtrip(tmp_path):
+    import json
+
+    with open_media(make_video(tmp_path / "j.mp4", frames=5, fps=Fraction(30000, 1001))) as r:
+        data = json.loads(json.dumps(r.info.to_json()))
+    assert data["fps"] == "30000/1001" and data["fps_float"] == pytest.approx(29.97, abs=1e-3)
+    assert data["frame_count"] == 5 and set(MediaInfo.__dataclass_fields__) <= set(data)
