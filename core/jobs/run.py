@@ -88,10 +88,20 @@ def chunk_movie_path(spec: JobSpec, index: int) -> Path:
     return spec.job_dir / "chunks" / f"chunk_{index:05d}.mov"
 
 
-def _writer_kwargs(spec: JobSpec, producer: FrameProducer) -> dict:
+def _writer_kwargs(spec: JobSpec, producer: FrameProducer, first: int) -> dict:
+    """Writer options for a run of frames starting at plate frame `first` (its timecode)."""
+    from core.media.writers import offset_timecode
+
     w = dict(spec.writer)
     w.pop("start_number", None)
+    if w.get("timecode"):
+        w["timecode"] = offset_timecode(w["timecode"], first - spec.first, producer.fps)
     return {"width": producer.width, "height": producer.height, "fps": producer.fps, **w}
+
+
+def _extras(writer, extra: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
+    """Extra channels (e.g. the matte) go where the format can hold them (EXR), else nowhere."""
+    return extra if extra and getattr(writer, "supports_extra_channels", False) else None
 
 
 def missing_frames(spec: JobSpec, chunk: tuple[int, int], record: JobRecord) -> list[int]:
@@ -130,12 +140,12 @@ def run_chunk(spec: JobSpec, index: int, progress: Progress | None = None, cance
         if spec.sequence:
             for run in _runs(todo):
                 with open_writer(spec.output, start_number=spec.output_number(run[0]),
-                                 **_writer_kwargs(spec, producer)) as writer:
+                                 **_writer_kwargs(spec, producer, run[0])) as writer:
                     for f in run:
                         if cancel and cancel():
                             raise UserCancelled("render cancelled; finished frames are kept and resume")
                         img, extra = producer.frame(f)
-                        writer.write(img, extra_channels=extra or None)
+                        writer.write(img, extra_channels=_extras(writer, extra))
                         record.append({"type": "frame", "frame": f, "chunk": index})
                         rendered += 1
                         if progress:
@@ -143,12 +153,12 @@ def run_chunk(spec: JobSpec, index: int, progress: Progress | None = None, cance
         else:
             path = chunk_movie_path(spec, index)
             path.parent.mkdir(parents=True, exist_ok=True)
-            with open_writer(str(path), **_writer_kwargs(spec, producer)) as writer:
+            with open_writer(str(path), **_writer_kwargs(spec, producer, todo[0])) as writer:
                 for f in todo:
                     if cancel and cancel():
                         raise UserCancelled("render cancelled; finished chunks are kept and resume")
                     img, extra = producer.frame(f)
-                    writer.write(img, extra_channels=extra or None)
+                    writer.write(img, extra_channels=_extras(writer, extra))
                     rendered += 1
                     if progress:
                         progress(1, len(todo))
@@ -180,12 +190,9 @@ def finalize(spec: JobSpec, metadata: dict[str, str] | None = None) -> Path:
         raise FacsimileError(f"job {spec.job_id} is incomplete: chunks {left} still have frames to render")
     if not spec.sequence:
         chunks = [chunk_movie_path(spec, i) for i in range(len(spec.chunks()))]
-        tc = None
-        try:
-            tc = make_producer(spec).timecode if spec.writer.get("timecode") is None else spec.writer["timecode"]
-        except FacsimileError:
-            tc = None
-        concat_movies(chunks, spec.output, timecode=tc, metadata=metadata)
+        tc = spec.writer.get("timecode")  # the timecode of the job's first frame, when it has one
+        concat_movies(chunks, spec.output, timecode=tc,
+                      metadata={**(spec.writer.get("attributes") or {}), **(metadata or {})})
     JobRecord(spec.job_dir).append({"type": "complete", "time": time.time()})
     return Path(spec.output)
 

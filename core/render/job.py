@@ -1,0 +1,144 @@
+"""The `render` job kind: frames of a shot rendered from its project (for core.jobs).
+
+A job renders plate frames of one shot and one face track: it evaluates the shot's curves
+(extracted base + edit layers + gains), renders each frame with core.render.renderer, tags it
+with the render id (invisible watermark) and hands it to the writer with the matte as an
+extra channel (`mask.Y` in EXR). Chunks are independent: the temporal colour smoothing uses
+a finite window that each chunk warms up on the frames before it, so a resumed or farmed
+render equals an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import FacsimileError
+from core.jobs.run import register_producer
+from core.jobs.spec import JobSpec
+
+log = logging.getLogger(__name__)
+
+COLOUR_WINDOW = 9
+
+
+class ShotRenderContext:
+    """What rendering a shot needs, loaded once: project, plate reader, analysis, curves, renderer."""
+
+    def __init__(self, project_path: str | Path, shot_id: str | None, settings: dict | None = None) -> None:
+        from core.media.reader import open_media
+        from core.project import Project
+        from core.render.renderer import Renderer, RenderSettings
+
+        self.project = Project.load(project_path)
+        if not self.project.shots:
+            raise FacsimileError(f"project {project_path} has no shots")
+        self.shot = self.project.shot(shot_id) if shot_id else self.project.shots[0]
+        plate = self.project.plate_of(self.shot)
+        self.reader = open_media(plate.path)
+        info = self.reader.info
+        self.width, self.height, self.fps, self.timecode = info.width, info.height, info.fps, info.timecode
+        self.settings = RenderSettings.from_json({**(self.shot.render_settings or {}), **(settings or {})})
+        analysis = self.shot.analysis
+        if analysis is None:
+            raise FacsimileError(f"shot {self.shot.name!r} has not been analysed: run the analysis first")
+        self.analysis = analysis
+        track_ids = [int(t) for t in analysis.track_ids]
+        if self.settings.track not in track_ids:
+            raise FacsimileError(f"shot {self.shot.name!r} has no face track {self.settings.track} "
+                                 f"(tracks: {track_ids or 'none'})")
+        self.track_index = track_ids.index(self.settings.track)
+        self.frame_to_t = {int(f): t for t, f in enumerate(analysis.frame_indices)}
+        self.curves = self.shot.curves.get(self.settings.track)
+        template = None
+        if self.settings.mode == "swap":
+            from core.identity.library import Library
+
+            if not self.shot.identity:
+                raise FacsimileError(f"shot {self.shot.name!r} has no identity template assigned (swap mode)")
+            template = Library(self.project.library_path).get(self.shot.identity)
+        self.template = template
+        self.renderer = Renderer(self.settings, template, performer_neutral=self._performer_neutral())
+
+    def _performer_neutral(self) -> np.ndarray | None:
+        """The performer's neutral mesh (frame of least expression, by the extracted curves)."""
+        if self.curves is None:
+            return None
+        names = [n for n in self.curves.names if n.startswith("AU") and n[-1].isdigit()]
+        if not names:
+            return None
+        first = self.curves.frame_range[0]
+        activity = np.nansum(np.stack([self.curves.base[n] for n in names]), axis=0)
+        present = self.analysis.present[:, self.track_index]
+        best, best_val = None, np.inf
+        for i, val in enumerate(activity):
+            t = self.frame_to_t.get(first + i)
+            if t is not None and present[t] and val < best_val:
+                best, best_val = t, val
+        return None if best is None else self.analysis.landmarks[best, self.track_index]
+
+    def values_at(self, frame: int) -> tuple[dict[str, float], dict[str, float]]:
+        """(extracted, edited) AU intensities of plate frame `frame`."""
+        if self.curves is None:
+            return {}, {}
+        first, last = self.curves.frame_range
+        if not first <= frame <= last:
+            return {}, {}
+        arr = np.array([frame])
+        base = {n: float(v[frame - first]) for n, v in self.curves.base.items() if n.startswith("AU")}
+        edited = {n: float(self.curves.evaluate(n, arr)[0]) for n in base}
+        return base, edited
+
+    def landmarks_at(self, frame: int) -> np.ndarray | None:
+        t = self.frame_to_t.get(frame)
+        if t is None or not self.analysis.present[t, self.track_index]:
+            return None
+        return self.analysis.landmarks[t, self.track_index]
+
+    def render(self, frame: int):
+        """RenderResult of plate frame `frame`."""
+        plate = self.reader.read(frame)
+        base, edited = self.values_at(frame)
+        return self.renderer.render(plate, self.landmarks_at(frame), base, edited)
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+class RenderProducer:
+    """FrameProducer for jobs of kind "render"."""
+
+    def __init__(self, spec: JobSpec) -> None:
+        settings = dict(spec.settings)
+        self.render_id = settings.pop("render_id", None)
+        settings.pop("consent", None)
+        self.ctx = ShotRenderContext(spec.source, spec.shot, settings)
+        self.width, self.height, self.fps, self.timecode = self.ctx.width, self.ctx.height, self.ctx.fps, self.ctx.timecode
+        from core.render.colour import ColourSmoother
+
+        # A finite window (not an EMA) so that any chunking gives the same pixels.
+        self.ctx.renderer.smoother = ColourSmoother("window", window=COLOUR_WINDOW)
+        self._last: int | None = None
+        self.first = spec.first
+
+    def frame(self, index: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        if self._last is None or index != self._last + 1:
+            self.ctx.renderer.smoother.reset()
+            for f in range(max(self.first, index - (COLOUR_WINDOW - 1)), index):
+                self.ctx.render(f)  # warm the colour window; pixels discarded
+        self._last = index
+        result = self.ctx.render(index)
+        image = result.image
+        if self.render_id and self.ctx.settings.output != "matte":
+            from core.delivery.watermark import embed
+
+            image = embed(image, self.render_id)
+        return image, {"mask.Y": result.matte}
+
+    def close(self) -> None:
+        self.ctx.close()
+
+
+register_producer("render", RenderProducer)

@@ -1,0 +1,79 @@
+"""Mesh retargeting for the renderer: the edit delta and the identity-shape transfer, posed.
+
+Both are computed in the AU engine's canonical frame (core.facs) and carried into the plate
+by the similarity that aligns the canonical neutral to the frame's stable points, so the
+renderer moves exactly the displacement the solver would read back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.facs.geometry import STABLE_POINTS, STABLE_WEIGHTS, similarity
+
+AU_MAX = 5.0
+
+
+def _canonical() -> np.ndarray:
+    from core.facs import canonical_neutral
+
+    return np.asarray(canonical_neutral(), np.float64)
+
+
+def _pose(pts: np.ndarray, canon: np.ndarray) -> tuple[float, np.ndarray]:
+    """Scale and rotation taking canonical coordinates to the frame (stable points)."""
+    s, r, _ = similarity(canon[STABLE_POINTS], np.asarray(pts, np.float64)[STABLE_POINTS], STABLE_WEIGHTS)
+    return s, r
+
+
+def side_intensities(values: dict[str, float], reference: dict[str, float] | None = None) -> dict[str, float]:
+    """Intensities for synthesis: sided AUs as their L/R curves, others as the plain curve.
+
+    An edit of a bilateral curve (e.g. AU12) is carried to both sides additively relative to
+    `reference` (the extracted values): side' = side + (AU12' - AU12), clamped to 0..5.
+    """
+    out: dict[str, float] = {}
+    sides = {n[:-1] for n in values if n.startswith("AU") and n[-1] in "LR"}
+    for name, v in values.items():
+        if not name.startswith("AU") or not np.isfinite(v):
+            continue
+        if name[-1] in "LR":
+            bil = name[:-1]
+            shift = 0.0
+            if reference is not None and bil in values and bil in reference:
+                shift = values[bil] - reference[bil]
+            out[name] = float(np.clip(v + shift, 0.0, AU_MAX))
+        elif name not in sides:
+            out[name] = float(np.clip(v, 0.0, AU_MAX))
+    return out
+
+
+def expression_delta(pts: np.ndarray, base: dict[str, float], target: dict[str, float]) -> np.ndarray:
+    """(478, 3) displacement in plate pixels that takes the extracted expression to the edited one."""
+    pts = np.asarray(pts, np.float64)
+    if not base or all(abs(target.get(k, v) - v) < 1e-6 for k, v in base.items()):
+        return np.zeros_like(pts)
+    from core.facs import synthesize
+
+    canon = _canonical()
+    a = side_intensities(base)
+    b = side_intensities({**base, **target}, reference=base)
+    d = np.asarray(synthesize(canon, b), np.float64) - np.asarray(synthesize(canon, a), np.float64)
+    s, r = _pose(pts, canon)
+    return s * d @ r.T
+
+
+def _to_canonical(mesh_pts: np.ndarray, canon: np.ndarray) -> np.ndarray:
+    s, r, t = similarity(np.asarray(mesh_pts, np.float64)[STABLE_POINTS], canon[STABLE_POINTS], STABLE_WEIGHTS)
+    return s * np.asarray(mesh_pts, np.float64) @ r.T + t
+
+
+def identity_delta(pts: np.ndarray, template_neutral: np.ndarray, performer_neutral: np.ndarray | None) -> np.ndarray:
+    """(478, 3) displacement in plate pixels toward the template's face shape (strength 1)."""
+    pts = np.asarray(pts, np.float64)
+    if performer_neutral is None or not np.all(np.isfinite(performer_neutral)):
+        return np.zeros_like(pts)
+    canon = _canonical()
+    d = _to_canonical(template_neutral, canon) - _to_canonical(performer_neutral, canon)
+    s, r = _pose(pts, canon)
+    return s * d @ r.T
