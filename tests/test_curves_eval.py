@@ -1,0 +1,207 @@
+"""Curves: interpolation, tangents, vectorised evaluation and its cache, layers, gains, presets."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.curves import (
+    Curve,
+    CurveSet,
+    Interp,
+    Key,
+    Layer,
+    TangentMode,
+    load_preset,
+    save_preset,
+    validate_preset,
+)
+
+
+def test_constant_linear_bezier_segments() -> None:
+    c = Curve([Key(0, 0.0, Interp.CONSTANT), Key(10, 1.0, Interp.LINEAR), Key(20, 3.0, Interp.BEZIER), Key(30, 0.0)])
+    v = c.evaluate(np.arange(-5, 36))
+    f = np.arange(-5, 36)
+    assert np.all(v[f < 0] == 0.0) and np.all(v[f > 30] == 0.0)  # held ends
+    assert np.all(v[(f >= 0) & (f < 10)] == 0.0)  # constant until the next key
+    assert v[f == 10][0] == 1.0
+    assert v[f == 15][0] == pytest.approx(2.0)  # linear midpoint
+    assert v[f == 20][0] == 3.0 and v[f == 30][0] == 0.0
+    # every key is hit exactly, whatever the interpolation
+    assert np.array_equal(c.evaluate(c.frames), c.values)
+
+
+def test_scalar_and_shapes() -> None:
+    c = Curve([Key(0, 0.0, Interp.LINEAR), Key(4, 4.0)])
+    assert float(c.evaluate(2)) == pytest.approx(2.0)
+    assert c.evaluate(np.array([[1, 2], [3, 4]])).shape == (2, 2)
+    assert np.all(Curve().evaluate(np.arange(5)) == 0.0)
+    assert np.all(Curve([Key(3, 2.5)]).evaluate(np.arange(5)) == 2.5)
+
+
+def test_frames_snap_to_whole_frames() -> None:
+    k = Key(4.6, 1.0)
+    assert k.frame == 5 and isinstance(k.frame, int)
+    c = Curve([Key(0, 0.0), Key(10, 1.0)])
+    assert c.move_keys([10], 2.4) == [12]
+    assert c.frames.tolist() == [0, 12]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(-50, 200), st.floats(-5, 5, allow_nan=False)), min_size=2, max_size=12,
+                unique_by=lambda t: t[0]))
+def test_auto_clamped_never_overshoots(pts: list[tuple[int, float]]) -> None:
+    c = Curve(Key(f, v) for f, v in pts)
+    f = c.frames
+    vals = c.values
+    dense = np.linspace(f[0], f[-1], 2000)
+    y = c.evaluate(dense)
+    seg = np.clip(np.searchsorted(f, dense, side="right") - 1, 0, len(f) - 2)
+    lo = np.minimum(vals[seg], vals[seg + 1])
+    hi = np.maximum(vals[seg], vals[seg + 1])
+    assert np.all(y >= lo - 1e-9) and np.all(y <= hi + 1e-9)
+    # monotone within each segment
+    for i in range(len(f) - 1):
+        s = y[(dense >= f[i]) & (dense <= f[i + 1])]
+        d = np.diff(s) * np.sign(vals[i + 1] - vals[i])
+        assert np.all(d >= -1e-9)
+
+
+def test_free_and_broken_tangents() -> None:
+    free = Curve([Key(0, 0.0, tangent_mode=TangentMode.FREE, out_tangent=(1.0, 2.0)), Key(10, 0.0)])
+    ins, outs = free.slopes()
+    assert outs[0] == pytest.approx(2.0) and ins[0] == pytest.approx(2.0)
+    y = free.evaluate(np.array([1]))
+    assert y[0] > 0.5  # leaves the first key rising with slope 2 (overshoot is allowed for FREE)
+    broken = Curve([Key(-10, 0.0), Key(0, 0.0, tangent_mode=TangentMode.BROKEN, in_tangent=(-1.0, 1.0),
+                                      out_tangent=(1.0, 3.0)), Key(10, 0.0)])
+    ins, outs = broken.slopes()
+    assert ins[1] == pytest.approx(-1.0) and outs[1] == pytest.approx(3.0)
+    eps = 1e-4
+    left = (broken.evaluate(np.array([0.0])) - broken.evaluate(np.array([-eps])))[0] / eps
+    right = (broken.evaluate(np.array([eps])) - broken.evaluate(np.array([0.0])))[0] / eps
+    assert left == pytest.approx(-1.0, abs=1e-2) and right == pytest.approx(3.0, abs=1e-2)
+    assert len(broken.handles()) == 3
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["ins", "del", "move", "val"]), st.integers(0, 120),
+                          st.floats(-3, 3, allow_nan=False), st.integers(-7, 7)), min_size=1, max_size=15))
+def test_incremental_cache_equals_full_evaluation(edits: list) -> None:
+    rng = np.random.default_rng(1)
+    c = Curve(Key(int(f), float(v), Interp.BEZIER if f % 3 else Interp.LINEAR)
+              for f, v in zip(range(0, 120, 9), rng.uniform(0, 5, 14), strict=False))
+    c.evaluate_range(-10, 130)
+    for op, frame, value, df in edits:
+        frames = c.frames
+        if op == "ins":
+            c.insert_key(Key(frame, value))
+        elif len(frames) == 0:
+            continue
+        else:
+            target = int(frames[frame % len(frames)])
+            if op == "del":
+                c.remove_frames([target])
+            elif op == "move":
+                c.move_keys([target], df, value)
+            else:
+                c.replace_key(target, c.key_at(target).replace(value=value))
+        cached = c.evaluate_range(-10, 130).copy()
+        fresh = Curve(c.keys)._eval_raw(np.arange(-10, 131))
+        np.testing.assert_allclose(cached, fresh, rtol=0, atol=1e-12)
+
+
+def _cs() -> CurveSet:
+    n = 50
+    base = {"AU12": np.full(n, 2.0), "AU45": np.linspace(0, 4, n), "pose_Ry": np.linspace(-1, 1, n)}
+    return CurveSet(list(base), (100, 149), base=base)
+
+
+def test_layers_gain_clamp() -> None:
+    cs = _cs()
+    np.testing.assert_array_equal(cs.evaluate("AU12"), np.full(50, 2.0))
+    add = Layer("add", "additive", curves={"AU12": Curve([Key(100, 1.0, Interp.LINEAR), Key(149, 1.0)])})
+    cs.layers.append(add)
+    np.testing.assert_allclose(cs.evaluate("AU12"), 3.0)
+    over = Layer("over", "override", weight=0.5, curves={"AU12": Curve([Key(120, 5.0)])})
+    cs.layers.append(over)
+    np.testing.assert_allclose(cs.evaluate("AU12"), 4.0)  # (1-0.5)*3 + 0.5*5
+    over.weight = 1.0
+    np.testing.assert_allclose(cs.evaluate("AU12"), 5.0)  # cache sees the weight change
+    over.muted = True
+    np.testing.assert_allclose(cs.evaluate("AU12"), 3.0)
+    cs.set_gain("AU12", 2.0)
+    np.testing.assert_allclose(cs.evaluate("AU12"), 5.0)  # 6 clamped to the AU range
+    assert any("AU12" in w and "non-physiological" in w for w in cs.warnings())
+    cs.set_gain("AU12", 1.4)
+    assert not cs.warnings()
+    with pytest.raises(ValueError):
+        cs.set_gain("AU12", 2.5)
+    with pytest.raises(ValueError):
+        cs.set_gain("pose_Ry", 1.2)
+    # pose curves are neither gained nor clamped
+    cs.layers.append(Layer("pose", curves={"pose_Ry": Curve([Key(100, -9.0)])}))
+    assert cs.evaluate("pose_Ry")[0] == pytest.approx(-10.0)
+    # frames outside the analysed range hold the edge base values; explicit frames match
+    v = cs.evaluate("AU45", np.array([90, 100, 149, 160]))
+    assert v[0] == v[1] == pytest.approx(0.0) and v[2] == v[3] == pytest.approx(4.0)
+    full = cs.evaluate("AU45")
+    np.testing.assert_allclose(cs.evaluate("AU45", np.arange(100, 150)), full)
+    names, m = cs.evaluate_matrix()
+    assert m.shape == (3, 50) and names == cs.names
+
+
+def test_nan_base_stays_nan() -> None:
+    b = np.full(10, 1.0)
+    b[3] = np.nan
+    cs = CurveSet(["AU01"], (0, 9), base={"AU01": b})
+    v = cs.evaluate("AU01")
+    assert np.isnan(v[3]) and np.all(v[np.arange(10) != 3] == 1.0)
+
+
+def test_presets_seed_form_roundtrip(tmp_path) -> None:
+    preset = {"enable_smooth": True, "au_gain": {4: 1.2, 12: 0.8, 43: 1.5}}
+    cs = CurveSet(["AU04", "AU12L", "AU12R", "AU45", "pose_Rx"], (0, 9))
+    cs.apply_preset(preset)
+    assert cs.gains == {"AU04": 1.2, "AU12L": 0.8, "AU12R": 0.8, "AU45": 1.5}
+    assert cs.enable_smooth
+    path = tmp_path / "micro.json"
+    save_preset(path, preset)
+    assert json.loads(path.read_text())["au_gain"] == {"4": 1.2, "12": 0.8, "43": 1.5}
+    assert load_preset(path) == {"enable_smooth": True, "au_gain": {4: 1.2, 12: 0.8, 43: 1.5}}
+    with pytest.raises(ValueError, match="au_gain\\['x'\\].*au_gain\\['5'\\]"):
+        validate_preset({"au_gain": {"x": 1.0, "5": 3.0}})
+    out = cs.to_preset()
+    assert out["enable_smooth"] is True and out["au_gain"][12] == 0.8 and out["au_gain"][45] == 1.5
+
+
+def test_from_face_aus_keeps_plate_frames_and_edits() -> None:
+    from dataclasses import dataclass
+
+    @dataclass
+    class Face:  # the shape of core.facs.FaceAUs
+        names: list
+        raw: np.ndarray
+        filtered: np.ndarray
+        confidence: np.ndarray
+        success: np.ndarray
+
+    fi = np.array([100, 101, 103, 104])  # frame 102 was not analysed
+    filt = np.array([[1.0, 0.1], [2.0, 0.2], [3.0, 0.3], [4.0, 0.4]])
+    face = Face(["AU12", "pose_Rx"], filt + 0.5, filt, np.ones(4), np.array([True, True, False, True]))
+    cs = CurveSet.from_face_aus(face, fi)
+    assert cs.frame_range == (100, 104)
+    v = cs.evaluate("AU12")
+    assert v[0] == 1.0 and v[3] == 3.0 and np.isnan(v[2])  # frame N is plate frame N, gap is NaN
+    assert cs.base_raw["AU12"][1] == 2.5 and cs.success.tolist() == [True, True, False, False, True]
+    cs.layers.append(Layer("edit", curves={"AU12": Curve([Key(101, 1.0)])}))
+    cs.set_gain("AU12", 0.5)
+    again = CurveSet.from_face_aus(face, fi, keep_edits_from=cs)
+    assert again.gains == {"AU12": 0.5} and again.layers[0] == cs.layers[0]
+    assert again.layers[0] is not cs.layers[0]
+    with pytest.raises(ValueError, match="shape"):
+        CurveSet.from_face_aus(face, fi[:3])

@@ -1,0 +1,130 @@
+"""Shots: manual ranges, cut detection on real encoded video, CMX 3600 EDL and OTIO import
+matched by timecode, OTIO export round trip."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from core.errors import MediaError, ProjectError
+from core.project import Plate, Project
+from core.project.editorial import (
+    detect_cuts,
+    export_otio,
+    import_cut_list,
+    shots_from_cut_detection,
+    shots_to_timeline,
+)
+
+EDL = """TITLE: facsimile test
+FCM: NON-DROP FRAME
+
+001  A001     V     C        01:00:02:00 01:00:04:00 00:00:00:00 00:00:02:00
+* FROM CLIP NAME: sh010
+
+002  A001     V     C        01:00:10:12 01:00:11:00 00:00:02:00 00:00:02:12
+* FROM CLIP NAME: sh020
+
+003  B002     V     C        02:00:00:00 02:00:01:00 00:00:02:12 00:00:03:12
+* FROM CLIP NAME: elsewhere
+"""
+
+
+def _project(tmp_path: Path) -> Project:
+    proj = Project.create(tmp_path / "edit")
+    proj.add_plate(Plate("A001", "/plates/A001.mov", Fraction(24), 1000, 1920, 1080, "01:00:00:00"))
+    return proj
+
+
+def test_edl_events_map_to_plate_frames_by_timecode(tmp_path: Path) -> None:
+    proj = _project(tmp_path)
+    edl = tmp_path / "cut.edl"
+    edl.write_text(EDL)
+    shots, problems = import_cut_list(proj, edl, handles=8)
+    assert [(s.name, s.frame_in, s.frame_out, s.handles) for s in shots] == [
+        ("sh010", 48, 95, 8), ("sh020", 252, 263, 8)]
+    assert shots[0].timecode == "01:00:02:00"
+    assert len(problems) == 1 and "event 3" in problems[0] and "02:00:00:00" in problems[0]
+
+
+def test_otio_export_and_reimport_roundtrip(tmp_path: Path) -> None:
+    proj = _project(tmp_path)
+    proj.new_shot("A001", 48, 95, name="sh010")
+    proj.new_shot("A001", 300, 311, name="sh020", handles=4)
+    out = export_otio(proj, tmp_path / "shots.otio")
+    tl = shots_to_timeline(proj)
+    clips = list(tl.find_clips())
+    assert clips[0].source_range.start_time.value == 86400 + 48
+    other = _project(tmp_path / "b")
+    shots, problems = import_cut_list(other, out)
+    assert not problems
+    assert [(s.name, s.frame_in, s.frame_out) for s in shots] == [("sh010", 48, 95), ("sh020", 300, 311)]
+    # and as an EDL through the CMX adapter
+    edl = export_otio(proj, tmp_path / "shots.edl")
+    third = _project(tmp_path / "c")
+    shots, problems = import_cut_list(third, edl)
+    assert [(s.frame_in, s.frame_out) for s in shots] == [(48, 95), (300, 311)] and not problems
+
+
+def test_cut_list_errors(tmp_path: Path) -> None:
+    proj = _project(tmp_path)
+    with pytest.raises(ProjectError, match="does not exist"):
+        import_cut_list(proj, tmp_path / "nope.edl")
+    bad = tmp_path / "bad.otio"
+    bad.write_text("{not json")
+    with pytest.raises(ProjectError, match="cannot read the cut list"):
+        import_cut_list(proj, bad)
+    with pytest.raises(ProjectError, match="no plates"):
+        import_cut_list(Project.create(tmp_path / "empty"), bad)
+
+
+def _encode_scenes(path: Path, scenes: list[int], size: int = 96) -> None:
+    """A real H.264 clip made of flat-but-textured scenes of the given lengths."""
+    rng = np.random.default_rng(7)
+    with av.open(str(path), "w") as out:
+        st = out.add_stream("libx264", rate=24)
+        st.width = st.height = size
+        st.pix_fmt = "yuv420p"
+        st.options = {"crf": "18", "g": "12"}
+        for i, n in enumerate(scenes):
+            colour = np.array([(60 + 90 * i) % 256, (200 - 70 * i) % 256, (30 + 110 * i) % 256], np.uint8)
+            tex = rng.integers(0, 40, (size, size, 1), dtype=np.uint8)
+            for t in range(n):
+                img = np.clip(colour[None, None, :].astype(int) + tex + t % 3, 0, 255).astype(np.uint8)
+                for pkt in st.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                    out.mux(pkt)
+        for pkt in st.encode():
+            out.mux(pkt)
+
+
+def test_cut_detection_on_encoded_clip(tmp_path: Path) -> None:
+    clip = tmp_path / "three.mp4"
+    _encode_scenes(clip, [30, 24, 40])
+    assert detect_cuts(clip) == [(0, 29), (30, 53), (54, 93)]
+    proj = Project.create(tmp_path / "cuts")
+    proj.add_plate(Plate("C", str(clip), Fraction(24), 94, 96, 96, "00:59:59:00"))
+    shots = shots_from_cut_detection(proj, "C", handles=2)
+    assert [(s.frame_in, s.frame_out) for s in shots] == [(0, 29), (30, 53), (54, 93)]
+    assert shots[1].timecode == "01:00:00:06"  # 24 fps: frame 30 is 1 s 6 frames after 00:59:59:00
+    with pytest.raises(MediaError, match="does not exist"):
+        detect_cuts(tmp_path / "missing.mp4")
+
+
+def test_cut_detection_on_real_footage(shared_media) -> None:
+    path = shared_media("clips", "face_noface.mov")
+    ranges = detect_cuts(path)
+    assert len(ranges) >= 2  # a face, then a cut to no face
+    assert ranges[0][0] == 0 and all(b + 1 == c for (_, b), (c, _) in zip(ranges, ranges[1:], strict=False))
+    assert ranges[-1][1] + 1 == 169  # decode-order frame count (MEDIA.md), not pts-derived
+
+
+def test_plate_from_media_when_reader_exists(shared_media) -> None:
+    pytest.importorskip("core.media.reader", reason="core.media.reader is not written yet")
+    path = shared_media("clips", "d0.mp4")
+    plate = Plate.from_media(path)
+    assert plate.frame_count == 78 and plate.fps == Fraction(25) and (plate.width, plate.height) == (512, 512)
+    assert plate.hash.startswith("q")

@@ -1,0 +1,204 @@
+"""Undo/redo: exact restoration for any edit sequence, drag merging, clean state, listeners,
+and frame accuracy of keys when shots are trimmed."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.curves import Curve, CurveSet, Interp, Key, Layer, TangentMode, copy_keys
+from core.project import Plate, Project, UndoStack
+from core.project import commands as C
+
+NAMES = ["AU01", "AU12", "AU45", "pose_Ry"]
+
+
+def _setup() -> tuple[Project, CurveSet]:
+    proj = Project("/tmp/never-saved")
+    proj.add_plate(Plate("P", "/p.mov", Fraction(24), 400, 64, 64, "01:00:00:00"))
+    sh = proj.new_shot("P", 0, 99)
+    rng = np.random.default_rng(3)
+    base = {n: rng.uniform(0, 4, 100) for n in NAMES}
+    cs = CurveSet(NAMES, (0, 99), base=base)
+    cs.layers.append(Layer("edit", curves={"AU12": Curve([Key(10, 1.0), Key(20, -0.5), Key(40, 0.25)])}))
+    sh.curves[0] = cs
+    return proj, cs
+
+
+def _state(proj: Project) -> dict:
+    return proj.state()
+
+
+def _make(proj: Project, cs: CurveSet, op: int, a: int, b: int, x: float, drag: int):
+    name = NAMES[a % len(NAMES)]
+    lay = cs.layers[a % len(cs.layers)].name if cs.layers else "edit"
+    keys = {n: [k.frame for k in c.keys] for L in cs.layers for n, c in L.curves.items() if L.name == lay}
+    keyed = sorted(n for n, fr in keys.items() if fr)
+    if keyed and a % 4:
+        name = keyed[a % len(keyed)]
+    frames = keys.get(name, [])
+    f = frames[b % len(frames)] if frames else b
+    au = ["AU01", "AU12", "AU45"][a % 3]
+    ops = [
+        lambda: C.AddKey(cs, lay, name, Key(b, x, Interp.BEZIER if b % 2 else Interp.LINEAR)),
+        lambda: C.DeleteKeys(cs, lay, {name: frames[:2]}),
+        lambda: C.MoveKeys(cs, lay, {name: frames[:2]}, (b % 5) - 2, x / 4, merge_id=("drag", drag)),
+        lambda: C.SetKeyValue(cs, lay, name, f, x),
+        lambda: C.SetInterp(cs, lay, {name: frames}, [Interp.CONSTANT, Interp.LINEAR, Interp.BEZIER][b % 3]),
+        lambda: C.SetTangents(cs, lay, name, f, [TangentMode.FREE, TangentMode.BROKEN, TangentMode.AUTO][b % 3],
+                              in_tangent=(-1.0, x), out_tangent=(2.0, -x)),
+        lambda: C.SetGain(cs, au, (b % 21) / 10, merge_id=("gain", drag)),
+        lambda: C.AddLayer(cs, Layer(cs.unique_layer_name(), "override" if b % 2 else "additive", 0.5)),
+        lambda: C.RemoveLayer(cs, lay),
+        lambda: C.SetLayerWeight(cs, lay, (b % 11) / 10, merge_id=("w", drag)),
+        lambda: C.PasteKeys(cs, lay, copy_keys({name: Curve(C._keys(cs, lay, name))}, {name: frames}), b,
+                            name_map={name: NAMES[(a + 1) % len(NAMES)]}),
+        lambda: C.SmoothKeys(cs, lay, {name: frames}, 0.5),
+        lambda: C.ButterworthFilter(cs, [name], 2.0, 24.0),
+        lambda: C.ReduceKeys(cs, lay, [name], 0.05),
+        lambda: C.BakeLayer(cs, lay),
+        lambda: C.ResetToExtracted(cs, [name]),
+        lambda: C.BakeToKeys(cs, [name], layer="Baked", tol=0.2, frames=(0, 30)),
+        lambda: C.ApplyPreset(cs, {"enable_smooth": bool(b % 2), "au_gain": {12: 0.8, 43: 1.6}}),
+        lambda: C.SetShotRange(proj, proj.shots[0].id, b % 50, 50 + b % 50, handles=b % 8),
+        lambda: C.SetShotFields(proj, proj.shots[0].id, identity=f"id{b}", render_settings={"k": b}),
+    ]
+    return ops[op % len(ops)]()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 19), st.integers(0, 7), st.integers(0, 120),
+                          st.floats(-3, 3, allow_nan=False), st.integers(0, 2)), min_size=1, max_size=25))
+def test_any_edit_sequence_undoes_and_redoes_exactly(seq) -> None:
+    proj, cs = _setup()
+    stack = UndoStack()
+    states = [_state(proj)]  # state after each undo step
+    for op, a, b, x, drag in seq:
+        try:
+            cmd = _make(proj, cs, op, a, b, x, drag)
+        except (KeyError, ValueError):
+            continue
+        before = _state(proj)
+        n = stack.index
+        try:
+            stack.push(cmd)
+        except (KeyError, ValueError):
+            assert _state(proj) == before  # a refused edit changes nothing
+            assert stack.index == n
+            continue
+        if drag == 0:
+            stack.end_merge()
+        if stack.index == n:  # merged into the previous step
+            states[-1] = _state(proj)
+        else:
+            states.append(_state(proj))
+    end = _state(proj)
+    # evaluation works in every state (caches stay coherent)
+    for i in range(len(states) - 1, 0, -1):
+        assert _state(proj) == states[i]
+        cs.evaluate_matrix()
+        assert stack.undo()
+    assert _state(proj) == states[0]
+    assert not stack.can_undo
+    for i in range(1, len(states)):
+        assert stack.redo()
+        assert _state(proj) == states[i]
+    assert _state(proj) == end and not stack.can_redo
+
+
+def test_drag_is_one_undo_step_and_clean_state() -> None:
+    proj, cs = _setup()
+    start = _state(proj)
+    stack = UndoStack()
+    seen: list[int] = []
+    stack.add_listener(lambda s: seen.append(s.index))
+    assert stack.is_clean
+    sel = {"AU12": [10, 20]}
+    for _ in range(5):  # five mouse moves of one drag
+        cmd = C.MoveKeys(cs, "edit", sel, 1, 0.1, merge_id="drag-1")
+        stack.push(cmd)
+        sel = cmd.compute.new_selection
+    stack.end_merge()
+    assert stack.index == 1 and len(seen) == 5 and stack.is_dirty
+    assert [k.frame for k in cs.layer("edit").curves["AU12"].keys] == [15, 25, 40]
+    assert cs.layer("edit").curves["AU12"].key_at(15).value == pytest.approx(1.5)
+    # several curves moving by different value amounts in one command (e.g. divided by gain)
+    cs.layer("edit").curves["AU01"] = Curve([Key(15, 0.0)])
+    cmd = C.MoveKeys(cs, "edit", {"AU12": [15], "AU01": [15]}, 0, {"AU12": 1.0, "AU01": 0.5}, merge_id="drag-2")
+    stack.push(cmd)
+    stack.push(C.MoveKeys(cs, "edit", cmd.compute.new_selection, 0, {"AU12": 1.0, "AU01": 0.5}, merge_id="drag-2"))
+    stack.end_merge()
+    assert cs.layer("edit").curves["AU01"].key_at(15).value == pytest.approx(1.0)
+    assert cs.layer("edit").curves["AU12"].key_at(15).value == pytest.approx(3.5)
+    stack.undo()
+    del cs.layer("edit").curves["AU01"]
+    stack.push(C.MoveKeys(cs, "edit", {"AU12": [40]}, 1, merge_id="drag-1"))  # a new drag after mouse-up
+    assert stack.index == 2
+    stack.set_clean()
+    assert stack.is_clean
+    stack.undo()
+    assert stack.is_dirty
+    stack.undo()
+    assert _state(proj) == start and not stack.can_undo
+    stack.redo()
+    stack.redo()
+    assert stack.is_clean
+
+
+def test_drag_over_a_key_does_not_eat_it() -> None:
+    proj, cs = _setup()  # AU12 keys on 10, 20, 40
+    stack = UndoStack()
+    sel = {"AU12": [10]}
+    for _ in range(15):  # drag the key on 10 across 20 to 25
+        cmd = C.MoveKeys(cs, "edit", sel, 1, 0.0, merge_id="d")
+        stack.push(cmd)
+        sel = cmd.compute.new_selection
+    stack.end_merge()
+    assert [k.frame for k in cs.layer("edit").curves["AU12"].keys] == [20, 25, 40]
+    assert stack.index == 1
+    stack.undo()
+    assert [k.frame for k in cs.layer("edit").curves["AU12"].keys] == [10, 20, 40]
+    stack.redo()
+    assert [k.frame for k in cs.layer("edit").curves["AU12"].keys] == [20, 25, 40]
+
+
+def test_key_edit_invalidates_only_the_edited_curve() -> None:
+    _, cs = _setup()
+    before = {n: cs.evaluate(n) for n in NAMES}
+    other_cache = {n: cs._cache[n][1] for n in NAMES}
+    stack = UndoStack()
+    stack.push(C.AddKey(cs, "edit", "AU12", Key(60, 2.0)))
+    cs.evaluate_matrix()
+    for n in ("AU01", "AU45", "pose_Ry"):
+        assert cs._cache[n][1] is other_cache[n]  # not recomputed
+        np.testing.assert_array_equal(cs.evaluate(n), before[n])
+    assert cs._cache["AU12"][1] is not other_cache["AU12"]
+
+
+def test_trim_and_retime_keep_keys_on_plate_frames() -> None:
+    """VFR plate starting at a non-zero timecode: keys stay on their plate frames when the
+    shot is trimmed, extended or re-timed (fps reinterpreted)."""
+    proj = Project("/tmp/never-saved-2")
+    plate = proj.add_plate(Plate("V", "/vfr.mp4", Fraction(30000, 1001), 1000, 640, 360, "10:00:00;00", vfr=True))
+    sh = proj.new_shot("V", 100, 200)
+    cs = CurveSet(["AU12"], (100, 200), base={"AU12": np.zeros(101)})
+    cs.layers.append(Layer("edit", curves={"AU12": Curve([Key(120, 1.0, Interp.LINEAR), Key(150, 3.0)])}))
+    sh.curves[0] = cs
+    before = cs.evaluate("AU12", np.arange(100, 201))
+    stack = UndoStack()
+    stack.push(C.SetShotRange(proj, sh.id, 130, 180, handles=6))
+    stack.push(C.SetShotRange(proj, sh.id, 90, 260))
+    assert [k.frame for k in cs.layer("edit").curves["AU12"].keys] == [120, 150]
+    np.testing.assert_array_equal(cs.evaluate("AU12", np.arange(100, 201)), before)
+    assert cs.evaluate("AU12", np.array([135]))[0] == pytest.approx(2.0)
+    plate.fps = Fraction(24000, 1001)  # re-timed interpretation: frames are still frames
+    assert cs.evaluate("AU12", np.array([135]))[0] == pytest.approx(2.0)
+    # timecode <-> frame for a drop-frame plate starting at 10:00:00;00
+    p2 = Plate("D", "/d.mov", Fraction(30000, 1001), 5000, 1, 1, "10:00:00;00")
+    assert p2.frame_for_timecode("10:00:00;00") == 0
+    assert p2.frame_for_timecode("10:01:00;02") == 1800  # 00:01:00;00 does not exist in drop-frame
+    assert p2.timecode_for_frame(1800) == "10:01:00;02"
