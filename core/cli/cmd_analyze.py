@@ -1,0 +1,121 @@
+"""`facsimile analyze INPUT --out DIR`: detect, track and measure every face of a clip or still.
+
+Writes DIR/analysis.npz (ShotAnalysis), DIR/INPUT_STEM.csv (OpenFace 2.x layout, one row per
+face per frame) and, when the AU engine is installed, DIR/aus.json with AU columns in the CSV.
+An input with no face at all is not an error: the files are written (every frame marked
+success=0) and a note goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import sys
+from pathlib import Path
+
+from core.errors import FacsimileError, MediaError
+
+log = logging.getLogger("facsimile.analyze")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("analyze", help="track faces, landmarks, head pose and gaze in a clip or still")
+    p.add_argument("input", help="video file, image sequence (shot.####.exr) or still image")
+    p.add_argument("--out", required=True, help="output folder (created if missing)")
+    p.add_argument("--frames", help="inclusive plate frame range A-B (0-based), e.g. 10-120")
+    p.add_argument("--max-faces", type=int, default=8, help="most faces tracked at once (default 8)")
+    p.add_argument("--detect-every", type=int, default=12,
+                   help="frames between full-frame face detections while tracking holds (default 12)")
+    p.set_defaults(func=_analyze)
+
+
+def parse_frame_range(text: str) -> tuple[int, int]:
+    """'A-B' (inclusive) -> half-open (A, B + 1); a single 'A' is one frame."""
+    try:
+        if "-" in text.strip()[1:]:
+            a, b = text.split("-", 1) if not text.startswith("-") else (text, "")
+            start, end = int(a), int(b)
+        else:
+            start = end = int(text)
+    except ValueError as exc:
+        raise MediaError(f"--frames {text!r} is not a range; give A-B, e.g. --frames 0-99") from exc
+    if start < 0 or end < start:
+        raise MediaError(f"--frames {text!r}: need 0 <= A <= B")
+    return start, end + 1
+
+
+def _analyze_clip(analyzer, reader, src: Path, frames: tuple[int, int] | None):
+    """Analyse a clip with a tqdm progress bar on a terminal (silent otherwise)."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="frame", desc=f"analyse {src.name}", disable=None, file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        if bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        return analyzer.analyze(reader, frames=frames, progress=progress)
+    finally:
+        bar.close()
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from core.analysis.analyzer import Analyzer
+    from core.analysis.openface_csv import write_openface_csv
+
+    src = Path(args.input)
+    if not src.exists() and "#" not in src.name and "%" not in src.name:
+        raise MediaError(f"input not found: {src}")
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MediaError(f"cannot create output folder {out}: {exc}") from exc
+    if args.max_faces < 1:
+        raise FacsimileError("--max-faces must be at least 1")
+    analyzer = Analyzer(max_faces=args.max_faces, detect_every=args.detect_every)
+    from core.media.reader import open_media
+
+    with open_media(src) as reader:
+        for note in getattr(reader.info, "notes", []) or []:
+            log.info("%s: %s", src.name, note)
+        if reader.info.kind == "image":
+            if args.frames:
+                log.warning("--frames ignored: %s is a still", src)
+            analysis = analyzer.still_analysis(reader.read_rgb8(0), source=str(src))
+        else:
+            frames = parse_frame_range(args.frames) if args.frames else None
+            analysis = _analyze_clip(analyzer, reader, src, frames)
+    npz = out / "analysis.npz"
+    analysis.save(npz)
+    extra = None
+    try:
+        from core.facs import extract_shot
+    except ImportError as exc:
+        extract_shot = None
+        log.error("AU engine not available (core.facs.extract_shot: %s): the CSV has no AU columns "
+                  "and aus.json is not written", exc)
+    if extract_shot is not None and analysis.n_tracks:
+        from core.util.atomic import atomic_write_text
+
+        faces = extract_shot(analysis)
+        extra = {i: face.openface_columns() for i, face in enumerate(faces)}
+        atomic_write_text(out / "aus.json", json.dumps({"source": str(src), "faces": [f.to_json() for f in faces]},
+                                                       indent=1))
+    stem = re.sub(r"[._-]*(#+|@+|%0?\d*d)$", "", src.stem) or "analysis"  # shot.####.exr -> shot
+    csv = write_openface_csv(out / f"{stem}.csv", analysis, extra_columns=extra)
+    if analysis.n_tracks == 0:
+        print(f"facsimile: note: no face found in {src} ({analysis.n_frames} frame(s)); "
+              f"wrote {npz} and {csv} with every frame marked success=0", file=sys.stderr)
+    else:
+        present = analysis.present.sum(axis=0).tolist()
+        log.info("%d face track(s) in %d frame(s); frames present per track: %s", analysis.n_tracks,
+                 analysis.n_frames, present)
+    print(json.dumps({"analysis": str(npz), "csv": str(csv), "frames": analysis.n_frames,
+                      "faces": analysis.n_tracks,
+                      "aus": str(out / "aus.json") if extra is not None else None}))
+    return 0

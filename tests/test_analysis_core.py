@@ -1,0 +1,195 @@
+"""Face analysis on data the project can always make (NASA astronaut portrait, synthetic poses):
+image conversion, pose/gaze conventions, tracking, stabilisation, CSV, CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+
+from core.analysis.analyzer import Analyzer, main_track
+from core.analysis.image import to_rgb8
+from core.analysis.landmarks68 import MP_TO_68
+from core.analysis.openface_csv import BASE_COLUMNS, write_openface_csv
+from core.analysis.pose import estimate_pose, matrix_from_euler, reference_model
+from core.analysis.types import ShotAnalysis
+from core.errors import MediaError, UserCancelled
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> Analyzer:
+    return Analyzer()
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    return skimage.data.astronaut()
+
+
+def _shift(img: np.ndarray, dx: float, dy: float = 0.0) -> np.ndarray:
+    m = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
+    return cv2.warpAffine(img, m, (img.shape[1], img.shape[0]), borderMode=cv2.BORDER_REFLECT)
+
+
+def test_to_rgb8_converts_gray_alpha_16bit_float():
+    assert to_rgb8(np.zeros((4, 5), np.uint8)).shape == (4, 5, 3)
+    rgba = np.zeros((4, 5, 4), np.uint8)
+    rgba[..., 0] = 200
+    out = to_rgb8(rgba)
+    assert out.shape == (4, 5, 3) and out[0, 0, 0] == 200 and out.flags.c_contiguous
+    assert to_rgb8(np.full((2, 2, 3), 65535, np.uint16)).max() == 255
+    assert to_rgb8(np.full((2, 2, 3), 0.5, np.float32))[0, 0, 0] == 128
+    with pytest.raises(MediaError):
+        to_rgb8(np.zeros((2, 2, 7), np.uint8))
+
+
+@pytest.mark.parametrize("euler", [(0.3, 0, 0), (0, 0.4, 0), (0, 0, 0.2), (-0.2, 0.3, -0.1)])
+def test_pose_recovers_known_rotation_and_openface_signs(euler):
+    m = reference_model()[0]
+    r = matrix_from_euler(np.array(euler))
+    pts = np.zeros((478, 3))
+    pts[:468] = (m @ r.T) * 1.5 + np.array([320, 240, 0])
+    for outer, inner, iris in ((33, 133, 468), (263, 362, 473)):  # eyes looking straight ahead
+        pts[iris] = (pts[outer] + pts[inner]) / 2 + r @ np.array([0, 0, -8.0]) * 1.5
+    hp = estimate_pose(pts, 640, 480)
+    np.testing.assert_allclose(hp.euler, euler, atol=1e-3)
+    # pitch > 0 moves the nose tip down the image; yaw > 0 moves it to the image left
+    assert (np.sign(pts[4, 1] - 240 - m[4, 1] * 1.5) == np.sign(euler[0])) or euler[0] == 0
+    # gaze follows the head when the eyes look straight ahead (OpenFace: x right, y down)
+    np.testing.assert_allclose(hp.gaze_angles, [-euler[1], euler[0]], atol=0.05)
+    assert hp.translation[2] > 0
+
+
+def test_68_point_map_layout(analyzer, astronaut):
+    assert len(set(MP_TO_68.tolist())) == 68
+    face = analyzer.analyze_image(astronaut)[0]
+    p = face.landmarks[MP_TO_68]
+    assert p[36, 0] < p[39, 0] < p[42, 0] < p[45, 0]  # eye corners left to right in the image
+    assert p[8, 1] > p[57, 1] > p[51, 1] > p[30, 1] > p[27, 1]  # chin, lips, nose tip, bridge top to bottom
+    assert p[0, 0] < p[8, 0] < p[16, 0]
+
+
+def test_analyze_image_astronaut(analyzer, astronaut):
+    faces = analyzer.analyze_image(astronaut)
+    assert len(faces) == 1
+    f = faces[0]
+    assert f.landmarks.shape == (478, 3) and np.isfinite(f.landmarks).all()
+    x0, y0, x1, y1 = f.bbox
+    assert 150 < x0 < x1 < 300 and 40 < y0 < y1 < 220
+    assert f.embedding.shape == (128,)
+    assert np.all(np.abs(f.pose) < 0.6) and np.isfinite(f.gaze).all()
+    # grayscale and RGBA of the same picture find the same face
+    gray = cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY)
+    rgba = np.dstack([astronaut, np.full(astronaut.shape[:2], 255, np.uint8)])
+    for img in (gray, rgba):
+        g = analyzer.analyze_image(img)
+        assert len(g) == 1 and np.abs(g[0].bbox - f.bbox).max() < 12
+
+
+def test_tracking_stabilises_static_face_and_does_not_lag_motion(analyzer, astronaut):
+    rng = np.random.default_rng(0)
+    noisy = [np.clip(astronaut + rng.normal(0, 4, astronaut.shape), 0, 255).astype(np.uint8) for _ in range(40)]
+    smooth = analyzer.analyze(noisy, fps=25)
+    raw = Analyzer(analyzer.detector, analyzer.landmarker, analyzer.embedder, smooth=False).analyze(noisy, fps=25)
+    assert smooth.n_tracks == raw.n_tracks == 1 and smooth.present.all()
+    # detection is not re-run every frame while tracking holds
+    assert smooth.meta["detections_run"] <= 40 // smooth.meta["detect_every"] + 2
+    jit_s = smooth.landmarks[10:, 0, :, :2].std(axis=0).mean()
+    jit_r = raw.landmarks[10:, 0, :, :2].std(axis=0).mean()
+    assert jit_s < 0.6 * jit_r, (jit_s, jit_r)
+    # a face moving 6 px per frame: the filtered track keeps up with the raw one
+    moving = [_shift(astronaut, 6.0 * i) for i in range(20)]
+    a = analyzer.analyze(moving, fps=25)
+    b = Analyzer(analyzer.detector, analyzer.landmarker, analyzer.embedder, smooth=False).analyze(moving, fps=25)
+    assert a.present.all() and b.present.all()
+    lag = np.abs(a.landmarks[5:, 0, :468, 0] - b.landmarks[5:, 0, :468, 0]).mean()
+    assert lag < 3.0, lag  # less than half a frame of motion
+
+
+def test_face_leaving_and_returning_keeps_its_track(analyzer, astronaut):
+    black = np.zeros_like(astronaut)
+    frames = [astronaut] * 8 + [black] * 6 + [_shift(astronaut, 20)] * 8
+    calls = []
+    a = analyzer.analyze(frames, fps=24, progress=lambda d, t: calls.append((d, t)))
+    assert a.n_tracks == 1, a.present
+    assert a.present[:8, 0].all() and not a.present[8:14, 0].any() and a.present[14:, 0].all()
+    assert a.n_frames == 22 and list(a.frame_indices) == list(range(22))
+    assert calls[-1] == (22, 22)
+    assert np.isnan(a.landmarks[10, 0]).all() and a.confidence[10, 0] == 0
+    assert main_track(a) == 0
+
+
+def test_cancel_raises(analyzer, astronaut):
+    with pytest.raises(UserCancelled):
+        analyzer.analyze([astronaut] * 5, cancel=lambda: True)
+
+
+def test_frame_range_and_bad_range(analyzer, astronaut):
+    a = analyzer.analyze([astronaut] * 6, frames=(2, 5))
+    assert list(a.frame_indices) == [2, 3, 4]
+    with pytest.raises(MediaError):
+        analyzer.analyze([astronaut] * 6, frames=(4, 9))
+
+
+def test_save_load_and_openface_csv(analyzer, astronaut, tmp_path):
+    frames = [astronaut] * 3 + [np.zeros_like(astronaut)] * 2
+    a = analyzer.analyze(frames, fps=25)
+    a.save(tmp_path / "a.npz")
+    b = ShotAnalysis.load(tmp_path / "a.npz")
+    np.testing.assert_array_equal(a.present, b.present)
+    np.testing.assert_allclose(a.landmarks, b.landmarks, equal_nan=True)
+    extra = {0: {"AU12_r": np.arange(5, dtype=float), "AU12_c": np.ones(5)}}
+    path = write_openface_csv(tmp_path / "x.csv", a, extra_columns=extra)
+    with open(path) as fh:
+        rows = list(csv.reader(fh, skipinitialspace=True))
+    header, body = rows[0], rows[1:]
+    assert header == BASE_COLUMNS + ["AU12_r", "AU12_c"]
+    assert len(body) == 5
+    col = {n: i for i, n in enumerate(header)}
+    assert [r[col["frame"]] for r in body] == ["1", "2", "3", "4", "5"]  # OpenFace frames are 1-based
+    assert [r[col["success"]] for r in body] == ["1", "1", "1", "0", "0"]
+    assert float(body[1][col["AU12_r"]]) == 1.0 and float(body[3][col["AU12_r"]]) == 0.0
+    assert 50 < float(body[0][col["pose_Tz"]]) < 5000
+    x36, x45 = float(body[0][col["x_36"]]), float(body[0][col["x_45"]])
+    assert x36 < x45
+    assert abs(float(body[0][col["pose_Rx"]]) - a.pose[0, 0, 0]) < 1e-4
+
+
+def test_cli_analyze_still_and_compare(tmp_path, astronaut, capsys):
+    from core.cli import main
+
+    img = tmp_path / "astro.png"
+    cv2.imwrite(str(img), astronaut[:, :, ::-1])
+    out = tmp_path / "out"
+    assert main(["analyze", str(img), "--out", str(out)]) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert res["faces"] == 1 and (out / "analysis.npz").exists() and (out / "astro.csv").exists()
+    a = ShotAnalysis.load(out / "analysis.npz")
+    assert a.n_tracks == 1 and a.present.all()
+    assert main(["compare-faces", str(img), str(img)]) == 0
+    cmp = json.loads(capsys.readouterr().out)
+    assert cmp["same_person"] is True and cmp["distance"] < 0.05 and cmp["threshold"] == 0.6
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((200, 200, 3), 90, np.uint8))
+    assert main(["compare-faces", str(img), str(blank)]) == 6
+    assert "no face" in capsys.readouterr().err
+
+
+def test_cli_analyze_image_sequence(tmp_path, astronaut, capsys):
+    from core.cli import main
+
+    seq = tmp_path / "seq"
+    seq.mkdir()
+    for i in range(1001, 1007):
+        cv2.imwrite(str(seq / f"shot.{i:04d}.png"), astronaut[:, :, ::-1])
+    out = tmp_path / "out"
+    assert main(["analyze", str(seq / "shot.####.png"), "--out", str(out), "--frames", "1-4"]) == 0
+    a = ShotAnalysis.load(out / "analysis.npz")
+    assert a.n_frames == 4 and a.n_tracks == 1 and a.present.all()
+    assert a.meta["first_frame_number"] == 1001
+    with open(out / "shot.csv") as fh:
+        assert len(list(csv.reader(fh))) == 5
