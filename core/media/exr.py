@@ -1,0 +1,178 @@
+"""OpenEXR sequence writer: half-float, premultiplied, scene-linear (OpenEXR 3.x ``File`` API).
+
+Each frame: display-referred input (default ``sRGB - Texture``) -> OpenColorIO -> scene-linear
+`colorspace` (default ``Linear Rec.709 (sRGB)``, ``ACEScg`` selectable) -> colour multiplied
+by alpha (EXR is premultiplied by convention; Nuke's Read node assumes it) -> half float.
+Straight-alpha input is the default (plates, PNGs); `premultiplied=True` for comp output.
+
+Header: ``timeCode`` (per frame, counted on from the start timecode), ``framesPerSecond``
+(an exact rational), ``chromaticities`` are not written (the colour space name is stored as
+the string attribute ``colorspace``, the common convention of Nuke and OCIO tools), plus
+any string `attributes` such as ``facsimile/synthetic``. Extra channels (``mask.Y``, ...)
+are written as half float next to RGBA.
+
+Each frame file is written under a temporary name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import FacsimileError, MediaError
+from core.media import colour
+from core.media.writers import Writer, format_timecode, frame_path, parse_timecode
+from core.util.atomic import atomic_path, describe_os_error
+
+log = logging.getLogger(__name__)
+
+
+def _compression(name: str):
+    import OpenEXR
+
+    table = {
+        "piz": OpenEXR.PIZ_COMPRESSION,
+        "zip": OpenEXR.ZIP_COMPRESSION,
+        "dwaa": OpenEXR.DWAA_COMPRESSION,
+        "none": OpenEXR.NO_COMPRESSION,
+    }
+    try:
+        return table[name.lower()]
+    except KeyError:
+        raise MediaError(f"unknown EXR compression '{name}': choose one of piz, zip, dwaa") from None
+
+
+def _exr_timecode(tc: str, fps: Fraction):
+    import OpenEXR
+
+    m = tc.strip()
+    t = OpenEXR.TimeCode()
+    t.hours, t.minutes, t.seconds, t.frame = int(m[0:2]), int(m[3:5]), int(m[6:8]), int(m[9:])
+    t.dropFrame = m[8] in ";."
+    return t
+
+
+def _use_exr_threads() -> None:
+    """Let OpenEXR compress line blocks on all cores (its default is one thread)."""
+    import OpenEXR
+
+    if OpenEXR.global_thread_count() == 0:
+        OpenEXR.set_global_thread_count(max(1, min(16, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                                   else (os.cpu_count() or 1))))
+
+
+class EXRSequenceWriter(Writer):
+    """Writes ``name.####.exr`` frames numbered from `start_number` (see module docstring)."""
+
+    supports_extra_channels = True
+
+    def __init__(
+        self,
+        pattern: str | Path,
+        width: int,
+        height: int,
+        fps: Fraction,
+        *,
+        start_number: int = 1001,
+        compression: str = "piz",
+        colorspace: str | None = None,
+        input_colorspace: str = colour.DEFAULT_INPUT_COLORSPACE,
+        premultiplied: bool = False,
+        timecode: str | None = None,
+        attributes: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(pattern, width, height, fps)
+        frame_path(pattern, start_number)  # validates the pattern
+        self.start_number = int(start_number)
+        self.compression_name = compression.lower()
+        self._compression = _compression(compression)
+        self.colorspace = colour.resolve_colorspace(colorspace or colour.DEFAULT_LINEAR_COLORSPACE)
+        self.input_colorspace = colour.resolve_colorspace(input_colorspace)
+        self.premultiplied = premultiplied
+        self.attributes = {str(k): str(v) for k, v in (attributes or {}).items()}
+        self._tc_start = parse_timecode(timecode, self.fps) if timecode else None
+        self._tc_drop = bool(timecode) and timecode.strip()[8] in ";."
+        self._count = 0
+        _use_exr_threads()
+        folder = self.path.parent
+        if not folder.is_dir():
+            raise MediaError(f"cannot write {self.path}: the folder {folder} does not exist")
+
+    def frame_path(self, number: int) -> Path:
+        """The file of frame `number`."""
+        return frame_path(self.path, number)
+
+    def _linear_rgba(self, frame: np.ndarray) -> np.ndarray:
+        """HxWx4 float16 premultiplied scene-linear RGBA in the output colour space."""
+        out = np.empty((self.height, self.width, 4), np.float16)
+        if frame.shape[2] == 3:  # opaque: one OCIO pass does transform, RGB->RGBA and half float
+            return colour.convert_colorspace_into(frame, self.input_colorspace, self.colorspace, out)
+        if self.premultiplied:
+            f = colour.to_float01(frame)
+            frame = np.concatenate([colour.unpremultiply(f[..., :3], f[..., 3]), f[..., 3:]], axis=-1)
+        lin = colour.convert_colorspace(frame, self.input_colorspace, self.colorspace)
+        alpha = np.clip(lin[..., 3:], 0.0, 1.0)
+        out[..., :3] = lin[..., :3] * alpha
+        out[..., 3:] = alpha
+        return out
+
+    def write(self, frame: np.ndarray, extra_channels: dict[str, np.ndarray] | None = None) -> None:
+        """Write the next frame (number start_number + frames so far) as one complete EXR file.
+
+        `extra_channels` maps full channel names (``mask.Y``) to HxW arrays (float 0..1, or
+        uint8/uint16 normalised); they are stored as half float.
+        """
+        import OpenEXR
+
+        if self.closed:
+            raise MediaError(f"{self.path.name} is already closed")
+        colour.check_frame(frame, self.width, self.height)
+        number = self.start_number + self._count
+        channels: dict[str, np.ndarray] = {"RGBA": self._linear_rgba(frame)}
+        for name, values in (extra_channels or {}).items():
+            arr = np.asarray(values)
+            if arr.ndim == 3 and arr.shape[2] == 1:
+                arr = arr[..., 0]
+            if arr.shape != (self.height, self.width):
+                raise MediaError(f"extra channel '{name}' has shape {arr.shape}, expected {(self.height, self.width)}")
+            if name in ("R", "G", "B", "A", "RGBA"):
+                raise MediaError(f"extra channel name '{name}' clashes with RGBA: use a layer name such as mask.Y")
+            channels[name] = np.ascontiguousarray(colour.to_float01(arr)).astype(np.float16)
+        header = {
+            "compression": self._compression,
+            "type": OpenEXR.scanlineimage,
+            "framesPerSecond": Fraction(self.fps),
+            "colorspace": self.colorspace,
+            **self.attributes,
+        }
+        if self._tc_start is not None:
+            tc = format_timecode(self._tc_start + self._count, self.fps, drop_frame=self._tc_drop)
+            header["timeCode"] = _exr_timecode(tc, self.fps)
+        target = self.frame_path(number)
+        try:
+            with atomic_path(target) as tmp:
+                # File() swaps the arrays in `channels` for Channel objects: build it fresh per frame.
+                OpenEXR.File(header, channels).write(str(tmp))
+        except FacsimileError as exc:
+            raise MediaError(str(exc)) from exc
+        except OSError as exc:
+            raise MediaError(describe_os_error(exc, target)) from exc
+        except Exception as exc:  # noqa: BLE001 - OpenEXR raises plain exceptions for I/O errors
+            text = str(exc)
+            if "No space" in text or "space left" in text:
+                raise MediaError(f"the disk is full while writing {target}: free some space and try again") from exc
+            raise MediaError(f"cannot write {target}: {text}") from exc
+        self.frames_written.append(number)
+        self._count += 1
+
+    def close(self) -> None:
+        """Nothing to finish: every frame is complete on disk as soon as write() returns."""
+        self.closed = True
+
+    def abort(self) -> None:
+        """Stop; the complete frames stay (each is a valid deliverable), none is half-written."""
+        self.closed = True
