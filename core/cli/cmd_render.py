@@ -8,12 +8,7 @@ watermarked with its render id and gets a sidecar JSON and a curves CSV beside i
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-
-from core.errors import FacsimileError
-
-log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,92 +39,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_render)
 
 
-def _frames(text: str | None, default: tuple[int, int]) -> tuple[int, int]:
-    if not text:
-        return default
-    try:
-        a, _, b = text.partition("-")
-        first, last = int(a), int(b or a)
-    except ValueError:
-        raise FacsimileError(f"--frames expects A-B (e.g. 0-99), got {text!r}") from None
-    if last < first:
-        raise FacsimileError(f"--frames {text}: the last frame is before the first")
-    return first, last
-
-
-def _find_shot(project, key: str | None):
-    if not key:
-        if not project.shots:
-            raise FacsimileError("the project has no shots")
-        return project.shots[0]
-    for s in project.shots:
-        if key in (s.id, s.name):
-            return s
-    raise FacsimileError(f"no shot {key!r} in the project (shots: {', '.join(s.name for s in project.shots)})")
-
-
 def _render(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from core.render.delivery import render_shot
 
-    from core.delivery.provenance import provenance_tags
-    from core.delivery.sidecar import new_render_id
-    from core.jobs.spec import JobSpec
-    from core.project import Project
-    from core.render.renderer import RenderSettings
-
-    project = Project.load(args.project)
-    shot = _find_shot(project, args.shot)
-    plate = project.plate_of(shot)
-    settings = dict(shot.render_settings or {})
-    for key in ("mode", "output", "blend", "colour", "restore", "restore_strength", "identity_strength", "track"):
-        value = getattr(args, key)
-        if value is not None:
-            settings[key] = value
-    rs = RenderSettings.from_json(settings)
-    consent = None
-    template_info = None
-    if rs.mode == "swap":
-        from core.identity.consent import check_consent
-        from core.identity.library import Library
-
-        template_id = args.template or shot.identity
-        if not template_id:
-            raise FacsimileError("swap mode needs an identity template: --template ID or assign one to the shot")
-        template = Library(project.library_path).get(template_id)
-        consent = check_consent(template, override=bool(args.override_consent), reason=args.override_consent or "")
-        template_info = template.summary()
-        if template_id != shot.identity:
-            shot.identity = template_id
-            project.save()
-    first, last = _frames(args.frames, shot.range_with_handles)
-    out = str(Path(args.out).absolute())
-    tc = plate.timecode_for_frame(first) if plate.timecode else None
-    writer = {"codec": args.codec, "compression": args.compression, "start_number": args.start_number,
-              "timecode": tc}
-    if args.colorspace:
-        writer["colorspace"] = args.colorspace
-    if rs.output == "patch":
-        writer["premultiplied"] = True
-    job_settings = rs.to_json()
-    spec = JobSpec.create("render", str(Path(args.project).absolute()), out, (first, last), shot=shot.id,
-                          writer=writer, settings=job_settings, chunk_size=args.chunk)
-    existing = spec.job_dir / "job.json"
-    if existing.exists():
-        spec = JobSpec.load(existing)  # resume: keep the render id of the interrupted run
-        log.info("resuming render job %s", spec.job_id)
-    else:
-        render_id = new_render_id()
-        spec.settings = {**job_settings, "render_id": render_id, "consent": consent}
-        spec.writer = {**writer, "attributes": provenance_tags(render_id)}
-    if args.job_only:
-        spec.save()
-        print(spec.save(args.job_only))
-        return 0
-    from core.render.delivery import run_render_job
-
-    result = run_render_job(spec, engine=args.engine, address=args.address, template=template_info,
-                            progress_bar=sys.stderr.isatty())
+    overrides = {k: getattr(args, k) for k in ("mode", "output", "blend", "colour", "restore", "restore_strength",
+                                               "identity_strength", "track") if getattr(args, k) is not None}
+    result = render_shot(args.project, args.out, shot=args.shot, frames=args.frames, overrides=overrides,
+                         template=args.template, override_consent=args.override_consent, codec=args.codec,
+                         colorspace=args.colorspace, compression=args.compression, start_number=args.start_number,
+                         engine=args.engine, address=args.address, chunk=args.chunk, job_only=args.job_only,
+                         progress_bar=sys.stderr.isatty())
     print(result["output"])
-    for line in result["notes"]:
+    for line in result.get("notes", []):
         print(f"note: {line}", file=sys.stderr)
     return 0

@@ -27,7 +27,7 @@ def concat_movies(chunks: Sequence[str | Path], output: str | Path, *, timecode:
         raise MediaError("nothing to join: no chunk movies")
     count = 0
     with atomic_path(output) as tmp:
-        out = av.open(str(tmp), "w", format="mov")
+        out = av.open(str(tmp), "w", format="mov", options={"movflags": "use_metadata_tags+write_colr"})
         try:
             for key, value in (metadata or {}).items():
                 out.metadata[key] = str(value)

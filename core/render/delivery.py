@@ -92,3 +92,93 @@ def run_render_job(spec: JobSpec, engine: str = "local", address: str | None = N
     if not out.exists() and not spec.sequence:
         raise FacsimileError(f"the render finished but {out} is missing")
     return {"output": str(out), "sidecar": str(sidecar), "csv": str(csv_path) if csv_path else None, "notes": notes}
+
+
+def parse_frames(text: str | None, default: tuple[int, int]) -> tuple[int, int]:
+    """'A-B' (inclusive plate frames) or the default range."""
+    if not text:
+        return default
+    try:
+        a, _, b = str(text).partition("-")
+        first, last = int(a), int(b or a)
+    except ValueError:
+        raise FacsimileError(f"frames: expected A-B (e.g. 0-99), got {text!r}") from None
+    if last < first:
+        raise FacsimileError(f"frames {text}: the last frame is before the first")
+    return first, last
+
+
+def find_shot(project, key: str | None):
+    """A shot by id or name (default: the first)."""
+    if not key:
+        if not project.shots:
+            raise FacsimileError("the project has no shots")
+        return project.shots[0]
+    for s in project.shots:
+        if key in (s.id, s.name):
+            return s
+    raise FacsimileError(f"no shot {key!r} in the project (shots: {', '.join(s.name for s in project.shots)})")
+
+
+def render_shot(project_path: str, out: str, *, shot: str | None = None, frames: str | tuple[int, int] | None = None,
+                overrides: dict | None = None, template: str | None = None, override_consent: str | None = None,
+                codec: str = "prores4444", colorspace: str | None = None, compression: str = "piz",
+                start_number: int = 1001, engine: str = "local", address: str | None = None, chunk: int = 24,
+                job_only: str | None = None, progress_bar: bool = False,
+                progress: Callable[[int, int], None] | None = None, cancel: Callable[[], bool] | None = None) -> dict:
+    """Render a shot of a project to `out` (.mov or a sequence pattern) as a resumable job.
+
+    Running it again with the same arguments resumes the same job (same render id). A swap
+    render needs a template with a valid consent record, or `override_consent` (a reason,
+    recorded in the metadata). `job_only`: write the job description there and stop.
+    """
+    from pathlib import Path
+
+    from core.delivery.provenance import provenance_tags
+    from core.delivery.sidecar import new_render_id
+    from core.project import Project
+    from core.render.renderer import RenderSettings
+
+    project = Project.load(project_path)
+    sh = find_shot(project, shot)
+    plate = project.plate_of(sh)
+    rs = RenderSettings.from_json({**(sh.render_settings or {}), **(overrides or {})})
+    consent = None
+    template_info = None
+    if rs.mode == "swap":
+        from core.identity.consent import check_consent
+        from core.identity.library import Library
+
+        template_id = template or sh.identity
+        if not template_id:
+            raise FacsimileError("swap mode needs an identity template: --template ID or assign one to the shot")
+        tpl = Library(project.library_path).get(template_id)
+        consent = check_consent(tpl, override=bool(override_consent), reason=override_consent or "")
+        template_info = tpl.summary()
+        if template_id != sh.identity:
+            sh.identity = template_id
+            project.save()
+    first, last = frames if isinstance(frames, tuple) else parse_frames(frames, sh.range_with_handles)
+    target = str(Path(out).absolute())
+    tc = plate.timecode_for_frame(first) if plate.timecode else None
+    writer = {"codec": codec, "compression": compression, "start_number": start_number, "timecode": tc}
+    if colorspace:
+        writer["colorspace"] = colorspace
+    if rs.output == "patch":
+        writer["premultiplied"] = True
+    job_settings = rs.to_json()
+    spec = JobSpec.create("render", str(Path(project_path).absolute()), target, (first, last), shot=sh.id,
+                          writer=writer, settings=job_settings, chunk_size=chunk)
+    existing = spec.job_dir / "job.json"
+    if existing.exists():
+        spec = JobSpec.load(existing)  # resume: keep the render id of the interrupted run
+        log.info("resuming render job %s", spec.job_id)
+    else:
+        render_id = new_render_id()
+        spec.settings = {**job_settings, "render_id": render_id, "consent": consent}
+        spec.writer = {**writer, "attributes": provenance_tags(render_id)}
+    if job_only:
+        spec.save()
+        return {"output": str(spec.save(job_only)), "notes": []}
+    return run_render_job(spec, engine=engine, address=address, template=template_info, progress_bar=progress_bar,
+                          progress=progress, cancel=cancel)
