@@ -1,0 +1,492 @@
+"""`facsimile project ACTION PATH ...`: create, inspect and edit a project from the command line.
+
+Every action that the studio can do to produce data: plates and shots (manual range, cut
+detection, CMX 3600 EDL / OTIO), analysis and AU curve extraction, keys, gains, presets,
+identity assignment, render settings, evaluated curves out, recovery. Edits go through the
+core commands (core.project.workflow) and end with one atomic save; an edit is refused while
+an autosave newer than the last save exists (see `facsimile project recover`).
+Each action prints a short summary, or JSON with --json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from core.errors import FacsimileError, ProjectError, UserCancelled
+
+log = logging.getLogger("facsimile.project")
+
+
+def _range(text: str) -> tuple[int, int]:
+    """'A-B' inclusive plate frames (a single 'A' is one frame)."""
+    try:
+        if "-" in text[1:]:
+            a, b = text.split("-", 1)
+            first, last = int(a), int(b)
+        else:
+            first = last = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a frame range; give A-B, e.g. 10-120") from exc
+    if first < 0 or last < first:
+        raise argparse.ArgumentTypeError(f"{text!r}: need 0 <= A <= B")
+    return first, last
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("project", help="create, inspect and edit a project (NAME.facsimile)",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    acts = p.add_subparsers(dest="action", metavar="ACTION")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print the result as JSON")
+    edit = argparse.ArgumentParser(add_help=False, parents=[common])
+    edit.add_argument("--ignore-autosave", action="store_true",
+                      help="edit the saved version although a newer autosave exists (it is kept as a backup)")
+
+    def add(name: str, help_: str, func: Callable[[argparse.Namespace], int], parents: list) -> argparse.ArgumentParser:
+        ap = acts.add_parser(name, help=help_, description=help_, parents=parents)
+        ap.add_argument("path", metavar="PATH", help="the project folder (NAME.facsimile)")
+        ap.set_defaults(func=func)
+        return ap
+
+    a = add("create", "create a project folder, optionally with plates", _create, [common])
+    a.add_argument("--name", help="project name (with an existing folder PATH: creates PATH/NAME.facsimile)")
+    a.add_argument("--plate", action="append", default=[], metavar="FILE",
+                   help="a plate (video or image sequence shot.####.exr); repeat for more")
+    a.add_argument("--no-shot", action="store_true", help="do not add a shot covering a single plate")
+
+    a = add("info", "plates, shots and warnings of a project", _info, [common])
+    a.add_argument("--no-hash", action="store_true", help="do not re-hash plate files to spot changed media")
+
+    a = add("shots", "add shots to a plate: by range, cut detection or an edit decision list", _shots, [edit])
+    a.add_argument("--plate", help="plate id (optional when the project has one plate)")
+    g = a.add_mutually_exclusive_group(required=True)
+    g.add_argument("--range", type=_range, metavar="A-B", help="inclusive plate frames")
+    g.add_argument("--detect-cuts", action="store_true", help="one shot per scene found by cut detection")
+    g.add_argument("--edl", metavar="FILE", help="a CMX 3600 .edl or an .otio matched by source timecode")
+    a.add_argument("--name", help="shot name (with --range)")
+    a.add_argument("--handles", type=int, default=0, help="extra frames analysed each side (default 0)")
+    a.add_argument("--threshold", type=float, default=27.0, help="cut detection threshold (default 27)")
+    a.add_argument("--min-scene-len", type=int, default=15, help="shortest scene in frames (default 15)")
+
+    a = add("trim", "change a shot's in/out frames (and handles); keys stay on their plate frames", _trim, [edit])
+    a.add_argument("--shot", required=True, metavar="S")
+    a.add_argument("--range", type=_range, required=True, metavar="A-B", help="inclusive plate frames")
+    a.add_argument("--handles", type=int)
+
+    a = add("remove-shot", "remove a shot (the previous save stays in backups/)", _remove_shot, [edit])
+    a.add_argument("--shot", required=True, metavar="S")
+
+    a = add("export-otio", "write the shot list as OpenTimelineIO (.otio, or .edl)", _export_otio, [common])
+    a.add_argument("out", metavar="OUT", help="output .otio (or .edl) file")
+
+    a = add("analyze", "analyse shots (faces, landmarks, pose) and extract their AU curves", _analyze, [edit])
+    a.add_argument("--shot", action="append", default=[], metavar="S", help="shot id or name; repeat for more")
+    a.add_argument("--all", action="store_true", help="every shot of the project (default when it has one)")
+    a.add_argument("--max-faces", type=int, default=8, help="most faces tracked at once (default 8)")
+    a.add_argument("--extract-only", action="store_true",
+                   help="re-extract AU curves from the stored analysis without analysing again")
+
+    a = add("key", "set a key on a curve (an edit layer)", _key, [edit])
+    a.add_argument("--shot", required=True, metavar="S")
+    a.add_argument("--track", type=int, help="face track (default: the shot's render track)")
+    a.add_argument("--curve", required=True, help="curve name, e.g. AU12")
+    a.add_argument("--frame", type=int, required=True, help="plate frame")
+    a.add_argument("--value", type=float, required=True)
+    a.add_argument("--layer", default="Edit", help="edit layer (created when missing; default Edit)")
+    a.add_argument("--interp", default="bezier", choices=["bezier", "linear", "constant"])
+
+    a = add("gain", "set an AU's gain (0..2, both sides)", _gain, [edit])
+    a.add_argument("--shot", required=True, metavar="S")
+    a.add_argument("--track", type=int)
+    a.add_argument("--au", required=True, help="AU number (12) or curve name (AU12L)")
+    a.add_argument("--gain", type=float, required=True)
+
+    a = add("preset", "apply a micro-expression preset JSON (gains, smoothing)", _preset, [edit])
+    a.add_argument("preset", metavar="FILE.json")
+    a.add_argument("--shot", required=True, metavar="S")
+    a.add_argument("--track", type=int)
+
+    a = add("assign", "assign an identity template from the library to a shot", _assign, [edit])
+    a.add_argument("--shot", required=True, metavar="S")
+    a.add_argument("--template", required=True, help="template id, id prefix or name")
+    a.add_argument("--library", help="library folder (default: the project's, else the user's)")
+
+    a = add("set", "change a shot's render settings: key=value ...", _set, [edit])
+    a.add_argument("--shot", required=True, metavar="S")
+    a.add_argument("assignments", nargs="+", metavar="KEY=VALUE", help="e.g. mode=swap blend=gaussian")
+
+    a = add("curves", "evaluated curves (base and edited) per frame, as CSV or JSON", _curves, [common])
+    a.add_argument("--shot", required=True, metavar="S")
+    a.add_argument("--track", type=int)
+    a.add_argument("--frames", type=_range, metavar="A-B", help="plate frames (default: the analysed range)")
+    a.add_argument("--out", help="curves.csv or curves.json (default: CSV on stdout)")
+
+    a = add("recover", "list or restore the autosave or a backup", _recover, [common])
+    a.add_argument("--use", nargs="+", metavar="WHAT", help="'autosave' or 'backup N' (1 = newest)")
+
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+# ---------------------------------------------------------------------- output helpers
+def _emit(args: argparse.Namespace, data: Any, lines: list[str]) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(data, indent=1, default=str))
+    else:
+        for line in lines:
+            print(line)
+
+
+def _warn(msg: str) -> None:
+    print(f"facsimile: warning: {msg}", file=sys.stderr)
+
+
+def _open(args: argparse.Namespace) -> Any:
+    from core.project.workflow import open_project
+
+    return open_project(args.path, ignore_autosave=getattr(args, "ignore_autosave", False))
+
+
+def _shot_of(project: Any, key: str) -> Any:
+    from core.project.workflow import resolve_shot
+
+    return resolve_shot(project, key)
+
+
+def _save(project: Any) -> str:
+    from core.project.workflow import save_project
+
+    return str(save_project(project))
+
+
+# ---------------------------------------------------------------------- actions
+def _create(args: argparse.Namespace) -> int:
+    from core.project.workflow import create_project
+
+    proj = create_project(args.path, name=args.name, plates=args.plate, whole_plate_shot=not args.no_shot)
+    lines = [f"created {proj.path} ({proj.name}): {len(proj.plates)} plate(s), {len(proj.shots)} shot(s)"]
+    lines += [f"  plate {pl.id}: {pl.frame_count} frames {pl.width}x{pl.height} @ {float(pl.fps):.3f} fps"
+              for pl in proj.plates.values()]
+    _emit(args, {"path": str(proj.path), "name": proj.name, "plates": list(proj.plates),
+                 "shots": [s.id for s in proj.shots]}, lines)
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    from core.project import Project
+    from core.project.workflow import project_folder, project_info
+
+    proj = Project.load(project_folder(args.path))
+    info = project_info(proj, check_hash=not args.no_hash)
+    saved = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(proj.saved_at)) if proj.saved_at else "never"
+    lines = [f"{info['name']}  ({info['path']}, saved {saved})", f"plates ({len(info['plates'])}):"]
+    for pl in info["plates"]:
+        lines.append(f"  {pl['id']}: {pl['frames']} frames, {pl['width']}x{pl['height']}, {pl['fps_float']:.3f} fps"
+                     f"{' VFR' if pl['vfr'] else ''}, TC {pl['timecode']}  {pl['path']}"
+                     + ("  [MISSING]" if pl["missing"] else ""))
+    lines.append(f"shots ({len(info['shots'])}):")
+    for s in info["shots"]:
+        edited = [t for t, e in s["curves_edited"].items() if e]
+        lines.append(
+            f"  {s['id']} {s['name']!r}: plate {s['plate']} {s['frame_in']}-{s['frame_out']} ({s['length']} fr, "
+            f"TC {s['timecode_in']}), handles {s['handles']}, "
+            f"{'analysed' if s['analysed'] else 'not analysed'}, tracks {s['tracks'] or '-'}, "
+            f"identity {s['identity'] or '-'}, curves {'edited (track ' + ', '.join(edited) + ')' if edited else 'as extracted' if s['tracks'] else '-'}"
+            + (f", render {json.dumps(s['render_settings'])}" if s["render_settings"] else ""))
+    for w in info["warnings"]:
+        lines.append(f"warning: {w}")
+    _emit(args, info, lines)
+    return 0
+
+
+def _shots(args: argparse.Namespace) -> int:
+    from core.project.workflow import add_shot_range, add_shots_from_cut_detection, add_shots_from_cut_list
+
+    proj = _open(args)
+    problems: list[str] = []
+    if args.range:
+        shots = [add_shot_range(proj, args.plate, args.range[0], args.range[1], name=args.name,
+                                handles=args.handles)]
+    elif args.detect_cuts:
+        shots = add_shots_from_cut_detection(proj, args.plate, threshold=args.threshold,
+                                             min_scene_len=args.min_scene_len, handles=args.handles)
+    else:
+        shots, problems = add_shots_from_cut_list(proj, args.edl, plate_id=args.plate, handles=args.handles)
+    for pr in problems:
+        _warn(f"not imported: {pr}")
+    if shots:
+        _save(proj)
+    lines = [f"added {len(shots)} shot(s) to {proj.path}"]
+    lines += [f"  {s.id} {s.name!r}: {s.plate_id} {s.frame_in}-{s.frame_out} (TC {s.timecode}), handles {s.handles}"
+              for s in shots]
+    _emit(args, {"shots": [{"id": s.id, "name": s.name, "plate": s.plate_id, "frame_in": s.frame_in,
+                            "frame_out": s.frame_out, "handles": s.handles, "timecode": s.timecode} for s in shots],
+                 "problems": problems}, lines)
+    if not shots:
+        raise ProjectError("no shot was added" + (f" ({len(problems)} event(s) matched no plate)" if problems else ""))
+    return 0
+
+
+def _trim(args: argparse.Namespace) -> int:
+    from core.project.workflow import trim_shot
+
+    proj = _open(args)
+    shot = trim_shot(proj, _shot_of(proj, args.shot), args.range[0], args.range[1], handles=args.handles)
+    return _edit_done(args, proj, {"shot": shot.id, "frame_in": shot.frame_in, "frame_out": shot.frame_out,
+                                   "handles": shot.handles},
+                      f"{shot.name}: {shot.frame_in}-{shot.frame_out}, handles {shot.handles}")
+
+
+def _remove_shot(args: argparse.Namespace) -> int:
+    from core.project.workflow import remove_shot
+
+    proj = _open(args)
+    shot = _shot_of(proj, args.shot)
+    remove_shot(proj, shot)
+    return _edit_done(args, proj, {"removed": shot.id, "name": shot.name},
+                      f"removed shot {shot.id} {shot.name!r} (undo: facsimile project recover {proj.path} "
+                      "--use backup 1)")
+
+
+def _export_otio(args: argparse.Namespace) -> int:
+    from core.project import Project
+    from core.project.editorial import export_otio
+    from core.project.workflow import project_folder
+
+    proj = Project.load(project_folder(args.path))
+    if not proj.shots:
+        raise ProjectError(f"{proj.path} has no shots to export")
+    out = export_otio(proj, args.out)
+    _emit(args, {"out": str(out), "shots": len(proj.shots)}, [f"wrote {len(proj.shots)} shot(s) to {out}"])
+    return 0
+
+
+def _progress_bar(desc: str) -> tuple[Any, Callable[[int, int], None]]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="frame", desc=desc, disable=None, file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        if bar.total != total:
+            bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return bar, progress
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    if args.max_faces < 1:
+        raise FacsimileError("--max-faces must be at least 1")
+    proj = _open(args)
+    if args.all:
+        shots = list(proj.shots)
+    elif args.shot:
+        shots = [_shot_of(proj, k) for k in args.shot]
+    elif len(proj.shots) == 1:
+        shots = list(proj.shots)
+    else:
+        raise ProjectError(f"{proj.path} has {len(proj.shots)} shots: choose with --shot S (repeatable) or --all")
+    if not shots:
+        raise ProjectError(f"{proj.path} has no shots: add some with `facsimile project shots`")
+    analyzer = None
+    done: list[dict] = []
+    no_curves: list[str] = []
+    failed: list[str] = []
+    lines: list[str] = []
+    current = None
+    try:
+        for shot in shots:
+            current = shot
+            try:
+                entry = _analyze_one(args, proj, shot, analyzer, no_curves)
+            except (FacsimileError, ValueError) as exc:
+                if isinstance(exc, UserCancelled):
+                    raise
+                failed.append(shot.name)  # the shot is left as it was; the others go on
+                print(f"facsimile: error: shot {shot.name}: {exc}", file=sys.stderr)
+                continue
+            analyzer = entry.pop("_analyzer")
+            done.append(entry)
+            lines.append(f"{shot.id} {shot.name!r}: {entry['frames']} frame(s), {entry['faces']} face(s), "
+                         + (f"curves for track(s) {entry['curves']}" if entry["curves"] is not None
+                            else "NO AU curves"))
+    except KeyboardInterrupt as exc:
+        # every change is a whole command, so the project holds only finished shots: keep them
+        if done:
+            _save(proj)
+        saved = ", ".join(d["name"] for d in done) or "none"
+        raise UserCancelled(f"interrupted while analysing shot {current.name!r}: it was left as it was "
+                            f"(shots finished and saved: {saved})") from exc
+    if done:
+        _save(proj)  # one save (one backup) for the whole run
+    _emit(args, {"project": str(proj.path), "shots": done, "without_curves": no_curves, "failed": failed}, lines)
+    if no_curves:
+        raise ProjectError(f"AU curves could not be extracted for {len(no_curves)} shot(s) "
+                           f"({', '.join(no_curves)}): the AU engine is missing; the analyses were saved")
+    if failed:
+        raise ProjectError(f"{len(failed)} of {len(shots)} shot(s) failed ({', '.join(failed)}); "
+                           f"{len(done)} analysed and saved")
+    return 0
+
+
+def _analyze_one(args: argparse.Namespace, proj: Any, shot: Any, analyzer: Any, no_curves: list[str]) -> dict:
+    """Analyse (unless --extract-only) and extract curves of one shot; returns its summary."""
+    from core.project.workflow import CurvesUnavailable, analyze_shot, extract_shot_curves
+
+    if not args.extract_only:
+        if analyzer is None:
+            from core.analysis.analyzer import Analyzer
+
+            analyzer = Analyzer(max_faces=args.max_faces)
+        bar, progress = _progress_bar(f"analyse {shot.name}")
+        try:
+            analysis = analyze_shot(proj, shot, analyzer=analyzer, progress=progress)
+        finally:
+            bar.close()
+    elif not shot.has_analysis:
+        raise ProjectError(f"shot {shot.name!r} has no stored analysis: run without --extract-only")
+    else:
+        analysis = shot.analysis
+    entry = {"shot": shot.id, "name": shot.name, "frames": analysis.n_frames, "faces": analysis.n_tracks,
+             "curves": None, "_analyzer": analyzer}
+    if analysis.n_tracks == 0:
+        _warn(f"shot {shot.name}: no face found in {analysis.n_frames} frame(s); the analysis is stored, "
+              "no curves were made" + (f" (the curves of track(s) {sorted(shot.curves)} from an earlier analysis "
+                                       "were kept)" if shot.curves else ""))
+        return entry
+    try:
+        res = extract_shot_curves(shot)
+    except CurvesUnavailable as exc:
+        no_curves.append(shot.name)
+        print(f"facsimile: error: {exc}", file=sys.stderr)
+        return entry
+    entry["curves"] = res.tracks
+    if res.removed:
+        _warn(f"shot {shot.name}: track(s) {res.removed} are not in the new analysis; their curves were removed"
+              f"{' (they had edits)' if res.removed_edited else ''}; the previous version stays recoverable: "
+              f"`facsimile project recover {proj.path} --use backup 1` after this run")
+    return entry
+
+
+def _edit_done(args: argparse.Namespace, proj: Any, data: dict, line: str) -> int:
+    _save(proj)
+    _emit(args, data, [line])
+    return 0
+
+
+def _key(args: argparse.Namespace) -> int:
+    from core.project.workflow import set_key
+
+    proj = _open(args)
+    shot = _shot_of(proj, args.shot)
+    track, name = set_key(shot, args.curve, args.frame, args.value, layer=args.layer, interp=args.interp,
+                          track=args.track)
+    return _edit_done(args, proj, {"shot": shot.id, "track": track, "curve": name, "frame": args.frame,
+                                   "value": args.value, "layer": args.layer, "interp": args.interp},
+                      f"{shot.name} track {track}: key {name} = {args.value:g} at frame {args.frame} "
+                      f"({args.interp}, layer {args.layer})")
+
+
+def _gain(args: argparse.Namespace) -> int:
+    from core.curves import GAIN_WARN
+    from core.project.workflow import set_gain
+
+    proj = _open(args)
+    shot = _shot_of(proj, args.shot)
+    names = set_gain(shot, args.au, args.gain, track=args.track)
+    if args.gain > GAIN_WARN:
+        _warn(f"gain {args.gain:g} is above {GAIN_WARN} and may look non-physiological")
+    return _edit_done(args, proj, {"shot": shot.id, "curves": names, "gain": args.gain},
+                      f"{shot.name}: gain {args.gain:g} on {', '.join(names)}")
+
+
+def _preset(args: argparse.Namespace) -> int:
+    from core.project.workflow import apply_preset
+
+    proj = _open(args)
+    shot = _shot_of(proj, args.shot)
+    p = apply_preset(shot, Path(args.preset), track=args.track)
+    return _edit_done(args, proj, {"shot": shot.id, "preset": {k: v for k, v in p.items()}},
+                      f"{shot.name}: applied preset {args.preset} ({json.dumps(p)})")
+
+
+def _assign(args: argparse.Namespace) -> int:
+    from core.project.workflow import assign_identity
+
+    proj = _open(args)
+    shot = _shot_of(proj, args.shot)
+    t = assign_identity(proj, shot, args.template, library=args.library)
+    return _edit_done(args, proj, {"shot": shot.id, "identity": t.id, "name": t.name},
+                      f"{shot.name}: identity {t.name} ({t.id})")
+
+
+def _set(args: argparse.Namespace) -> int:
+    from core.project.workflow import parse_assignments, set_render_settings
+
+    proj = _open(args)
+    shot = _shot_of(proj, args.shot)
+    settings = set_render_settings(proj, shot, parse_assignments(args.assignments))
+    return _edit_done(args, proj, {"shot": shot.id, "render_settings": settings},
+                      f"{shot.name}: render settings {json.dumps(settings)}")
+
+
+def _curves(args: argparse.Namespace) -> int:
+    from core.project import Project
+    from core.project.workflow import curve_table, project_folder, write_curves
+
+    proj = Project.load(project_folder(args.path))
+    shot = _shot_of(proj, args.shot)
+    table = curve_table(proj, shot, track=args.track, frames=args.frames)
+    if args.out:
+        out = write_curves(table, args.out)
+        info = {"out": str(out), "shot": shot.id, "track": table.track, "frames": int(table.frames.size),
+                "curves": table.names}
+        _emit(args, info, [f"wrote {len(table.names)} curve(s) x {table.frames.size} frame(s) of {shot.name} "
+                           f"track {table.track} to {out}"])
+    elif args.json:
+        print(json.dumps(table.to_json()))
+    else:
+        sys.stdout.write(table.csv_text())
+    return 0
+
+
+def _recover(args: argparse.Namespace) -> int:
+    from core.project.workflow import project_folder, recover_project, recovery_options
+
+    folder = project_folder(args.path)
+    if not args.use:
+        auto, backs = recovery_options(folder)
+        lines = []
+        if auto:
+            lines.append(f"autosave: {auto.describe()}")
+            lines.append(f"  restore it: facsimile project recover {folder} --use autosave")
+        else:
+            lines.append("no autosave newer than the last save")
+        for i, b in enumerate(backs, start=1):
+            lines.append(f"backup {i}: {b.describe()}")
+        if backs:
+            lines.append(f"  restore one: facsimile project recover {folder} --use backup N")
+        _emit(args, {"autosave": None if auto is None else {"path": str(auto.path), "saved_at": auto.saved_at},
+                     "backups": [{"n": i, "path": str(b.path), "saved_at": b.saved_at}
+                                 for i, b in enumerate(backs, start=1)]}, lines)
+        return 0
+    use = args.use
+    if use[0] == "autosave" and len(use) == 1:
+        what: str | int = "autosave"
+    elif use[0] == "backup" and len(use) == 2:
+        what = use[1]
+    elif len(use) == 1 and use[0].startswith("backup") and use[0][6:].lstrip(":=").isdigit():
+        what = use[0][6:].lstrip(":=")
+    else:
+        raise ProjectError(f"--use expects 'autosave' or 'backup N', got {' '.join(use)!r}")
+    proj, cand = recover_project(folder, what)
+    _emit(args, {"path": str(proj.path), "recovered_from": str(cand.path), "kind": cand.kind},
+          [f"restored {cand.describe()} as the saved state of {proj.path} (the replaced version is backup 1)"])
+    return 0

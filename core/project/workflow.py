@@ -1,0 +1,813 @@
+"""Project actions as plain functions: what `facsimile project ...` runs, callable by the studio
+and by scripts too. Nothing here re-implements an algorithm: plates come from
+core.media.reader, analysis from core.analysis.Analyzer, AU curves from extract_curves
+(core.facs), cut lists from core.project.editorial.
+
+Every edit goes through a core command pushed on an UndoStack (the caller's, or a private one
+when none is given), so the studio gets undo for free and a failing edit changes nothing.
+Callers save with `project.save()` (atomic, previous version kept in backups/).
+
+API
+---
+open_project(path, ignore_autosave=False) -> Project  (refuses when a newer autosave exists)
+save_project(project) -> Path   (refuses when project.json changed on disk since it was loaded)
+create_project(path, name=None, plates=(), whole_plate_shot=True) -> Project (saved)
+project_info(project) -> dict          project_warnings(project) -> [str]
+resolve_shot(project, key) -> Shot     resolve_track(shot, track=None) -> int
+resolve_curve(cs, name) -> str
+add_shot_range(project, plate_id, first, last, name=None, handles=0, stack=None) -> Shot
+add_shots_from_cut_list(project, path, plate_id=None, handles=0, stack=None) -> (shots, problems)
+add_shots_from_cut_detection(project, plate_id, threshold=27, min_scene_len=15, handles=0, stack=None)
+trim_shot(project, shot, first, last, handles=None, stack=None);  remove_shot(project, shot, stack=None)
+analyze_shot(project, shot, analyzer=None, max_faces=8, progress=None, cancel=None, stack=None) -> ShotAnalysis
+extract_shot_curves(shot, stack=None) -> ExtractResult (raises CurvesUnavailable when core.facs lacks it)
+set_key(shot, curve, frame, value, layer="Edit", interp="bezier", track=None, stack=None) -> (track, name)
+set_gain(shot, au, gain, track=None, stack=None) -> [names]
+apply_preset(shot, preset: dict | path, track=None, stack=None) -> dict
+assign_identity(project, shot, template, library=None, stack=None) -> Template
+parse_assignments(["mode=swap", ...]) -> dict;  set_render_settings(project, shot, updates, stack=None) -> dict
+curve_table(project, shot, track=None, frames=None) -> CurveTable; write_curves(table, path) -> Path
+recover_project(path, use="autosave" | backup number) -> Project (saved)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.curves import CurveSet, Interp, Key, au_number, is_au, load_preset, validate_preset
+from core.curves.curveset import AU_ALIASES
+from core.errors import FacsimileError, MediaError, ProjectError
+from core.project.model import (
+    DOC_NAME,
+    PROJECT_SUFFIX,
+    Plate,
+    Project,
+    RecoveryCandidate,
+    Shot,
+    backups,
+    extract_curves,
+    file_hash,
+    find_autosave,
+)
+from core.project.undo import Command, Macro, UndoStack
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LAYER = "Edit"
+
+
+class CurvesUnavailable(ProjectError):
+    """The AU engine (core.facs.extract_shot) is missing: the analysis is kept, curves are not made."""
+
+
+# ---------------------------------------------------------------------- commands local to workflows
+class SetAnalysis(Command):
+    """Attach a ShotAnalysis to a shot (undo puts the previous one back)."""
+
+    def __init__(self, shot: Shot, analysis: Any) -> None:
+        self.shot, self.new = shot, analysis
+        self.old = (shot._analysis, shot._analysis_file, shot._analysis_dirty)
+        self.text = f"Analyse shot {shot.name}"
+
+    def do(self) -> None:
+        self.shot.analysis = self.new
+
+    def undo(self) -> None:
+        self.shot._analysis, self.shot._analysis_file, self.shot._analysis_dirty = self.old
+
+
+class SetLibraryPath(Command):
+    """Point the project at an identity library folder."""
+
+    def __init__(self, project: Project, path: str | None) -> None:
+        self.project, self.new, self.old = project, path, project.library_path
+        self.text = "Set identity library"
+
+    def do(self) -> None:
+        self.project.library_path = self.new
+
+    def undo(self) -> None:
+        self.project.library_path = self.old
+
+
+def _push(stack: UndoStack | None, cmd: Command) -> Command:
+    """Run a command on the caller's stack (or a private one); its ValueError/KeyError (bad
+    input found while applying) becomes a ProjectError and nothing is changed."""
+    try:
+        return (stack if stack is not None else UndoStack()).push(cmd)
+    except (ValueError, KeyError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        raise ProjectError(str(msg)) from exc
+
+
+# ---------------------------------------------------------------------- opening, creating, recovering
+def project_folder(path: str | Path) -> Path:
+    """The NAME.facsimile folder a user means by `path` (the folder, its project.json, or the
+    name without the suffix)."""
+    p = Path(path)
+    if p.name == DOC_NAME:
+        p = p.parent
+    if p.suffix != PROJECT_SUFFIX and not (p / DOC_NAME).exists():
+        p = p.with_name(p.name + PROJECT_SUFFIX)
+    return p.absolute()
+
+
+def autosave_notice(path: str | Path) -> str | None:
+    """A warning when the project has an autosave newer than its last save, else None."""
+    cand = find_autosave(project_folder(path))
+    if cand is None:
+        return None
+    return (f"{project_folder(path)} has an {cand.describe()} that is newer than its last save "
+            f"(a session ended without saving); see it with `facsimile project recover {project_folder(path)}` "
+            f"and restore it with `facsimile project recover {project_folder(path)} --use autosave`")
+
+
+def open_project(path: str | Path, ignore_autosave: bool = False) -> Project:
+    """Load a project for editing. Refuses (ProjectError) when an autosave newer than the last
+    save exists, so its work is never silently bypassed; `ignore_autosave` edits the saved
+    version anyway (the next save keeps that autosave as a backup, nothing is deleted)."""
+    folder = project_folder(path)
+    notice = autosave_notice(folder)
+    if notice and not ignore_autosave:
+        raise ProjectError(notice + "; or pass --ignore-autosave to edit the saved version "
+                                    "(the autosave is then kept as a backup)")
+    if notice:
+        log.warning("%s; editing the saved version as asked", notice)
+    return Project.load(folder)
+
+
+def save_project(project: Project) -> Path:
+    """Save, refusing when project.json was saved by someone else (the studio, another
+    command) since this copy was loaded, so neither side's work is silently overwritten."""
+    on_disk = project.path / DOC_NAME
+    if on_disk.exists() and project.opened_from is None:
+        try:
+            disk_saved = float(json.loads(on_disk.read_text(encoding="utf-8"))["saved_at"])
+        except (OSError, ValueError, KeyError, TypeError):
+            disk_saved = None
+        if disk_saved is not None and abs(disk_saved - project.saved_at) > 1e-6:
+            raise ProjectError(f"{project.path} was saved by another session while this edit ran; nothing was "
+                               "saved: run the command again")
+    return project.save()
+
+
+def create_project(path: str | Path, name: str | None = None, plates: Sequence[str | Path] = (),
+                   whole_plate_shot: bool = True) -> Project:
+    """Create and save a new project folder with the given plates (read with
+    Plate.from_media). With exactly one plate and `whole_plate_shot`, one shot covers it.
+    Nothing is written when a plate cannot be read."""
+    p = Path(path)
+    if p.suffix != PROJECT_SUFFIX and p.is_dir() and not (p / DOC_NAME).exists() and name:
+        p = p / f"{_safe_name(name)}{PROJECT_SUFFIX}"  # an existing folder + a name: create inside it
+    proj = Project.create(p, name)
+    if proj.path.exists() and any(proj.path.iterdir()):
+        raise ProjectError(f"{proj.path} exists and is not empty: choose another path")
+    for media in plates:
+        proj.add_plate(read_plate(media, taken=set(proj.plates)))
+    if whole_plate_shot and len(proj.plates) == 1:
+        plate = next(iter(proj.plates.values()))
+        if plate.frame_count < 1:
+            raise MediaError(f"plate {plate.path} has no frames")
+        add_shot_range(proj, plate.id, 0, plate.frame_count - 1, name=plate.id)
+    proj.save()
+    return proj
+
+
+def _safe_name(name: str) -> str:
+    s = re.sub(r"[^\w.\-]+", "_", name.strip()).strip("._")
+    if not s:
+        raise ProjectError(f"{name!r} cannot be used as a project folder name")
+    return s
+
+
+def read_plate(media: str | Path, taken: Iterable[str] = (), plate_id: str | None = None) -> Plate:
+    """A Plate from a media file or sequence pattern, with an id not in `taken`."""
+    m = Path(media)
+    if not m.exists() and not any(ch in m.name for ch in "#%@"):
+        raise MediaError(f"plate not found: {m}")
+    taken = set(taken)
+    base = plate_id or _plate_stem(m)
+    pid, i = base, 2
+    while pid in taken:
+        pid, i = f"{base}_{i}", i + 1
+    if not any(ch in m.name for ch in "#%@"):
+        return Plate.from_media(m, plate_id=pid)
+    # An image-sequence pattern: Plate.from_media hashes its path, which is no file, so read
+    # the facts through the first member (open_media finds the same sequence from it) and
+    # keep the pattern as the plate's path.
+    from core.media.reader import open_media
+
+    with open_media(m) as reader:
+        first = reader.file_of(0)  # type: ignore[attr-defined]
+    plate = Plate.from_media(first, plate_id=pid)
+    plate.path = str(m.resolve())
+    return plate
+
+
+def _plate_stem(p: Path) -> str:
+    stem = re.sub(r"[._]?(#+|%0?\d*d|@+)$", "", Path(p.stem).stem if "#" in p.name or "%" in p.name else p.stem)
+    return stem or p.stem
+
+
+def recovery_options(path: str | Path) -> tuple[RecoveryCandidate | None, list[RecoveryCandidate]]:
+    """(newer autosave or None, backups newest first) of a project."""
+    folder = project_folder(path)
+    return find_autosave(folder), backups(folder)
+
+
+def recover_project(path: str | Path, use: str | int) -> tuple[Project, RecoveryCandidate]:
+    """Make the autosave (use="autosave") or backup number `use` (1 = newest) the project's
+    saved state. The replaced project.json goes to backups/ first, so this can be undone with
+    another recover."""
+    folder = project_folder(path)
+    auto, backs = recovery_options(folder)
+    if use == "autosave":
+        if auto is None:
+            raise ProjectError(f"{folder} has no autosave newer than its last save: nothing to recover")
+        cand = auto
+    else:
+        try:
+            n = int(use)
+        except (TypeError, ValueError) as exc:
+            raise ProjectError(f"--use expects 'autosave' or 'backup N', got {use!r}") from exc
+        if not 1 <= n <= len(backs):
+            raise ProjectError(f"{folder} has {len(backs)} backup(s): choose a number from 1 (newest) "
+                               f"to {len(backs)}" if backs else f"{folder} has no backups")
+        cand = backs[n - 1]
+    proj = Project.load(folder, document=cand.path)
+    proj.save()
+    return proj, cand
+
+
+# ---------------------------------------------------------------------- lookups
+def resolve_shot(project: Project, key: str) -> Shot:
+    """A shot by id, by unique name (case-insensitive), or by 1-based position."""
+    for s in project.shots:
+        if s.id == key:
+            return s
+    hits = [s for s in project.shots if s.name.lower() == key.lower()]
+    if len(hits) == 1:
+        return hits[0]
+    if len(hits) > 1:
+        raise ProjectError(f"{len(hits)} shots are named {key!r} ({', '.join(s.id for s in hits)}): use the id")
+    if key.isdigit() and 1 <= int(key) <= len(project.shots):
+        return project.shots[int(key) - 1]
+    listing = ", ".join(f"{s.id} ({s.name})" for s in project.shots) or "none yet"
+    raise ProjectError(f"no shot {key!r} in {project.path}; shots: {listing}")
+
+
+def resolve_track(shot: Shot, track: int | None = None) -> int:
+    """The face track an edit addresses: `track` if given, else the shot's render track when it
+    has curves, else its only track."""
+    if not shot.curves:
+        raise ProjectError(f"shot {shot.name!r} has no AU curves yet: run `facsimile project analyze` on it first")
+    tracks = sorted(shot.curves)
+    if track is not None:
+        if int(track) not in shot.curves:
+            raise ProjectError(f"shot {shot.name!r} has no curves for track {track}; tracks: "
+                               + ", ".join(map(str, tracks)))
+        return int(track)
+    render_track = int(shot.render_settings.get("track", 0))
+    if render_track in shot.curves:
+        return render_track
+    if len(tracks) == 1:
+        return tracks[0]
+    raise ProjectError(f"shot {shot.name!r} has {len(tracks)} face tracks ({', '.join(map(str, tracks))}): "
+                       "choose one with --track")
+
+
+def resolve_curve(cs: CurveSet, name: str) -> str:
+    """A curve name of `cs` from what a user typed: exact, case-insensitive, or by AU number
+    ('au12', '12', 'AU6' for AU06, '12L')."""
+    if name in cs.base:
+        return name
+    low = {n.lower(): n for n in cs.names}
+    if name.lower() in low:
+        return low[name.lower()]
+    m = re.fullmatch(r"(?:au)?0*(\d+)([lr]?)", name.strip(), flags=re.IGNORECASE)
+    if m:
+        num, side = int(m.group(1)), m.group(2).upper()
+        hits = [n for n in cs.names if au_number(n) == num and n.endswith(side) == bool(side)
+                and (side or n[-1] not in "LR")]
+        if len(hits) == 1:
+            return hits[0]
+    raise ProjectError(f"no curve {name!r}; curves: {', '.join(cs.names)}")
+
+
+# ---------------------------------------------------------------------- info
+def plate_missing(plate: Plate) -> bool:
+    """True when the plate's media cannot be found (sequences: no member file)."""
+    p = Path(plate.path)
+    if any(ch in p.name for ch in "#%@"):
+        if not p.parent.is_dir():
+            return True
+        pre = re.split(r"#|%|@", p.name, maxsplit=1)[0]
+        return not any(f.name.startswith(pre) for f in p.parent.iterdir())
+    return not p.exists()
+
+
+def curves_edited(cs: CurveSet) -> bool:
+    """True when the artist changed anything over the extraction (keys, gains, smoothing, base)."""
+    if cs.gains or cs.enable_smooth or any(len(c) for lay in cs.layers for c in lay.curves.values()):
+        return True
+    return any(not np.array_equal(cs.base[n], cs.base_extracted[n], equal_nan=True) for n in cs.names)
+
+
+def _library(project: Project, library: str | Path | None = None) -> Any:
+    from core.identity.library import Library
+
+    return Library(library or project.library_path or None)
+
+
+def project_warnings(project: Project, check_hash: bool = True) -> list[str]:
+    """What a user should know before rendering: gains above GAIN_WARN, missing or changed
+    plate files, identities missing from the library, a newer autosave."""
+    out: list[str] = []
+    notice = autosave_notice(project.path)
+    if notice:
+        out.append(notice)
+    for pl in project.plates.values():
+        if plate_missing(pl):
+            out.append(f"plate {pl.id}: file missing: {pl.path}")
+        elif check_hash and Path(pl.path).is_file() and pl.hash:
+            try:
+                if file_hash(pl.path) != pl.hash:
+                    out.append(f"plate {pl.id}: {pl.path} changed since it was added (frames may not match "
+                               "the analysis)")
+            except OSError as exc:
+                out.append(f"plate {pl.id}: cannot read {pl.path}: {exc.strerror or exc}")
+    lib = None
+    for s in project.shots:
+        for t, cs in sorted(s.curves.items()):
+            out.extend(f"shot {s.name} track {t}: {w}" for w in cs.warnings())
+        if s.identity:
+            try:
+                lib = lib or _library(project)
+                lib.get(s.identity)
+            except FacsimileError as exc:
+                out.append(f"shot {s.name}: identity template {s.identity!r} is missing: {exc}")
+        pl = project.plates.get(s.plate_id)
+        if pl is not None:
+            a, b = s.range_with_handles
+            want = (max(0, a), min(pl.frame_count - 1, b))
+            stale = sorted({cs.frame_range for cs in s.curves.values() if cs.frame_range != want})
+            if stale:
+                out.append(f"shot {s.name}: curves cover frames {stale[0][0]}-{stale[0][1]} but the shot with handles "
+                           f"is {want[0]}-{want[1]}: analyse it again (`facsimile project analyze {project.path} "
+                           f"--shot {s.id}`)")
+            if a < 0 or b >= pl.frame_count:
+                out.append(f"shot {s.name}: range with handles {a}-{b} runs past the plate (0-{pl.frame_count - 1}); "
+                           "analysis uses the frames that exist")
+    return out
+
+
+def project_info(project: Project, check_hash: bool = True) -> dict:
+    """A JSON-able description of the project (what `facsimile project info` prints)."""
+    plates = []
+    for pl in project.plates.values():
+        plates.append({"id": pl.id, "path": pl.path, "fps": str(pl.fps), "fps_float": float(pl.fps),
+                       "frames": pl.frame_count, "width": pl.width, "height": pl.height,
+                       "timecode": pl.timecode or "00:00:00:00", "vfr": pl.vfr, "missing": plate_missing(pl)})
+    shots = []
+    for s in project.shots:
+        pl = project.plates.get(s.plate_id)
+        tc_in = tc_out = None
+        if pl is not None:
+            tc_in, tc_out = pl.timecode_for_frame(s.frame_in), pl.timecode_for_frame(s.frame_out)
+        shots.append({
+            "id": s.id, "name": s.name, "plate": s.plate_id, "frame_in": s.frame_in, "frame_out": s.frame_out,
+            "length": s.length, "handles": s.handles, "range_with_handles": list(s.range_with_handles),
+            "timecode_in": tc_in, "timecode_out": tc_out, "analysed": s.has_analysis,
+            "tracks": sorted(s.curves), "identity": s.identity, "render_settings": dict(s.render_settings),
+            "curves_edited": {str(t): curves_edited(cs) for t, cs in sorted(s.curves.items())},
+            "curve_frames": {str(t): list(cs.frame_range) for t, cs in sorted(s.curves.items())},
+            "gains": {str(t): dict(cs.gains) for t, cs in sorted(s.curves.items()) if cs.gains},
+        })
+    return {"path": str(project.path), "name": project.name, "saved_at": project.saved_at,
+            "library": project.library_path, "plates": plates, "shots": shots,
+            "warnings": project_warnings(project, check_hash=check_hash)}
+
+
+# ---------------------------------------------------------------------- shots
+def _check_plate(project: Project, plate_id: str | None) -> Plate:
+    if plate_id is None:
+        if len(project.plates) == 1:
+            return next(iter(project.plates.values()))
+        raise ProjectError("the project has " + (f"{len(project.plates)} plates ({', '.join(project.plates)}): "
+                                                 "choose one with --plate" if project.plates else
+                                                 "no plates: add one with `facsimile project create --plate`"))
+    if plate_id not in project.plates:
+        raise ProjectError(f"no plate {plate_id!r} in the project; plates: {', '.join(project.plates) or 'none'}")
+    return project.plates[plate_id]
+
+
+def _push_added(project: Project, added: list[Shot], text: str, stack: UndoStack | None) -> None:
+    """Re-add shots an editorial function added directly as one undoable step."""
+    from core.project.commands import AddShot
+
+    for s in added:
+        project.shots.remove(s)
+    if added:
+        _push(stack, Macro(text, [AddShot(project, s) for s in added]))
+
+
+def add_shot_range(project: Project, plate_id: str | None, first: int, last: int, name: str | None = None,
+                   handles: int = 0, stack: UndoStack | None = None) -> Shot:
+    """Add a shot of plate frames first..last (inclusive)."""
+    from core.project.commands import AddShot
+
+    plate = _check_plate(project, plate_id)
+    if not 0 <= first <= last < plate.frame_count:
+        raise ProjectError(f"range {first}-{last} is not within plate {plate.id} (frames 0-{plate.frame_count - 1})")
+    if handles < 0:
+        raise ProjectError("handles must be 0 or more")
+    sid = project.new_shot_id()
+    shot = Shot(sid, name or sid, plate.id, int(first), int(last), int(handles),
+                timecode=plate.timecode_for_frame(first))
+    _push(stack, AddShot(project, shot))
+    return shot
+
+
+def add_shots_from_cut_list(project: Project, path: str | Path, plate_id: str | None = None, handles: int = 0,
+                            stack: UndoStack | None = None) -> tuple[list[Shot], list[str]]:
+    """Shots from a CMX 3600 .edl or .otio matched to the plate(s) by source timecode
+    (editorial.import_cut_list); events that match no plate come back as problems."""
+    from core.project.editorial import import_cut_list
+
+    ids = [_check_plate(project, plate_id).id] if plate_id is not None else None
+    added, problems = import_cut_list(project, path, plate_ids=ids, handles=handles)
+    _push_added(project, added, f"Import cut list {Path(path).name}", stack)
+    return added, problems
+
+
+def add_shots_from_cut_detection(project: Project, plate_id: str | None, threshold: float = 27.0,
+                                 min_scene_len: int = 15, handles: int = 0,
+                                 stack: UndoStack | None = None) -> list[Shot]:
+    """One shot per scene PySceneDetect finds in the plate (editorial.shots_from_cut_detection)."""
+    from core.project.editorial import shots_from_cut_detection
+
+    plate = _check_plate(project, plate_id)
+    if plate_missing(plate):
+        raise MediaError(f"cannot detect cuts: plate {plate.id} file missing: {plate.path}")
+    added = shots_from_cut_detection(project, plate.id, threshold=threshold, min_scene_len=min_scene_len,
+                                     handles=handles)
+    _push_added(project, added, "Detect cuts", stack)
+    return added
+
+
+def trim_shot(project: Project, shot: Shot, first: int, last: int, handles: int | None = None,
+              stack: UndoStack | None = None) -> Shot:
+    """Change a shot's in/out (plate frames, inclusive) and optionally its handles. Keys stay on
+    their plate frames; info warns when the curves no longer cover the new range."""
+    from core.project.commands import SetShotRange
+
+    plate = project.plate_of(shot)
+    if not 0 <= first <= last < plate.frame_count:
+        raise ProjectError(f"range {first}-{last} is not within plate {plate.id} (frames 0-{plate.frame_count - 1})")
+    _push(stack, SetShotRange(project, shot.id, first, last, handles=handles))
+    return shot
+
+
+def remove_shot(project: Project, shot: Shot, stack: UndoStack | None = None) -> None:
+    """Remove a shot from the project (its analysis and curves stay in the backups)."""
+    from core.project.commands import RemoveShot
+
+    _push(stack, RemoveShot(project, shot.id))
+
+
+# ---------------------------------------------------------------------- analysis
+def analysis_range(project: Project, shot: Shot) -> tuple[int, int]:
+    """Half-open plate frame range analysed for a shot: its range with handles, clipped to the plate."""
+    plate = project.plate_of(shot)
+    a, b = shot.range_with_handles
+    a, b = max(0, a), min(plate.frame_count - 1, b)
+    if b < a:
+        raise ProjectError(f"shot {shot.name}: range {shot.frame_in}-{shot.frame_out} is outside plate {plate.id} "
+                           f"(frames 0-{plate.frame_count - 1})")
+    return a, b + 1
+
+
+def analyze_shot(project: Project, shot: Shot, analyzer: Any = None, max_faces: int = 8,
+                 progress: Callable[[int, int], None] | None = None, cancel: Callable[[], bool] | None = None,
+                 stack: UndoStack | None = None) -> Any:
+    """Run core.analysis.Analyzer on the shot's frames (with handles) of its plate and attach
+    the ShotAnalysis to the shot (undoable). An interruption (KeyboardInterrupt,
+    UserCancelled) leaves the shot untouched."""
+    plate = project.plate_of(shot)
+    if plate_missing(plate):
+        raise MediaError(f"cannot analyse shot {shot.name}: plate {plate.id} file missing: {plate.path}")
+    if analyzer is None:
+        from core.analysis.analyzer import Analyzer
+
+        analyzer = Analyzer(max_faces=max_faces)
+    frames = analysis_range(project, shot)
+    analysis = analyzer.analyze(plate.path, frames=frames, progress=progress, cancel=cancel)
+    if analysis.n_frames and int(analysis.frame_indices[0]) != frames[0]:
+        raise ProjectError(f"shot {shot.name}: the analysis starts at frame {int(analysis.frame_indices[0])}, "
+                           f"expected {frames[0]}: not stored")
+    _push(stack, SetAnalysis(shot, analysis))
+    return analysis
+
+
+@dataclass
+class ExtractResult:
+    tracks: list[int] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)  # tracks no longer in the analysis
+    removed_edited: list[int] = field(default_factory=list)
+
+
+def extract_shot_curves(shot: Shot, stack: UndoStack | None = None) -> ExtractResult:
+    """Extract AU curves from the shot's analysis (project.extract_curves, keeping layers and
+    gains of tracks that exist already) and attach them as one undoable step. Tracks the new
+    analysis no longer has are removed (reported; the previous save keeps them in backups/).
+    Raises CurvesUnavailable when the AU engine is missing (the analysis stays)."""
+    from core.project.commands import SetCurveSet
+
+    try:
+        from core.facs import extract_shot  # noqa: F401
+    except ImportError as exc:
+        raise CurvesUnavailable(
+            f"AU curves could NOT be extracted for shot {shot.name!r}: the AU engine (core.facs.extract_shot) is not "
+            f"available in this build ({exc}). The analysis was kept; once the engine is installed run "
+            f"`facsimile project analyze {shot._root or 'PATH'} --shot {shot.id} --extract-only`") from exc
+    new = extract_curves(shot, keep_edits=True)
+    res = ExtractResult(tracks=sorted(new))
+    cmds: list[Command] = [SetCurveSet(shot, t, cs) for t, cs in sorted(new.items())]
+    for t in sorted(set(shot.curves) - set(new)):
+        res.removed.append(t)
+        if curves_edited(shot.curves[t]):
+            res.removed_edited.append(t)
+        cmds.append(SetCurveSet(shot, t, None))
+    _push(stack, Macro(f"Extract curves of {shot.name}", cmds))
+    return res
+
+
+# ---------------------------------------------------------------------- curve edits
+def set_key(shot: Shot, curve: str, frame: int, value: float, layer: str = DEFAULT_LAYER,
+            interp: str | Interp = Interp.BEZIER, track: int | None = None,
+            stack: UndoStack | None = None) -> tuple[int, str]:
+    """Add (or replace) a key on `layer` of the curve at plate frame `frame`. Returns (track, curve name)."""
+    from core.project.commands import AddKey
+
+    t = resolve_track(shot, track)
+    cs = shot.curves[t]
+    name = resolve_curve(cs, curve)
+    try:
+        ip = Interp(str(interp).lower())
+    except ValueError as exc:
+        raise ProjectError(f"interpolation must be one of {', '.join(i.value for i in Interp)}, got {interp!r}") from exc
+    if not math.isfinite(float(value)):
+        raise ProjectError(f"key value must be a finite number, got {value}")
+    a, b = shot.range_with_handles
+    if not a <= int(frame) <= b:
+        raise ProjectError(f"frame {frame} is outside shot {shot.name} ({a}-{b} with handles)")
+    _push(stack, AddKey(cs, layer, name, Key(int(frame), float(value), ip)))
+    return t, name
+
+
+def _au_targets(cs: CurveSet, au: int | str) -> list[str]:
+    """Curves an AU number addresses: AUn, AUnL, AUnR (43 drives the AU45 blink curve); a full
+    curve name addresses that curve only."""
+    s = str(au).strip()
+    m = re.fullmatch(r"(?:au)?0*(\d+)", s, flags=re.IGNORECASE)
+    if m is None:
+        return [resolve_curve(cs, s)]
+    num = AU_ALIASES.get(int(m.group(1)), int(m.group(1)))
+    hits = [n for n in cs.names if au_number(n) == num]
+    if not hits:
+        raise ProjectError(f"no curve for AU{int(m.group(1))}; AU curves: {', '.join(n for n in cs.names if is_au(n))}")
+    return hits
+
+
+def set_gain(shot: Shot, au: int | str, gain: float, track: int | None = None,
+             stack: UndoStack | None = None) -> list[str]:
+    """Set an AU's gain (0..2) on every curve of that AU (both sides). Returns the curve names."""
+    from core.project.commands import SetGain
+
+    cs = shot.curves[resolve_track(shot, track)]
+    names = _au_targets(cs, au)
+    _push(stack, Macro(f"Set AU{au} gain", [SetGain(cs, n, float(gain)) for n in names]))
+    return names
+
+
+def apply_preset(shot: Shot, preset: Mapping | str | Path, track: int | None = None,
+                 stack: UndoStack | None = None) -> dict:
+    """Apply a micro-expression preset ({"enable_smooth": bool, "au_gain": {"12": 0.8}}, or a
+    path to its JSON file) as one undo step. Returns the validated preset."""
+    from core.project.commands import ApplyPreset
+
+    try:
+        p = load_preset(preset) if isinstance(preset, str | Path) else validate_preset(preset)
+    except ValueError as exc:
+        raise ProjectError(str(exc)) from exc
+    cs = shot.curves[resolve_track(shot, track)]
+    known = {AU_ALIASES.get(n, n) for n in p.get("au_gain", {})}
+    missing = sorted(n for n in known if not any(au_number(c) == n for c in cs.names))
+    if missing:
+        log.warning("preset gains for AU%s have no curve in shot %s (ignored)", ", AU".join(map(str, missing)),
+                    shot.name)
+    _push(stack, ApplyPreset(cs, p))
+    return p
+
+
+# ---------------------------------------------------------------------- identity, render settings
+def assign_identity(project: Project, shot: Shot, template: str, library: str | Path | None = None,
+                    stack: UndoStack | None = None) -> Any:
+    """Assign an identity template (by id, id prefix or name) that must exist in the library
+    (`library`, else the project's, else the user's default). Records the library folder in
+    the project when given. Returns the Template."""
+    from core.project.commands import SetShotFields
+
+    lib = _library(project, library)
+    t = lib.get(template)
+    cmds: list[Command] = [SetShotFields(project, shot.id, identity=t.id)]
+    if library is not None and project.library_path != str(Path(library).resolve()):
+        cmds.append(SetLibraryPath(project, str(Path(library).resolve())))
+    _push(stack, Macro(f"Assign {t.name} to {shot.name}", cmds))
+    return t
+
+
+def render_settings_fields() -> dict[str, type]:
+    """RenderSettings field names and their types."""
+    from core.render.renderer import RenderSettings
+
+    types = {"str": str, "bool": bool, "float": float, "int": int}
+    return {f.name: types.get(str(f.type), str) for f in fields(RenderSettings)}
+
+
+def _coerce(name: str, text: Any, kind: type) -> Any:
+    if not isinstance(text, str):
+        return text
+    try:
+        if kind is bool:
+            low = text.strip().lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if kind is int:
+            return int(text)
+        if kind is float:
+            v = float(text)
+            if not math.isfinite(v):
+                raise ValueError
+            return v
+    except ValueError as exc:
+        what = {bool: "true or false", int: "an integer", float: "a number"}[kind]
+        raise ProjectError(f"render setting {name}: expected {what}, got {text!r}") from exc
+    return text
+
+
+def parse_assignments(items: Sequence[str]) -> dict[str, Any]:
+    """['mode=swap', 'feather=0.1'] -> {'mode': 'swap', 'feather': 0.1}, typed by RenderSettings;
+    unknown names are an error that lists the known ones."""
+    known = render_settings_fields()
+    out: dict[str, Any] = {}
+    bad = []
+    for item in items:
+        if "=" not in item:
+            raise ProjectError(f"{item!r}: expected key=value, e.g. mode=swap")
+        k, v = item.split("=", 1)
+        k = k.strip().replace("-", "_")
+        if k not in known:
+            bad.append(k)
+            continue
+        out[k] = _coerce(k, v.strip(), known[k])
+    if bad:
+        raise ProjectError(f"unknown render setting(s): {', '.join(bad)}; known: {', '.join(known)}")
+    return out
+
+
+def set_render_settings(project: Project, shot: Shot, updates: Mapping[str, Any],
+                        stack: UndoStack | None = None) -> dict:
+    """Merge `updates` into the shot's render settings, validated as a whole by
+    RenderSettings.from_json (a bad value changes nothing). Returns the stored settings."""
+    from core.project.commands import SetShotFields
+    from core.render.renderer import RenderSettings
+
+    known = render_settings_fields()
+    unknown = sorted(set(updates) - set(known))
+    if unknown:
+        raise ProjectError(f"unknown render setting(s): {', '.join(unknown)}; known: {', '.join(known)}")
+    merged = dict(shot.render_settings)
+    merged.update({k: _coerce(k, v, known[k]) for k, v in updates.items()})
+    RenderSettings.from_json(merged)  # raises FacsimileError naming each bad field
+    if "track" in updates and shot.curves and int(merged["track"]) not in shot.curves:
+        raise ProjectError(f"shot {shot.name!r} has no face track {merged['track']}; tracks: "
+                           + ", ".join(map(str, sorted(shot.curves))))
+    _push(stack, SetShotFields(project, shot.id, render_settings=merged))
+    return merged
+
+
+# ---------------------------------------------------------------------- evaluated curves out
+def _column(name: str) -> str:
+    return f"{name}_r" if is_au(name) else name
+
+
+@dataclass
+class CurveTable:
+    """Evaluated curves of one track of a shot: plate frames, seconds, base and edited values."""
+
+    shot: str
+    track: int
+    fps: Fraction
+    frames: np.ndarray
+    timestamps: np.ndarray
+    names: list[str]
+    base: np.ndarray  # (K, N): base curves (what layers build on; no gain, no clamp)
+    edited: np.ndarray  # (K, N): final values (layers, gain, clamp)
+    confidence: np.ndarray
+    success: np.ndarray
+
+    def to_json(self) -> dict:
+        def clean(a: np.ndarray) -> list:
+            return [None if not math.isfinite(x) else round(float(x), 6) for x in a]
+
+        return {"shot": self.shot, "track": self.track, "fps": str(self.fps),
+                "frames": [int(f) for f in self.frames], "timestamps": clean(self.timestamps),
+                "confidence": clean(self.confidence), "success": [bool(s) for s in self.success],
+                "curves": {n: {"base": clean(self.base[i]), "edited": clean(self.edited[i])}
+                           for i, n in enumerate(self.names)}}
+
+    def csv_text(self) -> str:
+        """OpenFace-style CSV (', ' separated header; `frame` 1-based as OpenFace writes it,
+        `plate_frame` the 0-based plate frame keys use): edited values as AUxx_r, base as AUxx_r_base."""
+        buf = io.StringIO()
+        cols = ["frame", "face_id", "timestamp", "confidence", "success", "plate_frame"]
+        cols += [_column(n) for n in self.names] + [f"{_column(n)}_base" for n in self.names]
+        buf.write(", ".join(cols) + "\n")
+        w = csv.writer(buf, lineterminator="\n")
+        for j, f in enumerate(self.frames):
+            row: list = [int(f) + 1, self.track, f"{self.timestamps[j]:.6f}", f"{self.confidence[j]:.3f}",
+                         int(bool(self.success[j])), int(f)]
+            row += [f"{v:.6f}" if math.isfinite(v) else "nan" for v in self.edited[:, j]]
+            row += [f"{v:.6f}" if math.isfinite(v) else "nan" for v in self.base[:, j]]
+            w.writerow(row)
+        return buf.getvalue()
+
+
+def curve_table(project: Project, shot: Shot, track: int | None = None,
+                frames: tuple[int, int] | None = None) -> CurveTable:
+    """Evaluate every curve of a track of the shot on its analysed frames (or `frames`,
+    inclusive plate frames; frames outside the analysed range have no value: NaN, success 0)."""
+    t = resolve_track(shot, track)
+    cs = shot.curves[t]
+    lo, hi = frames if frames is not None else cs.frame_range
+    if hi < lo:
+        raise ProjectError(f"frame range {lo}-{hi} is empty")
+    fr = np.arange(int(lo), int(hi) + 1)
+    fps = project.plate_of(shot).fps
+    ts = fr / float(fps)
+    if shot.has_analysis:
+        a = shot.analysis
+        idx = {int(f): i for i, f in enumerate(a.frame_indices)}
+        ts = np.array([a.timestamps[idx[int(f)]] if int(f) in idx else f / float(fps) for f in fr])
+    names, edited = cs.evaluate_matrix(fr)
+    edited = np.where(fr >= cs.frame_range[0], np.where(fr <= cs.frame_range[1], edited, np.nan), np.nan)
+    pos = np.clip(fr - cs.frame_range[0], 0, cs.n_frames - 1)
+    inside = (fr >= cs.frame_range[0]) & (fr <= cs.frame_range[1])
+    base = np.stack([np.where(inside, cs.base[n][pos], np.nan) for n in names]) if names else np.zeros((0, fr.size))
+    conf = np.where(inside, cs.confidence[pos], 0.0) if cs.confidence is not None else np.zeros(fr.size)
+    if cs.success is not None:
+        succ = np.where(inside, cs.success[pos], False)
+    else:
+        succ = inside & np.all(np.isfinite(base), axis=0) if names else inside
+    return CurveTable(shot.name, t, fps, fr, np.asarray(ts, float), names, base, edited, conf, succ)
+
+
+def write_curves(table: CurveTable, path: str | Path) -> Path:
+    """Write a CurveTable as .csv (OpenFace-style) or .json, atomically."""
+    from core.util.atomic import atomic_write_text
+
+    p = Path(path)
+    ext = p.suffix.lower()
+    if ext == ".csv":
+        atomic_write_text(p, table.csv_text())
+    elif ext == ".json":
+        atomic_write_text(p, json.dumps(table.to_json(), indent=1) + "\n")
+    else:
+        raise ProjectError(f"{p}: curves are written as .csv or .json")
+    return p
+
+
+__all__ = [
+    "CurveTable", "CurvesUnavailable", "ExtractResult", "SetAnalysis", "SetLibraryPath", "add_shot_range",
+    "add_shots_from_cut_detection", "add_shots_from_cut_list", "analysis_range", "analyze_shot", "apply_preset",
+    "assign_identity", "autosave_notice", "create_project", "curve_table", "curves_edited", "extract_shot_curves",
+    "open_project", "parse_assignments", "plate_missing", "project_folder", "project_info", "project_warnings",
+    "read_plate", "recover_project", "remove_shot", "save_project", "trim_shot", "recovery_options", "render_settings_fields", "resolve_curve",
+    "resolve_shot", "resolve_track", "set_gain", "set_key", "set_render_settings", "write_curves",
+]
