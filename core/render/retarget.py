@@ -15,9 +15,9 @@ AU_MAX = 5.0
 
 
 def _canonical() -> np.ndarray:
-    from core.facs import canonical_neutral
+    from core.facs.model import model
 
-    return np.asarray(canonical_neutral(), np.float64)
+    return np.asarray(model().neutral, np.float64)
 
 
 def _pose(pts: np.ndarray, canon: np.ndarray) -> tuple[float, np.ndarray]:
@@ -30,7 +30,10 @@ def side_intensities(values: dict[str, float], reference: dict[str, float] | Non
     """Intensities for synthesis: sided AUs as their L/R curves, others as the plain curve.
 
     An edit of a bilateral curve (e.g. AU12) is carried to both sides additively relative to
-    `reference` (the extracted values): side' = side + (AU12' - AU12), clamped to 0..5.
+    `reference` (the extracted values): side' = side + (AU12' - AU12), clamped to 0..5. A side
+    curve that was itself edited (differs from its reference, e.g. a gain applied to AU12,
+    AU12L and AU12R alike, as CurveSet gains and presets do) is taken as it is, so the change
+    is not counted twice.
     """
     out: dict[str, float] = {}
     sides = {n[:-1] for n in values if n.startswith("AU") and n[-1] in "LR"}
@@ -40,7 +43,8 @@ def side_intensities(values: dict[str, float], reference: dict[str, float] | Non
         if name[-1] in "LR":
             bil = name[:-1]
             shift = 0.0
-            if reference is not None and bil in values and bil in reference:
+            side_edited = reference is not None and name in reference and abs(v - reference[name]) > 1e-6
+            if reference is not None and bil in values and bil in reference and not side_edited:
                 shift = values[bil] - reference[bil]
             out[name] = float(np.clip(v + shift, 0.0, AU_MAX))
         elif name not in sides:
@@ -55,12 +59,11 @@ def expression_delta(pts: np.ndarray, base: dict[str, float], target: dict[str, 
         return np.zeros_like(pts)
     from core.facs import synthesize
 
-    canon = _canonical()
     a = side_intensities(base)
     b = side_intensities({**base, **target}, reference=base)
-    d = np.asarray(synthesize(canon, b), np.float64) - np.asarray(synthesize(canon, a), np.float64)
-    s, r = _pose(pts, canon)
-    return s * d @ r.T
+    # synthesize aligns the mesh on its own stable points, adds the bases in the canonical
+    # frame and poses the result back: the difference is the posed edit displacement.
+    return np.asarray(synthesize(pts, b), np.float64) - np.asarray(synthesize(pts, a), np.float64)
 
 
 def _to_canonical(mesh_pts: np.ndarray, canon: np.ndarray) -> np.ndarray:
