@@ -1,0 +1,197 @@
+"""AU extraction for a shot: per track, align every frame, calibrate a neutral, solve, filter."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.errors import FacsimileError
+from core.facs.calibrate import (
+    calibration_auto,
+    calibration_canonical,
+    calibration_from_frames,
+    calibration_from_json,
+    calibration_to_json,
+)
+from core.facs.catalogue import au_curve_names, catalogue, curve_names
+from core.facs.filters import DEFAULTS, apply_filter
+from core.facs.geometry import rotation_to_euler
+from core.facs.model import align, basis_to_curves, fit_confidence, model, solve_aligned
+
+log = logging.getLogger(__name__)
+PRESENCE_THRESHOLD = 1.0  # AUxx_c = 1 from intensity 1 (FACS trace, A) on
+
+
+def solve_frame(landmarks: np.ndarray, calibration: dict) -> tuple[np.ndarray, float]:
+    """AU intensities of one face in one frame, over au_curve_names() (0..5, bilateral = max(L, R)),
+    and a fit confidence 0..1. landmarks: (478, 3) pixels; calibration: from a FaceAUs or
+    core.facs.calibrate. NaN intensities and confidence 0 when the mesh is incomplete."""
+    x = np.asarray(landmarks, np.float64)
+    if x.shape != (478, 3) or not np.isfinite(x[:468]).all():
+        return np.full(len(au_curve_names()), np.nan), 0.0
+    m = model()
+    neutral = calibration["neutral"] if calibration is not None else m.neutral
+    aligned, _ = align(x, neutral)
+    coef, rms = solve_aligned(aligned, neutral)
+    return basis_to_curves(coef), fit_confidence(rms)
+
+
+@dataclass
+class FaceAUs:
+    """AU curves of one face track over a shot.
+
+    names: curve_names() (AU curves 0..5, then pose_Rx/Ry/Rz and gaze_x/y in radians);
+    raw: (T, K) the per-frame solve (NaN where no face); filtered: (T, K) after `filter`;
+    confidence: (T,) 0..1; success: (T,) bool; calibration: how the neutral was chosen
+    (method, frame, neutral mesh in canonical units, per-basis offsets).
+    """
+
+    names: list[str]
+    raw: np.ndarray
+    filtered: np.ndarray
+    confidence: np.ndarray
+    success: np.ndarray
+    calibration: dict
+    fps: float = 25.0
+    frame_indices: np.ndarray | None = None
+    timestamps: np.ndarray | None = None
+    track_id: int = 0
+    filter: dict = field(default_factory=lambda: {"name": "none"})
+
+    def refilter(self, filter: str, **params: float) -> None:
+        """Re-run the temporal filter on the raw solve (no re-analysis); AU curves stay in 0..5."""
+        out = apply_filter(self.raw, self.fps, filter, **params)
+        n_au = len(au_curve_names())
+        out[:, :n_au] = np.clip(out[:, :n_au], 0.0, 5.0)
+        # side curves are filtered independently; keep the bilateral curve their max
+        idx = {n: i for i, n in enumerate(self.names)}
+        for a in catalogue():
+            if a.sided:
+                out[:, idx[a.code]] = np.fmax(out[:, idx[a.code + "L"]], out[:, idx[a.code + "R"]])
+        self.filtered = out.astype(np.float32)
+        self.filter = {"name": filter, **({**DEFAULTS.get(filter, {}), **params})}
+
+    def curve(self, name: str, filtered: bool = True) -> np.ndarray:
+        try:
+            i = self.names.index(name)
+        except ValueError:
+            raise FacsimileError(f"no curve {name!r}; known: {', '.join(self.names)}") from None
+        return (self.filtered if filtered else self.raw)[:, i]
+
+    def openface_columns(self) -> dict[str, np.ndarray]:
+        """OpenFace 2.x AU columns: AUxx_r (filtered intensity), AUxx_c (1 from intensity 1), then
+        AUxxL_r / AUxxR_r side columns for one-sided AUs. NaN where no face."""
+        out: dict[str, np.ndarray] = {}
+        cat = catalogue()
+        for a in cat:
+            out[f"{a.code}_r"] = self.curve(a.code).astype(np.float32)
+        for a in cat:
+            v = self.curve(a.code)
+            c = np.where(np.isfinite(v), (v >= PRESENCE_THRESHOLD).astype(np.float32), np.nan)
+            out[f"{a.code}_c"] = c.astype(np.float32)
+        for a in cat:
+            if a.sided:
+                out[f"{a.code}L_r"] = self.curve(a.code + "L").astype(np.float32)
+                out[f"{a.code}R_r"] = self.curve(a.code + "R").astype(np.float32)
+        return out
+
+    def to_json(self) -> dict:
+        """Curves (raw and filtered, null where no face), confidence, success, calibration."""
+        def col(a: np.ndarray) -> list:
+            return [None if not math.isfinite(v) else round(float(v), 4) for v in a]
+
+        n = len(self.success)
+        return {
+            "schema": 1,
+            "track_id": int(self.track_id),
+            "fps": float(self.fps),
+            "frame_indices": (self.frame_indices if self.frame_indices is not None else np.arange(n)).tolist(),
+            "names": list(self.names),
+            "raw": {nm: col(self.raw[:, i]) for i, nm in enumerate(self.names)},
+            "filtered": {nm: col(self.filtered[:, i]) for i, nm in enumerate(self.names)},
+            "filter": self.filter,
+            "confidence": col(self.confidence),
+            "success": [bool(s) for s in self.success],
+            "calibration": calibration_to_json(self.calibration),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> FaceAUs:
+        try:
+            names = list(data["names"])
+
+            def arr(d: dict) -> np.ndarray:
+                return np.array([[np.nan if v is None else v for v in d[nm]] for nm in names], np.float32).T
+
+            return cls(names=names, raw=arr(data["raw"]), filtered=arr(data["filtered"]),
+                       confidence=np.array([np.nan if v is None else v for v in data["confidence"]], np.float32),
+                       success=np.array(data["success"], bool),
+                       calibration=calibration_from_json(data["calibration"]), fps=float(data["fps"]),
+                       frame_indices=np.array(data["frame_indices"], np.int64),
+                       track_id=int(data.get("track_id", 0)), filter=data.get("filter", {"name": "none"}))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise FacsimileError(f"AU curve JSON is incomplete or damaged: {exc}") from exc
+
+
+def extract_shot(analysis, *, neutral: int | None = None, filter: str = "one_euro") -> list[FaceAUs]:
+    """AU curves for every face track of a ShotAnalysis, one FaceAUs per track (track order).
+
+    neutral: a plate frame number (as in analysis.frame_indices) showing the performer's
+    neutral face; None estimates the neutral from the shot ('auto'), or uses the canonical
+    neutral when the track has fewer than MIN_AUTO_FRAMES frames (stills). If the track is
+    absent at the chosen frame, its nearest present frame is used and recorded.
+    """
+    m = model()
+    names = curve_names()
+    n_au = len(au_curve_names())
+    t_count, f_count = analysis.present.shape
+    fps = float(analysis.fps) if analysis.fps else 25.0
+    out = []
+    for f in range(f_count):
+        lm = np.asarray(analysis.landmarks[:, f], np.float64)
+        ok = analysis.present[:, f] & np.isfinite(lm[:, :468]).all(axis=(1, 2))
+        idx = np.nonzero(ok)[0]
+        aligned = np.empty((len(idx), 478, 3))
+        for j, t in enumerate(idx):
+            aligned[j], _ = align(lm[t], m.neutral)
+        if neutral is not None and len(idx):
+            hits = np.nonzero(analysis.frame_indices == neutral)[0]
+            if not len(hits):
+                raise FacsimileError(
+                    f"neutral frame {neutral} is outside the analysed range "
+                    f"{int(analysis.frame_indices[0])}..{int(analysis.frame_indices[-1])}")
+            t0 = int(idx[np.argmin(np.abs(idx - hits[0]))])
+            near = np.nonzero(np.abs(idx - t0) <= 1)[0]
+            cal = calibration_from_frames(aligned[near], frame=int(analysis.frame_indices[t0]))
+            if t0 != hits[0]:
+                cal["note"] = f"track {f} absent at frame {neutral}; nearest present frame used"
+                log.warning("AU calibration: %s", cal["note"])
+        elif len(idx):
+            cal = calibration_auto(aligned)
+        else:
+            cal = calibration_canonical()
+        raw = np.full((t_count, len(names)), np.nan, np.float32)
+        conf = np.zeros(t_count, np.float32)
+        for j, t in enumerate(idx):
+            x, _ = align(aligned[j], cal["neutral"])  # re-align onto this person's neutral
+            coef, rms = solve_aligned(x, cal["neutral"])
+            raw[t, :n_au] = basis_to_curves(coef)
+            lc = float(analysis.confidence[t, f]) if np.isfinite(analysis.confidence[t, f]) else 0.0
+            conf[t] = fit_confidence(rms) * lc
+        raw[:, n_au:n_au + 3] = analysis.pose[:, f]
+        raw[:, n_au + 3:n_au + 5] = analysis.gaze[:, f]
+        raw[~ok, n_au:] = np.nan
+        if not np.isfinite(analysis.pose[:, f]).any() and len(idx):
+            # no pose from the analysis: use the alignment rotation (camera axes, OpenFace convention)
+            for t in idx:
+                _, pose = align(lm[t], m.neutral)
+                raw[t, n_au:n_au + 3] = rotation_to_euler(pose.rotation)
+        face = FaceAUs(names=list(names), raw=raw, filtered=raw.copy(), confidence=conf, success=ok.copy(),
+                       calibration=cal, fps=fps, frame_indices=np.asarray(analysis.frame_indices),
+                       timestamps=np.asarray(analysis.timestamps), track_id=int(analysis.track_ids[f]))
+        face.refilter(filter)
+        out.append(face)
+    return out

@@ -1,0 +1,273 @@
+"""The AU model: canonical neutral mesh + one displacement basis per AU side, the per-frame
+solver (rigid alignment, then bounded least squares of the residual onto the bases) and
+synthesis (the exact inverse: neutral + sum of intensity x basis).
+
+Both directions read the same data, resources/facs/canonical.npz, derived by
+resources/facs/derive_bases.py from basis_spec.json.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from core.errors import FacsimileError
+from core.facs.catalogue import AU_IDS, au_curve_names
+from core.facs.geometry import STABLE_POINTS, STABLE_WEIGHTS, similarity
+
+MAX_INTENSITY = 5.0
+# weights of the residual per axis: MediaPipe's z is a learned depth guess, much noisier than x, y
+AXIS_WEIGHTS = np.array([1.0, 1.0, 0.25])
+# fit residual (weighted RMS, in inter-ocular distances) at which the fit confidence is 0.5
+RESIDUAL_HALF_CONFIDENCE = 0.03
+# landmark noise of the detector (IOD, per coordinate, after alignment) and how many standard
+# deviations of it an activation must explain before it counts (an L1 cost on each AU)
+LANDMARK_NOISE = 0.01
+NOISE_SIGMAS = 3.0
+RIDGE = 1e-3  # Tikhonov term (relative to the mean diagonal), keeps overlapping bases well posed
+
+
+@dataclass(frozen=True)
+class Pose:
+    """Canonical -> image transform of a face: x_img = scale * x_canon @ rotation.T + translation."""
+
+    rotation: np.ndarray
+    scale: float
+    translation: np.ndarray
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        return self.scale * x @ self.rotation.T + self.translation
+
+    def invert(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.translation) @ self.rotation / self.scale
+
+
+@dataclass(frozen=True)
+class Model:
+    neutral: np.ndarray  # (478, 3) canonical neutral, IOD units
+    bases: np.ndarray  # (B, 478, 3) displacement per unit intensity
+    basis_names: tuple[str, ...]
+    mirror: np.ndarray
+    point_weights: np.ndarray  # (478,)
+    stable_weights: np.ndarray  # (478,) zero except the stable points
+    design: np.ndarray  # (B, P) weighted-sqrt flattened bases, P = 478*3
+    elem_w: np.ndarray  # (P,) residual weights
+    gram: np.ndarray  # (B, B) design @ design.T + ridge
+    design_d: np.ndarray  # (B, P) weighted detector responses (what the detector reports per basis)
+    response: np.ndarray  # (B, 478, 3)
+    penalty: np.ndarray  # (B,) activation cost (keeps landmark noise out of the curves)
+    gram_d: np.ndarray  # (B, B)
+    curve_from_basis: np.ndarray  # (n_curves,) index into bases, -1 for bilateral max curves
+    bilateral: tuple[tuple[int, int, int], ...]  # (curve index, left basis, right basis)
+
+
+@cache
+def model() -> Model:
+    """The shipped AU model (loaded once)."""
+    from core.paths import resources_dir
+
+    path = resources_dir() / "facs" / "canonical.npz"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            neutral = z["neutral"]
+            bases = z["bases"]
+            names = tuple(str(n) for n in z["basis_names"])
+            mirror = z["mirror"]
+            response = z["response"] if "response" in z.files else bases
+    except (OSError, KeyError, ValueError) as exc:
+        raise FacsimileError(f"AU basis file {path} is missing or damaged: {exc}; "
+                             "run resources/facs/derive_bases.py or reinstall") from exc
+    from core.facs.mesh import regions
+
+    pw = np.ones(478)
+    pw[468:] = 0.0  # irises follow gaze, not AUs
+    pw[regions()["face_oval"]] = 0.5  # the jaw/face outline is the least precise contour
+    sw = np.zeros(478)
+    sw[STABLE_POINTS] = STABLE_WEIGHTS
+    elem_w = (pw[:, None] * AXIS_WEIGHTS[None, :]).ravel()
+    flat = bases.reshape(len(bases), -1)
+    design = flat * np.sqrt(elem_w)[None, :]
+    gram = design @ design.T
+    gram += np.eye(len(gram)) * RIDGE * np.trace(gram) / len(gram)
+    design_d = response.reshape(len(bases), -1) * np.sqrt(elem_w)[None, :]
+    gram_d = design_d @ design_d.T
+    gram_d += np.eye(len(gram_d)) * RIDGE * np.trace(gram_d) / len(gram_d)
+    # a basis barely visible to the detector (small response) would otherwise soak up noise at high
+    # intensity: its activation cost is the noise it would explain, so its dead zone is wider
+    penalty = NOISE_SIGMAS * LANDMARK_NOISE * np.sqrt(np.diag(gram_d))
+    curves = au_curve_names()
+    cfb = np.full(len(curves), -1, np.int64)
+    bil = []
+    for i, c in enumerate(curves):
+        if c in names:
+            cfb[i] = names.index(c)
+        else:
+            left, right = names.index(c + "L"), names.index(c + "R")
+            bil.append((i, left, right))
+    missing = [f"AU{a:02d}" for a in AU_IDS if not any(n.startswith(f"AU{a:02d}") for n in names)]
+    if missing:
+        raise FacsimileError(f"AU basis file {path} lacks bases for {missing}")
+    return Model(neutral, bases, names, mirror, pw, sw, design, elem_w, gram, design_d, response, penalty, gram_d, cfb,
+                 tuple(bil))
+
+
+def box_qp(gram: np.ndarray, rhs: np.ndarray, lo: float = 0.0, hi: float = MAX_INTENSITY,
+           max_iter: int = 100) -> np.ndarray:
+    """min 1/2 a'Ga - rhs'a subject to lo <= a <= hi (G positive definite), by a primal active set.
+
+    Exact for a small dense problem; a few small solves per frame instead of an iterative
+    bounded least squares on the full residual (lsq_linear), which is 50x slower.
+    """
+    # start with every AU at its lower bound (most AUs are inactive in most frames, so the
+    # active set grows by a few variables instead of shrinking from all of them)
+    a = np.full(len(rhs), float(lo))
+    state = np.full(len(rhs), -1)  # -1 at lower, +1 at upper, 0 free
+    for _ in range(max_iter):
+        free = state == 0
+        # solve on the free set with the bound variables held
+        a_b = np.where(state < 0, lo, hi)
+        a_b[free] = 0.0
+        if free.any():
+            r = rhs[free] - gram[np.ix_(free, ~free)] @ a_b[~free]
+            z = np.linalg.solve(gram[np.ix_(free, free)], r)
+        else:
+            z = np.zeros(0)
+        cand = a_b.copy()
+        cand[free] = z
+        if np.all(z >= lo - 1e-12) and np.all(z <= hi + 1e-12):
+            a = np.clip(cand, lo, hi)
+            g = gram @ a - rhs  # KKT: at lower need g >= 0, at upper need g <= 0
+            viol = np.where(state < 0, -g, np.where(state > 0, g, 0.0))
+            k = int(np.argmax(viol))
+            if viol[k] <= 1e-10 * (1.0 + np.abs(rhs).max()):
+                return a
+            state[k] = 0
+            continue
+        # step from the feasible a toward cand until the first bound is hit
+        d = cand - a
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t_lo = np.where(free & (d < 0), (lo - a) / d, np.inf)
+            t_hi = np.where(free & (d > 0), (hi - a) / d, np.inf)
+        t = min(1.0, float(min(t_lo.min(), t_hi.min())))
+        a = np.clip(a + t * d, lo, hi)
+        a[state < 0] = lo
+        a[state > 0] = hi
+        hit_lo = free & (a <= lo + 1e-12)
+        hit_hi = free & (a >= hi - 1e-12)
+        state[hit_lo] = -1
+        state[hit_hi] = 1
+    return np.clip(a, lo, hi)  # pragma: no cover - max_iter is far above what the bases need
+
+
+def align(landmarks: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, Pose]:
+    """Landmarks (pixels) rigidly aligned onto target (canonical frame) on the stable points.
+
+    Returns the aligned mesh and the canonical -> image pose of the face.
+    """
+    m = model()
+    s, r, t = similarity(landmarks, target, m.stable_weights)
+    aligned = s * landmarks @ r.T + t
+    # inverse: x_img = (x_c - t) @ r / s
+    pose = Pose(rotation=r.T.copy(), scale=1.0 / s, translation=-(t @ r) / s)
+    return aligned, pose
+
+
+def solve_aligned(aligned: np.ndarray, neutral: np.ndarray, lo: float = 0.0, raw: bool = False
+                  ) -> tuple[np.ndarray, float]:
+    """AU intensities per basis (B,) of an aligned mesh's displacement from neutral, and the fit RMS (IOD).
+
+    Default (landmarks from the detector): the residual is fitted with the detector's measured
+    response to each basis (see derive_bases.py), with a small activation cost that keeps
+    landmark noise out of the curves. raw=True: the plain bounded least-squares coefficients
+    of the bases themselves (for meshes made by synthesize, no detector involved).
+    """
+    m = model()
+    res = (aligned - neutral).ravel()
+    wres = res * np.sqrt(m.elem_w)
+    if raw:
+        a = box_qp(m.gram, m.design @ wres, lo=lo)
+        fit = res - m.bases.reshape(len(a), -1).T @ a
+    else:
+        a = box_qp(m.gram_d, m.design_d @ wres - m.penalty, lo=lo)
+        fit = res - m.response.reshape(len(a), -1).T @ a
+    rms = float(np.sqrt((m.elem_w * fit * fit).sum() / m.elem_w.sum()))
+    return a, rms
+
+
+def basis_to_curves(coef: np.ndarray) -> np.ndarray:
+    """Per-basis coefficients (..., B) -> AU curve values (..., n_curves); bilateral = max(L, R)."""
+    m = model()
+    coef = np.asarray(coef)
+    out = np.empty(coef.shape[:-1] + (len(m.curve_from_basis),), coef.dtype)
+    direct = m.curve_from_basis >= 0
+    out[..., direct] = coef[..., m.curve_from_basis[direct]]
+    for i, left, right in m.bilateral:
+        out[..., i] = np.maximum(coef[..., left], coef[..., right])
+    # side curves are named AUxxL/AUxxR and are direct bases; nothing else to fill
+    return out
+
+
+def fit_confidence(rms: float) -> float:
+    """Confidence 0..1 from the fit residual: 1 for a perfect fit, 0.5 at RESIDUAL_HALF_CONFIDENCE."""
+    return float(np.exp(-np.log(2.0) * (rms / RESIDUAL_HALF_CONFIDENCE) ** 2))
+
+
+def basis_intensities(intensities: Mapping[str | int, float]) -> np.ndarray:
+    """Map {'AU12': 3, 'AU45L': 5, 26: 2, ...} to per-basis intensities; a bilateral name sets both
+    sides unless a side is also given. Unknown names raise FacsimileError."""
+    m = model()
+    a = np.zeros(len(m.basis_names))
+    items = sorted(intensities.items(), key=lambda kv: len(_code(kv[0])))  # bilateral first, sides override
+    for key, val in items:
+        code = _code(key)
+        v = max(0.0, float(val))
+        if code in m.basis_names:
+            a[m.basis_names.index(code)] = v
+        elif code + "L" in m.basis_names:
+            a[m.basis_names.index(code + "L")] = v
+            a[m.basis_names.index(code + "R")] = v
+        else:
+            raise FacsimileError(f"unknown AU curve {key!r}; known: {', '.join(au_curve_names())}")
+    return a
+
+
+def _code(key: str | int) -> str:
+    if isinstance(key, int | np.integer):
+        return f"AU{int(key):02d}"
+    k = str(key).strip().upper()
+    if k.endswith("_R"):
+        k = k[:-2]
+    if k.startswith("AU") and len(k) >= 3 and k[2:3].isdigit():
+        digits = "".join(ch for ch in k[2:] if ch.isdigit())
+        side = k[2 + len(digits):]
+        return f"AU{int(digits):02d}{side}"
+    return k
+
+
+def synthesize(neutral: np.ndarray, intensities: Mapping[str | int, float],
+               pose: Pose | Mapping | None = None) -> np.ndarray:
+    """Deform a neutral face mesh (478, 3) by AU intensities with the solver's own bases.
+
+    The neutral (image pixels, or any frame) is aligned to the canonical frame on the stable
+    points, the bases are added there, and the result is mapped back with the neutral's own
+    pose, or with `pose` (a Pose or {'rotation','scale','translation'}, canonical -> image)
+    to drive the face with another frame's head pose. Intensities above 5 extrapolate
+    linearly (gains); negative values count as 0.
+    """
+    m = model()
+    neutral = np.asarray(neutral, np.float64)
+    if neutral.shape != (478, 3) or not np.isfinite(neutral[:468]).all():
+        raise FacsimileError(f"synthesize needs a complete (478, 3) neutral mesh, got {neutral.shape}")
+    aligned, own = align(neutral, m.neutral)
+    a = basis_intensities(intensities)
+    deformed = aligned + np.tensordot(a, m.bases, axes=1)
+    if pose is None:
+        p = own
+    elif isinstance(pose, Pose):
+        p = pose
+    else:
+        p = Pose(np.asarray(pose["rotation"], float), float(pose["scale"]), np.asarray(pose["translation"], float))
+    return p.apply(deformed)
