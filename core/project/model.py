@@ -100,10 +100,19 @@ class Plate:
             if hasattr(m, "__exit__"):
                 stack.enter_context(m)  # type: ignore[arg-type]
             info = m.info
+            if Path(path).is_file():
+                digest = file_hash(path)
+            else:
+                # An image-sequence pattern is no file: identify it by its length and the quick
+                # hashes of its first and last members (a re-rendered head or tail changes it).
+                n = int(info.frame_count)
+                first, last = m.file_of(0), m.file_of(max(n - 1, 0))  # type: ignore[attr-defined]
+                h = hashlib.sha256(f"seq:{n}:{file_hash(first)}:{file_hash(last)}".encode())
+                digest = "s" + h.hexdigest()[:32]
         return cls(id=plate_id or Path(path).stem, path=str(Path(path).resolve()), fps=Fraction(info.fps),
                    frame_count=int(info.frame_count), width=int(info.width), height=int(info.height),
                    timecode=getattr(info, "timecode", None) or None, vfr=bool(getattr(info, "vfr", False)),
-                   hash=file_hash(path))
+                   hash=digest)
 
     @property
     def start_tc_frames(self) -> int:

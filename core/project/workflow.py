@@ -202,18 +202,7 @@ def read_plate(media: str | Path, taken: Iterable[str] = (), plate_id: str | Non
     pid, i = base, 2
     while pid in taken:
         pid, i = f"{base}_{i}", i + 1
-    if not any(ch in m.name for ch in "#%@"):
-        return Plate.from_media(m, plate_id=pid)
-    # An image-sequence pattern: Plate.from_media hashes its path, which is no file, so read
-    # the facts through the first member (open_media finds the same sequence from it) and
-    # keep the pattern as the plate's path.
-    from core.media.reader import open_media
-
-    with open_media(m) as reader:
-        first = reader.file_of(0)  # type: ignore[attr-defined]
-    plate = Plate.from_media(first, plate_id=pid)
-    plate.path = str(m.resolve())
-    return plate
+    return Plate.from_media(m, plate_id=pid)
 
 
 def _plate_stem(p: Path) -> str:
