@@ -5,10 +5,11 @@ the solver measures displacement from that person's neutral, found one of three 
 
 - 'frame':     the aligned mesh of a chosen neutral frame (averaged with its present
                neighbours within +-1 frame to damp landmark jitter);
-- 'auto':      estimated from the shot as OpenFace does with its person-specific neutral:
-               the per-vertex median of the aligned meshes, then each AU's low percentile
-               (10th) over the shot is taken as that AU's zero and folded back into the
-               neutral mesh (neutral = median + sum_k p10_k * basis_k); needs MIN_AUTO_FRAMES;
+- 'auto':      estimated from the shot: the mean of the 10% of frames (at least 3) whose
+               aligned mesh is nearest the canonical neutral, i.e. the least expressive ones
+               (their plate frame numbers in `neutral_frames`); needs MIN_AUTO_FRAMES. Like
+               OpenFace's person-specific neutral, it assumes the shot holds some neutral frames;
+               a shot that never relaxes needs a chosen neutral frame instead;
 - 'canonical': the shipped canonical neutral (stills, short shots): identity shape then
                partly reads as expression, which the calibration record says.
 """
@@ -17,10 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.facs.model import model, solve_aligned
+from core.facs.model import model
 
-LOW_PERCENTILE = 10.0
 MIN_AUTO_FRAMES = 25
+NEUTRAL_FRACTION = 0.1  # share of a shot's frames averaged into an 'auto' neutral
 
 
 def calibration_canonical() -> dict:
@@ -42,12 +43,18 @@ def calibration_auto(aligned: np.ndarray) -> dict:
         cal = calibration_canonical()
         cal["note"] = f"only {n} frames with a face (< {MIN_AUTO_FRAMES}): canonical neutral used"
         return cal
-    base = np.median(aligned, axis=0)
-    coef = np.array([solve_aligned(x, base, lo=-5.0)[0] for x in aligned])
-    offsets = np.percentile(coef, LOW_PERCENTILE, axis=0)
-    neutral = base + np.tensordot(offsets, m.bases, axes=1)
-    return {"method": "auto", "frame": None, "neutral": neutral,
-            "offsets": dict(zip(m.basis_names, offsets.round(4).tolist(), strict=True)), "n_frames": int(n)}
+    # a person's identity shape is a constant offset from the canonical neutral and expressions
+    # add to it, so the frames nearest the canonical neutral (weighted landmark distance, after
+    # each frame's own alignment) are the person's least expressive ones. Their mean is an
+    # observed face, never an extrapolated mesh. (A per-basis low-percentile fold-back, as in
+    # OpenFace, was tried: the signed solves of the correlated detector responses saturate on
+    # real footage and turned a smiling shot's neutral frames into AU23/AU6 at 5.)
+    w = m.elem_w.reshape(478, 3)
+    dist = np.array([np.sqrt((w * (x - m.neutral) ** 2).sum()) for x in aligned])
+    k = max(3, int(round(n * NEUTRAL_FRACTION)))
+    pick = np.sort(np.argsort(dist, kind="stable")[:k])
+    return {"method": "auto", "frame": None, "neutral": aligned[pick].mean(axis=0), "offsets": None,
+            "n_frames": int(n), "neutral_frames": pick.tolist()}
 
 
 def calibration_to_json(cal: dict) -> dict:

@@ -55,11 +55,11 @@ class Model:
     stable_weights: np.ndarray  # (478,) zero except the stable points
     design: np.ndarray  # (B, P) weighted-sqrt flattened bases, P = 478*3
     elem_w: np.ndarray  # (P,) residual weights
-    gram: np.ndarray  # (B, B) design @ design.T + ridge
+    gram: np.ndarray  # (B, B) design @ design.T (exact problem, no ridge)
     design_d: np.ndarray  # (B, P) weighted detector responses (what the detector reports per basis)
     response: np.ndarray  # (B, 478, 3)
     penalty: np.ndarray  # (B,) activation cost (keeps landmark noise out of the curves)
-    gram_d: np.ndarray  # (B, B)
+    gram_d: np.ndarray  # (B, B) design_d @ design_d.T + ridge (noisy detector landmarks)
     curve_from_basis: np.ndarray  # (n_curves,) index into bases, -1 for bilateral max curves
     bilateral: tuple[tuple[int, int, int], ...]  # (curve index, left basis, right basis)
 
@@ -90,8 +90,9 @@ def model() -> Model:
     elem_w = (pw[:, None] * AXIS_WEIGHTS[None, :]).ravel()
     flat = bases.reshape(len(bases), -1)
     design = flat * np.sqrt(elem_w)[None, :]
+    # no ridge on the exact (raw) problem: the bases are linearly independent (smallest eigenvalue
+    # of the Gram ~1e-4 against a largest ~0.1) and a ridge would bias synthesize -> solve
     gram = design @ design.T
-    gram += np.eye(len(gram)) * RIDGE * np.trace(gram) / len(gram)
     design_d = response.reshape(len(bases), -1) * np.sqrt(elem_w)[None, :]
     gram_d = design_d @ design_d.T
     gram_d += np.eye(len(gram_d)) * RIDGE * np.trace(gram_d) / len(gram_d)
@@ -175,14 +176,16 @@ def align(landmarks: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, Pose]:
     return aligned, pose
 
 
-def solve_aligned(aligned: np.ndarray, neutral: np.ndarray, lo: float = 0.0, raw: bool = False
-                  ) -> tuple[np.ndarray, float]:
+def solve_aligned(aligned: np.ndarray, neutral: np.ndarray, lo: float = 0.0, raw: bool = False,
+                  penalize: bool = True) -> tuple[np.ndarray, float]:
     """AU intensities per basis (B,) of an aligned mesh's displacement from neutral, and the fit RMS (IOD).
 
     Default (landmarks from the detector): the residual is fitted with the detector's measured
     response to each basis (see derive_bases.py), with a small activation cost that keeps
     landmark noise out of the curves. raw=True: the plain bounded least-squares coefficients
     of the bases themselves (for meshes made by synthesize, no detector involved).
+    penalize=False drops the activation cost (it is an L1 term only valid for lo = 0; the
+    calibration solves with negative lower bounds without it).
     """
     m = model()
     res = (aligned - neutral).ravel()
@@ -191,7 +194,7 @@ def solve_aligned(aligned: np.ndarray, neutral: np.ndarray, lo: float = 0.0, raw
         a = box_qp(m.gram, m.design @ wres, lo=lo)
         fit = res - m.bases.reshape(len(a), -1).T @ a
     else:
-        a = box_qp(m.gram_d, m.design_d @ wres - m.penalty, lo=lo)
+        a = box_qp(m.gram_d, m.design_d @ wres - (m.penalty if penalize else 0.0), lo=lo)
         fit = res - m.response.reshape(len(a), -1).T @ a
     rms = float(np.sqrt((m.elem_w * fit * fit).sum() / m.elem_w.sum()))
     return a, rms

@@ -65,6 +65,12 @@ def read_openface_csv(path: str | Path) -> dict:
             if c.startswith("AU") and (c.endswith("_r") or c.endswith("_c")):
                 name = c[:-2] if c.endswith("_r") else c
                 face[name] = values[sel, col[c]]
+        if "gaze_x" not in face and all(f"gaze_{e}_{a}" in col for e in (0, 1) for a in "xyz"):
+            # older OpenFace files carry only the two eye gaze vectors: the angles as OpenFace
+            # computes them (GazeAnalysis::GetGazeAngle), from the mean of the two vectors
+            g = sum(values[sel][:, [col[f"gaze_{e}_{a}"] for a in "xyz"]] for e in (0, 1)) / 2.0
+            face["gaze_x"] = np.arctan2(g[:, 0], -g[:, 2])
+            face["gaze_y"] = np.arctan2(g[:, 1], -g[:, 2])
         for a in AU_IDS:  # AUs OpenFace does not estimate (none today) read as missing, not zero
             face.setdefault(f"AU{a:02d}", np.full(int(sel.sum()), np.nan))
         if "success" in face:

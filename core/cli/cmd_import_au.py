@@ -1,0 +1,37 @@
+"""`facsimile import-au FILE.csv [--out curves.json]`: read an OpenFace 2.x CSV into AU curves."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+log = logging.getLogger("facsimile")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("import-au", help="read AU curves from an OpenFace 2.x CSV",
+                              description="Read an OpenFace 2.x CSV (AU intensities, success, confidence, "
+                                          "pose, gaze per frame and face) and write the curves as JSON.")
+    p.add_argument("csv", type=Path, help="OpenFace CSV file")
+    p.add_argument("--out", type=Path, default=None, help="curves JSON to write (default: FILE.curves.json)")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from core.errors import FacsimileError
+    from core.facs.openface import curves_to_json, read_openface_csv
+    from core.util.atomic import atomic_write_text
+
+    if not args.csv.exists():
+        raise FacsimileError(f"{args.csv} does not exist")
+    curves = read_openface_csv(args.csv)
+    out = args.out or args.csv.with_suffix(".curves.json")
+    atomic_write_text(out, json.dumps(curves_to_json(curves), indent=1))
+    for fid, face in curves["faces"].items():
+        n = len(face.get("frame", []))
+        ok = int(face["success"].sum()) if "success" in face else n
+        log.info("face %d: %d frames (%d with success), AU curves written to %s", fid, n, ok, out)
+    print(out)
+    return 0

@@ -1,0 +1,113 @@
+"""AU curves on real faces (issue 4, item 8): shared clips and posed stills, real analyser + solver.
+
+Contact sheets (frames with their AU values) go to output_dir. Long clips are marked slow.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+import core.facs as facs
+
+
+def _analyse(path, frames: tuple[int, int]):
+    from core.analysis.analyzer import Analyzer
+    from core.media.reader import open_media
+
+    with open_media(path) as reader:
+        analysis = Analyzer(max_faces=1).analyze(reader, frames=frames)
+        images = {}
+        for t in range(frames[0], frames[1], max(1, (frames[1] - frames[0]) // 8)):
+            images[t] = reader.read_rgb8(t)
+    faces = facs.extract_shot(analysis)
+    assert faces, f"no face found in {path}"
+    return analysis, faces[0], images
+
+
+def _sheet(images: dict[int, np.ndarray], face: facs.FaceAUs, curves: list[str], path) -> None:
+    """Frames side by side, each with its plate frame number and the given AU values."""
+    tiles = []
+    for t, img in images.items():
+        tile = cv2.resize(img, (256, 256), interpolation=cv2.INTER_AREA)
+        i = int(np.nonzero(face.frame_indices == t)[0][0])
+        cv2.putText(tile, f"frame {t}", (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 0), 1, cv2.LINE_AA)
+        for k, c in enumerate(curves):
+            cv2.putText(tile, f"{c} {face.curve(c)[i]:.1f}", (4, 36 + 16 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                        (0, 255, 0), 1, cv2.LINE_AA)
+        tiles.append(tile)
+    cv2.imwrite(str(path), cv2.cvtColor(np.hstack(tiles), cv2.COLOR_RGB2BGR))
+
+
+def test_d0_smile_carries_au12(shared_media, output_dir):
+    """d0.mp4 (78 frames): neutral on frames 0..12, broad open smile on about 25..65.
+    Checked by eye on d0_sheet.png: frames 0 and 9 neutral (AU12 0.0), frames 27..63 a broad
+    smile with teeth (AU12 5.0), frame 72 relaxed again."""
+    _, face, images = _analyse(shared_media("clips", "d0.mp4"), (0, 78))
+    _sheet(images, face, ["AU12", "AU06", "AU25", "AU45"], output_dir / "d0_sheet.png")
+    au12 = face.curve("AU12")
+    smile, neutral = np.nanmean(au12[25:66]), np.nanmean(au12[0:13])
+    print(f"\nd0 AU12: smile frames 25..65 mean {smile:.2f}, neutral frames 0..12 mean {neutral:.2f}; "
+          f"calibration {face.calibration['method']} on frames {face.calibration.get('neutral_frames')}")
+    assert smile >= 3.0 and neutral <= 0.5
+
+
+@pytest.mark.slow
+def test_d3_wink_one_side(shared_media, output_dir):
+    """d3.mp4 frames 0..59: two one-eyed winks. Checked by eye on d3_sheet.png: frames 7 and 14
+    the image-right eye (subject's LEFT) is shut, the other open (AU45L 4.3 / 5.0, AU45R 0.0);
+    frame 42 the image-left eye (subject's RIGHT) is shut (AU45R 5.0, AU45L 0.0); frames 0 and
+    28 both open (0.0 / 0.0)."""
+    _, face, images = _analyse(shared_media("clips", "d3.mp4"), (0, 60))
+    _sheet(images, face, ["AU45L", "AU45R", "AU12"], output_dir / "d3_sheet.png")
+    left, right = face.curve("AU45L"), face.curve("AU45R")
+    w1l, w1r = np.nanmean(left[9:22]), np.nanmean(right[9:22])
+    w2l, w2r = np.nanmean(left[40:49]), np.nanmean(right[40:49])
+    print(f"\nd3 wink 1 (frames 9..21): AU45L {w1l:.2f} AU45R {w1r:.2f}; "
+          f"wink 2 (frames 40..48): AU45L {w2l:.2f} AU45R {w2r:.2f}")
+    assert w1l >= 2.5 and w1r <= 0.5
+    assert w2r >= 2.5 and w2l <= 0.5
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason="AU45 false positives on d6: checked by eye on d6_sheet.png, frames 74, 111 and 185 show "
+                          "both eyes wide open (tongue out / grimace) yet read AU45 5.0, 4.2, 5.0; the AU45 runs "
+                          "above 2 on frames 0..299 are mostly expression cross-talk, not blinks", strict=False)
+def test_d6_blinks_are_short_peaks(shared_media, output_dir):
+    """d6.mp4 frames 0..299: blinks show as short AU45 peaks, and wide-open-eye frames read no AU45.
+    Checked by eye on d6_sheet.png: frames 37, 74, 111, 148, 185 eyes wide open; frame 0 lids
+    lowered (AU45 2.4); frame 222 one eye half shut."""
+    _, face, images = _analyse(shared_media("clips", "d6.mp4"), (0, 300))
+    _sheet(images, face, ["AU45", "AU45L", "AU45R"], output_dir / "d6_sheet.png")
+    au45 = np.nan_to_num(face.curve("AU45"))
+    on = au45 > 2.0
+    edges = np.diff(np.r_[0, on.astype(np.int8), 0])
+    runs = list(zip(np.nonzero(edges == 1)[0].tolist(), np.nonzero(edges == -1)[0].tolist(), strict=True))
+    print(f"\nd6 AU45 runs above 2 (start, end): {runs}; AU45 at open-eye frames 37/74/111/148/185: "
+          f"{[round(float(au45[t]), 1) for t in (37, 74, 111, 148, 185)]}")
+    assert len([r for r in runs if r[1] - r[0] <= 15]) >= 3
+    assert all(au45[t] < 1.0 for t in (37, 74, 111, 148, 185))
+
+
+STILLS = {"0-f1-su-ph.jpg": ("surprise", ["AU01", "AU02", "AU05", "AU26"]),
+          "0-f15-hao-ph.jpg": ("happy", ["AU06", "AU12"]),
+          "15-f13-anc-ph.jpg": ("anger", ["AU04", "AU07", "AU23"]),
+          "45-m7-di-ph.jpg": ("disgust", ["AU09", "AU10"])}
+
+
+@pytest.mark.xfail(reason="posed stills use the canonical neutral (one frame, no calibration) and saturate: measured "
+                          "surprise reads AU07/09/10/15/17/23 at 5; happy AU12 5 but also AU07/10/25/45 5; anger AU04 5 "
+                          "with AU09/10/17/20/23/45 5; the analyser finds no face in 45-m7-di-ph.jpg", strict=False)
+def test_posed_stills_read_as_their_expression(shared_media):
+    """Each posed still's own expression AUs have the highest mean among the four expressions."""
+    from core.analysis.analyzer import Analyzer
+
+    an = Analyzer(max_faces=1)
+    for name, (expr, _aus) in STILLS.items():
+        img = cv2.cvtColor(cv2.imread(str(shared_media("stills", name))), cv2.COLOR_BGR2RGB)
+        faces = facs.extract_shot(an.still_analysis(img), filter="none")
+        assert faces, f"no face in {name}"
+        score = {e: np.mean([faces[0].curve(a)[0] for a in group]) for e, group in STILLS.values()}
+        print(name, {k: round(float(v), 2) for k, v in score.items()})
+        assert max(score, key=score.get) == expr, (name, score)

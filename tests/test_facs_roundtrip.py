@@ -1,0 +1,190 @@
+"""AU round trip through images (issue 4, item 7): synthesis -> image warp -> real analyser -> solver.
+
+Known AU intensities are put on a neutral face with core.facs.synthesize, the image is warped
+to the synthesised mesh with the render's dense piecewise-affine warp (core.render.warp, eye
+and mouth openings filled as the renderer does, the mouth opening painted dark), the warped
+image is re-analysed by the real analyser (core.analysis.Analyzer: MediaPipe face mesh) and
+the landmarks are solved by core.facs.solve_frame with the face's neutral (the un-deformed
+render analysed the same way) as calibration. Every AU alone at 1, 3 and 5, then mixtures.
+
+Per-AU numbers are printed (pytest -s) and written to output_dir/roundtrip_<face>.csv with a
+contact sheet. The fast test runs the astronaut at intensities 3 and 5 plus the mixtures;
+the slow one adds intensity 1 and a shared still.
+"""
+
+from __future__ import annotations
+
+import csv
+from functools import cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import core.facs as facs
+from core.facs.calibrate import calibration_from_frames
+from core.facs.mesh import MOUTH_INNER_LOOP
+from core.facs.model import align, model
+
+MIXTURES = [
+    {"AU01": 3, "AU02": 3, "AU05": 2, "AU26": 3},  # surprise
+    {"AU06": 3, "AU12": 4, "AU25": 2},  # happy
+    {"AU04": 4, "AU07": 3, "AU23": 3},  # anger
+    {"AU09": 3, "AU10": 3, "AU17": 2},  # disgust
+    {"AU01": 4, "AU04": 2, "AU15": 3},  # sadness
+    {"AU12L": 4, "AU45R": 5},  # one-sided smile with a wink of the subject's right eye
+    {"AU14": 3, "AU20": 3, "AU25": 3},
+]
+
+
+def face_crop(img: np.ndarray, lm: np.ndarray, size: int = 512) -> np.ndarray:
+    """The face scaled to fill a size x size image (as a tracked plate face would be)."""
+    x0, y0 = lm[:, :2].min(0)
+    x1, y1 = lm[:, :2].max(0)
+    cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, 0.8 * max(x1 - x0, y1 - y0)
+    k = size / (2 * half)
+    m = np.array([[k, 0, -(cx - half) * k], [0, k, -(cy - half) * k]])
+    return cv2.warpAffine(img, m, (size, size), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+
+
+def render(img: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Dense piecewise-affine warp of the face from src to dst landmarks, mouth opening painted dark."""
+    from core.render.warp import fill_mesh, warp_image
+
+    sp, tris = fill_mesh(src)
+    dp, _ = fill_mesh(dst)
+    out, mask = warp_image(img, sp, dp, tris)
+    comp = np.where(mask[..., None] > 0, out, img).astype(np.uint8)
+    cv2.fillPoly(comp, [np.round(dst[MOUTH_INNER_LOOP, :2]).astype(np.int32)], (40, 20, 20), lineType=cv2.LINE_AA)
+    return comp
+
+
+@cache
+def _analyzer():
+    from core.analysis.analyzer import Analyzer
+
+    return Analyzer(max_faces=1)
+
+
+def landmarks(img: np.ndarray) -> np.ndarray:
+    faces = _analyzer().analyze_image(img, embed=False)
+    assert faces, "the analyser lost the face"
+    return np.asarray(faces[0].landmarks, np.float64)
+
+
+def cases(levels: tuple[int, ...]) -> list[dict[str, float]]:
+    return [{a.code: float(v)} for a in facs.catalogue() for v in levels] + [dict(m) for m in MIXTURES]
+
+
+def truth_curves(case: dict[str, float]) -> np.ndarray:
+    """The bilateral AU curve values a case sets (max of the sides), in catalogue order."""
+    out = []
+    for a in facs.catalogue():
+        vals = [v for k, v in case.items() if k == a.code or k in (a.code + "L", a.code + "R")]
+        out.append(max(vals) if vals else 0.0)
+    return np.array(out)
+
+
+def run_face(img: np.ndarray, levels: tuple[int, ...], name: str, out_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Truth and recovered bilateral AU values (cases x AUs); writes a CSV and a contact sheet."""
+    img = face_crop(img, landmarks(img))
+    lm0 = landmarks(img)
+    neutral_img = render(img, lm0, lm0)
+    aligned, _ = align(landmarks(neutral_img), model().neutral)
+    cal = calibration_from_frames(aligned[None])
+    names = facs.curve_names()
+    cols = [names.index(a.code) for a in facs.catalogue()]
+    truth, got, tiles = [], [], []
+    for case in cases(levels):
+        im = render(img, lm0, facs.synthesize(lm0, case))
+        vals, conf = facs.solve_frame(landmarks(im), cal)
+        truth.append(truth_curves(case))
+        got.append(vals[cols])
+        if len(tiles) < 64:
+            t = cv2.resize(im, (192, 192), interpolation=cv2.INTER_AREA)
+            lbl = " ".join(f"{k}={v:g}" for k, v in case.items())
+            top = sorted(((v, a.code) for v, a in zip(vals[cols], facs.catalogue(), strict=True)), reverse=True)[:2]
+            cv2.putText(t, lbl[:30], (3, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 0), 1, cv2.LINE_AA)
+            cv2.putText(t, " ".join(f"{c}:{v:.1f}" for v, c in top), (3, 186), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
+                        (0, 255, 0), 1, cv2.LINE_AA)
+            tiles.append(t)
+    truth, got = np.array(truth), np.array(got)
+    while len(tiles) % 8:
+        tiles.append(np.zeros_like(tiles[0]))
+    sheet = np.vstack([np.hstack(tiles[i:i + 8]) for i in range(0, len(tiles), 8)])
+    cv2.imwrite(str(out_dir / f"roundtrip_{name}.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    with open(out_dir / f"roundtrip_{name}.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["case"] + [f"{a.code}_true" for a in facs.catalogue()] + [f"{a.code}_got" for a in facs.catalogue()])
+        for case, t, g in zip(cases(levels), truth, got, strict=True):
+            w.writerow([" ".join(f"{k}={v:g}" for k, v in case.items())] + t.tolist() + np.round(g, 3).tolist())
+    return truth, got
+
+
+def report(truth: np.ndarray, got: np.ndarray, title: str) -> tuple[float, float]:
+    """Print per-AU Pearson r / MAE (over every case, the AU's own curve) and return the overall pair."""
+    print(f"\n{title}: {len(truth)} cases x {truth.shape[1]} AUs")
+    print(f"{'AU':6s} {'r':>6s} {'MAE':>6s}  recovered when alone at 1/3/5 (or the levels run)")
+    for j, a in enumerate(facs.catalogue()):
+        t, g = truth[:, j], got[:, j]
+        r = float(np.corrcoef(t, g)[0, 1]) if g.std() > 0 else float("nan")
+        alone = [f"{g[i]:.2f}" for i in range(len(truth)) if t[i] > 0 and np.count_nonzero(truth[i]) == 1]
+        print(f"{a.code:6s} {r:6.3f} {np.abs(t - g).mean():6.3f}  {' '.join(alone)}")
+    r_all = float(np.corrcoef(truth.ravel(), got.ravel())[0, 1])
+    mae = float(np.abs(truth - got).mean())
+    print(f"overall Pearson r {r_all:.3f}  MAE {mae:.3f}")
+    return r_all, mae
+
+
+# AUs the round trip recovers well today (astronaut, levels 3 and 5 + mixtures: r 0.93..0.99); a
+# regression guard, not the issue's target, which the next test holds the engine to
+RECOVERED = ("AU02", "AU04", "AU10", "AU12", "AU26", "AU45")
+
+
+@cache
+def _astronaut(out_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    import skimage.data
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    truth, got = run_face(skimage.data.astronaut(), (3, 5), "astronaut", out_dir)
+    report(truth, got, "round trip, astronaut, levels 3 and 5 + mixtures")
+    return truth, got
+
+
+def test_roundtrip_astronaut(output_dir):
+    """Astronaut, each AU alone at 3 and 5, plus the mixtures (fast version): the well-recovered AUs
+    stay recovered. Contact sheet checked by eye: the AU01/AU02 tiles raise the brows, AU12 lifts
+    the corners, AU26 drops the jaw with a dark mouth, AU45 closes the lids."""
+    truth, got = _astronaut(output_dir.parent / "roundtrip")
+    codes = [a.code for a in facs.catalogue()]
+    for code in RECOVERED:
+        j = codes.index(code)
+        assert np.corrcoef(truth[:, j], got[:, j])[0, 1] >= 0.85, code
+        assert np.abs(truth[:, j] - got[:, j]).mean() <= 0.5, code
+
+
+@pytest.mark.xfail(reason="issue 4 item 7 not met yet: measured overall r 0.67, MAE 0.33 (astronaut, levels 3/5 "
+                          "+ mixtures); AU14 is not recovered at all, AU09/AU07/AU23/AU25 weakly, and brow/lid "
+                          "bases leak into each other through the landmark detector", strict=False)
+def test_roundtrip_issue_target(output_dir):
+    """The issue's target over the fast set: Pearson r >= 0.95 and MAE <= 0.5 over every case x AU."""
+    truth, got = _astronaut(output_dir.parent / "roundtrip")
+    r = float(np.corrcoef(truth.ravel(), got.ravel())[0, 1])
+    mae = float(np.abs(truth - got).mean())
+    assert r >= 0.95 and mae <= 0.5, (r, mae)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason="issue 4 item 7 not met yet (see test_roundtrip_issue_target)", strict=False)
+def test_roundtrip_full(output_dir, shared_media):
+    """Astronaut and a shared neutral still (s11.jpg), each AU alone at 1, 3, 5, plus the mixtures."""
+    import skimage.data
+
+    still = cv2.cvtColor(cv2.imread(str(shared_media("stills", "s11.jpg"))), cv2.COLOR_BGR2RGB)
+    ta, ga = run_face(skimage.data.astronaut(), (1, 3, 5), "astronaut_full", output_dir)
+    ts, gs = run_face(still, (1, 3, 5), "s11", output_dir)
+    report(ta, ga, "astronaut")
+    report(ts, gs, "s11.jpg")
+    r, mae = report(np.vstack([ta, ts]), np.vstack([ga, gs]), "round trip, both faces, levels 1, 3, 5 + mixtures")
+    assert r >= 0.95 and mae <= 0.5, (r, mae)
