@@ -32,7 +32,7 @@ def test_catalogue_and_names():
 
 def test_bases_are_data_and_separable():
     m = model()
-    assert m.bases.shape == (28, 478, 3) and m.neutral.shape == (478, 3)
+    assert m.bases.shape == (31, 478, 3) and m.neutral.shape == (478, 3)
     # canonical frame: eye centres 1 IOD apart, symmetric
     assert np.allclose(m.neutral[m.mirror] * [-1, 1, 1], m.neutral, atol=1e-6)
     # sided bases are mirror images; every basis is distinct from every other (no collinear pair)
@@ -47,8 +47,8 @@ def test_bases_are_data_and_separable():
 def test_box_qp_matches_lsq_linear(seed):
     m = model()
     rng = np.random.default_rng(seed)
-    a0 = np.clip(rng.normal(0, 2.5, 28), 0, 7) * (rng.random(28) < 0.5)
-    x = m.neutral + np.tensordot(a0, m.response, 1) + rng.normal(0, 0.004, (478, 3))
+    a0 = np.clip(rng.normal(0, 2.5, len(m.basis_names)), 0, 7) * (rng.random(len(m.basis_names)) < 0.5)
+    x = m.neutral + np.tensordot(a0, m.bases, 1) + rng.normal(0, 0.004, (478, 3))
     a, _ = solve_aligned(x, m.neutral)
     # the same QP as a bounded least-squares problem: G = L L', min |L'a - L^-1 (b - penalty)|^2
     res = (x - m.neutral).ravel() * np.sqrt(m.elem_w)
@@ -69,7 +69,7 @@ def test_synthesize_is_inverse_of_solve():
         r = Pose(-r.rotation, r.scale, r.translation)
     face = r.apply(m.neutral)
     for _ in range(10):
-        truth = {n: float(v) for n, v in zip(m.basis_names, np.clip(rng.normal(0, 2, 28), 0, 5), strict=True)}
+        truth = {n: float(v) for n, v in zip(m.basis_names, np.clip(rng.normal(0, 2, len(m.basis_names)), 0, 5), strict=True)}
         out = facs.synthesize(face, truth)
         aligned, _ = align(out, m.neutral)
         got, rms = solve_aligned(aligned, m.neutral, raw=True)
@@ -98,12 +98,12 @@ def _person_track(rng, t=120):
     on frames 40..59 and blinks with the left eye on 80..83; other frames neutral + noise."""
     m = model()
     identity = m.neutral + 2.5 * m.bases[m.basis_names.index("AU04L")] + 2.5 * m.bases[m.basis_names.index("AU04R")]
-    truth = np.zeros((t, 28))
+    truth = np.zeros((t, len(m.basis_names)))
     truth[40:60, m.basis_names.index("AU12L")] = 3
     truth[40:60, m.basis_names.index("AU12R")] = 3
     truth[80:84, m.basis_names.index("AU45L")] = 4
     pose = Pose(np.eye(3), 100.0, np.array([320.0, 240.0, 0.0]))
-    meshes = np.array([pose.apply(identity + np.tensordot(truth[i], m.response, 1) + rng.normal(0, 0.002, (478, 3)))
+    meshes = np.array([pose.apply(identity + np.tensordot(truth[i], m.bases, 1) + rng.normal(0, 0.002, (478, 3)))
                        for i in range(t)], np.float32)
     return meshes, truth
 

@@ -5,11 +5,14 @@ the solver measures displacement from that person's neutral, found one of three 
 
 - 'frame':     the aligned mesh of a chosen neutral frame (averaged with its present
                neighbours within +-1 frame to damp landmark jitter);
-- 'auto':      estimated from the shot: the mean of the 10% of frames (at least 3) whose
-               aligned mesh is nearest the canonical neutral, i.e. the least expressive ones
-               (their plate frame numbers in `neutral_frames`); needs MIN_AUTO_FRAMES. Like
-               OpenFace's person-specific neutral, it assumes the shot holds some neutral frames;
-               a shot that never relaxes needs a chosen neutral frame instead;
+- 'auto':      estimated from the shot, region by region (each eye, each brow, the mouth and
+               jaw, the rest): per region, the mean of the 10% of frames (at least 3) whose
+               region is nearest the canonical neutral, i.e. the least expressive ones for that
+               region, blended across regions with smooth weights. Per region because
+               expressions rarely coincide: a blink's frame can have the most neutral mouth, a
+               smile's the most neutral eyes; one whole-face choice would put the closed eye
+               into the neutral. Like OpenFace's person-specific neutral, it assumes the shot
+               relaxes each region at some point; a shot that never does needs a chosen frame;
 - 'canonical': the shipped canonical neutral (stills, short shots): identity shape then
                partly reads as expression, which the calibration record says.
 """
@@ -35,6 +38,21 @@ def calibration_from_frames(aligned: np.ndarray, frame: int | None = None) -> di
             "offsets": None, "n_frames": int(len(aligned))}
 
 
+# Regions of the 'auto' neutral: centres (canonical x, y in IOD; +x subject's left, +y down) and
+# widths of Gaussian weights: left eye, right eye, left brow, right brow, mouth and jaw; whatever
+# they leave uncovered is one more region (nose, cheeks, outline).
+ZONE_CENTRES = np.array([[0.5, 0.0], [-0.5, 0.0], [0.55, -0.32], [-0.55, -0.32], [0.0, 1.05]])
+ZONE_WIDTHS = np.array([0.22, 0.22, 0.22, 0.22, 0.4])
+
+
+def zone_weights(neutral: np.ndarray) -> np.ndarray:
+    """(Z, 478) weights of each landmark in each calibration region (columns sum to 1)."""
+    xy = np.asarray(neutral)[:, :2]
+    w = np.exp(-0.5 * ((xy[None] - ZONE_CENTRES[:, None]) ** 2).sum(-1) / ZONE_WIDTHS[:, None] ** 2)
+    w = np.vstack([w, np.clip(1.0 - w.sum(0), 0.0, None)])
+    return w / np.maximum(w.sum(0, keepdims=True), 1e-12)
+
+
 def calibration_auto(aligned: np.ndarray) -> dict:
     """Robust per-shot neutral from every present frame's aligned mesh (N, 478, 3)."""
     m = model()
@@ -44,17 +62,23 @@ def calibration_auto(aligned: np.ndarray) -> dict:
         cal["note"] = f"only {n} frames with a face (< {MIN_AUTO_FRAMES}): canonical neutral used"
         return cal
     # a person's identity shape is a constant offset from the canonical neutral and expressions
-    # add to it, so the frames nearest the canonical neutral (weighted landmark distance, after
-    # each frame's own alignment) are the person's least expressive ones. Their mean is an
-    # observed face, never an extrapolated mesh. (A per-basis low-percentile fold-back, as in
-    # OpenFace, was tried: the signed solves of the correlated detector responses saturate on
-    # real footage and turned a smiling shot's neutral frames into AU23/AU6 at 5.)
+    # add to it, so per region the frames nearest the canonical neutral (weighted landmark
+    # distance, after each frame's own alignment) are the person's least expressive ones. Their
+    # mean is an observed face, never an extrapolated mesh. (A per-basis low-percentile fold-back,
+    # as in OpenFace, was tried: signed solves of correlated bases saturate on real footage.)
     w = m.elem_w.reshape(478, 3)
-    dist = np.array([np.sqrt((w * (x - m.neutral) ** 2).sum()) for x in aligned])
+    d2 = ((aligned - m.neutral) ** 2 * w).sum(-1)  # (N, 478)
     k = max(3, int(round(n * NEUTRAL_FRACTION)))
-    pick = np.sort(np.argsort(dist, kind="stable")[:k])
-    return {"method": "auto", "frame": None, "neutral": aligned[pick].mean(axis=0), "offsets": None,
-            "n_frames": int(n), "neutral_frames": pick.tolist()}
+    zones = zone_weights(m.neutral)
+    neutral = np.zeros((478, 3))
+    picks = []
+    for zw in zones:
+        pick = np.sort(np.argsort(d2 @ zw, kind="stable")[:k])
+        neutral += zw[:, None] * aligned[pick].mean(axis=0)
+        picks.append(pick.tolist())
+    return {"method": "auto", "frame": None, "neutral": neutral, "offsets": None,
+            "n_frames": int(n), "neutral_frames": picks,
+            "regions": ["left eye", "right eye", "left brow", "right brow", "mouth and jaw", "rest"]}
 
 
 def calibration_to_json(cal: dict) -> dict:

@@ -172,7 +172,8 @@ def extract_shot(analysis, *, neutral: int | None = None, filter: str = "one_eur
         elif len(idx):
             cal = calibration_auto(aligned)
             if "neutral_frames" in cal:  # positions among the present frames -> plate frame numbers
-                cal["neutral_frames"] = [int(analysis.frame_indices[idx[j]]) for j in cal["neutral_frames"]]
+                cal["neutral_frames"] = [[int(analysis.frame_indices[idx[j]]) for j in zone]
+                                         for zone in cal["neutral_frames"]]
         else:
             cal = calibration_canonical()
         raw = np.full((t_count, len(names)), np.nan, np.float32)

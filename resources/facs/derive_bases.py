@@ -16,6 +16,11 @@ Run from the repository root:  .venv/bin/python resources/facs/derive_bases.py [
    geodesic interpolation on the mesh surface (see the spec's doc). The rigid/similarity part
    of each field on the stable points is removed, so what the solver sees after its own
    alignment is exactly the basis: extraction is the inverse of synthesis.
+
+The solver fits these geometric bases to real landmarks directly. (An earlier version fitted
+MediaPipe's measured response to warped renders of each basis instead; real footage then read
+several times too high, because the detector under-reports warped renders, not real faces.
+`--response` still prints that response as a diagnostic.)
 """
 
 from __future__ import annotations
@@ -225,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--media", type=Path, default=REPO.parent / "shared" / "media",
                     help="shared test media folder with the neutral stills (optional)")
     ap.add_argument("--out", type=Path, default=HERE / "canonical.npz")
+    ap.add_argument("--response", action="store_true",
+                    help="also measure and print MediaPipe's response to each basis rendered by an image warp")
     args = ap.parse_args(argv)
     import cv2
     import skimage.data
@@ -255,11 +262,14 @@ def main(argv: list[str] | None = None) -> int:
     arrays = dict(neutral=neutral.astype(np.float64), bases=bases.astype(np.float64),
                   basis_names=np.array(names), mirror=perm.astype(np.int64), sources=np.array(sources))
     np.savez_compressed(args.out, **arrays)
-    response = detector_response(images)
-    np.savez_compressed(args.out, response=response, **arrays)
-    for k, n in enumerate(names):
-        g = (response[k] * bases[k]).sum() / (bases[k] ** 2).sum()
-        print(f"  {n:6s} detector gain (projection on its own basis) {g:.2f}")
+    if args.response:
+        # Diagnostic only (not saved, not used by the solver): how much of each basis MediaPipe
+        # reports when the basis is rendered into a still by an image warp. Warped renders read
+        # low (a stretched open eye is no closed lid), real faces do not: see docs/architecture.md.
+        response = detector_response(images)
+        for k, n in enumerate(names):
+            g = (response[k] * bases[k]).sum() / (bases[k] ** 2).sum()
+            print(f"  {n:6s} detector gain on warped renders (projection on its own basis) {g:.2f}")
     mags = np.abs(bases).max(axis=(1, 2)) * 5
     print(f"wrote {args.out}: {len(names)} bases from {len(sources)} neutral faces")
     for n, m in zip(names, mags, strict=True):
