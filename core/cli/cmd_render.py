@@ -11,12 +11,25 @@ import argparse
 import sys
 
 
+def _epilog() -> str:
+    from core.delivery.presets import preset_table
+
+    return ("presets (--preset NAME; explicit options override them):\n" + preset_table()
+            + "\n\nexamples:\n  facsimile render shot.facsimile --preset exr-acescg-patch --out renders/\n"
+              "  facsimile render shot.facsimile --preset prores4444-comp --out sh010_comp.mov\n"
+              "  facsimile render shot.facsimile --preset exr32-lin709-matte --handles 8 --out m.####.exr")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("render", help="render a shot (edit or swap mode) to .mov or an image sequence")
-    p.add_argument("project", help="NAME.facsimile project folder")
+    p = sub.add_parser("render", help="render a shot (edit or swap mode) to .mov or an image sequence",
+                       epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("project", nargs="?", help="NAME.facsimile project folder")
     p.add_argument("--shot", help="shot id or name (default: the first shot)")
-    p.add_argument("--out", required=True, help="out.mov (ProRes) or out.####.exr / .png / .tif")
+    p.add_argument("--out", help="out.mov (ProRes), out.####.exr / .png / .tif, or a folder (named from the shot)")
+    p.add_argument("--preset", help="named export preset, e.g. exr-acescg-patch (see --list-presets)")
+    p.add_argument("--list-presets", action="store_true", help="print the export presets and exit")
     p.add_argument("--frames", help="plate frames A-B, inclusive (default: the shot's range with handles)")
+    p.add_argument("--handles", type=int, help="frames rendered before and after the shot (default: the shot's)")
     p.add_argument("--mode", choices=["edit", "swap"], help="edit: performer's own face; swap: the template's")
     p.add_argument("--template", help="identity template id for swap mode (default: the shot's assignment)")
     p.add_argument("--output", choices=["comp", "patch", "matte"], help="full frame, face patch (RGBA) or matte")
@@ -26,10 +39,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--restore-strength", type=float)
     p.add_argument("--identity-strength", type=float, help="swap mode: 0 performer's face shape .. 1 template's")
     p.add_argument("--track", type=int, help="face track to render (default: the shot's setting, else 0)")
-    p.add_argument("--codec", default="prores4444", choices=["prores4444", "prores4444xq", "prores422hq"])
+    p.add_argument("--codec", choices=["prores4444", "prores4444xq", "prores422hq"], help="ProRes profile "
+                   "(default prores4444)")
     p.add_argument("--colorspace", help="EXR output colour space (default Linear Rec.709 (sRGB); e.g. ACEScg)")
-    p.add_argument("--compression", default="piz", choices=["piz", "zip", "dwaa"])
-    p.add_argument("--start-number", type=int, default=1001, help="first number of a sequence (default 1001)")
+    p.add_argument("--compression", choices=["piz", "zip", "dwaa"], help="EXR compression (default piz)")
+    p.add_argument("--pixel-type", choices=["half", "float"], help="EXR pixel type (default half)")
+    p.add_argument("--start-number", type=int, default=1001, help="number of the first rendered frame of a "
+                   "sequence (default 1001; the cut-in is START + handles)")
     p.add_argument("--engine", choices=["local", "ray"], default="local")
     p.add_argument("--address", help="Ray cluster address (default: a local cluster)")
     p.add_argument("--chunk", type=int, default=24, help="frames per chunk (farm task)")
@@ -40,13 +56,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _render(args: argparse.Namespace) -> int:
+    from core.errors import FacsimileError
+
+    if args.list_presets:
+        from core.delivery.presets import preset_table
+
+        print(preset_table())
+        return 0
+    if not args.project or not args.out:
+        raise FacsimileError("render needs a PROJECT and --out (or --list-presets)")
     from core.render.delivery import render_shot
 
     overrides = {k: getattr(args, k) for k in ("mode", "output", "blend", "colour", "restore", "restore_strength",
                                                "identity_strength", "track") if getattr(args, k) is not None}
     result = render_shot(args.project, args.out, shot=args.shot, frames=args.frames, overrides=overrides,
                          template=args.template, override_consent=args.override_consent, codec=args.codec,
-                         colorspace=args.colorspace, compression=args.compression, start_number=args.start_number,
+                         colorspace=args.colorspace, compression=args.compression, pixel_type=args.pixel_type,
+                         start_number=args.start_number, handles=args.handles, preset=args.preset,
                          engine=args.engine, address=args.address, chunk=args.chunk, job_only=args.job_only,
                          progress_bar=sys.stderr.isatty())
     print(result["output"])

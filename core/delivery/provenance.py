@@ -31,9 +31,21 @@ def provenance_tags(render_id: str) -> dict[str, str]:
     }
 
 
-def _sample_frames(path: Path) -> tuple[dict[str, str], list[np.ndarray]]:
-    """Container tags and a few decoded frames (first, middle, last) of a movie or sequence."""
-    from core.media.reader import open_media
+def _opaque_mask(img: np.ndarray) -> np.ndarray | None:
+    """Where an RGBA picture is opaque (alpha >= 0.99), or None when it is opaque everywhere."""
+    if img.ndim != 3 or img.shape[2] != 4:
+        return None
+    a = img[..., 3].astype(np.float32)
+    if img.dtype.kind in "ui":
+        a /= np.iinfo(img.dtype).max
+    opaque = a >= 0.99
+    return None if opaque.all() else opaque
+
+
+def _sample_frames(path: Path) -> tuple[dict[str, str], list[tuple[np.ndarray, np.ndarray | None]]]:
+    """Container tags and a few decoded frames (first, middle, last) of a movie or sequence,
+    each as (8-bit RGB, opaque mask or None)."""
+    from core.media.reader import open_media, to_rgb8
 
     tags: dict[str, str] = {}
     with open_media(path) as reader:
@@ -41,7 +53,10 @@ def _sample_frames(path: Path) -> tuple[dict[str, str], list[np.ndarray]]:
         tags.update({str(k): str(v) for k, v in (info.metadata or {}).items()})
         n = info.frame_count
         picks = sorted({0, n // 2, max(0, n - 1)})
-        frames = [reader.read_rgb8(i) for i in picks]
+        frames = []
+        for i in picks:
+            img = reader.read(i)
+            frames.append((to_rgb8(img), _opaque_mask(img)))
     if path.suffix.lower() == ".exr" or "#" in path.name or "%" in path.name:
         tags.update(_exr_tags(path))
     return tags, frames
@@ -74,7 +89,7 @@ def verify(path: str | Path) -> dict:
     tags, frames = _sample_frames(path)
     tag = {k: v for k, v in tags.items() if "facsimile" in k.lower() or k == "comment"}
     render_id = tags.get(TAG_RENDER_ID) or next((v for k, v in tags.items() if k.lower().endswith("renderid")), None)
-    marks = [watermark.detect(f, render_id) for f in frames]
+    marks = [watermark.detect(f, render_id, mask) for f, mask in frames]
     sidecar = read_sidecar(path)
     report = {
         "file": str(path),

@@ -39,6 +39,25 @@ def file_sha256(path: str | Path, chunk: int = 1 << 22) -> str:
     return h.hexdigest()
 
 
+def tree_sha256(folder: str | Path, skip: tuple[str, ...] = ("backups", "autosave", ".facsimile-jobs")) -> str:
+    """SHA-256 over a folder's files (relative names and contents, sorted), skipping `skip` folders."""
+    folder = Path(folder)
+    h = hashlib.sha256()
+    for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = f.relative_to(folder)
+        if rel.parts and rel.parts[0] in skip:
+            continue
+        h.update(rel.as_posix().encode() + b"\0" + file_sha256(f).encode())
+    return h.hexdigest()
+
+
+def input_entry(path: str | Path) -> dict:
+    """{"path", "sha256"} of an input: a file's hash, or a folder's tree hash (None when missing)."""
+    p = Path(path)
+    digest = file_sha256(p) if p.is_file() else tree_sha256(p) if p.is_dir() else None
+    return {"path": str(p), "sha256": digest, "kind": "file" if p.is_file() else "folder" if p.is_dir() else "missing"}
+
+
 def sidecar_path(output: str | Path) -> Path:
     """`shot.mov` -> `shot.facsimile.json`; `shot.####.exr` -> `shot.facsimile.json`."""
     output = Path(output)
@@ -59,8 +78,9 @@ def curves_csv_path(output: str | Path) -> Path:
 def build_sidecar(*, render_id: str, output: str, inputs: Mapping[str, str | Path], frames: tuple[int, int],
                   settings: Mapping, models: list[dict], template: Mapping | None, consent: Mapping | None,
                   curves: Mapping[str, np.ndarray] | None, confidence: np.ndarray | None, fps: str,
-                  alpha: str, colourspace: str, shot: str | None = None, extra: Mapping | None = None) -> dict:
-    """The sidecar document. `curves` maps curve name -> values per rendered frame."""
+                  alpha: str | Mapping, colourspace: str, shot: str | None = None, extra: Mapping | None = None) -> dict:
+    """The sidecar document. `curves` maps curve name -> values per rendered frame; `inputs`
+    name -> file or folder (hashed: a folder by its tree of files)."""
     doc = {
         "facsimile_sidecar": 1,
         "render_id": render_id,
@@ -70,13 +90,12 @@ def build_sidecar(*, render_id: str, output: str, inputs: Mapping[str, str | Pat
         "output": str(output),
         "shot": shot,
         "frames": {"first": int(frames[0]), "last": int(frames[1]), "fps": fps},
-        "inputs": {k: {"path": str(v), "sha256": file_sha256(v) if Path(v).is_file() else None}
-                   for k, v in inputs.items()},
+        "inputs": {k: input_entry(v) for k, v in inputs.items()},
         "settings": dict(settings),
         "models": models,
         "identity_template": dict(template) if template else None,
         "consent": dict(consent) if consent else None,
-        "alpha": alpha,
+        "alpha": dict(alpha) if isinstance(alpha, Mapping) else alpha,
         "colourspace": colourspace,
     }
     if curves is not None:

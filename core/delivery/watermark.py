@@ -4,8 +4,8 @@ Method (the DWT-DCT family used by `invisible-watermark`, whose PyPI release imp
 module level and pins opencv-python, so it cannot live beside MediaPipe's opencv-contrib):
 one-level Haar DWT of the luma, 4x4 DCT blocks of the LL band, and quantisation index
 modulation of one mid-frequency coefficient per block. The 64-bit payload (48-bit render id +
-16-bit check) is repeated over all blocks and decoded by majority vote, so a face patch or a
-crop of the frame does not erase it. A frame with no watermark decodes to a failed check.
+16-bit check) is tiled over the blocks (8x8 blocks hold it once) and decoded by majority vote,
+so a face patch or a crop of the frame does not erase it. A frame with no watermark decodes to a failed check.
 """
 
 from __future__ import annotations
@@ -51,6 +51,13 @@ def _blocks(ll: np.ndarray) -> tuple[np.ndarray, int, int]:
     return b, h, w
 
 
+def _bit_index(rows: int, cols: int) -> np.ndarray:
+    """Which payload bit each LL block carries: an 8x8 tile of the 64 bits, repeated, so any
+    8x8 blocks (64x64 pixels) of the frame hold the whole payload once (a face patch does)."""
+    r, c = np.mgrid[0:rows, 0:cols]
+    return (r % 8) * 8 + (c % 8)
+
+
 def embed(rgb: np.ndarray, render_id: str) -> np.ndarray:
     """Return a copy of `rgb` (uint8/uint16/float, RGB or RGBA) carrying `render_id`."""
     y = _luma(rgb)
@@ -58,8 +65,7 @@ def embed(rgb: np.ndarray, render_id: str) -> np.ndarray:
     blocks, h, w = _blocks(ll)
     d = dctn(blocks, type=2, norm="ortho", axes=(2, 3))
     bits = render_id_bits(render_id)
-    n = blocks.shape[0] * blocks.shape[1]
-    pattern = np.resize(bits, n).reshape(blocks.shape[:2]).astype(np.float64)
+    pattern = bits[_bit_index(*blocks.shape[:2])].astype(np.float64)
     c = d[:, :, _COEF[0], _COEF[1]]
     # QIM: move the coefficient to the nearest lattice point of its bit's lattice.
     q = np.round((c - pattern * _STEP / 2) / _STEP) * _STEP + pattern * _STEP / 2
@@ -78,28 +84,48 @@ def embed(rgb: np.ndarray, render_id: str) -> np.ndarray:
     return np.clip(np.round(out), info.min, info.max).astype(rgb.dtype)
 
 
-def extract_bits(rgb: np.ndarray) -> tuple[np.ndarray, float]:
-    """Majority-voted 64 payload bits and the mean vote margin (0 random .. 1 unanimous)."""
+def _block_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Per LL block: True when every pixel it covers (2*_BLOCK square) is inside `mask`."""
+    side = 2 * _BLOCK
+    m = np.asarray(mask, bool)
+    rows, cols = shape
+    m = m[: rows * side, : cols * side]
+    if m.shape != (rows * side, cols * side):
+        pad = np.zeros((rows * side, cols * side), bool)
+        pad[: m.shape[0], : m.shape[1]] = m
+        m = pad
+    return m.reshape(rows, side, cols, side).all(axis=(1, 3))
+
+
+def extract_bits(rgb: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Majority-voted 64 payload bits and the mean vote margin (0 random .. 1 unanimous).
+
+    `mask` (HxW bool): only blocks wholly inside it vote, e.g. the opaque part of a face patch
+    whose colour outside the alpha is zero (it would outvote the face with zeros).
+    """
     ll, _ = pywt.dwt2(_luma(rgb), "haar")
     blocks, _, _ = _blocks(ll)
-    c = dctn(blocks, type=2, norm="ortho", axes=(2, 3))[:, :, _COEF[0], _COEF[1]].ravel()
+    c = dctn(blocks, type=2, norm="ortho", axes=(2, 3))[:, :, _COEF[0], _COEF[1]]
+    weight = np.ones(c.shape) if mask is None else _block_mask(mask, c.shape).astype(np.float64)
+    c, weight = c.ravel(), weight.ravel()
     frac = np.mod(c, _STEP) / _STEP  # 0 -> bit 0 lattice, 0.5 -> bit 1 lattice
     vote1 = np.abs(frac - 0.5) < 0.25
-    idx = np.arange(c.size) % PAYLOAD_BITS
-    ones = np.bincount(idx, weights=vote1, minlength=PAYLOAD_BITS)
-    total = np.bincount(idx, minlength=PAYLOAD_BITS).astype(np.float64)
+    idx = _bit_index(*blocks.shape[:2]).ravel()
+    ones = np.bincount(idx, weights=vote1 * weight, minlength=PAYLOAD_BITS)
+    total = np.bincount(idx, weights=weight, minlength=PAYLOAD_BITS)
     ratio = ones / np.maximum(total, 1)
     bits = (ratio > 0.5).astype(np.uint8)
-    margin = float(np.mean(np.abs(ratio - 0.5) * 2))
+    margin = float(np.mean(np.abs(ratio - 0.5) * 2 * (total > 0)))
     return bits, margin
 
 
-def detect(rgb: np.ndarray, render_id: str | None = None) -> dict:
+def detect(rgb: np.ndarray, render_id: str | None = None, mask: np.ndarray | None = None) -> dict:
     """Decode the watermark. Returns {"present": bool, "payload": hex, "matches": bool|None, "margin"}.
 
     present means the 16-bit check of the decoded payload holds (1 in 65,536 by chance).
+    `mask`: see extract_bits (pass the opaque region of an RGBA patch).
     """
-    bits, margin = extract_bits(rgb)
+    bits, margin = extract_bits(rgb, mask)
     value = int("".join(map(str, bits)), 2)
     body = value >> 16
     present = bool(np.array_equal(_bits_with_check(body), bits))

@@ -11,6 +11,8 @@ import os
 import threading
 from pathlib import Path
 
+from core.errors import FacsimileError
+
 
 class JobRecord:
     """progress.jsonl in the job folder: one line per finished frame or chunk."""
@@ -40,7 +42,13 @@ class JobRecord:
 
     def append(self, entry: dict) -> None:
         """Append one entry and make it durable before returning."""
-        self.dir.mkdir(parents=True, exist_ok=True)
+        if not self.dir.is_dir():
+            # job folders live in OUTPUT_FOLDER/.facsimile-jobs/ID: never re-create a vanished output folder
+            output_folder = self.dir.parent.parent
+            if not output_folder.is_dir():
+                raise FacsimileError(f"the output folder {output_folder} vanished during the render "
+                                     "(moved, deleted or unmounted?); restore it and run again")
+            self.dir.mkdir(parents=True, exist_ok=True)
         line = json.dumps(entry, sort_keys=True) + "\n"
         with self._lock:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

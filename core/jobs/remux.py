@@ -39,6 +39,10 @@ def concat_movies(chunks: Sequence[str | Path], output: str | Path, *, timecode:
                     if ostream is None:
                         ostream = out.add_stream_from_template(istream)
                         ostream.time_base = istream.time_base
+                        # The template does not carry the sample-entry tag; without it the muxer
+                        # labels every ProRes as 'apch' (422 HQ) even when the packets are 4444.
+                        if istream.codec_context.codec_tag:
+                            ostream.codec_context.codec_tag = istream.codec_context.codec_tag
                         if timecode:
                             ostream.metadata["timecode"] = timecode
                     elif istream.codec_context.name != ostream.codec_context.name:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -64,8 +65,18 @@ register_producer("convert", ConvertProducer)
 
 
 def make_producer(spec: JobSpec) -> FrameProducer:
+    """The producer of `spec.kind`: a registered kind, or "package.module:Factory" (imported
+    where the chunk runs, so a farm worker needs no registration step)."""
     if spec.kind not in _PRODUCERS and spec.kind == "render":
         import core.render.job  # noqa: F401  (registers the "render" producer)
+    if spec.kind not in _PRODUCERS and ":" in spec.kind:
+        import importlib
+
+        module, _, name = spec.kind.partition(":")
+        try:
+            return getattr(importlib.import_module(module), name)(spec)
+        except (ImportError, AttributeError) as exc:
+            raise FacsimileError(f"job kind {spec.kind!r}: cannot load the producer ({exc})") from exc
     try:
         return _PRODUCERS[spec.kind](spec)
     except KeyError:
@@ -90,10 +101,14 @@ def chunk_movie_path(spec: JobSpec, index: int) -> Path:
 
 def _writer_kwargs(spec: JobSpec, producer: FrameProducer, first: int) -> dict:
     """Writer options for a run of frames starting at plate frame `first` (its timecode)."""
-    from core.media.writers import offset_timecode
+    import inspect
 
-    w = dict(spec.writer)
-    w.pop("start_number", None)
+    from core.media.writers import offset_timecode, open_writer
+
+    # spec.writer also holds delivery facts for the sidecar (preset, handles): pass on only
+    # what the writer takes.
+    accepted = set(inspect.signature(open_writer).parameters) - {"output", "start_number"}
+    w = {k: v for k, v in spec.writer.items() if k in accepted}
     if w.get("timecode"):
         w["timecode"] = offset_timecode(w["timecode"], first - spec.first, producer.fps)
     return {"width": producer.width, "height": producer.height, "fps": producer.fps, **w}
@@ -208,14 +223,33 @@ def _run_local(spec: JobSpec, chunks: list[int], progress: Progress | None, canc
                 raise
             except FacsimileError as exc:
                 # Errors a retry cannot fix (disk full, vanished folder) stop at once.
-                raise FacsimileError(f"chunk {i} (frames {spec.chunks()[i]}) failed: {exc}") from exc
+                a, b = spec.chunks()[i]
+                raise FacsimileError(f"chunk {i} (frames {a}-{b}) failed: {exc}; finished frames are kept, "
+                                     "run again to resume") from exc
+            except OSError as exc:
+                if exc.errno in _FATAL_ERRNOS:
+                    from core.util.atomic import describe_os_error
+
+                    raise FacsimileError(f"chunk {i} failed: {describe_os_error(exc, spec.output)}; finished "
+                                         "frames are kept, run again to resume") from exc
+                attempt = _retry(spec, i, exc, attempt)
             except Exception as exc:  # noqa: BLE001 - a worker fault: retry with a limit
-                attempt += 1
-                if attempt > spec.max_retries:
-                    raise FacsimileError(
-                        f"chunk {i} (frames {spec.chunks()[i][0]}-{spec.chunks()[i][1]}) failed "
-                        f"{attempt} times; last error: {type(exc).__name__}: {exc}") from exc
-                log.warning("chunk %d failed (%s), retrying (%d/%d)", i, exc, attempt, spec.max_retries)
+                attempt = _retry(spec, i, exc, attempt)
+
+
+#: disk full, file too large, quota, read-only: a retry cannot fix these
+_FATAL_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS}
+
+
+def _retry(spec: JobSpec, i: int, exc: BaseException, attempt: int) -> int:
+    """Count a failed attempt of chunk `i`; raise a clear error once the retries are spent."""
+    attempt += 1
+    if attempt > spec.max_retries:
+        a, b = spec.chunks()[i]
+        raise FacsimileError(f"chunk {i} (frames {a}-{b}) failed {attempt} times (retry limit {spec.max_retries}); "
+                             f"last error: {type(exc).__name__}: {exc}") from exc
+    log.warning("chunk %d failed (%s), retrying (%d/%d)", i, exc, attempt, spec.max_retries)
+    return attempt
 
 
 def run_job(spec: JobSpec, engine: str = "local", address: str | None = None, progress: Progress | None = None,

@@ -1,4 +1,4 @@
-"""OpenEXR sequence writer: half-float, premultiplied, scene-linear (OpenEXR 3.x ``File`` API).
+"""OpenEXR sequence writer: half (or 32-bit float), premultiplied, scene-linear (OpenEXR 3.x ``File`` API).
 
 Each frame: display-referred input (default ``sRGB - Texture``) -> OpenColorIO -> scene-linear
 `colorspace` (default ``Linear Rec.709 (sRGB)``, ``ACEScg`` selectable) -> colour multiplied
@@ -9,7 +9,7 @@ Header: ``timeCode`` (per frame, counted on from the start timecode), ``framesPe
 (an exact rational), ``chromaticities`` are not written (the colour space name is stored as
 the string attribute ``colorspace``, the common convention of Nuke and OCIO tools), plus
 any string `attributes` such as ``facsimile/synthetic``. Extra channels (``mask.Y``, ...)
-are written as half float next to RGBA.
+are written next to RGBA with the same pixel type.
 
 Each frame file is written under a temporary name and renamed when complete.
 """
@@ -29,6 +29,9 @@ from core.media.writers import Writer, format_timecode, frame_path, parse_timeco
 from core.util.atomic import atomic_path, describe_os_error
 
 log = logging.getLogger(__name__)
+
+#: pixel type name -> numpy dtype of the stored channels
+PIXEL_TYPES = {"half": np.float16, "float": np.float32}
 
 
 def _compression(name: str):
@@ -84,8 +87,13 @@ class EXRSequenceWriter(Writer):
         premultiplied: bool = False,
         timecode: str | None = None,
         attributes: dict[str, str] | None = None,
+        pixel_type: str = "half",
     ) -> None:
         super().__init__(pattern, width, height, fps)
+        if pixel_type not in PIXEL_TYPES:
+            raise MediaError(f"unknown EXR pixel type '{pixel_type}': choose half or float")
+        self.pixel_type = pixel_type
+        self._dtype = PIXEL_TYPES[pixel_type]
         frame_path(pattern, start_number)  # validates the pattern
         self.start_number = int(start_number)
         self.compression_name = compression.lower()
@@ -107,8 +115,8 @@ class EXRSequenceWriter(Writer):
         return frame_path(self.path, number)
 
     def _linear_rgba(self, frame: np.ndarray) -> np.ndarray:
-        """HxWx4 float16 premultiplied scene-linear RGBA in the output colour space."""
-        out = np.empty((self.height, self.width, 4), np.float16)
+        """HxWx4 half/float premultiplied scene-linear RGBA in the output colour space."""
+        out = np.empty((self.height, self.width, 4), self._dtype)
         if frame.shape[2] == 3:  # opaque: one OCIO pass does transform, RGB->RGBA and half float
             return colour.convert_colorspace_into(frame, self.input_colorspace, self.colorspace, out)
         if self.premultiplied:
@@ -124,7 +132,7 @@ class EXRSequenceWriter(Writer):
         """Write the next frame (number start_number + frames so far) as one complete EXR file.
 
         `extra_channels` maps full channel names (``mask.Y``) to HxW arrays (float 0..1, or
-        uint8/uint16 normalised); they are stored as half float.
+        uint8/uint16 normalised); they are stored with the pixel type of RGBA.
         """
         import OpenEXR
 
@@ -141,7 +149,7 @@ class EXRSequenceWriter(Writer):
                 raise MediaError(f"extra channel '{name}' has shape {arr.shape}, expected {(self.height, self.width)}")
             if name in ("R", "G", "B", "A", "RGBA"):
                 raise MediaError(f"extra channel name '{name}' clashes with RGBA: use a layer name such as mask.Y")
-            channels[name] = np.ascontiguousarray(colour.to_float01(arr)).astype(np.float16)
+            channels[name] = np.ascontiguousarray(colour.to_float01(arr)).astype(self._dtype)
         header = {
             "compression": self._compression,
             "type": OpenEXR.scanlineimage,

@@ -229,13 +229,15 @@ def open_writer(
     audio_start: float = 0.0,
     premultiplied: bool = False,
     attributes: dict[str, str] | None = None,
+    pixel_type: str = "half",
 ) -> Writer:
     """A writer for `output`, chosen by its name.
 
     - ``*.mov``: ProRes (`codec` prores4444 | prores4444xq | prores422hq), BT.709, timecode
       track, audio copied from `audio_from` (packets from `audio_start` seconds on).
     - ``name.####.exr`` / ``name.%04d.exr``: half-float scene-linear EXR in `colorspace`
-      (default Linear Rec.709 (sRGB); ACEScg ...), `compression` piz | zip | dwaa.
+      (default Linear Rec.709 (sRGB); ACEScg ...), `compression` piz | zip | dwaa,
+      `pixel_type` half (default) or float (32-bit).
     - ``name.####.png`` / ``.tif``: 16-bit display-referred, straight alpha.
 
     `input_colorspace` names the frames' colour space (default ``sRGB - Texture``: display-
@@ -275,7 +277,8 @@ def open_writer(
 
             return EXRSequenceWriter(out, width, height, fps, start_number=start_number, compression=compression,
                                      colorspace=colorspace, input_colorspace=input_colorspace,
-                                     premultiplied=premultiplied, timecode=timecode, attributes=attributes)
+                                     premultiplied=premultiplied, timecode=timecode, attributes=attributes,
+                                     pixel_type=pixel_type)
         from core.media.images import ImageSequenceWriter
 
         return ImageSequenceWriter(out, width, height, fps, start_number=start_number, colorspace=colorspace,

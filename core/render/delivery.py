@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 
@@ -19,13 +20,62 @@ log = logging.getLogger(__name__)
 
 
 def _models_used(ctx) -> list[dict]:
-    """Which models made the analysis and the render (for the sidecar)."""
+    """Which models made the analysis and the render, and on which runtime provider (for the sidecar)."""
     meta = getattr(ctx.analysis, "meta", {}) or {}
-    models = [{"stage": "analysis", **({"detail": meta} if meta else {"detail": "embedded MediaPipe/dlib"})}]
-    models.append({"stage": "restoration", "status": ctx.renderer.restore_status})
+    analysis = {k: meta[k] for k in ("detector", "landmarker", "embedder", "detect_every", "max_faces") if k in meta}
+    models = [{"stage": "analysis", "detail": analysis or "embedded MediaPipe/dlib",
+               "provider": "CPU (MediaPipe TFLite, dlib)"}]
+    restore = {"stage": "restoration", "status": ctx.renderer.restore_status}
+    restorer = ctx.renderer.restorer
+    if restorer is not None:
+        runner = getattr(restorer, "runner", None)
+        manifest = getattr(restorer, "manifest", None)
+        restore["model"] = ctx.settings.restore
+        restore["provider"] = getattr(runner, "provider", None)
+        if manifest is not None:
+            restore["sha256"] = getattr(manifest, "sha256", None)
+    models.append(restore)
     models.append({"stage": "occlusion", "status": "off: no occlusion (face-parsing) model is installed; "
                                                   "occluders in front of the face are not protected"})
+    try:
+        import onnxruntime as ort
+
+        models.append({"stage": "runtime", "onnxruntime": ort.__version__,
+                       "available_providers": ort.get_available_providers()})
+    except ImportError:  # pragma: no cover - onnxruntime is a core dependency
+        pass
     return models
+
+
+def _delivery_info(spec: JobSpec, settings) -> dict:
+    """The "delivery" block of the sidecar: format, colour, numbering, handles, preset."""
+    from core.delivery.presets import alpha_convention, output_format
+
+    w = spec.writer
+    fmt = output_format(spec.output)
+    info = {"format": fmt, "preset": w.get("preset"), "output": settings.output, "pattern": spec.output}
+    if fmt == "prores":
+        info["codec"] = w.get("codec", "prores4444")
+        info["colourspace"] = w.get("colorspace") or "Rec.709 (BT.709, limited range), plate code values"
+    elif fmt == "exr":
+        from core.media.colour import DEFAULT_LINEAR_COLORSPACE
+
+        info.update({"pixel_type": w.get("pixel_type", "half"), "compression": w.get("compression", "piz"),
+                     "colourspace": w.get("colorspace") or DEFAULT_LINEAR_COLORSPACE,
+                     "channels": ["R", "G", "B", "A", "mask.Y"]})
+    else:
+        info.update({"bit_depth": 16, "colourspace": w.get("colorspace") or "sRGB - Texture (plate encoding)"})
+    if spec.sequence:
+        handles = w.get("handles") or {}
+        info["numbers"] = {"first": spec.output_number(spec.first), "last": spec.output_number(spec.last)}
+        if handles:
+            info["numbers"]["cut_in"] = spec.output_number(handles["frame_in"])
+            info["numbers"]["cut_out"] = spec.output_number(handles["frame_out"])
+        info["start_number"] = spec.start_number
+    if w.get("handles"):
+        info["handles"] = w["handles"]
+    info["alpha"] = alpha_convention(fmt, w.get("codec", "prores4444"), settings.output)
+    return info
 
 
 def run_render_job(spec: JobSpec, engine: str = "local", address: str | None = None, template: dict | None = None,
@@ -33,62 +83,69 @@ def run_render_job(spec: JobSpec, engine: str = "local", address: str | None = N
                    cancel: Callable[[], bool] | None = None) -> dict:
     """Render `spec` (resumable) and write its sidecars. Returns {"output", "sidecar", "csv", "notes"}."""
     from core.delivery.sidecar import build_sidecar, write_curves_csv, write_sidecar
+    from core.project.model import DOC_NAME
     from core.render.job import ShotRenderContext
 
     settings = dict(spec.settings)
     render_id = settings.pop("render_id", None)
     consent = settings.pop("consent", None)
     ctx = ShotRenderContext(spec.source, spec.shot, settings)
-    notes = []
-    if ctx.renderer.restore_status.startswith("off") and ctx.settings.restore != "off":
-        notes.append(f"restoration is OFF: {ctx.renderer.restore_status[5:]}")
-    notes.append("no occlusion model ran: a hand or object in front of the face is not kept from the plate")
-    for note in notes:
-        log.warning(note)
-    bar = None
-    if progress_bar and progress is None:
-        from tqdm import tqdm
-
-        bar = tqdm(total=spec.last - spec.first + 1, unit="frame", desc="render")
-
-        def progress(n: int, total: int) -> None:  # noqa: ARG001
-            bar.update(n)
     try:
-        out = run_job(spec, engine=engine, address=address, progress=progress, cancel=cancel)
+        notes = []
+        if ctx.renderer.restore_status.startswith("off") and ctx.settings.restore != "off":
+            notes.append(f"restoration is OFF: {ctx.renderer.restore_status[5:]}")
+        notes.append("no occlusion model ran: a hand or object in front of the face is not kept from the plate")
+        if ctx.settings.output == "patch" and spec.writer.get("codec") == "prores422hq" and not spec.sequence:
+            notes.append("ProRes 422 HQ has no alpha: this patch carries no matte (use prores4444 or EXR)")
+        for note in notes:
+            log.warning(note)
+        bar = None
+        if progress_bar and progress is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=spec.last - spec.first + 1, unit="frame", desc="render")
+
+            def progress(n: int, total: int) -> None:  # noqa: ARG001
+                bar.update(n)
+        try:
+            out = run_job(spec, engine=engine, address=address, progress=progress, cancel=cancel)
+        finally:
+            if bar is not None:
+                bar.close()
+        frames = np.arange(spec.first, spec.last + 1)
+        curves = {}
+        confidence = None
+        if ctx.curves is not None:
+            names = [n for n in ctx.curves.names if n.startswith("AU")]
+            first, last = ctx.curves.frame_range
+            inside = (frames >= first) & (frames <= last)
+            for n in names:
+                vals = np.full(len(frames), np.nan)
+                vals[inside] = ctx.curves.evaluate(n, frames[inside])
+                curves[n] = vals
+            if ctx.curves.confidence is not None:
+                confidence = np.full(len(frames), np.nan)
+                confidence[inside] = np.asarray(ctx.curves.confidence)[frames[inside] - first]
+        plate = ctx.project.plate_of(ctx.shot)
+        delivery = _delivery_info(spec, ctx.settings)
+        inputs = {"plate": plate.path, "project": str(Path(spec.source) / DOC_NAME)}
+        if template and template.get("path"):
+            inputs["identity_template"] = template["path"]
+        doc = build_sidecar(
+            render_id=render_id or "", output=str(out), inputs=inputs,
+            frames=(spec.first, spec.last), settings=ctx.settings.to_json(), models=_models_used(ctx),
+            template=template, consent=consent, curves=curves, confidence=confidence,
+            fps=f"{Fraction(ctx.fps).numerator}/{Fraction(ctx.fps).denominator}",
+            alpha=delivery["alpha"], colourspace=delivery["colourspace"],
+            shot=ctx.shot.name, extra={"job_id": spec.job_id, "notes": notes, "delivery": delivery,
+                                       "shot_range": {"frame_in": ctx.shot.frame_in, "frame_out": ctx.shot.frame_out,
+                                                      "handles": ctx.shot.handles},
+                                       "start_number": spec.start_number if spec.sequence else None},
+        )
+        sidecar = write_sidecar(out, doc)
+        csv_path = write_curves_csv(out, frames, float(ctx.fps), curves, confidence) if curves else None
     finally:
-        if bar is not None:
-            bar.close()
-    frames = np.arange(spec.first, spec.last + 1)
-    curves = {}
-    confidence = None
-    if ctx.curves is not None:
-        names = [n for n in ctx.curves.names if n.startswith("AU")]
-        first, last = ctx.curves.frame_range
-        inside = (frames >= first) & (frames <= last)
-        for n in names:
-            vals = np.full(len(frames), np.nan)
-            vals[inside] = ctx.curves.evaluate(n, frames[inside])
-            curves[n] = vals
-        if ctx.curves.confidence is not None:
-            confidence = np.full(len(frames), np.nan)
-            confidence[inside] = np.asarray(ctx.curves.confidence)[frames[inside] - first]
-    plate = ctx.project.plate_of(ctx.shot)
-    doc = build_sidecar(
-        render_id=render_id or "", output=str(out), inputs={"plate": plate.path, "project": str(spec.source)},
-        frames=(spec.first, spec.last), settings=ctx.settings.to_json(), models=_models_used(ctx),
-        template=template, consent=consent, curves=curves, confidence=confidence,
-        fps=f"{Fraction(ctx.fps).numerator}/{Fraction(ctx.fps).denominator}",
-        alpha=("premultiplied" if spec.sequence and spec.output.lower().endswith(".exr") else "straight")
-        if ctx.settings.output == "patch" else "none (comp: opaque; matte in mask.Y for EXR)" if
-        ctx.settings.output == "comp" else "matte in RGB",
-        colourspace=spec.writer.get("colorspace") or ("Linear Rec.709 (sRGB)" if spec.output.lower().endswith(".exr")
-                                                      else "Rec.709 (BT.709, limited range)"),
-        shot=ctx.shot.name, extra={"job_id": spec.job_id, "notes": notes,
-                                   "start_number": spec.start_number if spec.sequence else None},
-    )
-    sidecar = write_sidecar(out, doc)
-    csv_path = write_curves_csv(out, frames, float(ctx.fps), curves, confidence) if curves else None
-    ctx.close()
+        ctx.close()
     if not out.exists() and not spec.sequence:
         raise FacsimileError(f"the render finished but {out} is missing")
     return {"output": str(out), "sidecar": str(sidecar), "csv": str(csv_path) if csv_path else None, "notes": notes}
@@ -120,13 +177,41 @@ def find_shot(project, key: str | None):
     raise FacsimileError(f"no shot {key!r} in the project (shots: {', '.join(s.name for s in project.shots)})")
 
 
+def resolve_output(out: str, shot_name: str, fmt_ext: str | None, output: str) -> str:
+    """`out` itself, or, when it is an existing folder (or ends with a slash), a name in it
+    made from the shot, the output and the format: ``DIR/SHOT_patch.####.exr``."""
+    from pathlib import Path
+
+    from core.media.writers import is_sequence_pattern
+
+    if out.endswith(("/", "\\")) or Path(out).is_dir():
+        ext = fmt_ext or ".mov"
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in shot_name) or "shot"
+        name = f"{safe}_{output}{ext}" if ext == ".mov" else f"{safe}_{output}.####{ext}"
+        return str(Path(out) / name)
+    if fmt_ext is not None:
+        suffix = Path(out).suffix.lower()
+        if suffix != fmt_ext and not (fmt_ext == ".png" and suffix in (".tif", ".tiff")):
+            raise FacsimileError(f"the preset writes {fmt_ext} files but --out is {out!r}: use a name like "
+                                 + ("shot.mov" if fmt_ext == ".mov" else f"shot.####{fmt_ext}") + " or a folder")
+        if fmt_ext != ".mov" and not is_sequence_pattern(out):
+            raise FacsimileError(f"--out {out!r} needs a frame-number pattern, e.g. shot.####{fmt_ext}")
+    return out
+
+
 def render_shot(project_path: str, out: str, *, shot: str | None = None, frames: str | tuple[int, int] | None = None,
                 overrides: dict | None = None, template: str | None = None, override_consent: str | None = None,
-                codec: str = "prores4444", colorspace: str | None = None, compression: str = "piz",
-                start_number: int = 1001, engine: str = "local", address: str | None = None, chunk: int = 24,
+                codec: str | None = None, colorspace: str | None = None, compression: str | None = None,
+                pixel_type: str | None = None, start_number: int = 1001, handles: int | None = None,
+                preset: str | None = None, engine: str = "local", address: str | None = None, chunk: int = 24,
                 job_only: str | None = None, progress_bar: bool = False,
                 progress: Callable[[int, int], None] | None = None, cancel: Callable[[], bool] | None = None) -> dict:
-    """Render a shot of a project to `out` (.mov or a sequence pattern) as a resumable job.
+    """Render a shot of a project to `out` (.mov, a sequence pattern or a folder) as a resumable job.
+
+    `preset` (core.delivery.presets) sets format, colour space, pixel type, compression and
+    output; explicit arguments override it. Without `frames` the render covers the shot's
+    range with `handles` frames before and after (default: the shot's own handles), clipped
+    to the plate; the cut-in frame is always numbered `start_number + handles`.
 
     Running it again with the same arguments resumes the same job (same render id). A swap
     render needs a template with a valid consent record, or `override_consent` (a reason,
@@ -134,15 +219,31 @@ def render_shot(project_path: str, out: str, *, shot: str | None = None, frames:
     """
     from pathlib import Path
 
+    from core.delivery.presets import MATTE_COLORSPACE, get_preset, output_format
     from core.delivery.provenance import provenance_tags
     from core.delivery.sidecar import new_render_id
     from core.project import Project
     from core.render.renderer import RenderSettings
 
+    pre = get_preset(preset) if preset else None
+    overrides = dict(overrides or {})
+    if pre is not None:
+        overrides.setdefault("output", pre.output)
+        codec = codec or (pre.codec if pre.format == "prores" else None)
+        colorspace = colorspace or pre.colorspace
+        compression = compression or pre.compression
+        pixel_type = pixel_type or pre.pixel_type
+    codec, compression, pixel_type = codec or "prores4444", compression or "piz", pixel_type or "half"
+    if pixel_type not in ("half", "float"):
+        raise FacsimileError(f"EXR pixel type must be half or float (got {pixel_type!r})")
+    if handles is not None and handles < 0:
+        raise FacsimileError(f"handles must be >= 0 (got {handles})")
     project = Project.load(project_path)
     sh = find_shot(project, shot)
     plate = project.plate_of(sh)
-    rs = RenderSettings.from_json({**(sh.render_settings or {}), **(overrides or {})})
+    rs = RenderSettings.from_json({**(sh.render_settings or {}), **overrides})
+    out = resolve_output(out, sh.name, pre.extension if pre else None, rs.output)
+    fmt = output_format(out)
     consent = None
     template_info = None
     if rs.mode == "swap":
@@ -158,14 +259,38 @@ def render_shot(project_path: str, out: str, *, shot: str | None = None, frames:
         if template_id != sh.identity:
             sh.identity = template_id
             project.save()
-    first, last = frames if isinstance(frames, tuple) else parse_frames(frames, sh.range_with_handles)
+    handle_info = None
+    if isinstance(frames, tuple) or frames:
+        first, last = frames if isinstance(frames, tuple) else parse_frames(frames, sh.range_with_handles)
+        number_offset = 0
+    else:
+        h = sh.handles if handles is None else int(handles)
+        want_first, want_last = sh.frame_in - h, sh.frame_out + h
+        first, last = max(0, want_first), min(plate.frame_count - 1, want_last) if plate.frame_count else want_last
+        number_offset = first - want_first  # the cut-in keeps its number when the plate lacks head frames
+        handle_info = {"requested": h, "head": sh.frame_in - first, "tail": last - sh.frame_out,
+                       "frame_in": sh.frame_in, "frame_out": sh.frame_out}
+        if handle_info["head"] < h or handle_info["tail"] < h:
+            log.warning("the plate has only %d head / %d tail frames for %d handles", handle_info["head"],
+                        handle_info["tail"], h)
+    if plate.frame_count and (first < 0 or last >= plate.frame_count):
+        raise FacsimileError(f"frames {first}-{last} are outside the plate (frames 0-{plate.frame_count - 1})")
     target = str(Path(out).absolute())
     tc = plate.timecode_for_frame(first) if plate.timecode else None
-    writer = {"codec": codec, "compression": compression, "start_number": start_number, "timecode": tc}
+    writer = {"codec": codec, "start_number": int(start_number) + number_offset, "timecode": tc}
+    if fmt == "exr":
+        writer.update({"compression": compression, "pixel_type": pixel_type})
     if colorspace:
         writer["colorspace"] = colorspace
     if rs.output == "patch":
         writer["premultiplied"] = True
+    if rs.output == "matte" and fmt == "exr":
+        # a matte is data: no colour transform (sRGB decoding would bend its ramp)
+        writer["colorspace"] = writer["input_colorspace"] = MATTE_COLORSPACE
+    if pre is not None:
+        writer["preset"] = pre.name
+    if handle_info is not None:
+        writer["handles"] = handle_info
     job_settings = rs.to_json()
     spec = JobSpec.create("render", str(Path(project_path).absolute()), target, (first, last), shot=sh.id,
                           writer=writer, settings=job_settings, chunk_size=chunk)

@@ -1,0 +1,228 @@
+"""Faults during delivery: disk full, the output folder vanishing mid-render, a chunk failing
+twice, a farm worker dying. Each gives a clear error or a bounded retry, never a corrupt file
+under a final name, and a rerun completes the job.
+
+Already in tests/test_jobs.py: kill -9 then resume (no partial frame under a final name),
+a folder missing before the start, a chunk failing beyond its retries.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import OpenEXR
+import pytest
+
+from core.errors import FacsimileError
+from core.jobs.record import JobRecord
+from core.jobs.run import ConvertProducer, run_job
+from core.jobs.spec import JobSpec, sequence_path
+from tests.jobhelpers import make_plate
+
+HERE = "tests.test_delivery_faults"
+
+
+class FlakyConvert(ConvertProducer):
+    """`convert` whose chunk 1 raises on its first two attempts, after two good frames
+    (attempts are counted in a file in the job folder, so they survive across processes)."""
+
+    def __init__(self, spec: JobSpec) -> None:
+        super().__init__(spec)
+        self.spec = spec
+        self.counter = spec.job_dir / "flaky_attempts"
+        self.chunk1 = spec.chunks()[1]
+        self.seen = 0
+
+    def frame(self, index: int):
+        if self.chunk1[0] <= index <= self.chunk1[1]:
+            if self.seen == 0:  # a new attempt at chunk 1 (it resumes at its first missing frame)
+                n = int(self.counter.read_text()) if self.counter.exists() else 0
+                self.counter.write_text(str(n + 1))
+                self.attempt = n + 1
+            self.seen += 1
+            if self.attempt <= 2 and (self.attempt == 2 or self.seen > 2):
+                raise RuntimeError(f"simulated worker fault (attempt {self.attempt})")
+        return super().frame(index)
+
+
+class DyingConvert(ConvertProducer):
+    """`convert` whose process exits hard (a dead worker) the first time chunk 1 starts."""
+
+    def __init__(self, spec: JobSpec) -> None:
+        super().__init__(spec)
+        self.marker = spec.job_dir / "died_once"
+        self.chunk1 = spec.chunks()[1]
+
+    def frame(self, index: int):
+        if index == self.chunk1[0] + 1 and not self.marker.exists():
+            self.marker.write_text("x")
+            os._exit(1)
+        return super().frame(index)
+
+
+class SlowConvert(ConvertProducer):
+    def frame(self, index: int):
+        time.sleep(0.1)
+        return super().frame(index)
+
+
+def _readable_exr(path: Path) -> np.ndarray:
+    with OpenEXR.File(str(path)) as f:
+        return np.array(f.channels()["RGBA"].pixels)
+
+
+def _no_temp_files(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file() and (".tmp" in p.name or ".partial" in p.name)]
+
+
+@pytest.fixture(scope="module")
+def plate(tmp_path_factory) -> Path:
+    return make_plate(tmp_path_factory.mktemp("plate") / "plate.mp4", frames=24, size=(320, 240))
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """An 8 MB tmpfs (root only; skipped where mounting is not allowed)."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    if shutil.which("mount") is None or os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def _fill(disk: Path, leave: int) -> Path:
+    """Fill `disk` so that about `leave` bytes stay free."""
+    st = os.statvfs(disk)
+    free = st.f_bavail * st.f_frsize
+    filler = disk / "filler.bin"
+    filler.write_bytes(b"\0" * max(0, free - leave))
+    return filler
+
+
+def test_disk_full_exr_is_a_clear_error_and_resumes(plate, tiny_disk, tmp_path):
+    out = tiny_disk / "out"
+    out.mkdir()
+    spec = JobSpec.create("convert", str(plate), str(out / "o.####.exr"), (0, 23), chunk_size=8)
+    filler = _fill(tiny_disk, 600_000)
+    with pytest.raises(FacsimileError, match="disk is full|No space") as info:
+        run_job(spec)
+    assert "resume" in str(info.value)
+    written = sorted(out.glob("o.*.exr"))
+    assert 0 < len(written) < 24, "the disk must fill part-way"
+    for f in written:  # every file under a final name is a complete EXR
+        _readable_exr(f)
+    assert _no_temp_files(out) == []
+    filler.unlink()
+    run_job(spec)  # space freed: the rerun renders the rest
+    assert JobRecord(spec.job_dir).done_frames() == set(range(24))
+    ref = JobSpec.create("convert", str(plate), str(tmp_path / "r.####.exr"), (0, 23), chunk_size=24)
+    run_job(ref)
+    for n in range(1001, 1025):
+        np.testing.assert_array_equal(_readable_exr(sequence_path(spec.output, n)),
+                                      _readable_exr(sequence_path(ref.output, n)))
+
+
+def test_disk_full_prores_leaves_no_movie_under_its_name(plate, tiny_disk):
+    out = tiny_disk / "out"
+    out.mkdir()
+    target = out / "o.mov"
+    spec = JobSpec.create("convert", str(plate), str(target), (0, 23), chunk_size=8, writer={"codec": "prores4444"})
+    filler = _fill(tiny_disk, 700_000)
+    with pytest.raises(FacsimileError, match="disk is full|No space|space"):
+        run_job(spec)
+    assert not target.exists(), "a half movie must never appear under the final name"
+    assert _no_temp_files(out) == []
+    filler.unlink()
+    run_job(spec)
+    with av.open(str(target)) as c:
+        assert sum(1 for p in c.demux(c.streams.video[0]) if p.size) == 24
+
+
+def test_file_size_limit_efbig_is_a_clear_error(plate, tmp_path):
+    """Without root: RLIMIT_FSIZE in a child process makes writes fail with EFBIG."""
+    out = tmp_path / "o.####.exr"
+    spec = JobSpec.create("convert", str(plate), str(out), (0, 5), chunk_size=3)
+    job = spec.save()
+    code = ("import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000)); "
+            f"from core.cli import main; sys.exit(main(['job', 'run', {str(job)!r}]))")
+    proc = subprocess.run([os.sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert "too large" in proc.stderr.lower() or "efbig" in proc.stderr.lower() or "File too large" in proc.stderr
+    for f in tmp_path.glob("o.*.exr"):
+        _readable_exr(f)
+    assert _no_temp_files(tmp_path) == []
+
+
+def test_output_folder_vanishing_mid_render_stops_and_is_not_recreated(plate, tmp_path):
+    out = tmp_path / "share"
+    out.mkdir()
+    spec = JobSpec.create(f"{HERE}:SlowConvert", str(plate), str(out / "o.####.exr"), (0, 23), chunk_size=6)
+    record = JobRecord(spec.job_dir)
+
+    def pull_the_share() -> None:
+        deadline = time.time() + 30
+        while time.time() < deadline and (not record.path.exists() or len(record.done_frames()) < 4):
+            time.sleep(0.02)
+        shutil.rmtree(out)
+
+    t = threading.Thread(target=pull_the_share)
+    t.start()
+    with pytest.raises(FacsimileError, match="does not exist|vanished"):
+        run_job(spec)
+    t.join()
+    assert not out.exists(), "a vanished output folder must never be re-created"
+
+
+def test_chunk_failing_twice_is_retried_and_completes(plate, tmp_path, caplog):
+    spec = JobSpec.create(f"{HERE}:FlakyConvert", str(plate), str(tmp_path / "o.####.exr"), (0, 23), chunk_size=8,
+                          max_retries=2)
+    run_job(spec)
+    assert (spec.job_dir / "flaky_attempts").read_text() == "3"
+    assert JobRecord(spec.job_dir).done_frames() == set(range(24))
+    assert sum("retrying" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_chunk_failing_twice_beyond_one_retry_is_reported_then_resumes(plate, tmp_path):
+    spec = JobSpec.create(f"{HERE}:FlakyConvert", str(plate), str(tmp_path / "o.####.exr"), (0, 23), chunk_size=8,
+                          max_retries=1)
+    with pytest.raises(FacsimileError, match=r"chunk 1 \(frames 8-15\) failed 2 times \(retry limit 1\).*"
+                                             r"simulated worker fault"):
+        run_job(spec)
+    done = JobRecord(spec.job_dir).done_frames()
+    assert set(range(8)) <= done and {8, 9} <= done and 10 not in done
+    for f in tmp_path.glob("o.*.exr"):
+        _readable_exr(f)
+    run_job(spec)  # the third attempt succeeds and renders only what is missing
+    assert JobRecord(spec.job_dir).done_frames() == set(range(24))
+
+
+def test_ray_worker_that_dies_is_retried(plate, tmp_path):
+    ray = pytest.importorskip("ray")
+    out = tmp_path / "o.####.exr"
+    spec = JobSpec.create(f"{HERE}:DyingConvert", str(plate), str(out), (0, 17), chunk_size=6, max_retries=2)
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parent.parent)}})
+    try:
+        run_job(spec, engine="ray")
+    finally:
+        ray.shutdown()
+    assert (spec.job_dir / "died_once").exists(), "the worker must have died once"
+    assert JobRecord(spec.job_dir).done_frames() == set(range(18))
+    for n in range(1001, 1019):
+        _readable_exr(sequence_path(spec.output, n))
