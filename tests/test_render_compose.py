@@ -41,3 +41,79 @@ def test_swap_composition_has_no_visible_seam(shared_media, output_dir):
     x0, y0, x1, y1 = warp.points_roi(plate_pts, plate.shape, margin=60)
     sheet = np.hstack([plate[y0:y1, x0:x1], pasted[y0:y1, x0:x1], out[y0:y1, x0:x1]])
     cv2.imwrite(str(output_dir / "plate_paste_poisson.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+
+
+def test_swap_edit_moves_the_plate_seen_through_the_mouth(output_dir):
+    """Swap mode keeps the plate's mouth interior: an edit that moves the lips moves it too
+    (the teeth follow the lips); elsewhere outside the matte the plate stays bit-exact."""
+    from skimage.data import astronaut
+
+    from core.api import MemoryTemplate, get_face_analyser
+    from core.render.renderer import Renderer, RenderSettings
+
+    plate = astronaut()
+    face = get_face_analyser().get_faces(plate)[0]
+    tpl_img = np.ascontiguousarray(plate[:, ::-1])
+    tpl = MemoryTemplate(tpl_img, get_face_analyser().get_faces(tpl_img)[0])
+    lm = face.landmarks
+    base = {"AU12": 1.0, "AU25": 1.0, "AU26": 0.5}
+    target = {**base, "AU12": 0.0, "AU25": 3.0, "AU26": 3.0}
+    r = Renderer(RenderSettings(mode="swap", colour="none"), tpl)
+    res = r.render(plate, lm, base, target)
+    m = r.target_mesh(lm, base, target)
+    assert np.abs(m - lm)[:, 1].max() > 3, "the edit should open the mouth by a few pixels"
+    p, tris = warp.fill_mesh(m)
+    moved, _ = warp.warp_image(plate.astype(np.float32), warp.fill_mesh(lm)[0], p, tris, out_shape=plate.shape[:2])
+    mouth = masks.region_mask(m, plate.shape[:2], masks.Regions(skin=False, brows=False, eyes=False)) > 0.99
+    mouth = cv2.erode(mouth.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    assert mouth.sum() > 50
+    err_moved = np.abs(res.image[mouth].astype(np.float32) - moved[mouth]).mean()
+    err_raw = np.abs(res.image[mouth].astype(np.float32) - plate[mouth]).mean()
+    print(f"mouth interior: |render - moved plate| {err_moved:.2f}, |render - raw plate| {err_raw:.2f}")
+    assert err_moved < 2.0 and err_raw > 2 * err_moved, (err_moved, err_raw)
+    x0, y0, x1, y1 = warp.points_roi(m, plate.shape, margin=40)
+    far = np.ones(plate.shape[:2], bool)
+    far[y0:y1, x0:x1] = False
+    assert np.array_equal(res.image[far], plate[far])
+    sheet = np.hstack([plate[y0:y1, x0:x1], res.image[y0:y1, x0:x1]])
+    cv2.imwrite(str(output_dir / "swap_mouth_edit.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+
+
+def test_restoration_and_occlusion_off_are_said_in_log_and_metadata(tmp_path, caplog):
+    """Restoration asked for with no model installed: the stage is off, and the render's log
+    (WARNING), its per-frame info and the sidecar say so; the sidecar and the log also say
+    that no occlusion model ran."""
+    import json
+    import logging
+
+    from core.analysis.analyzer import Analyzer
+    from core.delivery.sidecar import sidecar_path
+    from core.demo import make_plate
+    from core.project import Plate, Project
+    from core.render.delivery import render_shot
+    from core.render.renderer import Renderer, RenderSettings
+
+    with caplog.at_level(logging.WARNING):
+        r = Renderer(RenderSettings(mode="edit", restore="gpen_bfr_512"))
+    assert r.restorer is None and r.restore_status.startswith("off: ")
+    assert any("restoration stage is OFF" in rec.getMessage() for rec in caplog.records)
+    frame = np.zeros((64, 64, 3), np.uint8)
+    assert Renderer(RenderSettings()).render(frame, None).info == {"face": False}
+
+    plate_path = make_plate(tmp_path / "plate.mp4", frames=3)
+    project = Project.create(tmp_path / "p.facsimile", name="p")
+    plate = project.add_plate(Plate.from_media(plate_path))
+    shot = project.new_shot(plate.id, 0, 2, name="sh")
+    shot.analysis = Analyzer().analyze(str(plate_path), frames=(0, 3))
+    shot.render_settings = {"mode": "edit", "restore": "gpen_bfr_512"}
+    project.save()
+    caplog.clear()
+    out = tmp_path / "r.mov"
+    with caplog.at_level(logging.WARNING):
+        render_shot(str(tmp_path / "p.facsimile"), str(out), chunk=3)
+    logged = " | ".join(rec.getMessage() for rec in caplog.records)
+    assert "restoration is OFF" in logged and "no occlusion model ran" in logged, logged
+    doc = json.loads(sidecar_path(out).read_text())
+    stages = {m["stage"]: m for m in doc["models"]}
+    assert stages["restoration"]["status"].startswith("off: "), stages
+    assert stages["occlusion"]["status"].startswith("off"), stages

@@ -157,6 +157,36 @@ class Renderer:
     def render(self, frame: np.ndarray, landmarks: np.ndarray | None, base: dict[str, float] | None = None,
                target: dict[str, float] | None = None) -> RenderResult:
         """Render one plate frame (HxWx3/4, uint8 | uint16 | float32). No face: the plate as is."""
+        from core.render.warp import points_roi
+
+        h, w = frame.shape[:2]
+        if landmarks is None or not np.all(np.isfinite(landmarks)):
+            return self._output(frame, np.zeros((h, w), np.float32), {"face": False})
+        base = base or {}
+        target = target if target is not None else base
+        lm = np.asarray(landmarks, np.float32)
+        m = self.target_mesh(lm, base, target)
+        if self.restorer is not None:  # the restorer aligns and pastes on the whole frame
+            full = self._compose(frame, lm, m)
+            return self._output(full.image, full.matte, full.info)
+        # Everything the face changes lies within the meshes' bounding box: render that crop
+        # (the Poisson solve of a crop that holds the mask is the full frame's solve) and put
+        # it back into a copy of the frame, so the cost follows the face, not the frame.
+        x0, y0, x1, y1 = points_roi(np.concatenate([lm[:, :2], m[:, :2]]), (h, w), margin=8)
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            return self._output(frame, np.zeros((h, w), np.float32), {"face": False})
+        shift = np.zeros(lm.shape[1], np.float32)
+        shift[:2] = (x0, y0)
+        crop = self._compose(frame[y0:y1, x0:x1], lm - shift, m - shift)
+        out = frame.copy()
+        out[y0:y1, x0:x1, :crop.image.shape[2]] = crop.image
+        matte = np.zeros((h, w), np.float32)
+        matte[y0:y1, x0:x1] = crop.matte
+        return self._output(out, matte, crop.info)
+
+    def _compose(self, frame: np.ndarray, landmarks: np.ndarray, m: np.ndarray) -> RenderResult:
+        """Warp, mask, colour, blend and restore one frame (or crop) with plate mesh
+        `landmarks` and target mesh `m` in its coordinates; returns the comp and its matte."""
         from core.render import blend as blend_mod
         from core.render.colour import match_colour
         from core.render.masks import Regions, face_mask
@@ -165,12 +195,7 @@ class Renderer:
         s = self.settings
         h, w = frame.shape[:2]
         rgb = frame[..., :3]
-        if landmarks is None or not np.all(np.isfinite(landmarks)):
-            return self._output(frame, np.zeros((h, w), np.float32), {"face": False})
-        base = base or {}
-        target = target if target is not None else base
         plate_f, scale = _to_float(rgb)
-        m = self.target_mesh(landmarks, base, target)
         pts_fill, tris_fill = fill_mesh(m)
         if s.mode == "edit":
             src_img, src_pts = plate_f, np.asarray(landmarks, np.float32)
@@ -182,16 +207,26 @@ class Renderer:
         regions = Regions(skin=s.skin, brows=s.brows, eyes=s.eyes,
                           mouth_interior=s.mouth_interior and s.mode == "edit")
         matte = face_mask(m, (h, w), regions, feather_frac=s.feather) * valid
+        dst_f = plate_f
+        through = None  # where the plate shows through a switched-off region, moved by the edit
+        if s.mode == "swap" and not np.array_equal(m, landmarks):
+            through = self._plate_through(m, regions, (h, w))
+        if through is not None:
+            # The plate shows through the holes (the mouth opening): move it with the edit (as
+            # edit mode does) so the performer's teeth follow the edited lips instead of staying put.
+            moved, moved_valid = warp_image(plate_f, fill_mesh(landmarks)[0], pts_fill, tris_fill, out_shape=(h, w))
+            through &= moved_valid > 0
+            dst_f = np.where(through[..., None], moved, plate_f)
         if s.colour != "none" and s.mode == "swap":
             hard = (matte > 0.5).astype(np.float32)
             warped = match_colour(warped, hard, plate_f, hard, method=s.colour, smoother=self.smoother)
         method = {"poisson": "poisson", "gaussian": "feather", "none": "none"}[s.blend]
         if method == "poisson":
-            comp = blend_mod.blend(warped, plate_f, matte, method="poisson", mode=s.gradients)
+            comp = blend_mod.blend(warped, dst_f, matte, method="poisson", mode=s.gradients)
             # The solve covers the hard mask; feather its edge into the plate.
-            comp = matte[..., None] * comp + (1 - matte[..., None]) * plate_f
+            comp = matte[..., None] * comp + (1 - matte[..., None]) * dst_f
         else:
-            comp = blend_mod.blend(warped, plate_f, matte, method=method,
+            comp = blend_mod.blend(warped, dst_f, matte, method=method,
                                    feather_radius=max(1.0, s.feather * 100))
         info = {"face": True, "mode": s.mode, "blend": s.blend, "restore": self.restore_status}
         if self.restorer is not None:
@@ -199,12 +234,36 @@ class Renderer:
             restored = self.restorer.restore(comp8, kps5_from_landmarks(m), strength=s.restore_strength)
             comp = restored.astype(np.float32) / 255.0
         out_rgb = _from_float(np.clip(comp, 0, 1) if scale != 1.0 else comp, scale, rgb.dtype)
-        # Outside the matte the plate is untouched, bit for bit.
+        # Outside the matte (and the moved holes) the plate is untouched, bit for bit.
         outside = matte <= 0
+        if through is not None:
+            outside &= ~through
         out_rgb[outside] = rgb[outside]
         if frame.shape[2] == 4:
             out_rgb = np.concatenate([out_rgb, frame[..., 3:4]], axis=2)
-        return self._output(out_rgb, matte, info)
+        return RenderResult(out_rgb, matte, info)
+
+    def _plate_through(self, m: np.ndarray, regions: Any, shape: tuple[int, int]) -> np.ndarray | None:
+        """bool (H, W): the switched-off regions inside the face (the plate shows through them),
+        grown past the matte's feather so the moved plate fills the whole ramp; None if none."""
+        import cv2
+
+        from core.render.masks import Regions, face_size, region_mask
+        from core.render.warp import points_roi
+
+        off = Regions(skin=False, brows=not regions.brows, eyes=not regions.eyes,
+                      mouth_interior=not regions.mouth_interior)
+        if not (off.brows or off.eyes or off.mouth_interior):
+            return None
+        grow = max(2, int(round(3 * self.settings.feather * face_size(m))))
+        x0, y0, x1, y1 = points_roi(m, shape, margin=grow + 2)
+        hole = region_mask(m, shape, off, roi=(x0, y0, x1, y1)) > 0
+        if not hole.any():
+            return None
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+        out = np.zeros(shape, bool)
+        out[y0:y1, x0:x1] = cv2.dilate(hole.astype(np.uint8), k).astype(bool)
+        return out
 
     def _output(self, comp: np.ndarray, matte: np.ndarray, info: dict) -> RenderResult:
         s = self.settings
