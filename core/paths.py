@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def _shipped_root() -> Path:
+    """Where resources/ and models/ were shipped: the checkout, or a frozen bundle's data folder.
+
+    A PyInstaller bundle (installer/build_bundle.py) sets sys.frozen and unpacks its data into
+    sys._MEIPASS (the bundle's `_internal/` folder), beside the frozen `core` package.
+    """
+    if getattr(sys, "frozen", False) and getattr(sys, "_MEIPASS", None):
+        return Path(sys._MEIPASS)
+    return REPO_ROOT
+
+
 def resources_dir() -> Path:
     """The shipped resources/ folder (AU catalogue, mesh data, OCIO config, icons)."""
-    return Path(os.environ.get("FACSIMILE_RESOURCES", REPO_ROOT / "resources"))
+    return Path(os.environ.get("FACSIMILE_RESOURCES", _shipped_root() / "resources"))
 
 
 def manifests_dir() -> Path:
     """The shipped models/ folder of model manifests (*.toml)."""
-    return Path(os.environ.get("FACSIMILE_MANIFESTS", REPO_ROOT / "models"))
+    return Path(os.environ.get("FACSIMILE_MANIFESTS", _shipped_root() / "models"))
 
 
 def user_data_dir() -> Path:

@@ -29,5 +29,7 @@ def _doctor(args: argparse.Namespace) -> int:
             print(f"{mark[c.status]}  {c.name}: {c.detail}")
             if c.fix and c.status != "ok":
                 print(f"        fix: {c.fix}")
-        print(f"\n{len(failed)} problem(s)" if failed else "\nall essential checks passed")
+        warned = sum(c.status == "warn" for c in checks)
+        note = f" ({warned} warning(s): optional parts, see above)" if warned else ""
+        print(f"\n{len(failed)} problem(s) to fix{note}" if failed else f"\nall essential checks passed{note}")
     return 1 if failed else 0

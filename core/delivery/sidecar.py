@@ -58,8 +58,13 @@ def input_entry(path: str | Path) -> dict:
     return {"path": str(p), "sha256": digest, "kind": "file" if p.is_file() else "folder" if p.is_dir() else "missing"}
 
 
+_FRAME = re.compile(r"[._](\d+)\.[A-Za-z0-9]+$")
+
+
 def sidecar_path(output: str | Path) -> Path:
-    """`shot.mov` -> `shot.facsimile.json`; `shot.####.exr` -> `shot.facsimile.json`."""
+    """`shot.mov` -> `shot.facsimile.json`; `shot.####.exr` -> `shot.facsimile.json`; one frame
+    of a sequence, `shot.1001.exr`, -> the sequence's `shot.facsimile.json` when that exists
+    (a compositor verifies the frame in hand, not the pattern)."""
     output = Path(output)
     name = output.name
     m = _SEQ.search(name)
@@ -67,6 +72,11 @@ def sidecar_path(output: str | Path) -> Path:
         stem = name[: m.start()]
     else:
         stem = output.stem
+        f = _FRAME.search(name)
+        if f and not output.with_name(f"{stem}.facsimile.json").exists():
+            seq = output.with_name(f"{name[: f.start()]}.facsimile.json")
+            if seq.exists():
+                return seq
     return output.with_name(f"{stem}.facsimile.json")
 
 
