@@ -1,4 +1,9 @@
-"""Temporal filters for AU curves: One-Euro (low lag, adaptive) and Savitzky-Golay (zero phase).
+"""Temporal filters for AU curves: One-Euro (adaptive) and Savitzky-Golay, both zero phase.
+
+A shot is filtered offline, whole, so nothing forces a causal filter: One-Euro runs forward
+and backward and the two passes are averaged, which cancels its lag (a causal One-Euro put
+blink onsets a few frames late, and edits computed from the curve missed them).
+`zero_phase=False` gives the classic causal filter (for live preview of a growing signal).
 
 Both run on each run of valid (finite) samples separately, so a gap with no face is never
 bridged or smeared, and both leave NaN where the input is NaN.
@@ -14,7 +19,7 @@ from core.errors import FacsimileError
 
 FILTERS = ("none", "one_euro", "savgol")
 DEFAULTS = {
-    "one_euro": {"min_cutoff": 1.5, "beta": 0.5, "d_cutoff": 1.0},
+    "one_euro": {"min_cutoff": 1.5, "beta": 0.5, "d_cutoff": 1.0, "zero_phase": True},
     "savgol": {"window_s": 0.2, "order": 2},
 }
 
@@ -26,8 +31,17 @@ def _runs(valid: np.ndarray) -> list[tuple[int, int]]:
 
 
 def one_euro(x: np.ndarray, fps: float, min_cutoff: float = 1.5, beta: float = 0.5,
-             d_cutoff: float = 1.0) -> np.ndarray:
-    """One-Euro filter (Casiez et al. 2012) of a 1-D signal sampled at fps."""
+             d_cutoff: float = 1.0, zero_phase: bool = True) -> np.ndarray:
+    """One-Euro filter (Casiez et al. 2012) of a 1-D signal sampled at fps; zero_phase averages
+    a forward and a backward pass (no lag), otherwise the causal filter."""
+    x = np.asarray(x, np.float64)
+    fwd = _one_euro_causal(x, fps, min_cutoff, beta, d_cutoff)
+    if not zero_phase:
+        return fwd
+    return 0.5 * (fwd + _one_euro_causal(x[::-1], fps, min_cutoff, beta, d_cutoff)[::-1])
+
+
+def _one_euro_causal(x: np.ndarray, fps: float, min_cutoff: float, beta: float, d_cutoff: float) -> np.ndarray:
     out = np.full_like(x, np.nan, dtype=np.float64)
     te = 1.0 / fps
 
