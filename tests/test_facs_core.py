@@ -173,7 +173,7 @@ def test_solve_frame_speed_budget():
     assert (time.perf_counter() - t0) / 200 < 5e-3
 
 
-def test_read_openface_csv_and_cli(shared_media, tmp_path):
+def test_read_openface_csv_and_cli(shared_media, tmp_path, capsys):
     from core.cli import main
     from core.facs.openface import read_openface_csv
 
@@ -187,6 +187,10 @@ def test_read_openface_csv_and_cli(shared_media, tmp_path):
     assert main(["import-au", str(path), "--out", str(out)]) == 0
     data = json.loads(out.read_text())
     assert data["faces"]["0"]["AU01"][0] == pytest.approx(face["AU01"][0])
+    capsys.readouterr()
+    assert main(["import-au", str(path), "--out", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"output": str(out),
+                                                   "faces": [{"face_id": 0, "frames": 100, "success": 100}]}
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
     with pytest.raises(FacsimileError, match="not an OpenFace CSV"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -199,6 +200,10 @@ def test_cli_library_round_trip(tmp_path, capsys, astronaut, shared_media):
     capsys.readouterr()
     assert main(["library", "list", "--library", str(libdir)]) == 0
     assert "Commander Collins" in capsys.readouterr().out
+    capsys.readouterr()
+    assert main(["library", "add", "Again", str(img), "--library", str(libdir), "--json"]) == 0
+    added = json.loads(capsys.readouterr().out)
+    assert added["name"] == "Again" and added["consent"] is False and Path(added["path"]).is_dir()
     assert main(["library", "remove", tid, "--library", str(libdir)]) == 0
     capsys.readouterr()
     rc = main(["library", "add", "group", str(shared_media("stills", "multi_face.jpg")), "--library", str(libdir)])

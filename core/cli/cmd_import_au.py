@@ -16,6 +16,7 @@ def register(subparsers) -> None:
                                           "pose, gaze per frame and face) and write the curves as JSON.")
     p.add_argument("csv", type=Path, help="OpenFace CSV file")
     p.add_argument("--out", type=Path, default=None, help="curves JSON to write (default: FILE.curves.json)")
+    p.add_argument("--json", action="store_true", help="print a summary (output, faces, frames) as JSON")
     p.set_defaults(func=_run)
 
 
@@ -29,9 +30,11 @@ def _run(args: argparse.Namespace) -> int:
     curves = read_openface_csv(args.csv)
     out = args.out or args.csv.with_suffix(".curves.json")
     atomic_write_text(out, json.dumps(curves_to_json(curves), indent=1))
+    summary = []
     for fid, face in curves["faces"].items():
         n = len(face.get("frame", []))
         ok = int(face["success"].sum()) if "success" in face else n
         log.info("face %d: %d frames (%d with success), AU curves written to %s", fid, n, ok, out)
-    print(out)
+        summary.append({"face_id": int(fid), "frames": n, "success": ok})
+    print(json.dumps({"output": str(out), "faces": summary}, indent=2) if args.json else out)
     return 0

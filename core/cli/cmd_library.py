@@ -44,6 +44,10 @@ def _cmd_add(args: argparse.Namespace) -> int:
     consent = _consent_from(args)
     t = _library(args).add(args.name, args.images, consent=consent, from_plate=plate, face_index=args.face)
     warnings = [w for s in t.meta["quality"]["sources"] for w in s.get("warnings", [])]
+    if args.json:
+        print(json.dumps({"id": t.id, "name": t.name, "path": str(t.path), "sources": len(t.meta["sources"]),
+                          "warnings": warnings, "consent": consent is not None}, indent=2))
+        return 0
     print(f"added {t.id}  {t.name}  ({len(t.meta['sources'])} source(s)) -> {t.path}")
     for w in warnings:
         print(f"  warning: {w}")
@@ -144,6 +148,7 @@ def register(subparsers) -> None:
     a.add_argument("--consent-use", metavar="TEXT", help="what use they consented to")
     a.add_argument("--consent-until", metavar="DATE", help="consent end date, YYYY-MM-DD")
     a.add_argument("--consent-recorded-by", metavar="WHO", help="who records this (default: your login name)")
+    a.add_argument("--json", action="store_true", help="machine-readable output (id, path, warnings)")
     a.set_defaults(func=_cmd_add)
 
     lst = sub.add_parser("list", parents=[common], help="list templates")
