@@ -216,7 +216,8 @@ def test_ray_worker_that_dies_is_retried(plate, tmp_path):
     ray = pytest.importorskip("ray")
     out = tmp_path / "o.####.exr"
     spec = JobSpec.create(f"{HERE}:DyingConvert", str(plate), str(out), (0, 17), chunk_size=6, max_retries=2)
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False,
+    # address="local": a new instance, never a cluster another test left running on this machine
+    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parent.parent)}})
     try:
         run_job(spec, engine="ray")

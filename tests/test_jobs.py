@@ -64,7 +64,7 @@ def test_prores_chunks_join_with_bit_identical_packets(plate, tmp_path):
     out = tmp_path / "out.mov"
     spec = JobSpec.create("convert", str(plate), str(out), (0, 29), chunk_size=7,
                           writer={"codec": "prores4444", "timecode": "01:00:00:00"})
-    run_job(spec, metadata={"comment": "synthetic media"})
+    run_job(spec, metadata={"comment": "synthetic media"}, keep_chunks=True)
     chunk_packets = []
     for i in range(len(spec.chunks())):
         with av.open(str(chunk_movie_path(spec, i))) as c:
@@ -78,6 +78,21 @@ def test_prores_chunks_join_with_bit_identical_packets(plate, tmp_path):
     assert len(joined_packets) == 30
     assert joined_packets == chunk_packets
     assert len(frames) == 30
+
+
+def test_prores_chunks_are_removed_after_the_join_and_a_rerun_renders_nothing(plate, tmp_path, caplog):
+    out = tmp_path / "out.mov"
+    spec = JobSpec.create("convert", str(plate), str(out), (0, 29), chunk_size=10, writer={"codec": "prores4444"})
+    run_job(spec)
+    assert not any(chunk_movie_path(spec, i).exists() for i in range(len(spec.chunks())))
+    before = out.stat().st_mtime_ns
+    with caplog.at_level("INFO", logger="core.jobs.run"):
+        run_job(spec)
+    assert out.stat().st_mtime_ns == before and "nothing to render" in caplog.text
+    out.unlink()  # the movie is gone: a re-run renders it again
+    run_job(spec)
+    with av.open(str(out)) as joined:
+        assert joined.streams.video[0].frames == 30 or sum(1 for _ in joined.decode(video=0)) == 30
 
 
 def _uninterrupted_reference(plate: Path, tmp: Path) -> list[np.ndarray]:

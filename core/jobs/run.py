@@ -196,8 +196,9 @@ def pending_chunks(spec: JobSpec) -> list[int]:
     return out
 
 
-def finalize(spec: JobSpec, metadata: dict[str, str] | None = None) -> Path:
-    """Check every frame is there and, for a movie, join the chunks into the final file."""
+def finalize(spec: JobSpec, metadata: dict[str, str] | None = None, keep_chunks: bool = False) -> Path:
+    """Check every frame is there and, for a movie, join the chunks into the final file (then
+    delete the chunk movies unless keep_chunks)."""
     from core.jobs.remux import concat_movies
 
     left = pending_chunks(spec)
@@ -208,8 +209,28 @@ def finalize(spec: JobSpec, metadata: dict[str, str] | None = None) -> Path:
         tc = spec.writer.get("timecode")  # the timecode of the job's first frame, when it has one
         concat_movies(chunks, spec.output, timecode=tc,
                       metadata={**(spec.writer.get("attributes") or {}), **(metadata or {})})
-    JobRecord(spec.job_dir).append({"type": "complete", "time": time.time()})
+    JobRecord(spec.job_dir).append({"type": "complete", "time": time.time(),
+                                    "output_bytes": _output_bytes(spec)})
+    if not spec.sequence and not keep_chunks:
+        # The joined movie holds the chunks' packets unchanged: keeping them would double the
+        # disk a render takes. A re-run finds the job complete and the movie in place.
+        for c in chunks:
+            c.unlink(missing_ok=True)
     return Path(spec.output)
+
+
+def _output_bytes(spec: JobSpec) -> int | None:
+    out = Path(spec.output)
+    return out.stat().st_size if not spec.sequence and out.exists() else None
+
+
+def completed(spec: JobSpec) -> bool:
+    """The job was finished and its movie is still there, the same size (sequences: every frame
+    is recorded and on disk, which pending_chunks checks)."""
+    if spec.sequence:
+        return False
+    done = [e for e in JobRecord(spec.job_dir).entries() if e.get("type") == "complete"]
+    return bool(done) and done[-1].get("output_bytes") is not None and _output_bytes(spec) == done[-1]["output_bytes"]
 
 
 def _run_local(spec: JobSpec, chunks: list[int], progress: Progress | None, cancel: Cancel | None) -> None:
@@ -253,10 +274,13 @@ def _retry(spec: JobSpec, i: int, exc: BaseException, attempt: int) -> int:
 
 
 def run_job(spec: JobSpec, engine: str = "local", address: str | None = None, progress: Progress | None = None,
-            cancel: Cancel | None = None, metadata: dict[str, str] | None = None) -> Path:
+            cancel: Cancel | None = None, metadata: dict[str, str] | None = None, keep_chunks: bool = False) -> Path:
     """Render every missing frame of `spec` and assemble the output; resumable."""
     check_output_folder(spec)
     spec.save()
+    if completed(spec):
+        log.info("job %s is complete and %s is in place: nothing to render", spec.job_id, spec.output)
+        return Path(spec.output)
     todo = pending_chunks(spec)
     log.info("job %s: %d of %d chunks to render (%s)", spec.job_id, len(todo), len(spec.chunks()), engine)
     if engine == "local":
@@ -267,4 +291,4 @@ def run_job(spec: JobSpec, engine: str = "local", address: str | None = None, pr
         run_on_ray(spec, todo, address=address, progress=progress)
     else:
         raise FacsimileError(f"unknown engine {engine!r} (use local or ray)")
-    return finalize(spec, metadata=metadata)
+    return finalize(spec, metadata=metadata, keep_chunks=keep_chunks)
