@@ -29,9 +29,6 @@ LOW, HIGH = 0.0, 5.0
 
 # AUs whose picture is weak on this subject (checked by eye after generating): why.
 WEAK = {
-    "AU45": "the solver reads the smiling, narrowed eyes of the portrait as a full blink (5.0), so the right "
-            "half is the plate itself and the left half opens the eyes beyond their real shape: the lids tear "
-            "(no blink is shown; see the demo, which keys one on top of the solved curve)",
     "AU26": "the portrait's mouth is closed on the teeth: the jaw drop stretches the plate's teeth instead of "
             "showing a mouth interior the plate does not have",
 }

@@ -61,6 +61,47 @@ class ShotRenderContext:
             template = Library(self.project.library_path).get(self.shot.identity)
         self.template = template
         self.renderer = Renderer(self.settings, template, performer_neutral=self._performer_neutral())
+        # Eye donors come from the shot's analysis (the nearest open-eye frame), never from what
+        # this process rendered before: a frame renders the same in any chunk.
+        self.renderer.eye_memory = False
+        self._open_eye_frames = self._open_eyes()
+        self._donor_cache: dict[int, np.ndarray] = {}
+
+    def _open_eyes(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per eye (subject's side): (frames, apertures) of the track's frames where that eye is
+        open, i.e. its aperture is >= DONOR_OPEN_FRACTION x the shot's median."""
+        from core.render.masks import SIDES, eye_apertures
+        from core.render.renderer import DONOR_OPEN_FRACTION
+
+        present = np.asarray(self.analysis.present[:, self.track_index], bool)
+        frames = np.asarray(self.analysis.frame_indices, np.int64)
+        out = {}
+        for side in SIDES:
+            ap = eye_apertures(self.analysis.landmarks[:, self.track_index], side)
+            ok = present & np.isfinite(ap)
+            if not ok.any():
+                out[side] = (np.zeros(0, np.int64), np.zeros(0))
+                continue
+            keep = ok & (ap >= DONOR_OPEN_FRACTION * float(np.median(ap[ok])))
+            out[side] = (frames[keep], ap[keep])
+        return out
+
+    def eye_donor(self, frame: int, side: str):
+        """EyeDonor for plate frame `frame`: the nearest frame of the shot (earlier wins a tie)
+        where that eye is open, read from the plate; None if the shot has none."""
+        from core.render.renderer import EyeDonor
+
+        frames, aps = self._open_eye_frames.get(side, (np.zeros(0, np.int64), np.zeros(0)))
+        if len(frames) == 0:
+            return None
+        dist = np.abs(frames - frame) * 2 + (frames > frame)  # nearest, then earlier
+        k = int(np.argmin(dist))
+        f = int(frames[k])
+        image = self._donor_cache.get(f)
+        if image is None:
+            image = self.reader.read(f)
+            self._donor_cache = {**dict(list(self._donor_cache.items())[-3:]), f: image}
+        return EyeDonor(image, self.landmarks_at(f), frame=f, aperture=float(aps[k]))
 
     def _performer_neutral(self) -> np.ndarray | None:
         """The performer's neutral mesh (frame of least expression, by the extracted curves)."""
@@ -101,7 +142,8 @@ class ShotRenderContext:
         """RenderResult of plate frame `frame`."""
         plate = self.reader.read(frame)
         base, edited = self.values_at(frame)
-        return self.renderer.render(plate, self.landmarks_at(frame), base, edited)
+        return self.renderer.render(plate, self.landmarks_at(frame), base, edited,
+                                    donors=lambda side: self.eye_donor(frame, side))
 
     def close(self) -> None:
         self.reader.close()

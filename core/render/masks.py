@@ -160,3 +160,75 @@ def face_mask(pts: np.ndarray, shape: tuple[int, int], regions: Regions = Region
     # the frame edge stays an edge of the mask (as in a full-frame blur with a constant border)
     out[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0] = feather(m, radius, mode)
     return out
+
+
+# ---- eyes -----------------------------------------------------------------------------------
+# Rings of the MediaPipe mesh around each eye (subject's side), outer corner to inner corner:
+# the lid margins (the eye opening), the second ring (lid skin) and the third ring (the crease /
+# brow-lower line above, the cheek line below). Checked on the astronaut portrait.
+EYE_RINGS: dict[str, dict[str, list[int]]] = {
+    "right": {
+        "corners": [33, 133],
+        "upper": [246, 161, 160, 159, 158, 157, 173], "lower": [7, 163, 144, 145, 153, 154, 155],
+        "upper2": [247, 30, 29, 27, 28, 56, 190], "lower2": [25, 110, 24, 23, 22, 26, 112],
+        "upper3": [113, 225, 224, 223, 222, 221, 189], "lower3": [226, 31, 228, 229, 230, 231, 232, 233, 244],
+    },
+    "left": {
+        "corners": [263, 362],
+        "upper": [466, 388, 387, 386, 385, 384, 398], "lower": [249, 390, 373, 374, 380, 381, 382],
+        "upper2": [467, 260, 259, 257, 258, 286, 414], "lower2": [255, 339, 254, 253, 252, 256, 341],
+        "upper3": [342, 445, 444, 443, 442, 441, 413], "lower3": [446, 261, 448, 449, 450, 451, 452, 453, 464],
+    },
+}
+SIDES = ("right", "left")
+# upper / lower lid margin points facing each other (for the aperture)
+_APERTURE_PAIRS = {"right": [(160, 144), (159, 145), (158, 153)], "left": [(387, 373), (386, 374), (385, 380)]}
+
+
+def eye_aperture(pts: np.ndarray, side: str) -> float:
+    """Eyelid opening of one eye (subject's side) in eye widths: mean distance between facing
+    upper and lower lid margin points over the corner-to-corner width (about 0.25..0.35 for an
+    open eye, under 0.1 for a closed one). NaN where the points are missing."""
+    p = np.asarray(pts, np.float64)[:, :2]
+    a, b = EYE_RINGS[side]["corners"]
+    width = float(np.linalg.norm(p[a] - p[b]))
+    if not np.isfinite(width) or width < 1e-6:
+        return float("nan")
+    gaps = [np.linalg.norm(p[u] - p[lo]) for u, lo in _APERTURE_PAIRS[side]]
+    return float(np.mean(gaps) / width)
+
+
+def eye_apertures(landmarks: np.ndarray, side: str) -> np.ndarray:
+    """(T,) eye_aperture of one eye over a (T, 478, 2|3) landmark array (NaN where absent)."""
+    lm = np.asarray(landmarks, np.float64)
+    a, b = EYE_RINGS[side]["corners"]
+    width = np.linalg.norm(lm[:, a, :2] - lm[:, b, :2], axis=1)
+    gaps = np.mean([np.linalg.norm(lm[:, u, :2] - lm[:, lo, :2], axis=1) for u, lo in _APERTURE_PAIRS[side]], axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(width > 1e-6, gaps / width, np.nan)
+
+
+def eye_width(pts: np.ndarray, side: str) -> float:
+    """Corner-to-corner width of one eye in pixels."""
+    a, b = EYE_RINGS[side]["corners"]
+    p = np.asarray(pts, np.float64)
+    return float(np.linalg.norm(p[a, :2] - p[b, :2]))
+
+
+def eye_loop_ring(side: str, ring: int) -> np.ndarray:
+    """Closed outline of one eye's ring (1 = the opening, 2 = lid skin, 3 = crease / cheek line)."""
+    r = EYE_RINGS[side]
+    if ring == 1:
+        up, lo = [r["corners"][0], *r["upper"], r["corners"][1]], r["lower"]
+    else:
+        sfx = str(ring)
+        up, lo = r["upper" + sfx], r["lower" + sfx]
+    return np.array(list(up) + list(lo[::-1]), np.int64)
+
+
+def eye_ring_mask(pts: np.ndarray, side: str, ring: int, roi: Roi) -> np.ndarray:
+    """Hard (anti-aliased edge) float32 mask of the area inside one eye ring, over `roi`."""
+    x0, y0, x1, y1 = roi
+    m = np.zeros((y1 - y0, x1 - x0), np.float32)
+    _fill(m, np.asarray(pts, np.float64), eye_loop_ring(side, ring), (x0, y0), 1.0)
+    return m

@@ -19,6 +19,7 @@ Outside the face mask the plate's pixels come through bit-exactly.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -33,6 +34,13 @@ MODES = ("edit", "swap")
 BLENDS = ("poisson", "gaussian", "none")
 COLOURS = ("reinhard", "histogram", "none")
 OUTPUTS = ("comp", "patch", "matte")
+
+# Eyelid edits (see docs/architecture.md, "Eyes"). Apertures are in eye widths (masks.eye_aperture).
+CLOSE_RATIO = (0.25, 0.5)  # edited / source aperture: at or under the first the eye is shut, over the second untouched
+CLOSE_MIN_SOURCE = 0.08  # a source eye opening under this shows no eyeball: nothing to cover
+OPEN_MISSING = (0.2, 0.4)  # 1 - source / edited aperture: the share of the edited opening the plate cannot show
+OPEN_MIN_TARGET = 0.1  # an edited opening under this needs no eyeball
+DONOR_OPEN_FRACTION = 0.8  # a donor eye is open: aperture >= this x the shot's (or the seen frames') median
 
 
 @dataclass
@@ -90,6 +98,20 @@ class RenderResult:
     info: dict = field(default_factory=dict)
 
 
+@dataclass
+class EyeDonor:
+    """A plate frame (or a crop of one: `landmarks` in its pixel coordinates) where one eye is
+    open: the eye texture an edit that opens a closed eye is taken from."""
+
+    image: np.ndarray
+    landmarks: np.ndarray
+    frame: int | None = None
+    aperture: float = float("nan")
+
+
+EyeDonors = Callable[[str], "EyeDonor | None"]  # side ('right' | 'left', the subject's) -> donor or None
+
+
 def kps5_from_landmarks(pts: np.ndarray) -> np.ndarray:
     """Five key points in InsightFace order (subject's right eye, left eye, nose tip, right and
     left mouth corners) from the 478-point mesh: iris centres, nose tip, mouth corners."""
@@ -140,6 +162,12 @@ class Renderer:
             else:
                 self.restore_status = f"on: {self.settings.restore} at strength {self.settings.restore_strength}"
         self._template_canonical: np.ndarray | None = None
+        # Edit mode without an explicit donor source: remember the last frame with each eye open.
+        self.eye_memory = True
+        self._eye_seen: dict[str, list[float]] = {"right": [], "left": []}
+        self._eye_donor: dict[str, EyeDonor] = {}
+        self._no_donor_logged: set[str] = set()
+        self._frame_no = 0
 
     # ---- geometry ------------------------------------------------------------------------
     def target_mesh(self, landmarks: np.ndarray, base: dict[str, float], target: dict[str, float]) -> np.ndarray:
@@ -155,8 +183,13 @@ class Renderer:
 
     # ---- one frame -----------------------------------------------------------------------
     def render(self, frame: np.ndarray, landmarks: np.ndarray | None, base: dict[str, float] | None = None,
-               target: dict[str, float] | None = None) -> RenderResult:
-        """Render one plate frame (HxWx3/4, uint8 | uint16 | float32). No face: the plate as is."""
+               target: dict[str, float] | None = None, donors: EyeDonors | None = None) -> RenderResult:
+        """Render one plate frame (HxWx3/4, uint8 | uint16 | float32). No face: the plate as is.
+
+        donors: where an edit opens an eye that is closed on this frame, the open eye of another
+        frame of the shot (`EyeDonor` per side, asked only when needed; render jobs give the
+        nearest open-eye frame). None: in edit mode, the last frame this renderer saw with that
+        eye open (frames rendered in order, e.g. the API and tests)."""
         from core.render.warp import points_roi
 
         h, w = frame.shape[:2]
@@ -166,8 +199,14 @@ class Renderer:
         target = target if target is not None else base
         lm = np.asarray(landmarks, np.float32)
         m = self.target_mesh(lm, base, target)
+        eye_donors: dict[str, EyeDonor] = {}
+        if self.settings.mode == "edit":
+            if donors is None and self.eye_memory:
+                self._remember_eyes(frame, lm)
+                donors = self._remembered_donor
+            m, eye_donors = self._open_eyes(lm, m, base, target, donors)
         if self.restorer is not None:  # the restorer aligns and pastes on the whole frame
-            full = self._compose(frame, lm, m)
+            full = self._compose(frame, lm, m, eye_donors)
             return self._output(full.image, full.matte, full.info)
         # Everything the face changes lies within the meshes' bounding box: render that crop
         # (the Poisson solve of a crop that holds the mask is the full frame's solve) and put
@@ -177,14 +216,15 @@ class Renderer:
             return self._output(frame, np.zeros((h, w), np.float32), {"face": False})
         shift = np.zeros(lm.shape[1], np.float32)
         shift[:2] = (x0, y0)
-        crop = self._compose(frame[y0:y1, x0:x1], lm - shift, m - shift)
+        crop = self._compose(frame[y0:y1, x0:x1], lm - shift, m - shift, eye_donors)
         out = frame.copy()
         out[y0:y1, x0:x1, :crop.image.shape[2]] = crop.image
         matte = np.zeros((h, w), np.float32)
         matte[y0:y1, x0:x1] = crop.matte
         return self._output(out, matte, crop.info)
 
-    def _compose(self, frame: np.ndarray, landmarks: np.ndarray, m: np.ndarray) -> RenderResult:
+    def _compose(self, frame: np.ndarray, landmarks: np.ndarray, m: np.ndarray,
+                 donors: dict[str, EyeDonor] | None = None) -> RenderResult:
         """Warp, mask, colour, blend and restore one frame (or crop) with plate mesh
         `landmarks` and target mesh `m` in its coordinates; returns the comp and its matte."""
         from core.render import blend as blend_mod
@@ -203,7 +243,25 @@ class Renderer:
             tex, _ = _to_float(self.template.texture[..., :3])
             src_img, src_pts = tex, self.template.neutral_mesh
         src_fill, _ = fill_mesh(src_pts)
+        plan = eye_plan(src_pts, m)
+        closing = {side: wt for side, (kind, wt) in plan.items() if kind == "close"}
+        if closing:  # no eyeball may be squeezed into closing lids: cover the source opening with lid skin
+            src_img = src_img.copy()
+            for side, wt in closing.items():
+                close_source_eye(src_img, src_pts, side, wt)
         warped, valid = warp_image(src_img, src_fill, pts_fill, tris_fill, out_shape=(h, w))
+        eye_info = {}
+        for side, (kind, wt) in plan.items():
+            if kind == "close":
+                draw_lash_line(warped, src_img, src_pts, m, side, wt)
+                eye_info[side] = f"closed ({wt:.2f})"
+            elif kind == "open":
+                donor = (donors or {}).get(side)
+                if donor is None:
+                    eye_info[side] = "opened from the plate (no donor)" if s.mode == "edit" else "opened"
+                else:
+                    paste_donor_eye(warped, m, pts_fill, tris_fill, donor, side, wt)
+                    eye_info[side] = f"opened from frame {donor.frame} ({wt:.2f})"
         regions = Regions(skin=s.skin, brows=s.brows, eyes=s.eyes,
                           mouth_interior=s.mouth_interior and s.mode == "edit")
         matte = face_mask(m, (h, w), regions, feather_frac=s.feather) * valid
@@ -229,6 +287,8 @@ class Renderer:
             comp = blend_mod.blend(warped, dst_f, matte, method=method,
                                    feather_radius=max(1.0, s.feather * 100))
         info = {"face": True, "mode": s.mode, "blend": s.blend, "restore": self.restore_status}
+        if eye_info:
+            info["eyes"] = eye_info
         if self.restorer is not None:
             comp8 = np.clip(comp * 255 + 0.5, 0, 255).astype(np.uint8)
             restored = self.restorer.restore(comp8, kps5_from_landmarks(m), strength=s.restore_strength)
@@ -242,6 +302,66 @@ class Renderer:
         if frame.shape[2] == 4:
             out_rgb = np.concatenate([out_rgb, frame[..., 3:4]], axis=2)
         return RenderResult(out_rgb, matte, info)
+
+    def _remember_eyes(self, frame: np.ndarray, lm: np.ndarray) -> None:
+        """Keep a crop of this frame around each eye that is open (aperture >= DONOR_OPEN_FRACTION
+        x the median of the frames seen so far, last 250), as the donor for later frames."""
+        from core.render.masks import SIDES, eye_aperture, eye_width
+        from core.render.warp import points_roi
+
+        self._frame_no += 1
+        for side in SIDES:
+            ap = eye_aperture(lm, side)
+            if not np.isfinite(ap):
+                continue
+            seen = self._eye_seen[side]
+            seen.append(ap)
+            del seen[:-250]
+            if ap < DONOR_OPEN_FRACTION * float(np.median(seen)):
+                continue
+            ring = _eye_points(side, 3)
+            margin = int(np.ceil(0.6 * eye_width(lm, side))) + 4
+            x0, y0, x1, y1 = points_roi(lm[ring], frame.shape[:2], margin=margin)
+            if x1 - x0 < 4 or y1 - y0 < 4:
+                continue
+            shift = np.zeros(lm.shape[1], np.float32)
+            shift[:2] = (x0, y0)
+            self._eye_donor[side] = EyeDonor(frame[y0:y1, x0:x1, :3].copy(), lm - shift,
+                                             frame=self._frame_no, aperture=ap)
+
+    def _remembered_donor(self, side: str) -> EyeDonor | None:
+        return self._eye_donor.get(side)
+
+    def _open_eyes(self, lm: np.ndarray, m: np.ndarray, base: dict[str, float], target: dict[str, float],
+                   donors: EyeDonors | None) -> tuple[np.ndarray, dict[str, EyeDonor]]:
+        """Edit mode: for each eye the edit opens where the plate's is closed, its donor, and the
+        target mesh with that eye's lids moved toward the donor's open shape in proportion to the
+        closure the edit removes (AU45 of that side: 1 - edited / extracted). The plate's closed
+        lids say nothing about the open shape, and the donor's eye is pasted whole."""
+        from core.render.retarget import side_intensities
+
+        plan = {side: wt for side, (kind, wt) in eye_plan(lm, m).items() if kind == "open"}
+        if not plan:
+            return m, {}
+        a = side_intensities(base)
+        b = side_intensities({**base, **target}, reference=base)
+        out, found = m.copy(), {}
+        for side in plan:
+            donor = donors(side) if donors is not None else None
+            if donor is None:
+                if side not in self._no_donor_logged:
+                    self._no_donor_logged.add(side)
+                    log.warning("the edit opens the subject's %s eye where it is closed on the plate, and the shot "
+                                "has no frame with that eye open: it is stretched from the plate", side)
+                continue
+            found[side] = donor
+            name = "AU45R" if side == "right" else "AU45L"
+            va = a.get(name, a.get("AU45", 0.0))
+            vb = b.get(name, b.get("AU45", 0.0))
+            removed = float(np.clip((va - vb) / va, 0.0, 1.0)) if va > 0.3 else 0.0
+            if removed > 0:
+                out = donor_eye_shape(out, donor, side, removed)
+        return out, found
 
     def _plate_through(self, m: np.ndarray, regions: Any, shape: tuple[int, int]) -> np.ndarray | None:
         """bool (H, W): the switched-off regions inside the face (the plate shows through them),
@@ -275,3 +395,205 @@ class Renderer:
             return RenderResult(_from_float(rgba, scale, comp.dtype), matte, {**info, "alpha": "premultiplied"})
         gray = np.repeat(matte[..., None], 3, axis=2)
         return RenderResult(_from_float(gray, scale, comp.dtype), matte, info)
+
+
+# ---- eyes ---------------------------------------------------------------------------------------
+def _eye_points(side: str, ring: int) -> np.ndarray:
+    from core.render.masks import eye_loop_ring
+
+    return eye_loop_ring(side, ring)
+
+
+def _ramp(x: float, lo: float, hi: float) -> float:
+    return float(np.clip((x - lo) / (hi - lo), 0.0, 1.0))
+
+
+def eye_plan(src_pts: np.ndarray, m: np.ndarray) -> dict[str, tuple[str, float]]:
+    """Per eye (subject's side), what the edit does to the lids: ('close', weight) where the edited
+    opening is much smaller than the textured source's (cover the eyeball with lid skin),
+    ('open', weight) where it is much larger (the source has no eyeball to stretch: take one from
+    a donor frame). Eyes the edit leaves about as they are are not listed."""
+    from core.render.masks import SIDES, eye_aperture
+
+    plan = {}
+    for side in SIDES:
+        a_s, a_t = eye_aperture(src_pts, side), eye_aperture(m, side)
+        if not (np.isfinite(a_s) and np.isfinite(a_t)):
+            continue
+        if a_s >= CLOSE_MIN_SOURCE:
+            wt = 1.0 - _ramp(a_t / a_s, *CLOSE_RATIO)
+            if wt > 0:
+                plan[side] = ("close", wt)
+                continue
+        if a_t >= OPEN_MIN_TARGET and a_t > a_s:
+            wt = _ramp(1.0 - a_s / a_t, *OPEN_MISSING)
+            if wt > 0:
+                plan[side] = ("open", wt)
+    return plan
+
+
+def _roi_of(pts: np.ndarray, loop: np.ndarray, shape: tuple[int, int], margin: int) -> tuple[int, int, int, int]:
+    from core.render.warp import points_roi
+
+    return points_roi(np.asarray(pts)[loop], shape, margin=margin)
+
+
+def _band_colour(img: np.ndarray, band: np.ndarray) -> np.ndarray | None:
+    """Mean colour of the skin in `band` (bool mask): the pixels between the 35th and 95th
+    luminance percentiles (no lashes, shadows or highlights)."""
+    px = img[band]
+    if len(px) < 4:
+        return None
+    lum = px.mean(axis=1)
+    lo, hi = np.percentile(lum, [35, 95])
+    keep = (lum >= lo) & (lum <= hi)
+    return px[keep].mean(axis=0) if keep.any() else px.mean(axis=0)
+
+
+def close_source_eye(img: np.ndarray, pts: np.ndarray, side: str, weight: float) -> None:
+    """Cover one eye's opening in the (float RGB) source texture with its lid skin, in place: the
+    upper lid's colour at the top blending to the lower lid's at the bottom, so the closed lids
+    warp from skin and no sclera or iris is squeezed between them."""
+    import cv2
+
+    from core.render.masks import eye_ring_mask, eye_width
+
+    h, w = img.shape[:2]
+    ew = eye_width(pts, side)
+    x0, y0, x1, y1 = _roi_of(pts, _eye_points(side, 3), (h, w), margin=int(0.2 * ew) + 3)
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return
+    roi = (x0, y0, x1, y1)
+    sub = img[y0:y1, x0:x1]
+    opening = eye_ring_mask(pts, side, 1, roi)
+    inner = eye_ring_mask(pts, side, 2, roi)
+    p = np.asarray(pts, np.float64)
+    centre_y = float(np.mean(p[_eye_points(side, 1), 1])) - y0
+    ys = np.arange(y1 - y0, dtype=np.float64)[:, None] * np.ones((1, x1 - x0))
+    skin = (inner > 0.5) & (opening < 0.05)
+    upper = _band_colour(sub, skin & (ys < centre_y))
+    lower = _band_colour(sub, skin & (ys >= centre_y))
+    if upper is None or lower is None:
+        return
+    # a vertical ramp over the opening: upper-lid skin above, lower-lid skin below
+    rows = np.nonzero(opening.max(axis=1) > 0)[0]
+    if len(rows) == 0:
+        return
+    # the upper lid comes down over the eye: its skin (a little shaded toward the lashes) fills most of the
+    # opening, the lower lid's only its bottom fifth
+    t = np.clip(((ys - rows[0]) / max(1.0, rows[-1] - rows[0]) - 0.8) / 0.2, 0, 1)[..., None].astype(np.float32)
+    fill = (1 - t) * 0.93 * upper.astype(np.float32) + t * lower.astype(np.float32)
+    grow = max(1, int(round(0.03 * ew)))
+    a = cv2.dilate(opening, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    a = cv2.GaussianBlur(a, (0, 0), max(0.5, grow / 2)) * np.float32(weight)
+    sub += a[..., None] * (fill - sub)
+
+
+def draw_lash_line(warped: np.ndarray, src_img: np.ndarray, src_pts: np.ndarray, m: np.ndarray, side: str,
+                   weight: float) -> None:
+    """Draw the lash line of a closing eye, in place, on the warped (float RGB) texture: a dark
+    curve where the edited lids meet, thickest mid-lid and tapering to the corners, in the colour
+    of the source's darkest upper-margin pixels (the lashes)."""
+    import cv2
+
+    from core.render.masks import EYE_RINGS, eye_ring_mask, eye_width
+
+    h, w = warped.shape[:2]
+    r = EYE_RINGS[side]
+    c0, c1 = r["corners"]
+    ew_t = eye_width(m, side)
+    if ew_t < 3:
+        return
+    # lash colour: the darkest pixels along the source's upper lid margin
+    ew_s = eye_width(src_pts, side)
+    sx0, sy0, sx1, sy1 = _roi_of(src_pts, _eye_points(side, 2), src_img.shape[:2], margin=2)
+    if sx1 - sx0 < 3 or sy1 - sy0 < 3:
+        return
+    sroi = (sx0, sy0, sx1, sy1)
+    band = np.zeros((sy1 - sy0, sx1 - sx0), np.uint8)
+    up = np.round(np.asarray(src_pts, np.float64)[[c0, *r["upper"], c1], :2] - (sx0, sy0)).astype(np.int32)
+    cv2.polylines(band, [up], False, 1, thickness=max(2, int(round(0.12 * ew_s))))
+    band = band.astype(bool) & (eye_ring_mask(src_pts, side, 2, sroi) > 0.5)
+    px = src_img[sy0:sy1, sx0:sx1][band]
+    if len(px) < 4:
+        return
+    lum = px.mean(axis=1)
+    dark = px[lum <= np.percentile(lum, 15)].mean(axis=0).astype(np.float32)
+    # where the lids meet: the upper lid's edge comes down to the lower one; the line covers the gap left
+    p = np.asarray(m, np.float64)[:, :2]
+    line = np.concatenate([p[[c0]], 0.6 * p[r["lower"]] + 0.4 * p[r["upper"]], p[[c1]]])
+    gap = float(np.median(np.linalg.norm(p[r["upper"]] - p[r["lower"]], axis=1)))
+    x0, y0, x1, y1 = _roi_of(m, _eye_points(side, 2), (h, w), margin=int(0.1 * ew_t) + 3)
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return
+    ss = 4  # supersampled, then area-averaged: a smooth sub-pixel line at 512 px as at 1080p
+    canvas = np.zeros(((y1 - y0) * ss, (x1 - x0) * ss), np.uint8)
+    thick = max(1.0, 0.05 * ew_t) + 0.8 * gap
+    poly = np.round((line - (x0, y0)) * ss + (ss - 1) / 2).astype(np.int32)
+    cv2.polylines(canvas, [poly], False, 255, thickness=max(1, int(round(thick * ss))), lineType=cv2.LINE_AA)
+    a = cv2.resize(canvas, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    # taper: 0 at the corners, full from a third of the way in
+    axis = p[c1] - p[c0]
+    xs, ys = np.meshgrid(np.arange(x0, x1) - p[c0, 0], np.arange(y0, y1) - p[c0, 1])
+    s = np.clip((xs * axis[0] + ys * axis[1]) / float(axis @ axis), 0, 1)
+    a *= np.clip(np.sin(np.pi * s) * 1.6, 0, 1).astype(np.float32) * np.float32(0.9 * weight)
+    sub = warped[y0:y1, x0:x1]
+    sub += a[..., None] * (dark - sub)
+
+
+def donor_eye_shape(m: np.ndarray, donor: EyeDonor, side: str, amount: float) -> np.ndarray:
+    """`m` with one eye's lid points (rings 1 and 2, corners kept) moved by `amount` (0..1) toward
+    the donor's, carried onto this face by the 2-D similarity that fits the donor's crease / cheek
+    ring and eye corners to m's."""
+    import cv2
+
+    from core.render.masks import EYE_RINGS
+
+    r = EYE_RINGS[side]
+    anchors = np.array([*r["corners"], *r["upper3"], *r["lower3"]])
+    moving = np.array([*r["upper"], *r["lower"], *r["upper2"], *r["lower2"]])
+    d = np.asarray(donor.landmarks, np.float64)[:, :2]
+    t = np.asarray(m, np.float64)[:, :2]
+    sim, _ = cv2.estimateAffinePartial2D(d[anchors].astype(np.float32), t[anchors].astype(np.float32),
+                                         method=cv2.LMEDS)
+    if sim is None or not np.all(np.isfinite(sim)):
+        return m
+    carried = d[moving] @ sim[:, :2].T + sim[:, 2]
+    out = np.array(m, np.float32, copy=True)
+    out[moving, :2] = (t[moving] + amount * (carried - t[moving])).astype(np.float32)
+    return out
+
+
+def paste_donor_eye(warped: np.ndarray, m: np.ndarray, pts_fill: np.ndarray, tris_fill: np.ndarray,
+                    donor: EyeDonor, side: str, weight: float) -> None:
+    """Warp the donor's eye (opening and lids, up to the crease / cheek ring) onto the edited mesh
+    and blend it into the warped (float RGB) texture, in place: full inside the lid-skin ring,
+    feathered out to the crease ring, its colour shifted to the warped texture's skin there."""
+    import cv2
+
+    from core.render.masks import eye_ring_mask, eye_width, feather
+    from core.render.poisson import poisson_blend
+    from core.render.warp import fill_mesh, warp_image
+
+    h, w = warped.shape[:2]
+    ew = eye_width(m, side)
+    grow = max(1, int(round(0.12 * ew)))  # past the crease ring: eyeliner and lash wings belong to the eye
+    roi = _roi_of(m, _eye_points(side, 3), (h, w), margin=grow + 3)
+    x0, y0, x1, y1 = roi
+    if x1 - x0 < 3 or y1 - y0 < 3 or ew < 3:
+        return
+    d_img, _ = _to_float(np.asarray(donor.image)[..., :3])
+    d_fill, _ = fill_mesh(np.asarray(donor.landmarks, np.float32))
+    dw, dvalid = warp_image(d_img, d_fill, pts_fill, tris_fill, out_shape=(h, w), roi=roi, crop=True)
+    outer = cv2.dilate(eye_ring_mask(m, side, 3, roi),
+                       cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    inner = eye_ring_mask(m, side, 2, roi)
+    sub = warped[y0:y1, x0:x1]
+    # in the gradient domain (a Poisson solve over the eye's box, the boundary from this frame): the
+    # donor frame's light may differ, its eye is not pasted as a patch but as the donor's detail
+    hard = (outer > 0.5) & (dvalid > 0)
+    if hard.sum() < 9:
+        return
+    solved = poisson_blend(dw, sub, hard.astype(np.float32), roi=(0, 0, x1 - x0, y1 - y0), pad_fast=False)
+    a = np.maximum(feather(outer, max(1.0, 0.08 * ew)), inner) * hard * np.float32(weight)
+    sub += a[..., None] * (solved - sub)
