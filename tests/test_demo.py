@@ -32,11 +32,10 @@ def test_facsimile_demo_renders_and_recovers_the_performance(tmp_path, capsys):
         assert main(["verify", str(deliverable)]) == 0
         assert json.loads(capsys.readouterr().out)["verified"] is True
 
-    # Recovery measured on this engine (see the issue note): the smile is recovered closely,
-    # the brow raise and blink with a clear positive correlation. AU06 (cheek raise) has no
+    # Recovery measured on this engine (r 0.90-0.96 for AU12/AU45/AU01/AU02; peaks read low, the
+    # detector under-reports an image warp): asserted with a margin. AU06 (cheek raise) has no
     # texture cue in a warp and is reported, not asserted.
     assert set(recovery) == {"AU12", "AU06", "AU45", "AU01", "AU02"}
-    assert recovery["AU12"]["pearson_r"] >= 0.8
-    for au in ("AU45", "AU01", "AU02"):
+    for au in ("AU12", "AU45", "AU01", "AU02"):
         r = recovery[au]["pearson_r"]
-        assert not math.isnan(r) and r >= 0.4, (au, recovery[au])
+        assert not math.isnan(r) and r >= 0.75, (au, recovery[au])
