@@ -77,6 +77,12 @@ def embed(rgb: np.ndarray, render_id: str) -> np.ndarray:
     delta = y2 - y
     out = rgb.astype(np.float64)
     scale = 257.0 if rgb.dtype == np.uint16 else (1 / 255.0 if rgb.dtype.kind == "f" else 1.0)
+    if rgb.ndim == 3 and rgb.shape[2] == 4:
+        # RGBA is premultiplied here (face patches): the mark goes into the straight colour, so
+        # it is scaled by alpha; unscaled, a soft edge at alpha 0.05 would carry it 20x louder
+        # once a compositor unpremultiplies, and alpha-0 pixels would get colour.
+        full = 1.0 if rgb.dtype.kind == "f" else float(np.iinfo(rgb.dtype).max)
+        delta = delta * (out[..., 3] / full)
     out[..., :3] += (delta * scale)[..., None]
     if rgb.dtype.kind == "f":
         return out.astype(rgb.dtype)
