@@ -94,19 +94,31 @@ def embed(rgb: np.ndarray, render_id: str) -> np.ndarray:
     delta = np.zeros(y.shape, np.float32)
     delta[: rows * side, : cols * side] = ((q - c)[:, :, None, None] * _W).transpose(0, 2, 1, 3).reshape(
         rows * side, cols * side)
-    out = rgb.astype(np.float32)
     scale = 257.0 if rgb.dtype == np.uint16 else (1 / 255.0 if rgb.dtype.kind == "f" else 1.0)
     if rgb.ndim == 3 and rgb.shape[2] == 4:
         # RGBA is premultiplied here (face patches): the mark goes into the straight colour, so
         # it is scaled by alpha; unscaled, a soft edge at alpha 0.05 would carry it 20x louder
         # once a compositor unpremultiplies, and alpha-0 pixels would get colour.
         full = 1.0 if rgb.dtype.kind == "f" else float(np.iinfo(rgb.dtype).max)
-        delta *= out[..., 3] / full
-    out[..., :3] += (delta * scale)[..., None]
+        delta *= rgb[..., 3].astype(np.float32) / full
+    out = rgb.copy()
     if rgb.dtype.kind == "f":
-        return out.astype(rgb.dtype)
+        out[..., :3] += (delta * scale)[..., None].astype(rgb.dtype)
+        return out
+    # integer pixels: round(p + d) == p + round(d), so only the (H, W) delta is rounded
+    d = np.rint(delta * scale)
+    if rgb.dtype == np.uint8:  # saturating adds (OpenCV, SIMD): 3x faster than widening numpy
+        import cv2
+
+        up = np.clip(d, 0, 255).astype(np.uint8)
+        down = np.clip(-d, 0, 255).astype(np.uint8)
+        rgb3 = np.ascontiguousarray(rgb[..., :3])
+        out[..., :3] = cv2.subtract(cv2.add(rgb3, cv2.merge([up] * 3)), cv2.merge([down] * 3))
+        return out
     info = np.iinfo(rgb.dtype)
-    return np.clip(np.round(out), info.min, info.max).astype(rgb.dtype)
+    out[..., :3] = np.clip(rgb[..., :3].astype(np.int32) + d.astype(np.int32)[..., None], info.min,
+                           info.max).astype(rgb.dtype)
+    return out
 
 
 def _block_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
