@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Regenerate the studio screenshots in docs/screenshots/ from a real shot (shared clip d0.mp4):
+# build a project, analyse it, key a brow raise and a smile gain, then draw the studio under Xvfb.
+# Usage: docs/screenshots/make_screenshots.sh [CLIP]   (needs xvfb-run; run from the repository root)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+CLIP="${1:-../shared/media/clips/d0.mp4}"
+FAC=".venv/bin/facsimile"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+P="$WORK/d0.facsimile"
+"$FAC" project create "$P" --plate "$CLIP" >/dev/null
+"$FAC" project analyze "$P" >/dev/null
+SHOT="$(basename "$CLIP" .mp4)"
+for c in AU01 AU02; do
+  "$FAC" project key "$P" --shot "$SHOT" --curve "$c" --frame 28 --value 0 >/dev/null
+  "$FAC" project key "$P" --shot "$SHOT" --curve "$c" --frame 40 --value 2.0 >/dev/null
+  "$FAC" project key "$P" --shot "$SHOT" --curve "$c" --frame 52 --value 0 >/dev/null
+done
+"$FAC" project gain "$P" --shot "$SHOT" --au 12 --gain 1.3 >/dev/null
+shoot() { xvfb-run -a -s "-screen 0 1920x1080x24" "$FAC" studio "$P" --size 1800x1050 "$@"; }
+shoot --screenshot docs/screenshots/studio.png --frame 40 --view wipe
+echo "written: docs/screenshots/studio.png"

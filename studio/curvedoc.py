@@ -1,0 +1,242 @@
+"""CurveDoc: the curve editor's window on one core CurveSet, and the only place where editor
+gestures become core undo commands (core.project.commands on core.project.undo.UndoStack).
+
+Keys live in the active edit layer (default "Edit", additive, created by the first key);
+the editor draws them on the final (evaluated) curve so that what you drag is what renders.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from core.curves import Clipboard, CurveSet, Interp, Key, TangentMode, au_number, copy_keys, is_au
+from core.project import commands as cmd
+from core.project.undo import Macro, UndoStack
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LAYER = "Edit"
+
+
+class CurveDoc(QObject):
+    """Editor-facing API over (CurveSet, edit layer, UndoStack). `changed(names)` after any
+    change (an empty list means "maybe everything", e.g. after undo)."""
+
+    changed = Signal(list)
+
+    def __init__(self, cs: CurveSet, undo: UndoStack, layer: str = DEFAULT_LAYER, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.cs = cs
+        self.undo = undo
+        self.layer = layer
+        self.clipboard: Clipboard | None = None
+        self._own_push = False
+        self._drag_id: object | None = None
+        self._drag_seq = 0
+        self.labels: dict[str, str] = {}
+        undo.add_listener(self._stack_changed)
+
+    def detach(self) -> None:
+        """Stop listening to the undo stack (the shot or track was switched)."""
+        try:
+            self.undo.remove_listener(self._stack_changed)
+        except ValueError:
+            pass
+
+    # ------------------------------------------------------------------ reading
+    def names(self) -> list[str]:
+        return list(self.cs.names)
+
+    def label(self, name: str) -> str:
+        return self.labels.get(name, name)
+
+    def frame_range(self) -> tuple[int, int]:
+        return self.cs.frame_range
+
+    def base_values(self, name: str, frames: np.ndarray) -> np.ndarray | None:
+        """The extracted curve (before layers and gain) at `frames`."""
+        base = self.cs.base_extracted.get(name)
+        if base is None:
+            return None
+        idx = np.clip(np.asarray(frames, np.int64) - self.cs.frame_range[0], 0, self.cs.n_frames - 1)
+        return base[idx]
+
+    def result_values(self, name: str, frames: np.ndarray) -> np.ndarray:
+        """The final curve (base + layers, gain, clamp) at `frames`, evaluated by core."""
+        return self.cs.evaluate(name, np.asarray(frames, np.int64))
+
+    def _layer_curve(self, name: str):
+        try:
+            return self.cs.layer(self.layer).curves.get(name)
+        except KeyError:
+            return None
+
+    def key_frames(self, name: str) -> np.ndarray:
+        c = self._layer_curve(name)
+        return c.frames if c is not None else np.zeros(0, np.int64)
+
+    def has_key(self, name: str, frame: int) -> bool:
+        c = self._layer_curve(name)
+        return c is not None and c.key_index(frame) is not None
+
+    def all_key_frames(self) -> np.ndarray:
+        try:
+            lay = self.cs.layer(self.layer)
+        except KeyError:
+            return np.zeros(0, np.int64)
+        fs = [c.frames for c in lay.curves.values() if len(c)]
+        return np.unique(np.concatenate(fs)) if fs else np.zeros(0, np.int64)
+
+    def key(self, name: str, frame: int) -> Key | None:
+        c = self._layer_curve(name)
+        return None if c is None else c.key_at(frame)
+
+    def handles(self, name: str, frames: Iterable[int]) -> list[tuple[int, tuple, bool]]:
+        """[(frame, (in_offset, out_offset), is_bezier)] for keys on `frames` (display offsets)."""
+        c = self._layer_curve(name)
+        if c is None or len(c) == 0:
+            return []
+        hs = c.handles()
+        keys = c.keys
+        g = self.cs.gain(name) if is_au(name) else 1.0
+        out = []
+        for f in frames:
+            i = c.key_index(int(f))
+            if i is None:
+                continue
+            bez = keys[i].interp is Interp.BEZIER or (i > 0 and keys[i - 1].interp is Interp.BEZIER)
+            (ix, iy), (ox, oy) = hs[i]
+            out.append((int(f), ((ix, iy * g), (ox, oy * g)), bez))
+        return out
+
+    def value_bounds(self, name: str) -> tuple[float, float]:
+        vals = [self.cs.evaluate(name)]
+        b = self.cs.base_extracted.get(name)
+        if b is not None:
+            vals.append(b)
+        v = np.concatenate(vals)
+        v = v[np.isfinite(v)]
+        if v.size == 0:
+            return (0.0, 1.0)
+        return (float(v.min()), float(v.max()))
+
+    def warnings(self) -> list[str]:
+        return self.cs.warnings()
+
+    # ------------------------------------------------------------------ pushing
+    def _push(self, command, names: Iterable[str] | None) -> object:
+        self._own_push = True
+        try:
+            out = self.undo.push(command)
+        finally:
+            self._own_push = False
+        self.changed.emit(sorted(names) if names is not None else [])
+        return out
+
+    def _stack_changed(self, _stack) -> None:
+        if not self._own_push:
+            self.changed.emit([])
+
+    def _value_scale(self, name: str) -> float:
+        """Screen value change per layer value change (the AU gain), so a dragged key follows the mouse."""
+        g = self.cs.gain(name) if is_au(name) else 1.0
+        return g if g > 1e-6 else 1.0
+
+    # ------------------------------------------------------------------ editing
+    def add_keys(self, names: Iterable[str], frame: int) -> None:
+        """Key the chosen curves at `frame` without changing their value there."""
+        subs = []
+        names = list(names)
+        for n in names:
+            c = self._layer_curve(n)
+            v = float(c.evaluate(np.array([frame]))[0]) if c is not None and len(c) else 0.0
+            subs.append(cmd.AddKey(self.cs, self.layer, n, Key(int(frame), v)))
+        if subs:
+            self._push(subs[0] if len(subs) == 1 else Macro(f"Set key at {frame}", subs), names)
+
+    def delete_keys(self, selection: Mapping[str, Iterable[int]]) -> None:
+        self._push(cmd.DeleteKeys(self.cs, self.layer, selection), selection.keys())
+
+    def begin_drag(self) -> None:
+        """Start a gesture: the following moves merge into one undo step."""
+        self._drag_seq += 1
+        self._drag_id = ("drag", id(self), self._drag_seq)
+
+    def end_drag(self) -> None:
+        self.undo.end_merge()
+        self._drag_id = None
+
+    def move_keys(self, selection: Mapping[str, Iterable[int]], dframe: int, dvalue: float) -> dict[str, set[int]]:
+        """Move the selected keys by whole frames and by `dvalue` on screen; returns the new selection."""
+        sel = {n: sorted(int(f) for f in fr) for n, fr in selection.items() if fr}
+        if not sel:
+            return {}
+        # one command for every curve (dvalue divided per curve by its gain) so that the whole
+        # drag merges into a single undo step
+        dv = {n: float(dvalue) / self._value_scale(n) for n in sel}
+        c = cmd.MoveKeys(self.cs, self.layer, sel, dframe, dv, merge_id=self._drag_id)
+        self._push(c, sel.keys())
+        return {n: set(fr) for n, fr in c.compute.new_selection.items()}
+
+    def set_interp(self, selection: Mapping[str, Iterable[int]], interp: str) -> None:
+        self._push(cmd.SetInterp(self.cs, self.layer, selection, Interp(interp)), selection.keys())
+
+    def set_tangent_mode(self, selection: Mapping[str, Iterable[int]], mode: str) -> None:
+        m = TangentMode(mode)
+        subs = [cmd.SetTangents(self.cs, self.layer, n, int(f), m) for n, fr in selection.items() for f in fr]
+        if subs:
+            self._push(Macro(f"Tangents {m.value}", subs), selection.keys())
+
+    def set_tangent(self, name: str, frame: int, side: str, offset: tuple[float, float]) -> None:
+        """Drag a handle: FREE (mirrored) unless the key is BROKEN."""
+        k = self.key(name, frame)
+        if k is None:
+            return
+        g = self._value_scale(name)
+        off = (float(offset[0]), float(offset[1]) / g)
+        mode = TangentMode.BROKEN if k.tangent_mode is TangentMode.BROKEN else TangentMode.FREE
+        kw = {"in_tangent": off} if side == "in" else {"out_tangent": off}
+        if k.interp is not Interp.BEZIER and side == "out":
+            pass
+        self._push(cmd.SetTangents(self.cs, self.layer, name, frame, mode, merge_id=(self._drag_id, "tan"), **kw),
+                   [name])
+
+    def copy(self, selection: Mapping[str, Iterable[int]]) -> None:
+        try:
+            lay = self.cs.layer(self.layer)
+        except KeyError:
+            return
+        self.clipboard = copy_keys(dict(lay.curves), {n: list(f) for n, f in selection.items()})
+
+    def paste(self, frame: int, targets: list[str]) -> dict[str, set[int]]:
+        """Paste the clipboard at `frame`; one copied curve pastes onto the one chosen target."""
+        if self.clipboard is None or self.clipboard.is_empty():
+            return {}
+        src = self.clipboard.names
+        name_map = {src[0]: targets[0]} if len(src) == 1 and len(targets) == 1 else None
+        c = cmd.PasteKeys(self.cs, self.layer, self.clipboard, frame, name_map=name_map)
+        self._push(c, None)
+        dest = [(name_map or {}).get(n, n) for n in src]
+        out: dict[str, set[int]] = {}
+        for s, d in zip(src, dest, strict=True):  # clipboard frames are relative to the first copied key
+            out[d] = {int(k.frame) + int(frame) for k in self.clipboard.curves[s]}
+        return out
+
+    # ------------------------------------------------------------------ gains
+    def names_for_au(self, au: int) -> list[str]:
+        return [n for n in self.cs.names if au_number(n) == au]
+
+    def gain_of_au(self, au: int) -> float:
+        names = self.names_for_au(au)
+        return self.cs.gain(names[0]) if names else 1.0
+
+    def set_au_gain(self, au: int, gain: float) -> None:
+        """Gain of an AU (both sides when it has L/R curves), one undo step per slider gesture."""
+        names = self.names_for_au(au)
+        subs = [cmd.SetGain(self.cs, n, gain) for n in names if abs(self.cs.gain(n) - gain) > 1e-9]
+        if subs:
+            self._push(subs[0] if len(subs) == 1 else Macro(f"Set AU{au} gain", subs), names)

@@ -1,0 +1,623 @@
+"""The studio's main window: bin, viewer, transport, curve editor, inspector, identity
+library, render queue; menus, shortcuts, status bar, autosave and crash recovery."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.errors import FacsimileError
+from core.paths import user_data_dir
+from studio.curve_editor import CurveEditor
+from studio.identity_panel import IdentityPanel
+from studio.inspector import Inspector
+from studio.preview import LivePreview
+from studio.project_bin import ProjectBin
+from studio.render_queue import QueueItem, RenderQueue, RenderQueuePanel
+from studio.session import Session
+from studio.timeline import Transport, timecode
+from studio.viewer import Viewer
+from studio.workers import Worker, format_eta
+
+log = logging.getLogger(__name__)
+
+AUTOSAVE_TICK_MS = 5000
+
+
+class MainWindow(QMainWindow):
+    """Facsimile studio window. `session` holds what is open; widgets follow its signals."""
+
+    def __init__(self, offer_recovery: bool = True) -> None:
+        super().__init__()
+        self.setWindowTitle("Facsimile")
+        self.offer_recovery = offer_recovery
+        self.session = Session(self)
+        self.autosaver = None
+        self.job: Worker | None = None
+        self._job_t0 = 0.0
+
+        # central: viewer over transport over curve editor
+        self.viewer = Viewer()
+        self.transport = Transport()
+        self.curves = CurveEditor()
+        top = QWidget()
+        tl = QVBoxLayout(top)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.setSpacing(0)
+        tl.addWidget(self.viewer, 1)
+        tl.addWidget(self.transport)
+        split = QSplitter(Qt.Vertical)
+        split.addWidget(top)
+        split.addWidget(self.curves)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setSizes([560, 360])
+        self.setCentralWidget(split)
+
+        # docks
+        self.bin = ProjectBin()
+        self.identities = IdentityPanel()
+        left = QTabWidget()
+        left.addTab(self.bin, "Project")
+        left.addTab(self.identities, "Identities")
+        self.left_tabs = left
+        self.inspector = Inspector()
+        self.queue = RenderQueue(self._queue_path())
+        self.queue_panel = RenderQueuePanel(self.queue)
+        self.dock_left = self._dock("Bin", left, Qt.LeftDockWidgetArea)
+        self.dock_inspector = self._dock("Inspector", self.inspector, Qt.RightDockWidgetArea)
+        self.dock_queue = self._dock("Render queue", self.queue_panel, Qt.RightDockWidgetArea)
+        self.resizeDocks([self.dock_left, self.dock_inspector], [230, 380], Qt.Horizontal)
+        self.resizeDocks([self.dock_inspector, self.dock_queue], [620, 200], Qt.Vertical)
+
+        # status bar: message, job progress + ETA + cancel, frame/timecode
+        self.status_msg = QLabel("Ready")
+        self.job_label = QLabel("")
+        self.job_bar = QProgressBar()
+        self.job_bar.setFixedWidth(180)
+        self.job_eta = QLabel("")
+        self.job_cancel = QPushButton("Cancel")
+        self.job_cancel.clicked.connect(self.cancel_job)
+        self.frame_label = QLabel("")
+        self.frame_label.setObjectName("timecode")
+        job = QWidget()
+        jl = QHBoxLayout(job)
+        jl.setContentsMargins(0, 0, 0, 0)
+        for w in (self.job_label, self.job_bar, self.job_eta, self.job_cancel):
+            jl.addWidget(w)
+        self.job_widget = job
+        job.hide()
+        self.statusBar().addWidget(self.status_msg, 1)
+        self.statusBar().addPermanentWidget(job)
+        self.statusBar().addPermanentWidget(self.frame_label)
+
+        self._build_menus()
+        self._wire()
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(AUTOSAVE_TICK_MS)
+        self.autosave_timer.timeout.connect(self._autosave_tick)
+        self.autosave_timer.start()
+
+    # ------------------------------------------------------------------ construction
+    def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
+        d = QDockWidget(title, self)
+        d.setObjectName(title.replace(" ", "_"))
+        d.setWidget(widget)
+        d.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable | QDockWidget.DockWidgetClosable)
+        self.addDockWidget(area, d)
+        return d
+
+    def _act(self, menu, text: str, slot, keys=None, tip: str = "", checkable: bool = False) -> QAction:
+        a = QAction(text, self)
+        if keys:
+            seqs = keys if isinstance(keys, list) else [keys]
+            a.setShortcuts([QKeySequence(k) for k in seqs])
+        if tip:
+            a.setStatusTip(tip)
+        a.setCheckable(checkable)
+        a.triggered.connect(slot)
+        menu.addAction(a)
+        return a
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        f = mb.addMenu("&File")
+        self._act(f, "Open project or plate…", self._open_dialog, QKeySequence.Open)
+        self._act(f, "Save", self.save, QKeySequence.Save)
+        self._act(f, "Save as…", self.save_as, QKeySequence.SaveAs)
+        f.addSeparator()
+        self._act(f, "Save screenshot…", self._screenshot_dialog)
+        f.addSeparator()
+        self._act(f, "Quit", self.close, QKeySequence.Quit)
+
+        e = mb.addMenu("&Edit")
+        self.act_undo = self._act(e, "Undo", self.undo, QKeySequence.Undo)
+        self.act_redo = self._act(e, "Redo", self.redo, [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        e.addSeparator()
+        self._act(e, "Copy keys", self.curves.copy)
+        self._act(e, "Paste keys at cursor", self.curves.paste)
+        self._act(e, "Delete selected keys", self.curves.delete_selected)
+
+        v = mb.addMenu("&View")
+        self._act(v, "Fit frame", self.viewer.fit, "Home")
+        self._act(v, "1:1 pixels", self.viewer.one_to_one, "Ctrl+1")
+        self._act(v, "Toggle plate / render (A/B)", self.viewer.toggle_ab, "Tab")
+        self._act(v, "Wipe A|B", lambda: self.viewer.mode.setCurrentIndex(2), "Ctrl+W")
+        v.addSeparator()
+        for label, chk, key in (("Landmarks", self.viewer.chk_landmarks, "Shift+L"), ("Mesh", self.viewer.chk_mesh, "Shift+M"),
+                                ("Mask", self.viewer.chk_mask, "Shift+K"), ("Track IDs", self.viewer.chk_ids, "Shift+T")):
+            a = self._act(v, f"Overlay: {label}", chk.toggle, key, checkable=True)
+            a.setChecked(chk.isChecked())
+            chk.toggled.connect(a.setChecked)
+        v.addSeparator()
+        self._act(v, "Curves: lanes", lambda: self.curves.set_mode("lanes"))
+        self._act(v, "Curves: overlay", lambda: self.curves.set_mode("overlay"))
+        v.addSeparator()
+        for d in (self.dock_left, self.dock_inspector, self.dock_queue):
+            v.addAction(d.toggleViewAction())
+
+        p = mb.addMenu("&Playback")
+        self._act(p, "Play / stop", self.transport.toggle_play, "Space")
+        self._act(p, "Play backwards (J)", lambda: self.transport.shuttle(-1), "J")
+        self._act(p, "Stop (K) / set key in the curve editor", self._k_pressed, "K")
+        self._act(p, "Play forwards (L)", lambda: self.transport.shuttle(1), "L")
+        self._act(p, "Step back", lambda: self.transport.step(-1), "Left")
+        self._act(p, "Step forward", lambda: self.transport.step(1), "Right")
+        self._act(p, "Previous key", lambda: self.jump_key(-1), ",")
+        self._act(p, "Next key", lambda: self.jump_key(1), ".")
+        self._act(p, "Go to start", self.transport.go_start, "Ctrl+Left")
+        self._act(p, "Go to end", self.transport.go_end, "Ctrl+Right")
+        self._act(p, "Set in point", self.transport.set_in, "I")
+        self._act(p, "Set out point", self.transport.set_out, "O")
+
+        s = mb.addMenu("&Shot")
+        self._act(s, "Analyse shot", self.analyse_shot, "Ctrl+Shift+A",
+                  tip="Detect, track and measure faces, then extract AU curves (in the background)")
+        self._act(s, "Add render to queue", self.queue_render, "Ctrl+R")
+        self._act(s, "Add plate export (ProRes) to queue", lambda: self.queue_convert("mov"))
+        self._act(s, "Add plate export (EXR) to queue", lambda: self.queue_convert("exr"))
+
+        h = mb.addMenu("&Help")
+        self._act(h, "Keyboard shortcuts", self._shortcuts_help, "F1")
+        self._act(h, "About Facsimile", lambda: QMessageBox.about(
+            self, "Facsimile", "Facsimile studio: FACS AU curve extraction, editing and face re-rendering."))
+
+    def _wire(self) -> None:
+        s = self.session
+        s.projectChanged.connect(self._project_changed)
+        s.shotChanged.connect(self._shot_changed)
+        s.frameChanged.connect(self._frame_changed)
+        s.dirtyChanged.connect(lambda _d: self._update_title())
+        s.message.connect(self.show_message)
+        self.transport.frameRequested.connect(s.set_frame)
+        self.transport.jumpKey.connect(self.jump_key)
+        self.curves.frameScrubbed.connect(s.set_frame)
+        self.bin.shotActivated.connect(self._pick_shot)
+        self.inspector.gainChanged.connect(self._gain_changed)
+        self.inspector.settingsChanged.connect(self._settings_changed)
+        self.identities.assignRequested.connect(self._assign_identity)
+        self.queue.itemEnded.connect(lambda _id, st: self.show_message(f"render queue: job {st}"))
+
+    # ------------------------------------------------------------------ opening / saving
+    def _queue_path(self) -> Path:
+        if self.session.project_path is not None:
+            return self.session.project_path / "render_queue.json"
+        return user_data_dir() / "studio" / "render_queue.json"
+
+    def open_path(self, path: str | Path, shot: str | None = None, interactive: bool = True) -> None:
+        """Open a project or plate; with a newer autosave, offer it (interactive only)."""
+        p = Path(path)
+        document = None
+        if interactive and self.offer_recovery and p.is_dir() and (p / "project.json").exists():
+            document = self._ask_recovery(p)
+        try:
+            if document is not None:
+                self.session.open_project(p, shot, document=document)
+            else:
+                self.session.open(p, shot)
+        except FacsimileError:
+            raise
+        self.queue.set_path(self._queue_path())
+        self._attach_autosaver()
+
+    def _ask_recovery(self, folder: Path) -> Path | None:
+        from core.project.model import find_autosave
+
+        cand = find_autosave(folder)
+        if cand is None:
+            return None
+        ans = QMessageBox.question(
+            self, "Recover autosave?",
+            f"This project has an autosave newer than its last save:\n\n{cand.describe()}\n\n"
+            "The studio may have closed unexpectedly. Open the autosave? (project.json is kept as it is "
+            "until you save.)", QMessageBox.Yes | QMessageBox.No, QMessageBox.Yes)
+        return cand.path if ans == QMessageBox.Yes else None
+
+    def _attach_autosaver(self) -> None:
+        from core.project.model import Autosaver
+
+        self.autosaver = None
+        if self.session.project is not None and not self.session.untitled and self.session.undo is not None:
+            self.autosaver = Autosaver(self.session.project, interval_s=60.0, every_n_edits=50)
+            self.autosaver.attach(self.session.undo)
+
+    def _autosave_tick(self) -> None:
+        a = self.autosaver
+        if a is None:
+            return
+        if a.tick():
+            self.show_message(f"autosaved {time.strftime('%H:%M:%S')}")
+        elif a.last_error:
+            self.show_message(f"autosave failed: {a.last_error}", error=True)
+
+    def save(self) -> bool:
+        s = self.session
+        if s.project is None:
+            return True
+        if s.untitled:
+            return self.save_as()
+        try:
+            s.project.save()
+        except FacsimileError as exc:
+            QMessageBox.critical(self, "Not saved", str(exc))
+            return False
+        s.undo.set_clean()
+        s.mark_dirty(False)
+        self.show_message(f"saved {s.project.path}")
+        return True
+
+    def save_as(self) -> bool:
+        s = self.session
+        if s.project is None:
+            return True
+        folder = QFileDialog.getSaveFileName(self, "Save project as", str(Path.cwd() / f"{s.project.name}.facsimile"),
+                                             "Facsimile project (*.facsimile)")[0]
+        if not folder:
+            return False
+        return self.save_to(folder)
+
+    def save_to(self, folder: str | Path) -> bool:
+        """Save the project into `folder` (NAME.facsimile) and make it the project's home."""
+        from core.project.model import PROJECT_SUFFIX
+
+        s = self.session
+        p = Path(folder)
+        if p.suffix != PROJECT_SUFFIX:
+            p = p.with_name(p.name + PROJECT_SUFFIX)
+        s.project.path = p
+        for shot in s.project.shots:
+            shot._root = p
+            shot._analysis_dirty = shot._analysis_dirty or shot._analysis is not None
+        s.untitled = False
+        s.project_path = p
+        ok = self.save()
+        if ok:
+            self.queue.set_path(self._queue_path())
+            self._attach_autosaver()
+        return ok
+
+    def _open_dialog(self) -> None:
+        if not self._maybe_save():
+            return
+        path = QFileDialog.getExistingDirectory(self, "Open project folder") if QApplication.keyboardModifiers() & Qt.ShiftModifier \
+            else QFileDialog.getOpenFileName(self, "Open project (project.json) or plate", "",
+                                             "Projects and plates (project.json *.mov *.mp4 *.mxf *.exr *.png *.tif *.tiff *.dpx);;All files (*)")[0]
+        if path:
+            try:
+                self.open_path(path)
+            except FacsimileError as exc:
+                QMessageBox.critical(self, "Cannot open", str(exc))
+
+    def _maybe_save(self) -> bool:
+        """Ask about unsaved edits; False when the user cancels."""
+        if not self.session.dirty:
+            return True
+        ans = QMessageBox.question(self, "Unsaved changes", "The project has unsaved changes. Save them?",
+                                   QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save)
+        if ans == QMessageBox.Cancel:
+            return False
+        if ans == QMessageBox.Save:
+            return self.save()
+        return True
+
+    def closeEvent(self, ev) -> None:  # noqa: N802 - Qt naming
+        if not self._maybe_save():
+            ev.ignore()
+            return
+        if self.job is not None:
+            self.job.cancel()
+        if self.queue.worker is not None:
+            self.queue.worker.cancel()
+        self.transport.stop()
+        ev.accept()
+
+    # ------------------------------------------------------------------ session -> widgets
+    def _project_changed(self) -> None:
+        self.bin.populate(self.session)
+        self._update_title()
+
+    def _shot_changed(self) -> None:
+        s = self.session
+        self.viewer.set_frames(s.frames)
+        self.viewer.set_analysis(s.analysis)
+        self.viewer.set_render_fn(LivePreview(s) if s.analysis is not None and s.doc is not None else None)
+        fps = s.frames.info.fps if s.frames is not None else 25
+        plate = s.plate_record()
+        self.transport.set_range(s.first, s.last, fps, getattr(plate, "timecode", None))
+        doc = s.doc
+        if doc is not None:
+            doc.labels = {n: self._curve_label(n) for n in doc.names()}
+            doc.changed.connect(self._doc_changed)
+        self.curves.set_doc(doc)
+        self.inspector.set_curve_names(doc.names() if doc else [])
+        if doc:
+            self.inspector.set_gains(doc.gain_of_au)
+        self.inspector.set_settings(getattr(s.shot, "render_settings", None))
+        self._refresh_shot_info()
+        self._refresh_warnings()
+        self.transport.set_keys(s.key_frames())
+        self.bin.populate(s)
+        self._update_title()
+
+    def _curve_label(self, name: str) -> str:
+        from core.curves import au_number
+
+        au = au_number(name)
+        if au is None:
+            return name
+        facs, friendly = self.inspector.catalogue.get(au, (name, name))
+        # the AU id first: the list is narrow and L/R must stay visible
+        return f"{name} {friendly}" if friendly != name else name
+
+    def _refresh_shot_info(self) -> None:
+        s = self.session
+        if s.shot is None:
+            self.inspector.set_shot_info("No shot. File ▸ Open a project or a plate.")
+            return
+        an = s.analysis
+        faces = f"{an.n_tracks} face track(s)" if an is not None else "not analysed (Shot ▸ Analyse)"
+        curves = f", editing track {s.track}" if s.track is not None else ""
+        self.inspector.set_shot_info(f"<b>{s.shot.name}</b> frames {s.first}–{s.last} · {faces}{curves}"
+                                     + (f"<br>identity: {s.shot.identity}" if s.shot.identity else ""))
+
+    def _refresh_warnings(self) -> None:
+        s = self.session
+        warns = list(s.doc.warnings()) if s.doc is not None else []
+        settings = getattr(s.shot, "render_settings", {}) or {}
+        if settings.get("mode") == "swap" and s.shot is not None and not s.shot.identity:
+            warns.append("swap mode needs an identity: assign one from the Identities tab")
+        if s.shot is not None and s.shot.identity and self.identities.library is not None:
+            try:
+                t = self.identities.library.get(s.shot.identity)
+                if not (getattr(t, "consent", None) or (isinstance(t, dict) and t.get("consent"))):
+                    warns.append(f"identity {s.shot.identity!r} has no consent record")
+            except Exception as exc:  # noqa: BLE001
+                warns.append(f"identity {s.shot.identity!r} is not in the library ({exc})")
+        self.inspector.set_external_warnings(warns)
+        if warns:
+            self.show_message("⚠ " + warns[0], error=True)
+
+    def _frame_changed(self, frame: int) -> None:
+        self.viewer.request_frame(frame)
+        self.transport.show_frame(frame)
+        self.curves.set_frame(frame)
+        fps = self.transport.fps
+        self.frame_label.setText(f"{frame}  {timecode(frame, fps, self.transport.tc_start)}")
+
+    def _doc_changed(self, _names: list) -> None:
+        self.transport.set_keys(self.session.key_frames())
+        if self.session.doc is not None:
+            self.inspector.set_gains(self.session.doc.gain_of_au)
+        self._refresh_warnings()
+        if self.viewer.mode.currentIndex() != 0:
+            self.viewer.request_frame(self.session.frame)
+
+    def _update_title(self) -> None:
+        s = self.session
+        name = s.project.name if s.project is not None else "no project"
+        where = "unsaved" if s.untitled else str(s.project_path or "")
+        self.setWindowTitle(f"{'● ' if s.dirty else ''}{name} — {s.shot_name or '-'} — Facsimile ({where})")
+
+    def show_message(self, text: str, error: bool = False) -> None:
+        self.status_msg.setText(text)
+        self.status_msg.setStyleSheet("color: #ffb347;" if error else "")
+
+    # ------------------------------------------------------------------ actions
+    def _pick_shot(self, shot_id: str) -> None:
+        if self.session.shot is None or shot_id != self.session.shot.id:
+            self.session.set_shot(shot_id)
+
+    def undo(self) -> None:
+        if self.session.undo is not None and self.session.undo.undo():
+            self.show_message(f"undo ({self.session.undo.redo_text})")
+
+    def redo(self) -> None:
+        if self.session.undo is not None and self.session.undo.redo():
+            self.show_message(f"redo ({self.session.undo.undo_text})")
+
+    def _k_pressed(self) -> None:
+        if self.curves.isAncestorOf(QApplication.focusWidget()) if QApplication.focusWidget() else False:
+            self.curves.set_key_at_cursor()
+        else:
+            self.transport.stop()
+
+    def jump_key(self, direction: int) -> None:
+        keys = self.session.key_frames()
+        f = self.session.frame
+        cand = keys[keys > f] if direction > 0 else keys[keys < f]
+        if cand.size:
+            self.session.set_frame(int(cand.min() if direction > 0 else cand.max()))
+
+    def _gain_changed(self, au: int, gain: float) -> None:
+        if self.session.doc is not None:
+            self.session.doc.set_au_gain(au, gain)
+
+    def _settings_changed(self, settings: dict) -> None:
+        s = self.session
+        if s.shot is None:
+            return
+        from core.project.commands import SetShotFields
+
+        s.undo.push(SetShotFields(s.project, s.shot.id, merge_id=("render_settings", s.shot.id),
+                                  render_settings=settings))
+        self._refresh_warnings()
+        if self.viewer.mode.currentIndex() != 0:
+            self.viewer.request_frame(s.frame)
+
+    def _assign_identity(self, name: str) -> None:
+        s = self.session
+        if s.shot is None:
+            return
+        from core.project.commands import SetShotFields
+
+        s.undo.push(SetShotFields(s.project, s.shot.id, identity=name))
+        self._refresh_shot_info()
+        self._refresh_warnings()
+
+    # ------------------------------------------------------------------ long work
+    def run_job(self, name: str, task, on_done=None) -> Worker:
+        """Run `task(progress, cancelled)` in the thread pool with the status-bar progress, ETA and Cancel."""
+        if self.job is not None:
+            raise FacsimileError(f"{self.job.name} is still running; wait or cancel it first")
+        w = Worker(task, name=name, parent=self)
+        self.job = w
+        self.job_label.setText(name)
+        self.job_bar.setRange(0, 0)
+        self.job_eta.setText("")
+        self.job_widget.show()
+        w.progressed.connect(self._job_progress)
+        w.failed.connect(lambda msg: QMessageBox.warning(self, f"{name} failed", msg) if self.isVisible() else None)
+        if on_done is not None:
+            w.finished.connect(on_done)
+        w.ended.connect(lambda state: self._job_ended(name, state))
+        w.start()
+        return w
+
+    def _job_progress(self, done: int, total: int, eta: float) -> None:
+        self.job_bar.setRange(0, max(total, 1))
+        self.job_bar.setValue(done)
+        self.job_eta.setText(format_eta(eta))
+
+    def _job_ended(self, name: str, state: str) -> None:
+        self.job = None
+        self.job_widget.hide()
+        self.show_message(f"{name}: {state}", error=state == "failed")
+
+    def cancel_job(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.show_message(f"cancelling {self.job.name}…")
+
+    def analyse_shot(self) -> None:
+        """Analyse the current shot and extract its AU curves, off the GUI thread."""
+        s = self.session
+        if s.shot is None:
+            return
+        plate = s.plate_of(s.shot)
+        first, last = s.first, s.last
+        shot_id = s.shot.id
+
+        def task(progress, cancelled):
+            from core.analysis.analyzer import Analyzer
+            from core.curves import CurveSet
+
+            analysis = Analyzer().analyze(str(plate), frames=(first, last + 1), progress=progress, cancel=cancelled)
+            curvesets = {}
+            try:
+                from core.facs import extract_shot  # type: ignore[attr-defined]
+            except ImportError:
+                log.error("AU extraction (core.facs.extract_shot) is not available: the shot gets landmarks only")
+                return analysis, curvesets, "AU extraction is not available in this build: no curves"
+            for i, face in enumerate(extract_shot(analysis)):
+                curvesets[int(getattr(face, "track", i))] = CurveSet.from_face_aus(face, analysis.frame_indices)
+            return analysis, curvesets, ""
+
+        def done(result) -> None:
+            analysis, curvesets, note = result
+            self.apply_analysis(shot_id, analysis, curvesets)
+            if note:
+                self.show_message(note, error=True)
+
+        self.run_job(f"Analyse {s.shot.name}", task, done)
+
+    def apply_analysis(self, shot_id: str, analysis, curvesets: dict) -> None:
+        """Store an analysis and its curves on a shot (one undo step for the curves)."""
+        from core.project.commands import SetCurveSet
+        from core.project.undo import Macro
+
+        s = self.session
+        shot = s.project.shot(shot_id)
+        shot.analysis = analysis
+        if curvesets:
+            s.undo.push(Macro("Analyse shot", [SetCurveSet(shot, t, cs) for t, cs in curvesets.items()]))
+        s.mark_dirty(True)
+        frame = s.frame
+        s.set_shot(shot_id)
+        s.set_frame(frame)
+
+    def queue_render(self) -> None:
+        """Queue a render of the current shot (core.jobs; resumable)."""
+        s = self.session
+        if s.shot is None:
+            return
+        if s.untitled:
+            if not self.save_as():
+                return
+        from core.jobs import JobSpec
+
+        out = s.project_path / "renders" / f"{s.shot.name}.####.exr"
+        spec = JobSpec.create(kind="render", source=str(s.project_path), output=str(out), frames=(s.first, s.last),
+                              shot=s.shot.id, settings=dict(s.shot.render_settings or {}))
+        self.queue.add(QueueItem("render", f"Render {s.shot.name} {s.first}-{s.last}", spec.to_json()))
+        self.dock_queue.show()
+
+    def queue_convert(self, kind: str) -> QueueItem | None:
+        """Queue an export of the current plate range (ProRes 4444 .mov or EXR sequence)."""
+        s = self.session
+        if s.shot is None:
+            return None
+        from core.jobs import JobSpec
+
+        base = s.project_path if s.project_path is not None else user_data_dir() / "exports"
+        name = s.shot.name
+        out = base / "exports" / (f"{name}.mov" if kind == "mov" else f"{name}.####.exr")
+        spec = JobSpec.create(kind="convert", source=str(s.plate_of(s.shot)), output=str(out), frames=(s.first, s.last))
+        item = QueueItem("convert", f"Export {name} → {out.name}", spec.to_json())
+        self.dock_queue.show()
+        return self.queue.add(item)
+
+    # ------------------------------------------------------------------ misc
+    def _screenshot_dialog(self) -> None:
+        from studio.app import grab_png
+
+        path = QFileDialog.getSaveFileName(self, "Save screenshot", "studio.png", "PNG (*.png)")[0]
+        if path:
+            grab_png(self, path)
+            self.show_message(f"screenshot saved: {path}")
+
+    def _shortcuts_help(self) -> None:
+        QMessageBox.information(self, "Keyboard shortcuts", (
+            "Transport: Space play/stop · J/K/L shuttle · ←/→ step · , . previous/next key · I/O in/out\n"
+            "Viewer: Home fit · Ctrl+1 1:1 · Tab plate/render · Ctrl+W wipe · Shift+L/M/K/T overlays\n"
+            "Curves: S or K set key · Delete · F frame selection · A frame all · Ctrl+C/V copy/paste\n"
+            "   drag keys (snap to frames) · drag empty space: box select · Alt/middle drag: pan · wheel: zoom\n"
+            "Edit: Ctrl+Z undo · Ctrl+Shift+Z redo · Ctrl+S save"))

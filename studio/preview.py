@@ -1,0 +1,111 @@
+"""The viewer's render side: core.render's Renderer on the session's in-memory shot, so an edit
+shows before it is saved.
+
+Two paths, as the issue asks: while the cursor moves (`fast=True`) the frame is rendered at
+half resolution with the Gaussian-feather blend and scaled back up; when the cursor rests the
+full path renders at full resolution with the shot's own settings (Poisson by default).
+All the pixels come from core (Renderer.render); this module only gathers its inputs
+(landmarks of the analysis, extracted and edited AU values of the CurveSet, the shot's
+render settings) the way core.render.job.ShotRenderContext does for render jobs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import numpy as np
+
+from core.errors import FacsimileError
+
+log = logging.getLogger(__name__)
+
+FAST_SCALE = 0.5
+
+
+class LivePreview:
+    """`render_fn(frame, plate_rgb, fast) -> rgb` for studio.viewer.Viewer over a Session."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self._renderers: dict[tuple[str, bool], Any] = {}
+        self.last_info: dict = {}
+
+    def _settings(self, fast: bool):
+        from core.render.renderer import RenderSettings
+
+        s = self.session
+        d = dict(getattr(s.shot, "render_settings", None) or {})
+        d["track"] = int(s.track or 0)
+        if fast:
+            d["blend"] = "gaussian" if d.get("blend", "poisson") == "poisson" else d.get("blend", "gaussian")
+            d["restore"] = "off"
+        return RenderSettings.from_json(d)
+
+    def _renderer(self, fast: bool):
+        from core.render.renderer import Renderer
+
+        settings = self._settings(fast)
+        key = (json.dumps(settings.to_json(), sort_keys=True) + f"|{self.session.shot.identity}", fast)
+        r = self._renderers.get(key)
+        if r is None:
+            template = None
+            if settings.mode == "swap":
+                if not self.session.shot.identity:
+                    raise FacsimileError("swap mode needs an identity: assign one from the Identities tab")
+                from core.identity.library import Library
+
+                template = Library(self.session.project.library_path).get(self.session.shot.identity)
+            r = Renderer(settings, template)
+            r.eye_memory = False  # a preview frame must not depend on the scrub history
+            self._renderers = {key: r}  # settings changed: drop the old renderer
+        return r
+
+    def _landmarks(self, frame: int) -> np.ndarray | None:
+        an = self.session.analysis
+        if an is None or an.n_frames == 0:
+            return None
+        track_ids = [int(t) for t in an.track_ids]
+        track = int(self.session.track or 0)
+        if track not in track_ids:
+            return None
+        j = track_ids.index(track)
+        t = int(np.searchsorted(an.frame_indices, frame))
+        if t >= an.n_frames or int(an.frame_indices[t]) != frame or not an.present[t, j]:
+            return None
+        return an.landmarks[t, j]
+
+    def _values(self, frame: int) -> tuple[dict[str, float], dict[str, float]]:
+        doc = self.session.doc
+        if doc is None:
+            return {}, {}
+        cs = doc.cs
+        first, last = cs.frame_range
+        if not first <= frame <= last:
+            return {}, {}
+        arr = np.array([frame])
+        base = {n: float(v[frame - first]) for n, v in cs.base.items() if n.startswith("AU")}
+        return base, {n: float(cs.evaluate(n, arr)[0]) for n in base}
+
+    def __call__(self, frame: int, plate: np.ndarray, fast: bool) -> np.ndarray:
+        import cv2
+
+        lm = self._landmarks(frame)
+        if lm is None:
+            self.last_info = {"face": False}
+            return plate
+        base, edited = self._values(frame)
+        r = self._renderer(fast)
+        r.smoother.reset()
+        h, w = plate.shape[:2]
+        if fast and w > 640:
+            small = cv2.resize(plate, (int(w * FAST_SCALE), int(h * FAST_SCALE)), interpolation=cv2.INTER_AREA)
+            lm_s = np.asarray(lm, np.float32).copy()
+            lm_s[:, :2] *= FAST_SCALE
+            res = r.render(small, lm_s, base, edited)
+            self.last_info = dict(res.info)
+            return cv2.resize(res.image[..., :3], (w, h), interpolation=cv2.INTER_LINEAR)
+        res = r.render(plate, lm, base, edited)
+        self.last_info = dict(res.info)
+        return res.image[..., :3]

@@ -1,0 +1,218 @@
+"""The studio's view-model: the open project, the current shot and frame, and the CurveDoc
+adapter that turns editor gestures into core undo commands.
+
+Nothing here computes: plates are read by core.media, analyses come from core.analysis,
+curves are core.curves objects and edits are core.project commands on core's UndoStack.
+The Session only holds "what is open and where the cursor is" and tells the widgets.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from core.errors import MediaError, ProjectError
+from studio.frames import FrameCache, open_reader
+
+log = logging.getLogger(__name__)
+
+VIDEO_EXTS = {".mp4", ".mov", ".mxf", ".avi", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".y4m"}
+IMAGE_EXTS = {".exr", ".png", ".tif", ".tiff", ".jpg", ".jpeg", ".dpx"}
+
+
+class Session(QObject):
+    """What is open: project (core.project.Project or None), shot, plate frames, analysis, curves."""
+
+    projectChanged = Signal()
+    shotChanged = Signal()
+    frameChanged = Signal(int)
+    dirtyChanged = Signal(bool)
+    message = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.project: Any = None
+        self.project_path: Path | None = None
+        self.shot: Any = None
+        self.shot_name: str = ""
+        self.plate_path: Path | None = None
+        self.frames: FrameCache | None = None
+        self.analysis: Any = None
+        self.doc: Any = None  # CurveDoc of the current shot/track
+        self.undo: Any = None
+        self.frame = 0
+        self.first = 0
+        self.last = 0
+        self._readers: dict[str, FrameCache] = {}
+        self._dirty = False
+        self.untitled = True
+        self.track: int | None = None
+
+    # ------------------------------------------------------------------ opening
+    def open(self, path: str | Path, shot: str | None = None) -> None:
+        """Open a project folder / project.json, or a plain plate (video, image sequence or
+        pattern like shot.####.exr), which becomes an in-memory project with one shot."""
+        p = Path(path)
+        is_pattern = "#" in p.name or "%" in p.name
+        if not p.exists() and not is_pattern:
+            raise ProjectError(f"{p} does not exist; give a project folder (NAME.facsimile) or a video file")
+        if (p.is_dir() and (p / "project.json").exists()) or p.name == "project.json":
+            self.open_project(p if p.is_dir() else p.parent, shot)
+        elif p.is_dir():
+            raise ProjectError(f"{p} is a folder without a project.json; give a project folder or a plate file")
+        elif is_pattern or p.suffix.lower() in VIDEO_EXTS or p.suffix.lower() in IMAGE_EXTS:
+            self.open_plate(p, shot)
+        else:
+            raise MediaError(f"{p}: not a project folder and not a known video/image type ({p.suffix or 'no suffix'})")
+
+    def open_project(self, folder: Path, shot: str | None = None, document: Path | None = None) -> None:
+        """Load a project (or one of its autosave/backup documents) with core.project."""
+        from core.project.model import Project
+
+        project = Project.load(folder, document=document)
+        self._readers = {}
+        self.project = project
+        self.project_path = Path(project.path)
+        self.untitled = False
+        self.plate_path = None
+        self._after_project(shot, dirty=document is not None)
+
+    def open_plate(self, path: Path, shot: str | None = None) -> None:
+        """A plate without a project: an unsaved in-memory project with the plate as one shot."""
+        from core.project.model import Plate, Project
+
+        frames = FrameCache(open_reader(path))
+        plate = Plate.from_media(path)
+        project = Project(Path(path).parent / f"{Path(path).stem}", name=Path(path).stem)
+        project.add_plate(plate)
+        project.new_shot(plate.id, 0, max(plate.frame_count - 1, 0), name=Path(path).stem)
+        self._readers = {str(Path(plate.path)): frames}
+        self.project = project
+        self.project_path = None
+        self.untitled = True
+        self.plate_path = Path(path)
+        self._after_project(shot, dirty=False)
+
+    def _after_project(self, shot: str | None, dirty: bool) -> None:
+        from core.project.undo import UndoStack
+
+        self.undo = UndoStack()
+        self.undo.add_listener(self._undo_changed)
+        self._dirty = not dirty  # force a dirtyChanged emit
+        self.mark_dirty(dirty)
+        self.projectChanged.emit()
+        names = self.shot_names()
+        if shot is not None and names and self.find_shot(shot) is None:
+            raise ProjectError(f"no shot named {shot!r}; shots: {', '.join(names)}")
+        target = self.find_shot(shot) if shot is not None else (self.project.shots[0] if self.project.shots else None)
+        self.set_shot(target.id if target is not None else "")
+
+    def _undo_changed(self, stack) -> None:
+        self.mark_dirty(stack.is_dirty or self.untitled and stack.index > 0)
+
+    # ------------------------------------------------------------------ shots
+    def shot_names(self) -> list[str]:
+        return [s.name for s in self.project.shots] if self.project is not None else []
+
+    def find_shot(self, key: str | None):
+        """A shot by id or name (None when absent)."""
+        if self.project is None or key is None:
+            return None
+        for s in self.project.shots:
+            if s.id == key or s.name == key:
+                return s
+        return None
+
+    def plate_of(self, shot: Any) -> Path | None:
+        if shot is None or self.project is None:
+            return None
+        plate = self.project.plates.get(shot.plate_id)
+        if plate is None:
+            return None
+        p = Path(plate.path)
+        if not p.is_absolute() and self.project_path is not None:
+            p = (self.project_path / p).resolve()
+        return p
+
+    def plate_record(self, shot: Any = None):
+        shot = shot or self.shot
+        return None if shot is None or self.project is None else self.project.plates.get(shot.plate_id)
+
+    def frames_for(self, path: Path) -> FrameCache:
+        key = str(path)
+        if key not in self._readers:
+            self._readers[key] = FrameCache(open_reader(path))
+        return self._readers[key]
+
+    def set_shot(self, shot_id: str) -> None:
+        """Make a shot current (by id or name): its plate, analysis and curves."""
+        shot = self.find_shot(shot_id)
+        self.shot = shot
+        self.shot_name = shot.name if shot is not None else ""
+        self.frames = None
+        if shot is not None:
+            plate = self.plate_of(shot)
+            try:
+                self.frames = self.frames_for(plate) if plate is not None else None
+            except MediaError as exc:
+                self.message.emit(f"plate of {shot.name} cannot be read: {exc}")
+                self.frames = None
+        try:
+            self.analysis = shot.analysis if shot is not None else None
+        except ProjectError as exc:
+            self.message.emit(str(exc))
+            self.analysis = None
+        n = self.frames.frame_count if self.frames is not None else 1
+        self.first = int(shot.frame_in) if shot is not None else 0
+        self.last = min(int(shot.frame_out), n - 1) if shot is not None else 0
+        self.first = min(self.first, self.last)
+        self.track = None
+        self.doc = self._make_doc()
+        self.frame = self.first
+        self.shotChanged.emit()
+        self.frameChanged.emit(self.frame)
+
+    def set_track(self, track: int) -> None:
+        """Edit the curves of another face (track) of the current shot."""
+        if self.shot is not None and track in self.shot.curves:
+            self.track = track
+            self.doc = self._make_doc(track)
+            self.shotChanged.emit()
+            self.frameChanged.emit(self.frame)
+
+    def _make_doc(self, track: int | None = None) -> Any:
+        if self.shot is None or not self.shot.curves:
+            return None
+        from studio.curvedoc import CurveDoc
+
+        track = sorted(self.shot.curves)[0] if track is None else track
+        self.track = track
+        return CurveDoc(self.shot.curves[track], self.undo, parent=self)
+
+    # ------------------------------------------------------------------ frame
+    def set_frame(self, frame: int) -> None:
+        """Move the cursor (clamped to the shot); every view follows through frameChanged."""
+        f = int(min(max(int(frame), self.first), max(self.last, self.first)))
+        if f != self.frame:
+            self.frame = f
+            self.frameChanged.emit(f)
+
+    # ------------------------------------------------------------------ dirty state
+    @property
+    def dirty(self) -> bool:
+        return self._dirty
+
+    def mark_dirty(self, dirty: bool = True) -> None:
+        if dirty != self._dirty:
+            self._dirty = dirty
+            self.dirtyChanged.emit(dirty)
+
+    def key_frames(self) -> np.ndarray:
+        """Frames holding a key on any curve of the current shot (for the ruler and jump-to-key)."""
+        if self.doc is None:
+            return np.zeros(0, np.int64)
+        return self.doc.all_key_frames()

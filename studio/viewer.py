@@ -1,0 +1,320 @@
+"""The viewer: frame-accurate plate / render display with zoom, pan, overlays and an A/B wipe.
+
+Frames are in plate pixel coordinates whatever the display path: the preview (fast) path
+shows a half-resolution image stretched over the same rectangle and skips the renderer's
+full quality; when the cursor rests (debounce timer) the full path draws the frame at full
+resolution. The render side is a pluggable callable `render_fn(frame, plate_rgb, fast) ->
+rgb`; until a renderer is plugged in the render side shows the plate with a notice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QPainterPath, QPen
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGraphicsPathItem,
+    QHBoxLayout,
+    QLabel,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.frames import FrameCache
+
+log = logging.getLogger(__name__)
+
+RenderFn = Callable[[int, np.ndarray, bool], np.ndarray]
+
+VIEW_MODES = ("Plate (A)", "Render (B)", "Wipe A|B")
+
+
+def mesh_edges() -> np.ndarray:
+    """(E, 2) unique edges of the face mesh triangles, for the wireframe overlay."""
+    from core.facs.mesh import triangles
+
+    tri = triangles()
+    e = np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]])
+    e.sort(axis=1)
+    return np.unique(e, axis=0)
+
+
+class Viewer(QWidget):
+    """Plate/render viewer. Signals: frameShown(frame, path) after pixels are set."""
+
+    frameShown = Signal(int, str)
+    fullPathDelay_ms = 120
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.frames: FrameCache | None = None
+        self.analysis = None
+        self.render_fn: RenderFn | None = None
+        self.current_frame = -1
+        self.shown_path = ""
+        self.last_latency_ms = 0.0
+        self._a: np.ndarray | None = None
+        self._b: np.ndarray | None = None
+        self._edges: np.ndarray | None = None
+        self._pending = -1
+
+        self.view = pg.GraphicsView()
+        self.vb = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        self.vb.setBackgroundColor("#111111")
+        self.view.setCentralItem(self.vb)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.vb.addItem(self.image)
+        self.mask_item = QGraphicsPathItem()
+        self.mask_item.setBrush(QBrush(QColor(232, 145, 45, 55)))
+        self.mask_item.setPen(QPen(QColor(232, 145, 45, 200), 0))
+        self.vb.addItem(self.mask_item)
+        self.mesh_item = pg.PlotCurveItem(pen=pg.mkPen((90, 200, 255, 110), width=1), connect="pairs")
+        self.vb.addItem(self.mesh_item)
+        self.lm_item = pg.ScatterPlotItem(size=2.5, pen=None, brush=pg.mkBrush(120, 255, 140, 220), pxMode=True)
+        self.vb.addItem(self.lm_item)
+        self.id_items: list[pg.TextItem] = []
+        self.box_items: list[pg.PlotCurveItem] = []
+        self.wipe_line = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen(ACCENT_PEN, width=2))
+        self.wipe_line.setVisible(False)
+        self.wipe_line.sigPositionChanged.connect(self._recompose)
+        self.vb.addItem(self.wipe_line)
+        self.notice = pg.TextItem("", color="#ffb347", anchor=(0, 0))
+        self.vb.addItem(self.notice)
+
+        self.mode = QComboBox()
+        self.mode.addItems(VIEW_MODES)
+        self.mode.setToolTip("A/B: plate, render, or a wipe between them (drag the line). Toggle: Tab")
+        self.mode.currentIndexChanged.connect(self._mode_changed)
+        self.chk_landmarks = QCheckBox("Landmarks")
+        self.chk_mesh = QCheckBox("Mesh")
+        self.chk_mask = QCheckBox("Mask")
+        self.chk_ids = QCheckBox("Track IDs")
+        self.chk_landmarks.setChecked(True)
+        self.chk_ids.setChecked(True)
+        for c in (self.chk_landmarks, self.chk_mesh, self.chk_mask, self.chk_ids):
+            c.toggled.connect(self._update_overlays)
+        fit = QToolButton(text="Fit")
+        fit.setToolTip("Fit the frame in the viewer (Home)")
+        fit.clicked.connect(self.fit)
+        one = QToolButton(text="1:1")
+        one.setToolTip("One plate pixel per screen pixel")
+        one.clicked.connect(self.one_to_one)
+        self.info = QLabel("no plate")
+        self.info.setObjectName("dim")
+
+        bar = QHBoxLayout()
+        bar.setContentsMargins(4, 2, 4, 2)
+        for w in (self.mode, self.chk_landmarks, self.chk_mesh, self.chk_mask, self.chk_ids):
+            bar.addWidget(w)
+        bar.addStretch(1)
+        bar.addWidget(self.info)
+        bar.addWidget(fit)
+        bar.addWidget(one)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addLayout(bar)
+        lay.addWidget(self.view, 1)
+
+        self._rest = QTimer(self)
+        self._rest.setSingleShot(True)
+        self._rest.setInterval(self.fullPathDelay_ms)
+        self._rest.timeout.connect(self._show_full_pending)
+
+    # --- inputs ---------------------------------------------------------------------------
+    def set_frames(self, frames: FrameCache | None) -> None:
+        """Plate to show (None clears the viewer)."""
+        self.frames = frames
+        self.current_frame = -1
+        self._a = self._b = None
+        if frames is None:
+            self.image.clear()
+            self.info.setText("no plate")
+            return
+        info = frames.info
+        self.info.setText(f"{info.width}x{info.height}  {float(info.fps):.3f} fps")
+        self.wipe_line.setValue(info.width / 2)
+
+    def set_analysis(self, analysis) -> None:
+        """ShotAnalysis whose landmarks, mask and track ids are overlaid (None: no overlays)."""
+        self.analysis = analysis
+        self._update_overlays()
+
+    def set_render_fn(self, fn: RenderFn | None) -> None:
+        """Plug the renderer in (the B side); None shows the plate on the B side with a notice."""
+        self.render_fn = fn
+        if self.current_frame >= 0:
+            self.show_frame(self.current_frame)
+
+    # --- display --------------------------------------------------------------------------
+    def request_frame(self, index: int) -> None:
+        """Scrub: show `index` now on the preview path, then on the full path once it rests."""
+        self.show_frame(index, fast=True)
+        self._pending = index
+        self._rest.start()
+
+    def _show_full_pending(self) -> None:
+        if self._pending >= 0:
+            self.show_frame(self._pending, fast=False)
+
+    def show_frame(self, index: int, fast: bool = False) -> None:
+        """Decode (or take from cache) frame `index` and display it; fast = preview path."""
+        if self.frames is None:
+            return
+        t0 = time.perf_counter()
+        n = self.frames.frame_count
+        index = int(min(max(index, 0), max(n - 1, 0)))
+        plate = self.frames.get(index)
+        mode = self.mode.currentIndex()
+        a = plate
+        b = None
+        self.notice.setText("")
+        if mode != 0:
+            if self.render_fn is None:
+                b = plate
+                self.notice.setText("render: no renderer available — showing the plate")
+            else:
+                try:
+                    b = self.render_fn(index, plate, fast)
+                except Exception as exc:  # noqa: BLE001 - shown in the viewer, logged
+                    log.error("render of frame %d failed: %s", index, exc)
+                    self.notice.setText(f"render failed: {exc}")
+                    b = plate
+        self._a, self._b = a, b
+        self.current_frame = index
+        self.shown_path = "preview" if fast else "full"
+        self._compose(fast)
+        self._update_overlays()
+        self.last_latency_ms = (time.perf_counter() - t0) * 1e3
+        self.frameShown.emit(index, self.shown_path)
+
+    def _compose(self, fast: bool) -> None:
+        a, b = self._a, self._b
+        if a is None:
+            return
+        mode = self.mode.currentIndex()
+        if mode == 0 or b is None:
+            img = a
+        elif mode == 1:
+            img = b
+        else:
+            x = int(np.clip(self.wipe_line.value(), 0, a.shape[1]))
+            img = a.copy()
+            img[:, x:] = b[:, x:]
+        h, w = img.shape[:2]
+        step = 2 if fast and w > 960 else 1
+        if step > 1:
+            img = img[::step, ::step]
+        first = self.image.image is None
+        self.image.setImage(img, autoLevels=False, levels=(0, 255))
+        self.image.setRect(QRectF(0, 0, w, h))
+        if first:
+            self.fit()
+
+    def _recompose(self) -> None:
+        if self._a is not None:
+            self._compose(False)
+
+    def _mode_changed(self, mode: int) -> None:
+        self.wipe_line.setVisible(mode == 2)
+        if self.current_frame >= 0:
+            self.show_frame(self.current_frame)
+
+    def toggle_ab(self) -> None:
+        """Flip between plate and render (from wipe: to plate)."""
+        self.mode.setCurrentIndex(1 if self.mode.currentIndex() != 1 else 0)
+
+    def fit(self) -> None:
+        """Frame the whole plate."""
+        if self.frames is not None:
+            info = self.frames.info
+            self.vb.setRange(QRectF(0, 0, info.width, info.height), padding=0.02)
+
+    def one_to_one(self) -> None:
+        """One plate pixel per screen pixel, keeping the view centre."""
+        if self.frames is None:
+            return
+        c = self.vb.viewRect().center()
+        w, h = self.vb.width(), self.vb.height()
+        self.vb.setRange(xRange=(c.x() - w / 2, c.x() + w / 2), yRange=(c.y() - h / 2, c.y() + h / 2), padding=0)
+
+    # --- overlays -------------------------------------------------------------------------
+    def _analysis_row(self) -> int:
+        an = self.analysis
+        if an is None or self.current_frame < 0 or an.n_frames == 0:
+            return -1
+        t = int(np.searchsorted(an.frame_indices, self.current_frame))
+        if t < an.n_frames and int(an.frame_indices[t]) == self.current_frame:
+            return t
+        return -1
+
+    def _update_overlays(self) -> None:
+        t = self._analysis_row()
+        an = self.analysis
+        for it in self.id_items + self.box_items:
+            self.vb.removeItem(it)
+        self.id_items, self.box_items = [], []
+        if t < 0:
+            self.lm_item.clear()
+            self.mesh_item.setData([], [])
+            self.mask_item.setPath(QPainterPath())
+            return
+        present = np.flatnonzero(an.present[t])
+        lms = [an.landmarks[t, f] for f in present]
+        if self.chk_landmarks.isChecked() and lms:
+            pts = np.concatenate([lm[:, :2] for lm in lms])
+            self.lm_item.setData(pos=pts)
+        else:
+            self.lm_item.clear()
+        if self.chk_mesh.isChecked() and lms:
+            if self._edges is None:
+                self._edges = mesh_edges()
+            segs = np.concatenate([lm[self._edges.ravel(), :2] for lm in lms])
+            self.mesh_item.setData(segs[:, 0], segs[:, 1], connect="pairs")
+        else:
+            self.mesh_item.setData([], [])
+        path = QPainterPath()
+        if self.chk_mask.isChecked() and lms:
+            from core.facs.mesh import face_oval_loop
+
+            loop = face_oval_loop()
+            for lm in lms:
+                poly = lm[loop, :2]
+                if np.isnan(poly).any():
+                    continue
+                path.moveTo(float(poly[0, 0]), float(poly[0, 1]))
+                for x, y in poly[1:]:
+                    path.lineTo(float(x), float(y))
+                path.closeSubpath()
+        self.mask_item.setPath(path)
+        if self.chk_ids.isChecked():
+            for f in present:
+                x0, y0, x1, y1 = (float(v) for v in an.bbox[t, f])
+                if np.isnan([x0, y0, x1, y1]).any():
+                    continue
+                box = pg.PlotCurveItem([x0, x1, x1, x0, x0], [y0, y0, y1, y1, y0],
+                                       pen=pg.mkPen((232, 145, 45, 200), width=1))
+                label = pg.TextItem(f"track {int(an.track_ids[f])}  {float(an.confidence[t, f]):.2f}",
+                                    color="#f0a040", anchor=(0, 1))
+                label.setPos(x0, y0)
+                self.vb.addItem(box)
+                self.vb.addItem(label)
+                self.box_items.append(box)
+                self.id_items.append(label)
+
+    def keyPressEvent(self, ev) -> None:  # noqa: N802 - Qt naming
+        if ev.key() == Qt.Key_Home:
+            self.fit()
+        else:
+            super().keyPressEvent(ev)
+
+
+ACCENT_PEN = (232, 145, 45)

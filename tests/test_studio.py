@@ -1,0 +1,480 @@
+"""Studio (PySide6 + pyqtgraph) tests, offscreen: key drag, box select, undo/redo, scrub ->
+viewer, render queue with cancel and restart, autosave recovery, unsaved-close prompt, and
+the `facsimile studio --screenshot` hook. Real core objects and real media throughout: the
+plate is an H.264 file encoded here from skimage's public-domain astronaut."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pyqtgraph")
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt  # noqa: E402
+from PySide6.QtGui import QMouseEvent  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
+
+N_FRAMES = 60
+SIZE = 192
+NAMES = ["AU01", "AU02", "AU04", "AU05", "AU06", "AU12L", "AU12R", "AU25", "AU26", "AU45L", "AU45R",
+         "pose_Rx", "pose_Ry", "gaze_x"]
+
+
+def make_plate(path: Path, n: int = N_FRAMES, size: int = SIZE, fps: int = 25) -> Path:
+    """An H.264 plate where frame i is the astronaut shifted by 2*i pixels (so frames differ)."""
+    import av
+    import cv2
+    from skimage.data import astronaut
+
+    img = cv2.resize(astronaut(), (size, size), interpolation=cv2.INTER_AREA)
+    with av.open(str(path), "w") as out:
+        st = out.add_stream("libx264", rate=fps)
+        st.width = st.height = size
+        st.pix_fmt = "yuv420p"
+        st.options = {"crf": "12", "g": "12"}
+        for i in range(n):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.roll(img, 2 * i, axis=1)), format="rgb24")
+            for pkt in st.encode(frame):
+                out.mux(pkt)
+        for pkt in st.encode():
+            out.mux(pkt)
+    return path
+
+
+def make_project(folder: Path, plate_path: Path) -> Path:
+    """A saved project with one shot and a CurveSet (smooth synthetic base curves) on track 0."""
+    from core.curves import CurveSet
+    from core.project.model import Plate, Project
+
+    proj = Project.create(folder / "test.facsimile")
+    plate = proj.add_plate(Plate.from_media(plate_path))
+    shot = proj.new_shot(plate.id, 0, plate.frame_count - 1, name="sh010")
+    t = np.arange(plate.frame_count)
+    base = {n: (1.5 + 1.2 * np.sin(t / (6.0 + i))) if n.startswith("AU") else 0.1 * np.sin(t / 9.0 + i)
+            for i, n in enumerate(NAMES)}
+    shot.curves[0] = CurveSet(NAMES, (0, plate.frame_count - 1), base=base)
+    proj.save()
+    return proj.path
+
+
+@pytest.fixture(scope="module")
+def plate(tmp_path_factory) -> Path:
+    return make_plate(tmp_path_factory.mktemp("plate") / "astro.mp4")
+
+
+@pytest.fixture
+def project(tmp_path, plate) -> Path:
+    return make_project(tmp_path, plate)
+
+
+@pytest.fixture
+def win(qtbot, project):
+    from studio.app import ensure_app
+    from studio.main_window import MainWindow
+
+    ensure_app()
+    w = MainWindow(offer_recovery=False)
+    # not qtbot.addWidget: qtbot closes its widgets before this fixture's teardown, and a dirty
+    # window would then open the modal "save changes?" prompt and hang a failed test
+    try:
+        w.resize(1400, 900)
+        w.open_path(project, interactive=False)
+        w.show()
+        qtbot.waitExposed(w)
+        yield w
+    finally:
+        _close_clean(w)
+
+
+def _close_clean(w) -> None:
+    """Close a window without the unsaved-edits prompt (test teardown)."""
+    if w.session is not None:
+        w.session.mark_dirty(False)
+    w.close()
+    w.deleteLater()
+
+
+# ---------------------------------------------------------------------- mouse helpers
+def _send(widget, etype, pos: QPointF, button, buttons, mods=Qt.NoModifier) -> None:
+    gp = widget.mapToGlobal(pos.toPoint())
+    ev = QMouseEvent(etype, pos, QPointF(gp), button, buttons, mods)
+    QApplication.sendEvent(widget, ev)
+
+
+def drag(widget, p0: QPoint | QPointF, p1: QPoint | QPointF, steps: int = 8, mods=Qt.NoModifier) -> None:
+    """Press at p0, move in steps with the button held (QTest.mouseMove cannot hold buttons), release at p1."""
+    p0, p1 = QPointF(p0), QPointF(p1)
+    _send(widget, QEvent.MouseButtonPress, p0, Qt.LeftButton, Qt.LeftButton, mods)
+    for i in range(1, steps + 1):
+        p = p0 + (p1 - p0) * (i / steps)
+        QTest.qWait(11)  # pyqtgraph drops mouse moves closer than 10 ms (mouseRateLimit 100/s)
+        _send(widget, QEvent.MouseMove, p, Qt.NoButton, Qt.LeftButton, mods)
+    _send(widget, QEvent.MouseButtonRelease, p1, Qt.LeftButton, Qt.NoButton, mods)
+
+
+def click(widget, p: QPoint | QPointF, mods=Qt.NoModifier) -> None:
+    p = QPointF(p)
+    _send(widget, QEvent.MouseButtonPress, p, Qt.LeftButton, Qt.LeftButton, mods)
+    _send(widget, QEvent.MouseButtonRelease, p, Qt.LeftButton, Qt.NoButton, mods)
+
+
+def key_widget_pos(editor, name: str, frame: int) -> QPointF:
+    sp = editor.key_scene_pos(name, frame)
+    return QPointF(editor.glw.mapFromScene(sp))
+
+
+def view_widget_pos(editor, name: str, frame: float, value: float) -> QPointF:
+    return QPointF(editor.view_pos_to_widget(name, frame, value))
+
+
+# ---------------------------------------------------------------------- curve editor
+def test_opens_project_with_curves(win):
+    doc = win.session.doc
+    assert doc is not None and doc.names() == NAMES
+    assert set(win.curves.lanes) == {"brows", "eyes", "mouth", "head"}
+    assert win.viewer.frames is not None and win.viewer.frames.frame_count == N_FRAMES
+    # gains rows exist for every AU, named (FACS number visible)
+    assert {1, 2, 4, 5, 6, 12, 25, 26, 45} <= set(win.inspector.rows)
+
+
+def test_drag_key_snaps_and_undoes_in_one_step(win, qtbot):
+    ed, doc = win.curves, win.session.doc
+    ed.set_frame(20)
+    ed.set_visible(["AU12L"])
+    ed.tree.clearSelection()
+    doc.add_keys(["AU12L"], 20)
+    ed.frame_all()
+    qtbot.wait(10)
+    before_value = float(doc.result_values("AU12L", np.array([20]))[0])
+    n_undo = win.session.undo.index
+    vp = ed.glw.viewport()
+    p0 = key_widget_pos(ed, "AU12L", 20)
+    target = view_widget_pos(ed, "AU12L", 26.3, before_value + 0.4)
+    drag(vp, p0, target, steps=10)
+    keys = doc.key_frames("AU12L")
+    assert list(keys) == [26], f"key should land on whole frame 26, got {keys}"
+    # the Edit layer is additive: the key is an offset over the extracted curve, raised by the
+    # vertical mouse motion (0.4) and carried to frame 26 by the horizontal one
+    assert doc.key("AU12L", 26).value == pytest.approx(0.4, abs=0.08)
+    after = float(doc.result_values("AU12L", np.array([26]))[0])
+    base26 = float(doc.base_values("AU12L", np.array([26]))[0])
+    assert after == pytest.approx(base26 + doc.key("AU12L", 26).value, abs=1e-9)
+    assert ed.selection == {"AU12L": {26}}
+    assert win.session.undo.index == n_undo + 1, "a drag must be one undo step"
+    assert win.session.dirty
+    win.undo()
+    assert list(doc.key_frames("AU12L")) == [20]
+    win.redo()
+    assert list(doc.key_frames("AU12L")) == [26]
+
+
+def test_multi_curve_drag_with_different_gains_is_one_undo_step(win, qtbot):
+    """Keys of curves with different gains (so different layer offsets per screen offset) dragged
+    together: each follows the mouse on screen, and the whole drag is a single undo step."""
+    ed, doc = win.curves, win.session.doc
+    ed.set_visible(["AU01", "AU02"])
+    doc.set_au_gain(2, 0.5)
+    doc.add_keys(["AU01", "AU02"], 20)
+    ed.frame_all()
+    qtbot.wait(10)
+    ed.select({"AU01": {20}, "AU02": {20}})
+    n_undo = win.session.undo.index
+    vp = ed.glw.viewport()
+    p0 = key_widget_pos(ed, "AU01", 20)
+    v0 = float(doc.result_values("AU01", np.array([20]))[0])
+    drag(vp, p0, view_widget_pos(ed, "AU01", 24.2, v0 + 0.3), steps=12)
+    assert ed.selection == {"AU01": {24}, "AU02": {24}}
+    assert list(doc.key_frames("AU01")) == [24] and list(doc.key_frames("AU02")) == [24]
+    # screen offset 0.3 -> layer offset 0.3 / gain: 0.3 for AU01 (gain 1), 0.6 for AU02 (gain 0.5)
+    assert doc.key("AU01", 24).value == pytest.approx(0.3, abs=0.06)
+    assert doc.key("AU02", 24).value == pytest.approx(2 * doc.key("AU01", 24).value, abs=1e-9)
+    assert win.session.undo.index == n_undo + 1, "a multi-curve drag must be one undo step"
+    win.undo()
+    assert list(doc.key_frames("AU01")) == [20] and list(doc.key_frames("AU02")) == [20]
+    assert doc.key("AU02", 20).value == pytest.approx(0.0)
+    win.redo()
+    assert doc.key("AU02", 24).value == pytest.approx(2 * doc.key("AU01", 24).value, abs=1e-9)
+
+
+def test_box_select_and_delete_and_shortcut_undo(win, qtbot):
+    ed, doc = win.curves, win.session.doc
+    ed.set_visible(["AU01", "AU02"])
+    for f in (10, 20, 30, 40):
+        doc.add_keys(["AU01", "AU02"], f)
+    ed.frame_all()
+    qtbot.wait(10)
+    vp = ed.glw.viewport()
+    lane = ed.lanes["brows"]
+    (y0, y1) = lane.box.viewRange()[1]
+    # box from frame 15 to 35 over the whole value range of the brows lane
+    a = QPointF(ed.glw.mapFromScene(lane.box.mapViewToScene(QPointF(15, y1 - 0.01 * (y1 - y0)))))
+    b = QPointF(ed.glw.mapFromScene(lane.box.mapViewToScene(QPointF(35, y0 + 0.01 * (y1 - y0)))))
+    drag(vp, a, b)
+    assert ed.selection == {"AU01": {20, 30}, "AU02": {20, 30}}
+    ed.glw.setFocus()
+    ed.delete_selected()
+    assert list(doc.key_frames("AU01")) == [10, 40]
+    win.act_undo.trigger()
+    assert list(doc.key_frames("AU01")) == [10, 20, 30, 40]
+    win.act_redo.trigger()
+    assert list(doc.key_frames("AU02")) == [10, 40]
+
+
+def test_click_select_interp_and_copy_paste(win):
+    ed, doc = win.curves, win.session.doc
+    ed.set_visible(["AU25"])
+    doc.add_keys(["AU25"], 5)
+    doc.add_keys(["AU25"], 15)
+    ed.frame_all()
+    click(ed.glw.viewport(), key_widget_pos(ed, "AU25", 15))
+    assert ed.selection == {"AU25": {15}}
+    ed.set_interp("constant")
+    assert doc.key("AU25", 15).interp.value == "constant"
+    ed.select({"AU25": {5, 15}})
+    ed.copy()
+    ed.set_frame(40)
+    ed.paste()
+    assert list(doc.key_frames("AU25")) == [5, 15, 40, 50]
+
+
+def test_gain_slider_goes_through_undo_and_warns(win):
+    doc = win.session.doc
+    row = win.inspector.rows[12]
+    row.spin.setValue(1.8)
+    assert doc.cs.gain("AU12L") == pytest.approx(1.8) and doc.cs.gain("AU12R") == pytest.approx(1.8)
+    assert any("1.5" in w for w in win.inspector.warnings())
+    assert win.inspector.warn_box.isVisibleTo(win.inspector)
+    win.undo()
+    assert doc.cs.gain("AU12L") == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------------- scrub / viewer
+def test_scrub_moves_viewer_frame_accurately(win, qtbot):
+    from core.media.reader import open_media
+
+    ed = win.curves
+    lane = ed._first_lane()
+    lane.cursor.setValue(33.4)
+    lane.cursor.sigDragged.emit(lane.cursor)
+    qtbot.waitUntil(lambda: win.viewer.current_frame == 33, timeout=3000)
+    assert win.session.frame == 33 and win.transport.frame == 33
+    assert all(int(ln.cursor.value()) == 33 for ln in ed.lanes.values())
+    qtbot.waitUntil(lambda: win.viewer.shown_path == "full", timeout=3000)
+    with open_media(win.session.plate_of(win.session.shot)) as r:
+        np.testing.assert_array_equal(win.viewer._a, r.read_rgb8(33))
+    # ruler click scrubs too
+    ruler = win.transport.ruler
+    x = ruler._x(12)
+    click(ruler, QPointF(x, ruler.height() / 2))
+    qtbot.waitUntil(lambda: win.viewer.current_frame == 12, timeout=3000)
+    # transport step and jump to key
+    win.session.doc.add_keys(["AU45L"], 50)
+    win.transport.step(1)
+    assert win.session.frame == 13
+    win.jump_key(1)
+    assert win.session.frame == 50
+
+
+def test_viewer_wipe_and_overlay_toggles(win):
+    v = win.viewer
+    v.mode.setCurrentIndex(2)
+    v.show_frame(10)
+    assert "no renderer" in v.notice.textItem.toPlainText()
+    v.set_render_fn(lambda i, rgb, fast: 255 - rgb)
+    v.wipe_line.setValue(SIZE // 2)
+    v.show_frame(10)
+    img = v.image.image
+    np.testing.assert_array_equal(img[:, : SIZE // 2], v._a[:, : SIZE // 2])
+    np.testing.assert_array_equal(img[:, SIZE // 2:], 255 - v._a[:, SIZE // 2:])
+    v.toggle_ab()
+    assert v.mode.currentIndex() == 1
+
+
+# ---------------------------------------------------------------------- render queue
+def test_render_queue_cancel_midway_and_restart(qtbot, tmp_path, plate):
+    from core.jobs import JobSpec
+    from studio.app import ensure_app
+    from studio.render_queue import QueueItem, RenderQueue
+
+    ensure_app()
+    qpath = tmp_path / "render_queue.json"
+    q = RenderQueue(qpath)
+    (tmp_path / "out").mkdir()  # core refuses a missing output folder (unmounted drive); the export dialog picks one
+    spec = JobSpec.create(kind="convert", source=str(plate), output=str(tmp_path / "out" / "astro.####.exr"),
+                          frames=(0, N_FRAMES - 1), chunk_size=10)
+    item = q.add(QueueItem("convert", "export astro", spec.to_json()))
+    qtbot.waitUntil(lambda: item.done >= 2, timeout=20000)
+    q.cancel(item.id)
+    qtbot.waitUntil(lambda: item.state == "cancelled", timeout=20000)
+    assert q.worker is None
+    assert 0 < item.done < N_FRAMES
+    saved = json.loads(qpath.read_text())
+    assert saved["items"][0]["state"] == "cancelled"
+    written = sorted((tmp_path / "out").glob("astro.*.exr"))
+    assert 0 < len(written) < N_FRAMES
+    # a job that was running when the studio died comes back as interrupted, and resumes
+    saved["items"][0]["state"] = "running"
+    qpath.write_text(json.dumps(saved))
+    q2 = RenderQueue(qpath)
+    assert q2.items[0].state == "interrupted"
+    q2.start_next()
+    qtbot.waitUntil(lambda: q2.items[0].state in ("done", "failed"), timeout=60000)
+    assert q2.items[0].state == "done", q2.items[0].message
+    assert len(sorted((tmp_path / "out").glob("astro.*.exr"))) == N_FRAMES
+
+
+def test_worker_cancel_ends_cleanly(qtbot):
+    import threading
+
+    from studio.app import ensure_app
+    from studio.workers import Worker
+
+    ensure_app()
+    gate = threading.Event()
+
+    def task(progress, cancelled):
+        for i in range(1000):
+            progress(i, 1000)
+            gate.set()
+            if cancelled():
+                return None
+            threading.Event().wait(0.002)
+        return "finished"
+
+    w = Worker(task, "t")
+    ends = []
+    w.ended.connect(ends.append)
+    w.start()
+    assert gate.wait(5)
+    w.cancel()
+    qtbot.waitUntil(lambda: ends == ["cancelled"], timeout=5000)
+
+
+# ---------------------------------------------------------------------- safety
+def test_autosave_then_recovery_dialog(qtbot, project, monkeypatch):
+    from core.project.model import find_autosave
+    from studio.main_window import MainWindow
+
+    w = MainWindow(offer_recovery=True)
+    try:
+        w.open_path(project, interactive=False)
+        w.session.doc.add_keys(["AU04"], 7)
+        w.autosaver.interval_s = 0.0
+        w._autosave_tick()
+        w._autosave_tick()
+        assert find_autosave(project) is not None
+    finally:
+        _close_clean(w)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[1]) or QMessageBox.Yes)
+    w2 = MainWindow(offer_recovery=True)
+    try:
+        w2.open_path(project, interactive=True)
+        assert asked and "autosave" in asked[0].lower()
+        assert list(w2.session.doc.key_frames("AU04")) == [7]
+        assert w2.session.dirty
+    finally:
+        _close_clean(w2)
+
+
+def test_close_with_unsaved_edits_asks(win, monkeypatch):
+    win.session.doc.add_keys(["AU05"], 3)
+    assert win.session.dirty
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Cancel)
+    assert not win.close()
+    assert win.isVisible()
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Save)
+    assert win.close()
+    from core.project.model import Project
+
+    assert list(Project.load(win.session.project_path).shots[0].curves[0].layer("Edit").curves["AU05"].frames) == [3]
+
+
+# ---------------------------------------------------------------------- CLI screenshot
+def test_screenshot_cli_plain_plate(plate, tmp_path):
+    from core.cli import main
+
+    out = tmp_path / "shot.png"
+    rc = main(["studio", str(plate), "--screenshot", str(out), "--frame", "17", "--size", "1200x760"])
+    assert rc == 0
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20000
+    from PySide6.QtGui import QImage
+
+    img = QImage(str(out))
+    assert (img.width(), img.height()) == (1200, 760)
+
+
+def test_screenshot_cli_bad_shot_is_a_clear_error(project, tmp_path, capsys):
+    from core.cli import main
+
+    rc = main(["studio", str(project), "--shot", "nope", "--screenshot", str(tmp_path / "x.png")])
+    assert rc != 0
+    assert "no shot named 'nope'" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- live render (real face)
+@pytest.fixture(scope="module")
+def face_project(tmp_path_factory) -> Path:
+    """d0.mp4 (shared media) frames 34-46 analysed, with AU curves extracted by core."""
+    import os
+
+    from core.project import workflow as wf
+
+    media = Path(os.environ.get("FACSIMILE_SHARED_MEDIA", Path(__file__).resolve().parents[2] / "shared" / "media"))
+    clip = media / "clips" / "d0.mp4"
+    if not clip.exists():
+        pytest.skip(f"shared test media not available: {clip} (see ../shared/media/MEDIA.md)")
+    proj = wf.create_project(tmp_path_factory.mktemp("face") / "d0.facsimile", plates=[clip], whole_plate_shot=False)
+    shot = wf.add_shot_range(proj, None, 34, 46, name="sh010")
+    wf.analyze_shot(proj, shot, max_faces=1)
+    try:
+        wf.extract_shot_curves(shot)
+    except wf.CurvesUnavailable as exc:
+        pytest.skip(str(exc))
+    proj.save()
+    return proj.path
+
+
+def test_live_render_fast_while_scrubbing_full_at_rest(qtbot, face_project):
+    """The viewer's render side is core's Renderer on the in-memory edit: an unsaved brow key
+    changes the brows; scrubbing shows the fast path (Gaussian, half size) then the full path."""
+    from studio.app import ensure_app
+    from studio.main_window import MainWindow
+
+    ensure_app()
+    w = MainWindow(offer_recovery=False)
+    try:
+        w.resize(1400, 900)
+        w.open_path(face_project, interactive=False)
+        w.show()
+        v, doc = w.viewer, w.session.doc
+        assert v.render_fn is not None
+        v.mode.setCurrentIndex(1)  # render (B)
+        v.show_frame(40)
+        same = v._b.copy()
+        np.testing.assert_array_equal(same, v._a)  # no edit yet: edit mode renders the plate as is
+        doc.add_keys(["AU01", "AU02"], 40)
+        ed = w.curves
+        ed.select({"AU01": {40}, "AU02": {40}})
+        ed.move_selected(0, 2.0)  # brows up by 2 intensity units, not saved
+        w.session.set_frame(39)
+        w.session.set_frame(40)
+        assert v.shown_path == "preview" and v.render_fn.last_info.get("face")
+        assert v._b.shape == v._a.shape
+        qtbot.waitUntil(lambda: v.shown_path == "full", timeout=5000)
+        diff = np.abs(v._b.astype(int) - v._a.astype(int)).sum(axis=2)
+        ys, xs = np.nonzero(diff > 12)
+        assert ys.size > 200, "the brow edit must change pixels"
+        lm = v.render_fn._landmarks(40)
+        brow_y = lm[[70, 63, 105, 66, 107, 336, 296, 334, 293, 300], 1].mean()
+        mouth_y = lm[[13, 14], 1].mean()
+        assert np.median(ys) < (brow_y + mouth_y) / 2, "the change is in the upper face, around the brows"
+    finally:
+        _close_clean(w)
