@@ -145,3 +145,54 @@ def make_restorer_standin(path: Path, size: int = 512, weight_input: str | None 
     graph = helper.make_graph(nodes, "restorer_standin", inputs,
                               [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, size, size])], inits)
     return _save(graph, path)
+
+
+def make_occluder_standin(path: Path, size: int = 256, layout: str = "NHWC", kind: str = "face_probability",
+                          input_name: str = "input", output_name: str = "output", classes: int = 19,
+                          occluder_class: int = 18) -> Path:
+    """Occluder-signature graph that marks GREEN pixels as occluder: greenness
+    g = clip((G - max(R, B) - 0.3) * 10, 0, 1) of the 0..1 input (G is channel 1 in RGB and in
+    BGR order alike), everything else is face.
+
+    kind face_probability: 1 - g, shaped (1,S,S,1) for NHWC (FaceFusion's xseg) or (1,1,S,S)
+    for NCHW (VisoMaster's XSeg); face_logit: (1 - g) - 0.5 (> 0 = face); class_logits: a
+    BiSeNet-signature (1,3,S,S) -> (1,`classes`,S,S) graph whose skin class (1) scores 1 - g,
+    `occluder_class` scores g and all others -0.5, so argmax is skin or the occluder class."""
+    axis = 3 if layout == "NHWC" else 1
+    in_shape = [1, size, size, 3] if layout == "NHWC" else [1, 3, size, size]
+    inits = [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in
+             (("s0", [0]), ("s1", [1]), ("s2", [2]), ("s3", [3]), ("ax", [axis]))]
+    inits += [numpy_helper.from_array(np.array(v, np.float32), n) for n, v in
+              (("thr", 0.3), ("gain", 10.0), ("lo", 0.0), ("hi", 1.0), ("one", 1.0), ("half", 0.5), ("zero", 0.0))]
+    nodes = [helper.make_node("Slice", [input_name, "s0", "s1", "ax"], ["c0"]),
+             helper.make_node("Slice", [input_name, "s1", "s2", "ax"], ["c1"]),
+             helper.make_node("Slice", [input_name, "s2", "s3", "ax"], ["c2"]),
+             helper.make_node("Max", ["c0", "c2"], ["rb"]),
+             helper.make_node("Sub", ["c1", "rb"], ["gd"]),
+             helper.make_node("Sub", ["gd", "thr"], ["gt"]),
+             helper.make_node("Mul", ["gt", "gain"], ["gs"]),
+             helper.make_node("Clip", ["gs", "lo", "hi"], ["occ"]),
+             helper.make_node("Sub", ["one", "occ"], ["face"])]
+    if kind == "face_probability":
+        nodes.append(helper.make_node("Identity", ["face"], [output_name]))
+        out_shape = [1, size, size, 1] if layout == "NHWC" else [1, 1, size, size]
+    elif kind == "face_logit":
+        nodes.append(helper.make_node("Sub", ["face", "half"], [output_name]))
+        out_shape = [1, size, size, 1] if layout == "NHWC" else [1, 1, size, size]
+    elif kind == "class_logits":
+        if layout != "NCHW":
+            raise ValueError("the class-logits stand-in is NCHW (BiSeNet's layout)")
+        nodes += [helper.make_node("Mul", ["face", "zero"], ["z"]),
+                  helper.make_node("Sub", ["z", "half"], ["other"])]
+        chans = ["other"] * classes
+        chans[1], chans[occluder_class] = "face", "occ"
+        nodes.append(helper.make_node("Concat", chans, [output_name], axis=1))
+        out_shape = [1, classes, size, size]
+    else:
+        raise ValueError(f"unknown stand-in kind {kind!r}")
+    used = {i for n in nodes for i in n.input}
+    inits = [t for t in inits if t.name in used]
+    graph = helper.make_graph(nodes, "occluder_standin",
+                              [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, in_shape)],
+                              [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, out_shape)], inits)
+    return _save(graph, path)

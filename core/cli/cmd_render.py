@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--colour", choices=["reinhard", "histogram", "none"])
     p.add_argument("--restore", help="restoration model id (e.g. gpen_bfr_512) or off")
     p.add_argument("--restore-strength", type=float)
+    p.add_argument("--occlusion", metavar="auto|off|MODEL",
+                   help="keep what covers the face (a hand) from the plate: auto (default) uses the first installed "
+                        "occluder of `facsimile models list`, off switches it off, or give an occluder model id")
     p.add_argument("--identity-strength", type=float, help="swap mode: 0 performer's face shape .. 1 template's")
     p.add_argument("--track", type=int, help="face track to render (default: the shot's setting, else 0)")
     p.add_argument("--codec", choices=["prores4444", "prores4444xq", "prores422hq"], help="ProRes profile "
@@ -68,7 +71,7 @@ def _render(args: argparse.Namespace) -> int:
     from core.render.delivery import render_shot
 
     overrides = {k: getattr(args, k) for k in ("mode", "output", "blend", "colour", "restore", "restore_strength",
-                                               "identity_strength", "track") if getattr(args, k) is not None}
+                                               "occlusion", "identity_strength", "track") if getattr(args, k) is not None}
     result = render_shot(args.project, args.out, shot=args.shot, frames=args.frames, overrides=overrides,
                          template=args.template, override_consent=args.override_consent, codec=args.codec,
                          colorspace=args.colorspace, compression=args.compression, pixel_type=args.pixel_type,

@@ -35,8 +35,16 @@ def _models_used(ctx) -> list[dict]:
         if manifest is not None:
             restore["sha256"] = getattr(manifest, "sha256", None)
     models.append(restore)
-    models.append({"stage": "occlusion", "status": "off: no occlusion (face-parsing) model is installed; "
-                                                  "occluders in front of the face are not protected"})
+    occlusion = {"stage": "occlusion", "status": ctx.renderer.occlusion_status}
+    occluder = ctx.renderer.occluder
+    if occluder is not None:
+        manifest = getattr(occluder, "manifest", None)
+        occlusion["model"] = ctx.renderer.occlusion_model
+        occlusion["provider"] = getattr(getattr(occluder, "runner", None), "provider", None)
+        if manifest is not None:
+            occlusion["sha256"] = getattr(manifest, "sha256", None)
+            occlusion["file"] = getattr(manifest, "file", None)
+    models.append(occlusion)
     try:
         import onnxruntime as ort
 
@@ -94,7 +102,13 @@ def run_render_job(spec: JobSpec, engine: str = "local", address: str | None = N
         notes = []
         if ctx.renderer.restore_status.startswith("off") and ctx.settings.restore != "off":
             notes.append(f"restoration is OFF: {ctx.renderer.restore_status[5:]}")
-        notes.append("no occlusion model ran: a hand or object in front of the face is not kept from the plate")
+        if ctx.renderer.occluder is None:
+            why = ctx.renderer.occlusion_status.removeprefix("off: ")
+            notes.append(f"no occlusion model ran: a hand or object in front of the face is not kept from the plate "
+                         f"({why})")
+        else:
+            log.info("occlusion model %s ran (%s): what covers the face on the plate is kept from the plate",
+                     ctx.renderer.occlusion_model, getattr(ctx.renderer.occluder.runner, "provider", "?"))
         if ctx.settings.output == "patch" and spec.writer.get("codec") == "prores422hq" and not spec.sequence:
             notes.append("ProRes 422 HQ has no alpha: this patch carries no matte (use prores4444 or EXR)")
         for note in notes:

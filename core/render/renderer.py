@@ -11,6 +11,9 @@ DESIGN.md §7, the classical path:
 5. blend (Poisson with a DST, Gaussian feather, or none);
 6. enhance (an installed GPEN/GFPGAN/CodeFormer ONNX model; otherwise off, and the render's
    metadata says so);
+   occlusion: an installed occluder / face parser (models/occluders.toml) masks out what covers
+   the face on the plate (a hand): the matte is multiplied by its mask, so the occluder stays
+   plate; without one the stage is off and the render's metadata and log say so;
 7. output comp (full frame), patch (premultiplied RGBA, alpha = matte) or matte.
 
 Outside the face mask the plate's pixels come through bit-exactly.
@@ -42,6 +45,10 @@ OPEN_MISSING = (0.2, 0.4)  # 1 - source / edited aperture: the share of the edit
 OPEN_MIN_TARGET = 0.1  # an edited opening under this needs no eyeball
 DONOR_OPEN_FRACTION = 0.8  # a donor eye is open: aperture >= this x the shot's (or the seen frames') median
 
+# The occlusion stage's status when no model ran (the sidecar and tests read this wording).
+NO_OCCLUDER = ("off: no occlusion (face-parsing) model is installed; occluders in front of the face are not "
+               "protected")
+
 
 @dataclass
 class RenderSettings:
@@ -60,6 +67,7 @@ class RenderSettings:
     identity_strength: float = 0.0  # swap: 0 keeps the performer's face shape, 1 the template's
     restore: str = "off"  # restoration model id (gpen_bfr_512, gfpgan_1.4, codeformer) or off
     restore_strength: float = 0.5
+    occlusion: str = "auto"  # auto: the first installed occluder (models/occluders.toml) if any; off; or a model id
     output: str = "comp"
     track: int = 0
 
@@ -75,6 +83,8 @@ class RenderSettings:
             v = getattr(self, name)
             if not lo <= v <= hi:
                 problems.append(f"{name} must be within {lo}..{hi} (got {v})")
+        if not isinstance(self.occlusion, str) or not self.occlusion.strip():
+            problems.append(f"occlusion must be auto, off or an occluder model id (got {self.occlusion!r})")
         if problems:
             raise FacsimileError("render settings: " + "; ".join(problems))
         return self
@@ -161,6 +171,10 @@ class Renderer:
                 log.warning("restoration stage is OFF for this render: %s", reason)
             else:
                 self.restore_status = f"on: {self.settings.restore} at strength {self.settings.restore_strength}"
+        self.occluder = None
+        self.occlusion_model: str | None = None
+        self.occlusion_status = NO_OCCLUDER
+        self._init_occlusion()
         self._template_canonical: np.ndarray | None = None
         # Edit mode without an explicit donor source: remember the last frame with each eye open.
         self.eye_memory = True
@@ -168,6 +182,51 @@ class Renderer:
         self._eye_donor: dict[str, EyeDonor] = {}
         self._no_donor_logged: set[str] = set()
         self._frame_no = 0
+
+    def _init_occlusion(self) -> None:
+        """Open the occluder the settings ask for (auto: the first installed one), or say why none runs."""
+        choice = self.settings.occlusion.strip()
+        if choice == "off":
+            self.occlusion_status = ("off: switched off in the render settings (occlusion = off); occluders in front "
+                                     "of the face are not protected")
+            return
+        from core.errors import ModelError
+        from core.runtime.factory import try_load
+
+        if choice == "auto":
+            from core.runtime.adapters.occlude import available_occluders
+
+            try:
+                ids = available_occluders()
+            except ModelError as exc:
+                self.occlusion_status = f"off: {exc}"
+                log.warning("occlusion stage is OFF for this render: %s", exc)
+                return
+            if not ids:
+                self.occlusion_status = NO_OCCLUDER
+                return
+            choice = ids[0]
+        adapter, reason = try_load(choice)
+        family = getattr(getattr(adapter, "manifest", None), "family", None)
+        if adapter is not None and family != "occluder":
+            adapter, reason = None, f"{choice} is a {family}, not an occluder / face parser"
+        if adapter is None:
+            self.occlusion_status = f"off: {reason}"
+            log.warning("occlusion stage is OFF for this render: %s", reason)
+            return
+        self.occluder, self.occlusion_model = adapter, choice
+        self.occlusion_status = f"on: {choice}"
+
+    def occlusion_mask(self, frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
+        """(H, W) float32: 0 where the occluder model sees something covering the plate's face
+        (aligned on `landmarks`), 1 elsewhere; None when no occluder runs."""
+        if self.occluder is None:
+            return None
+        rgb = frame[..., :3]
+        if rgb.dtype != np.uint8:  # the networks read 8-bit display-referred crops
+            f, _ = _to_float(rgb)
+            rgb = _from_float(np.clip(f, 0.0, 1.0), 255.0, np.uint8)
+        return self.occluder.face_mask(np.ascontiguousarray(rgb), kps5_from_landmarks(landmarks))
 
     # ---- geometry ------------------------------------------------------------------------
     def target_mesh(self, landmarks: np.ndarray, base: dict[str, float], target: dict[str, float]) -> np.ndarray:
@@ -205,8 +264,9 @@ class Renderer:
                 self._remember_eyes(frame, lm)
                 donors = self._remembered_donor
             m, eye_donors = self._open_eyes(lm, m, base, target, donors)
+        occ = self.occlusion_mask(frame, lm)
         if self.restorer is not None:  # the restorer aligns and pastes on the whole frame
-            full = self._compose(frame, lm, m, eye_donors)
+            full = self._compose(frame, lm, m, eye_donors, occ)
             return self._output(full.image, full.matte, full.info)
         # Everything the face changes lies within the meshes' bounding box: render that crop
         # (the Poisson solve of a crop that holds the mask is the full frame's solve) and put
@@ -216,7 +276,8 @@ class Renderer:
             return self._output(frame, np.zeros((h, w), np.float32), {"face": False})
         shift = np.zeros(lm.shape[1], np.float32)
         shift[:2] = (x0, y0)
-        crop = self._compose(frame[y0:y1, x0:x1], lm - shift, m - shift, eye_donors)
+        crop = self._compose(frame[y0:y1, x0:x1], lm - shift, m - shift, eye_donors,
+                             None if occ is None else occ[y0:y1, x0:x1])
         out = frame.copy()
         out[y0:y1, x0:x1, :crop.image.shape[2]] = crop.image
         matte = np.zeros((h, w), np.float32)
@@ -224,9 +285,11 @@ class Renderer:
         return self._output(out, matte, crop.info)
 
     def _compose(self, frame: np.ndarray, landmarks: np.ndarray, m: np.ndarray,
-                 donors: dict[str, EyeDonor] | None = None) -> RenderResult:
+                 donors: dict[str, EyeDonor] | None = None, occlusion: np.ndarray | None = None) -> RenderResult:
         """Warp, mask, colour, blend and restore one frame (or crop) with plate mesh
-        `landmarks` and target mesh `m` in its coordinates; returns the comp and its matte."""
+        `landmarks` and target mesh `m` in its coordinates; returns the comp and its matte.
+        `occlusion` (the crop's occluder mask, 1 = face visible) multiplies the matte: what
+        covers the face stays plate."""
         from core.render import blend as blend_mod
         from core.render.colour import match_colour
         from core.render.masks import Regions, face_mask
@@ -265,6 +328,11 @@ class Renderer:
         regions = Regions(skin=s.skin, brows=s.brows, eyes=s.eyes,
                           mouth_interior=s.mouth_interior and s.mode == "edit")
         matte = face_mask(m, (h, w), regions, feather_frac=s.feather) * valid
+        occluded_share = None
+        if occlusion is not None:
+            face_px = matte > 0.5
+            occluded_share = float((face_px & (occlusion < 0.5)).sum() / max(1, int(face_px.sum())))
+            matte = matte * occlusion
         dst_f = plate_f
         through = None  # where the plate shows through a switched-off region, moved by the edit
         if s.mode == "swap" and not np.array_equal(m, landmarks):
@@ -286,18 +354,26 @@ class Renderer:
         else:
             comp = blend_mod.blend(warped, dst_f, matte, method=method,
                                    feather_radius=max(1.0, s.feather * 100))
-        info = {"face": True, "mode": s.mode, "blend": s.blend, "restore": self.restore_status}
+        info = {"face": True, "mode": s.mode, "blend": s.blend, "restore": self.restore_status,
+                "occlusion": self.occlusion_status}
+        if occluded_share is not None:
+            info["occluded"] = round(occluded_share, 4)  # share of the face matte an occluder covers
         if eye_info:
             info["eyes"] = eye_info
         if self.restorer is not None:
             comp8 = np.clip(comp * 255 + 0.5, 0, 255).astype(np.uint8)
             restored = self.restorer.restore(comp8, kps5_from_landmarks(m), strength=s.restore_strength)
             comp = restored.astype(np.float32) / 255.0
+        if occlusion is not None:  # the occluder is plate, whatever blended, moved or restored there
+            comp = plate_f + occlusion[..., None] * (comp - plate_f)
         out_rgb = _from_float(np.clip(comp, 0, 1) if scale != 1.0 else comp, scale, rgb.dtype)
-        # Outside the matte (and the moved holes) the plate is untouched, bit for bit.
+        # Outside the matte (and the moved holes) the plate is untouched, bit for bit; so is a
+        # fully occluded pixel.
         outside = matte <= 0
         if through is not None:
             outside &= ~through
+        if occlusion is not None:
+            outside |= occlusion <= 0
         out_rgb[outside] = rgb[outside]
         if frame.shape[2] == 4:
             out_rgb = np.concatenate([out_rgb, frame[..., 3:4]], axis=2)

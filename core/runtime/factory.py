@@ -23,13 +23,15 @@ def _adapter_class(name: str) -> type:
         from core.runtime.adapters.arcface import ArcFaceEmbedder as cls
     elif name == "restore":
         from core.runtime.adapters.restore import OnnxRestorer as cls
+    elif name == "occlude":
+        from core.runtime.adapters.occlude import OnnxOccluder as cls
     else:
         raise KeyError(name)
     return cls
 
 
 def load_adapter(model_id: str, store: ModelStore | None = None, **options: Any) -> Any:
-    """The adapter object (Detector, Landmarker, Embedder or Restorer) for an installed,
+    """The adapter object (Detector, Landmarker, Embedder, Restorer or Occluder) for an installed,
     verified model. ModelError when it is unknown, missing, damaged or has no adapter."""
     store = store or ModelStore()
     m = store.manifest(model_id)

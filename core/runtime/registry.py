@@ -27,7 +27,7 @@ from core.util.atomic import atomic_path, atomic_write_text
 
 log = logging.getLogger("facsimile.runtime")
 
-FAMILIES = ("detector", "landmarker", "embedder", "restorer", "swapper")
+FAMILIES = ("detector", "landmarker", "embedder", "restorer", "swapper", "occluder")
 INSTALL_HINT = "facsimile models install DIR"
 _HASH_CACHE = ".verified-hashes.json"
 _ACCEPTED = "accepted-unverified.json"
@@ -79,6 +79,10 @@ class ModelManifest:
     also_accept: list[KnownFile] = field(default_factory=list)
     notes: str = ""
     manifest_path: Path | None = None
+    # occluders: what the output holds (face_probability | face_logit | class_logits) and, for a
+    # face parser's class logits, which classes are face (the rest count as occluder)
+    output_kind: str = ""
+    face_classes: tuple[int, ...] = ()
 
     @property
     def is_embedded(self) -> bool:
@@ -126,6 +130,7 @@ def _manifest(d: dict[str, Any], path: Path) -> ModelManifest:
         also_accept=[KnownFile(k["file"], str(k.get("sha256", "")).lower(), k.get("source", ""), k.get("size"))
                      for k in d.get("also_accept", [])],
         notes=d.get("notes", ""), manifest_path=path,
+        output_kind=str(d.get("output_kind", "")), face_classes=tuple(int(c) for c in d.get("face_classes", ())),
     )
 
 

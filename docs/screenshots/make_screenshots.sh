@@ -21,3 +21,13 @@ done
 shoot() { xvfb-run -a -s "-screen 0 1920x1080x24" "$FAC" studio "$P" --size 1800x1050 "$@"; }
 shoot --screenshot docs/screenshots/studio.png --frame 40 --view wipe
 echo "written: docs/screenshots/studio.png"
+
+# Swap mode: a still of another person (shared stills/s1.jpg, with a consent record) as the
+# identity template, assigned to the shot; the viewer shows the live render.
+STILL="$(dirname "$CLIP")/../stills/s1.jpg"
+export FACSIMILE_HOME="$WORK/home"
+"$FAC" library add "Template s1" "$STILL" --consent-by "test subject" --consent-use "documentation" >/dev/null
+"$FAC" project assign "$P" --shot "$SHOT" --template "Template s1" >/dev/null
+"$FAC" project set "$P" --shot "$SHOT" mode=swap >/dev/null
+shoot --screenshot docs/screenshots/studio_swap.png --frame 40 --view render
+echo "written: docs/screenshots/studio_swap.png"
