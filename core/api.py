@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import FacsimileError, NoFaceError
+from core.render.backend import from_float, to_float
 
 log = logging.getLogger(__name__)
 
@@ -54,20 +55,6 @@ def _as_image(image: Any, what: str) -> np.ndarray:
     if image.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
         raise FacsimileError(f"{what}: unsupported dtype {image.dtype} (use uint8, uint16 or float32)")
     return image
-
-
-def _to_float(img: np.ndarray) -> tuple[np.ndarray, float]:
-    if img.dtype == np.uint8:
-        return img.astype(np.float32) / 255.0, 255.0
-    if img.dtype == np.uint16:
-        return img.astype(np.float32) / 65535.0, 65535.0
-    return img.astype(np.float32), 1.0
-
-
-def _from_float(img: np.ndarray, scale: float, dtype: np.dtype) -> np.ndarray:
-    if np.dtype(dtype).kind == "f":
-        return img.astype(dtype)
-    return np.clip(np.round(img * scale), 0, scale).astype(dtype)
 
 
 def _rgb8(image: np.ndarray) -> np.ndarray:
@@ -516,7 +503,7 @@ def blend_faces(warped: np.ndarray, target: np.ndarray, mask: np.ndarray | None 
     landmarks = None
     if mask is None:
         if warped.shape[2] == 4:
-            m, _ = _to_float(warped[..., 3])
+            m, _ = to_float(warped[..., 3])
         else:
             faces = get_face_analyser().get_faces(warped[..., :3])
             if not faces:
@@ -532,8 +519,8 @@ def blend_faces(warped: np.ndarray, target: np.ndarray, mask: np.ndarray | None 
         m = m.astype(np.float32) / 255.0 if m.dtype == np.uint8 else np.clip(m.astype(np.float32), 0.0, 1.0)
     if not (m > 0).any():
         return dst.copy()
-    src_f, _ = _to_float(warped[..., :3])
-    dst_f, scale = _to_float(dst[..., :3])
+    src_f, _ = to_float(warped[..., :3])
+    dst_f, scale = to_float(dst[..., :3])
     if method == "poisson":
         comp = blend_mod.blend(src_f, dst_f, m, method="poisson")
         comp = m[..., None] * comp + (1 - m[..., None]) * dst_f  # feather the solve's edge into the target
@@ -561,7 +548,7 @@ def blend_faces(warped: np.ndarray, target: np.ndarray, mask: np.ndarray | None 
                 restored = restorer.restore(comp8, kps5_from_landmarks(landmarks),
                                             strength=ENHANCE_STRENGTH[enhance_level])
                 comp = restored.astype(np.float32) / 255.0
-    out = _from_float(np.clip(comp, 0, 1) if scale != 1.0 else comp, scale, dst.dtype)
+    out = from_float(np.clip(comp, 0, 1) if scale != 1.0 else comp, scale, dst.dtype)
     outside = m <= 0
     out[outside] = dst[..., :3][outside]
     if dst.shape[2] == 4:

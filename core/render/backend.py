@@ -84,3 +84,19 @@ def like(host: np.ndarray, reference: Any) -> Any:
     if is_gpu(reference):
         return get_backend("cupy").asarray(host)
     return host
+
+
+def to_float(img: np.ndarray) -> tuple[np.ndarray, float]:
+    """Pixels as float32 0..1 (uint8/uint16) or as they are (float), and the scale back."""
+    if img.dtype == np.uint8:
+        return img.astype(np.float32) / 255.0, 255.0
+    if img.dtype == np.uint16:
+        return img.astype(np.float32) / 65535.0, 65535.0
+    return img.astype(np.float32), 1.0
+
+
+def from_float(img: np.ndarray, scale: float, dtype: np.dtype) -> np.ndarray:
+    """Inverse of to_float: rounded and clipped to the integer range, or cast for float types."""
+    if np.dtype(dtype).kind == "f":
+        return img.astype(dtype)
+    return np.clip(np.round(img * scale), 0, scale).astype(dtype)

@@ -30,6 +30,7 @@ import numpy as np
 
 from core.errors import FacsimileError
 from core.facs import mesh
+from core.render.backend import from_float, to_float
 
 log = logging.getLogger(__name__)
 
@@ -128,20 +129,6 @@ def kps5_from_landmarks(pts: np.ndarray) -> np.ndarray:
     return np.asarray(pts, np.float32)[[mesh.RIGHT_IRIS_CENTER, mesh.LEFT_IRIS_CENTER, 1, 61, 291], :2].copy()
 
 
-def _to_float(img: np.ndarray) -> tuple[np.ndarray, float]:
-    if img.dtype == np.uint8:
-        return img.astype(np.float32) / 255.0, 255.0
-    if img.dtype == np.uint16:
-        return img.astype(np.float32) / 65535.0, 65535.0
-    return img.astype(np.float32), 1.0
-
-
-def _from_float(img: np.ndarray, scale: float, dtype: np.dtype) -> np.ndarray:
-    if np.dtype(dtype).kind == "f":
-        return img.astype(dtype)
-    return np.clip(np.round(img * scale), 0, scale).astype(dtype)
-
-
 class Renderer:
     """Renders frames of one face track; keeps the temporal state (colour smoothing) of a shot.
 
@@ -224,8 +211,8 @@ class Renderer:
             return None
         rgb = frame[..., :3]
         if rgb.dtype != np.uint8:  # the networks read 8-bit display-referred crops
-            f, _ = _to_float(rgb)
-            rgb = _from_float(np.clip(f, 0.0, 1.0), 255.0, np.uint8)
+            f, _ = to_float(rgb)
+            rgb = from_float(np.clip(f, 0.0, 1.0), 255.0, np.uint8)
         return self.occluder.face_mask(np.ascontiguousarray(rgb), kps5_from_landmarks(landmarks))
 
     # ---- geometry ------------------------------------------------------------------------
@@ -298,12 +285,12 @@ class Renderer:
         s = self.settings
         h, w = frame.shape[:2]
         rgb = frame[..., :3]
-        plate_f, scale = _to_float(rgb)
+        plate_f, scale = to_float(rgb)
         pts_fill, tris_fill = fill_mesh(m)
         if s.mode == "edit":
             src_img, src_pts = plate_f, np.asarray(landmarks, np.float32)
         else:
-            tex, _ = _to_float(self.template.texture[..., :3])
+            tex, _ = to_float(self.template.texture[..., :3])
             src_img, src_pts = tex, self.template.neutral_mesh
         src_fill, _ = fill_mesh(src_pts)
         plan = eye_plan(src_pts, m)
@@ -366,7 +353,7 @@ class Renderer:
             comp = restored.astype(np.float32) / 255.0
         if occlusion is not None:  # the occluder is plate, whatever blended, moved or restored there
             comp = plate_f + occlusion[..., None] * (comp - plate_f)
-        out_rgb = _from_float(np.clip(comp, 0, 1) if scale != 1.0 else comp, scale, rgb.dtype)
+        out_rgb = from_float(np.clip(comp, 0, 1) if scale != 1.0 else comp, scale, rgb.dtype)
         # Outside the matte (and the moved holes) the plate is untouched, bit for bit; so is a
         # fully occluded pixel.
         outside = matte <= 0
@@ -465,15 +452,15 @@ class Renderer:
         s = self.settings
         if s.output == "comp":
             return RenderResult(comp, matte, info)
-        comp_f, scale = _to_float(comp[..., :3])
+        comp_f, scale = to_float(comp[..., :3])
         if s.output == "patch":
             rgba = np.concatenate([comp_f * matte[..., None], matte[..., None]], axis=2)
             # premultiplied 8-bit colour loses most of its precision where alpha is low (a soft
             # edge at alpha 0.1 keeps ~25 levels): hand 8-bit plates' patches on as 16-bit
             dtype, scale = (np.dtype(np.uint16), 65535.0) if comp.dtype == np.uint8 else (comp.dtype, scale)
-            return RenderResult(_from_float(rgba, scale, dtype), matte, {**info, "alpha": "premultiplied"})
+            return RenderResult(from_float(rgba, scale, dtype), matte, {**info, "alpha": "premultiplied"})
         gray = np.repeat(matte[..., None], 3, axis=2)
-        return RenderResult(_from_float(gray, scale, comp.dtype), matte, info)
+        return RenderResult(from_float(gray, scale, comp.dtype), matte, info)
 
 
 # ---- eyes ---------------------------------------------------------------------------------------
@@ -661,7 +648,7 @@ def paste_donor_eye(warped: np.ndarray, m: np.ndarray, pts_fill: np.ndarray, tri
     x0, y0, x1, y1 = roi
     if x1 - x0 < 3 or y1 - y0 < 3 or ew < 3:
         return
-    d_img, _ = _to_float(np.asarray(donor.image)[..., :3])
+    d_img, _ = to_float(np.asarray(donor.image)[..., :3])
     d_fill, _ = fill_mesh(np.asarray(donor.landmarks, np.float32))
     dw, dvalid = warp_image(d_img, d_fill, pts_fill, tris_fill, out_shape=(h, w), roi=roi, crop=True)
     outer = cv2.dilate(eye_ring_mask(m, side, 3, roi),
