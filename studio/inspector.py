@@ -1,8 +1,14 @@
 """The inspector: per-AU gains with people's names, render settings, and warnings where the
 user looks (top of the panel, amber).
 
-Gains are core CurveSet gains (0..2, warning above 1.5), changed through the CurveDoc so they
-undo; a bilateral AU's slider drives its L and R curves too. Render settings are the shot's
+Gains are core CurveSet gains (0..2, warning above 1.5); a bilateral AU's slider drives its L
+and R curves too. Gains can be keyed (animated): the diamond beside each slider (or the row's
+right-click menu) sets or deletes a gain key at the current frame. Once an AU has gain keys
+its slider shows the gain at the time cursor and follows it, and moving the slider edits (or
+adds) the key on that frame; a keyed gain's box is tinted (strong on a key frame). Every edit
+is a core command (core.project.commands.EditGain / SetGainKey / DeleteGainKeys) pushed on
+the session's undo stack, so it undoes; the panel only shows core's values. Without a session
+(bind_session) the panel emits gainChanged for the static gain instead. Render settings are the shot's
 render_settings dict with core.render.RenderSettings' field names (mode, blend, colour,
 restore and restore_strength, the skin / brows / eyes / mouth_interior masks,
 identity_strength), changed through an undoable command so they are saved with the project
@@ -24,8 +30,10 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QScrollArea,
     QSlider,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -33,7 +41,11 @@ from PySide6.QtWidgets import (
 log = logging.getLogger(__name__)
 
 _AU_RE = re.compile(r"^AU(\d+)([LR]?)$")
+_AU_PREFIX = re.compile(r"^AU(\d+)")
 GAIN_WARN = 1.5
+#: spin box tint of a keyed gain: on a key frame, between keys
+KEYED_ON_KEY = "background: #a8322d; color: white;"
+KEYED_BETWEEN = "background: #5c3431;"
 
 MASK_FIELDS = (("skin", "skin"), ("brows", "brows"), ("eyes", "eyes"), ("mouth inside", "mouth_interior"))
 SETTING_KEYS = ("mode", "blend", "colour", "restore", "restore_strength", "skin", "brows", "eyes",
@@ -91,10 +103,13 @@ def restoration_models() -> list[tuple[str, bool]]:
 
 
 class GainRow(QWidget):
-    """'Smile  AU12' label, slider 0..2, spin box; emits changed(au_number, gain) on release/edit."""
+    """'Smile  AU12' label, slider 0..2, spin box, key button; emits changed(au_number, gain) on
+    release/edit, keyRequested(au, action) from the key button and the right-click menu
+    (action: "toggle", "set", "delete", "delete_all")."""
 
     changed = Signal(int, float)
     preview = Signal(int, float)
+    keyRequested = Signal(int, str)
 
     def __init__(self, au: int, label: str, facs: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -116,12 +131,22 @@ class GainRow(QWidget):
         self.spin.setValue(1.0)
         self.spin.setKeyboardTracking(False)
         self.spin.setFixedWidth(58)
+        self.key_btn = QToolButton()
+        self.key_btn.setAutoRaise(True)
+        self.key_btn.setFixedWidth(22)
+        self.key_btn.clicked.connect(lambda: self.keyRequested.emit(self.au, "toggle"))
+        self.keyed = False  # the gain has keys (animated)
+        self.on_key = False  # ... and one on the current frame
+        self._show_key_state()
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.name)
         lay.addWidget(num)
         lay.addWidget(self.slider, 1)
         lay.addWidget(self.spin)
+        lay.addWidget(self.key_btn)
+        self.setContextMenuPolicy(Qt.CustomContextMenu)
+        self.customContextMenuRequested.connect(lambda pos: self.menu().popup(self.mapToGlobal(pos)))
         self.slider.valueChanged.connect(lambda v: self._slid(v))
         self.slider.sliderReleased.connect(lambda: self.changed.emit(self.au, self.slider.value() / 100))
         self.spin.valueChanged.connect(lambda v: self.changed.emit(self.au, float(v)))
@@ -137,7 +162,8 @@ class GainRow(QWidget):
     def _warn(self, g: float) -> None:
         self.name.setStyleSheet("color: #ffb347;" if g > GAIN_WARN else "")
 
-    def set_gain(self, g: float) -> None:
+    def set_gain(self, g: float, keyed: bool | None = None, on_key: bool | None = None) -> None:
+        """Show a gain (and, when given, whether it is keyed and has a key on this frame)."""
         for w in (self.slider, self.spin):
             w.blockSignals(True)
         self.slider.setValue(int(round(g * 100)))
@@ -145,12 +171,39 @@ class GainRow(QWidget):
         for w in (self.slider, self.spin):
             w.blockSignals(False)
         self._warn(g)
+        if keyed is not None:
+            self.keyed = bool(keyed)
+            self.on_key = bool(on_key) and self.keyed
+            self._show_key_state()
+
+    def _show_key_state(self) -> None:
+        if self.on_key:
+            self.key_btn.setText("◆")
+            self.key_btn.setToolTip("Gain key on this frame: click to delete it")
+        else:
+            self.key_btn.setText("◇")
+            self.key_btn.setToolTip("Set a gain key at the current frame (the gain becomes animated)"
+                                    + (": the gain is keyed on other frames" if self.keyed else ""))
+        self.key_btn.setStyleSheet("color: #ff6a5c;" if self.keyed else "")
+        self.spin.setStyleSheet(KEYED_ON_KEY if self.on_key else KEYED_BETWEEN if self.keyed else "")
+        self.spin.setToolTip("Gain at the current frame (keyed)" if self.keyed else "Gain (static: not keyed)")
+
+    def menu(self) -> QMenu:
+        """The right-click menu (built fresh: its entries follow the key state)."""
+        m = QMenu(self)
+        a = m.addAction("Set gain key at current frame", lambda: self.keyRequested.emit(self.au, "set"))
+        a = m.addAction("Delete gain key at current frame", lambda: self.keyRequested.emit(self.au, "delete"))
+        a.setEnabled(self.on_key)
+        a = m.addAction("Delete all gain keys (back to a static gain)",
+                        lambda: self.keyRequested.emit(self.au, "delete_all"))
+        a.setEnabled(self.keyed)
+        return m
 
 
 class Inspector(QWidget):
     """Gains, render settings and warnings of the current shot."""
 
-    gainChanged = Signal(int, float)  # AU number, gain
+    gainChanged = Signal(int, float)  # AU number, gain (emitted only without a bound session)
     settingsChanged = Signal(dict)  # the full render settings after a change
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -158,6 +211,7 @@ class Inspector(QWidget):
         self.catalogue = au_catalogue()
         self.rows: dict[int, GainRow] = {}
         self.settings = dict(RENDER_DEFAULTS)
+        self.session = None  # studio.session.Session once bound: gains are then read and edited through core
         self.warn_box = QLabel("")
         self.warn_box.setObjectName("warning")
         self.warn_box.setWordWrap(True)
@@ -237,9 +291,100 @@ class Inspector(QWidget):
         self.settingsChanged.emit(dict(self.settings))
         self._refresh_warnings()
 
+    # ------------------------------------------------------------------ session
+    def bind_session(self, session) -> None:
+        """Read gains from the session's current CurveDoc at its current frame, follow the time
+        cursor, and push gain edits (static or keyed) on its undo stack."""
+        if self.session is session:
+            return
+        self.session = session
+        session.frameChanged.connect(self.set_frame)
+
+    def _find_session(self) -> None:
+        """Bind to the session of the main window this panel sits in (its dock's parent), if any."""
+        w = self.parentWidget()
+        while w is not None and self.session is None:
+            s = getattr(w, "session", None)
+            if s is not None and hasattr(s, "frameChanged") and hasattr(s, "doc"):
+                self.bind_session(s)
+            w = w.parentWidget()
+
+    def _doc(self):
+        return getattr(self.session, "doc", None) if self.session is not None else None
+
+    def _names(self, au: int) -> list[str]:
+        doc = self._doc()
+        return doc.names_for_au(au) if doc is not None else []
+
+    def frame(self) -> int:
+        return int(getattr(self.session, "frame", 0)) if self.session is not None else 0
+
+    def set_frame(self, _frame: int | None = None) -> None:
+        """The time cursor moved: show each AU's gain at the new frame (rows being dragged stay)."""
+        self._show_doc_gains(skip_dragged=True)
+
+    def _show_doc_gains(self, skip_dragged: bool = False) -> bool:
+        doc = self._doc()
+        if doc is None:
+            return False
+        cs, f = doc.cs, self.frame()
+        for au, row in self.rows.items():
+            names = self._names(au)
+            if not names or (skip_dragged and row.slider.isSliderDown()):
+                continue
+            keyed = any(cs.has_gain_keys(n) for n in names)
+            on_key = any(n in cs.gain_keys and cs.gain_keys[n].key_index(f) is not None for n in names)
+            row.set_gain(float(cs.gain_at(names[0], [f])[0]), keyed=keyed, on_key=on_key)
+        self._refresh_warnings()
+        return True
+
+    def _row_changed(self, au: int, gain: float) -> None:
+        doc = self._doc()
+        if doc is None:
+            self.gainChanged.emit(au, gain)
+            return
+        from core.project.commands import EditGain
+
+        names = self._names(au)
+        cs = doc.cs
+        f = self.frame()
+        if not names or (all(abs(float(cs.gain_at(n, [f])[0]) - gain) < 1e-9 for n in names)):
+            return
+        self._push(EditGain(cs, names, gain, frame=f))
+
+    def _key_requested(self, au: int, action: str) -> None:
+        doc = self._doc()
+        names = self._names(au)
+        if doc is None or not names:
+            return
+        from core.project.commands import DeleteGainKeys, SetGainKey
+
+        cs, f = doc.cs, self.frame()
+        on_key = any(n in cs.gain_keys and cs.gain_keys[n].key_index(f) is not None for n in names)
+        if action == "toggle":
+            action = "delete" if on_key else "set"
+        if action == "set":
+            # key the gain the AU has now on this frame: the result does not jump
+            self._push(SetGainKey(cs, names, f, float(cs.gain_at(names[0], [f])[0])))
+        elif action == "delete" and on_key:
+            self._push(DeleteGainKeys(cs, names, [f]))
+        elif action == "delete_all" and any(cs.has_gain_keys(n) for n in names):
+            self._push(DeleteGainKeys(cs, names))
+
+    def _push(self, command) -> None:
+        try:
+            self.session.undo.push(command)
+        except (KeyError, ValueError) as exc:  # refused by core: nothing changed
+            log.warning("gain edit refused: %s", exc)
+            if hasattr(self.session, "message"):
+                self.session.message.emit(f"gain edit refused: {exc}")
+        self._show_doc_gains()
+
     # ------------------------------------------------------------------ state in
     def set_curve_names(self, names: list[str]) -> None:
         """Build one gain row per AU (bilateral AUs once) in the catalogue's order."""
+        if self.session is None:
+            self._find_session()
         for row in self.rows.values():
             row.setParent(None)
         self.rows = {}
@@ -248,11 +393,16 @@ class Inspector(QWidget):
         for au in aus:
             facs, friendly = self.catalogue.get(au, (f"AU{au}", f"AU{au}"))
             row = GainRow(au, friendly, facs)
-            row.changed.connect(self.gainChanged.emit)
+            row.changed.connect(self._row_changed)
+            row.keyRequested.connect(self._key_requested)
             self.gains_layout.addWidget(row)
             self.rows[au] = row
 
     def set_gains(self, gain_of: Callable[[int], float]) -> None:
+        """Show the gains: with a bound session core's gain at the current frame (keyed or
+        static), else `gain_of(au)`."""
+        if self._show_doc_gains():
+            return
         for au, row in self.rows.items():
             row.set_gain(gain_of(au))
 
@@ -295,8 +445,8 @@ class Inspector(QWidget):
                        "(facsimile models install DIR)")
         for au, row in self.rows.items():
             g = row.spin.value()
-            text = f"AU{au}"
-            if g > GAIN_WARN and not any(w.startswith(text) and "gain" in w for w in out):
+            said = any((m := _AU_PREFIX.match(w)) and int(m.group(1)) == au and "gain" in w for w in out)
+            if g > GAIN_WARN and not said:
                 out.append(f"{row.name.text()} (AU{au}) gain {g:.2f} is above {GAIN_WARN}: may look non-physiological")
         return out
 

@@ -212,6 +212,7 @@ class MainWindow(QMainWindow):
         self.transport.jumpKey.connect(self.jump_key)
         self.curves.frameScrubbed.connect(s.set_frame)
         self.bin.shotActivated.connect(self._pick_shot)
+        self.inspector.bind_session(s)
         self.inspector.gainChanged.connect(self._gain_changed)
         self.inspector.settingsChanged.connect(self._settings_changed)
         self.identities.assignRequested.connect(self._assign_identity)

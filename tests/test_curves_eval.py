@@ -205,3 +205,85 @@ def test_from_face_aus_keeps_plate_frames_and_edits() -> None:
     assert again.layers[0] is not cs.layers[0]
     with pytest.raises(ValueError, match="shape"):
         CurveSet.from_face_aus(face, fi[:3])
+
+
+# ---------------------------------------------------------------------- animated (keyed) gains
+def test_gain_keys_scale_per_frame_and_clamp() -> None:
+    cs = _cs()  # AU12 base 2.0 on frames 100..149
+    cs.set_gain("AU12", 0.5)  # static gain: used while there are no gain keys
+    static = cs.evaluate("AU12")
+    np.testing.assert_allclose(static, 1.0)
+    np.testing.assert_allclose(cs.gain_at("AU12", [100, 149]), 0.5)
+    cs.set_gain_keys("AU12", [Key(110, 0.0, Interp.LINEAR), Key(130, 2.0, Interp.CONSTANT)])
+    assert cs.has_gain_keys("AU12") and cs.gain("AU12") == 0.5  # gain() stays the static value
+    f = cs.all_frames()
+    want_gain = np.clip(np.interp(f, [110, 130], [0.0, 2.0]), 0, 2)
+    np.testing.assert_allclose(cs.gain_at("AU12", f), want_gain)
+    full = cs.evaluate("AU12")  # cache sees the gain keys
+    np.testing.assert_allclose(full, 2.0 * want_gain)
+    # explicit (non-contiguous) frames give the same values as the cached whole range
+    pick = np.array([149, 100, 120, 125])
+    np.testing.assert_allclose(cs.evaluate("AU12", pick), full[pick - 100])
+    # layers first, then the keyed gain, then the 0..5 clamp: 2 + 1.5 = 3.5, * 2 -> 7 -> 5
+    cs.layers.append(Layer("add", curves={"AU12": Curve([Key(100, 1.5)])}))
+    v = cs.evaluate("AU12")
+    assert v[f == 140][0] == 5.0 and v[f == 120][0] == pytest.approx(3.5 * 1.0)
+    # a key edited in place (same Curve object) invalidates the cache too
+    cs.gain_keys["AU12"].replace_key(130, Key(130, 1.0, Interp.CONSTANT))
+    assert cs.evaluate("AU12")[f == 140][0] == pytest.approx(3.5)
+    # FREE tangents may overshoot between keys: the gain is clamped to 0..2 per frame
+    steep = Key(120, 2.0, Interp.BEZIER, TangentMode.FREE, (-1.0, -5.0), (1.0, 5.0))
+    cs.set_gain_keys("AU12", [Key(100, 1.0), steep, Key(140, 1.0)])
+    g = cs.gain_at("AU12", f)
+    assert g.max() == 2.0 and g.min() >= 0.0
+    assert Curve(cs.gain_keys["AU12"].keys).evaluate(f).max() > 2.0  # the raw curve does overshoot
+    # no keys again: exactly the static behaviour
+    cs.layers.clear()
+    cs.set_gain_keys("AU12", [])
+    assert "AU12" not in cs.gain_keys and not cs.has_gain_keys("AU12")
+    np.testing.assert_array_equal(cs.evaluate("AU12"), static)
+
+
+def test_gain_keys_leave_other_curves_and_nan_alone() -> None:
+    b = np.full(10, 2.0)
+    b[4] = np.nan
+    cs = CurveSet(["AU01", "AU02", "pose_Rx"], (0, 9), base={"AU01": b, "AU02": np.full(10, 1.0),
+                                                             "pose_Rx": np.full(10, 3.0)})
+    cs.set_gain_keys("AU01", [Key(0, 1.5, Interp.LINEAR), Key(9, 0.5)])
+    v = cs.evaluate("AU01")
+    assert np.isnan(v[4]) and v[0] == pytest.approx(3.0) and v[9] == pytest.approx(1.0)
+    np.testing.assert_array_equal(cs.evaluate("AU02"), 1.0)
+    np.testing.assert_array_equal(cs.gain_at("pose_Rx", [0, 5]), 1.0)  # pose curves take no gain
+    for bad in (lambda: cs.set_gain_keys("pose_Rx", [Key(0, 1.0)]),
+                lambda: cs.set_gain_keys("AU02", [Key(0, 2.5)]),
+                lambda: cs.set_gain_keys("AU02", [Key(0, -0.1)])):
+        with pytest.raises(ValueError):
+            bad()
+    with pytest.raises(KeyError):
+        cs.set_gain_keys("AU99", [Key(0, 1.0)])
+    assert list(cs.gain_keys) == ["AU01"]  # refused edits changed nothing
+
+
+def test_keyed_gain_warnings_name_the_frames() -> None:
+    cs = _cs()
+    cs.set_gain("AU45", 1.8)
+    assert cs.warnings() == ["AU45: gain 1.80 is above 1.5 and may be non-physiological"]
+    # keys replace the static gain: warn about the keyed values (and where), not the unused static one
+    cs.set_gain_keys("AU45", [Key(110, 1.0, Interp.CONSTANT), Key(115, 1.9, Interp.CONSTANT),
+                              Key(120, 1.0, Interp.CONSTANT), Key(140, 1.6, Interp.CONSTANT)])
+    w = cs.warnings()
+    assert len(w) == 1
+    assert w[0].startswith("AU45: keyed gain up to 1.90 is above 1.5 at frames 115-119, 140-149")
+    cs.set_gain_keys("AU45", [Key(100, 1.2)])
+    assert cs.warnings() == []
+
+
+def test_from_face_aus_keeps_gain_keys() -> None:
+    from types import SimpleNamespace
+
+    face = SimpleNamespace(names=["AU12", "AU45"], raw=np.ones((5, 2)), filtered=np.ones((5, 2)))
+    old = CurveSet(["AU12", "AU45"], (0, 4))
+    old.set_gain_keys("AU12", [Key(1, 0.5), Key(3, 1.5)])
+    cs = CurveSet.from_face_aus(face, np.arange(5), keep_edits_from=old)
+    assert cs.gain_keys["AU12"] == old.gain_keys["AU12"] and cs.gain_keys["AU12"] is not old.gain_keys["AU12"]
+    np.testing.assert_allclose(cs.evaluate("AU12"), old.gain_at("AU12", np.arange(5)))  # base 1 * keyed gain

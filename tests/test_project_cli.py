@@ -498,3 +498,50 @@ def test_trim_and_remove_shot(tmp_path: Path, plate: Path, capsys: pytest.Captur
     assert Project.load(folder).shots == []
     assert run(capsys, "recover", str(folder), "--use", "backup", "1")[0] == 0
     assert [s.name for s in Project.load(folder).shots] == ["sh010"]
+
+
+def test_gain_keys_from_the_cli(tmp_path: Path, plate: Path, capsys: pytest.CaptureFixture) -> None:
+    folder = _with_curves(tmp_path, plate)  # sh010: frames 20-59, handles 2 -> curves on 18..61
+    assert run(capsys, "gain", str(folder), "--shot", "sh010", "--au", "12", "--gain", "0.5")[0] == 0  # static
+    static = Project.load(folder).shots[0].curves[0].evaluate("AU12")
+    rc, out, err = run(capsys, "gain", str(folder), "--shot", "sh010", "--curve", "AU12", "--value", "1.3",
+                       "--frame", "30")
+    assert rc == 0 and "gain key 1.3 at frame 30 on AU12" in out and not err
+    data = run_json(capsys, "gain", str(folder), "--shot", "sh010", "--curve", "AU12", "--value", "1.9",
+                    "--frame", "50")
+    assert data["frame"] == 50 and data["curves"] == ["AU12"]
+    cs = Project.load(folder).shots[0].curves[0]
+    assert [(k.frame, k.value) for k in cs.gain_keys["AU12"].keys] == [(30, 1.3), (50, 1.9)]
+    assert cs.gain("AU12") == 0.5  # the static gain is kept, the keys replace it while they exist
+    f = cs.all_frames()
+    g = cs.gain_at("AU12", f)
+    assert g[f == 18][0] == pytest.approx(1.3) and g[f == 61][0] == pytest.approx(1.9)
+    base = cs.base["AU12"]
+    np.testing.assert_allclose(cs.evaluate("AU12"), np.clip(base * g, 0, 5))
+    # the exported curves (what a render's sidecar holds) carry the animated gain
+    table = run_json(capsys, "curves", str(folder), "--shot", "sh010")
+    np.testing.assert_allclose(table["curves"]["AU12"]["edited"], np.clip(base * g, 0, 5), atol=1e-6)
+    # warnings say where the keyed gain is above 1.5
+    info = run_json(capsys, "info", str(folder), "--no-hash")
+    w = next(w for w in info["warnings"] if "AU12: keyed gain" in w)
+    hot = f[g > 1.5]
+    assert f"at frames {hot[0]}-61" in w and info["shots"][0]["gain_keys"]["0"]["AU12"] == [[30, 1.3], [50, 1.9]]
+    # a static gain while keyed is kept, with a notice that the keys win
+    rc, _, err = run(capsys, "gain", str(folder), "--shot", "sh010", "--au", "12", "--gain", "0.7")
+    assert rc == 0 and "have gain keys" in err
+    # delete one key, then all: the static gain applies again
+    assert run(capsys, "gain", str(folder), "--shot", "sh010", "--au", "12", "--delete-keys", "--frame", "50")[0] == 0
+    assert [k.frame for k in Project.load(folder).shots[0].curves[0].gain_keys["AU12"].keys] == [30]
+    assert run(capsys, "gain", str(folder), "--shot", "sh010", "--au", "12", "--delete-keys")[0] == 0
+    cs = Project.load(folder).shots[0].curves[0]
+    assert cs.gain_keys == {} and cs.gain("AU12") == 0.7
+    np.testing.assert_allclose(cs.evaluate("AU12"), static * 0.7 / 0.5)
+    # bad gain-key edits: one line, nothing saved
+    before = (folder / "project.json").read_bytes()
+    for argv, msg in ((["--value", "2.5", "--frame", "30"], "within 0.0..2.0"),
+                      (["--value", "1.0", "--frame", "500"], "outside shot"),
+                      (["--frame", "30"], "give the gain"),
+                      (["--value", "1", "--delete-keys"], "takes no --gain")):
+        rc, _, err = run(capsys, "gain", str(folder), "--shot", "sh010", "--curve", "AU12", *argv)
+        assert rc == 4 and msg in err and err.count("\n") == 1, err
+    assert (folder / "project.json").read_bytes() == before

@@ -261,3 +261,52 @@ def test_long_key_lists_go_to_npz_exactly(tmp_path: Path) -> None:
     back = Project.load(proj.path)
     assert back.state() == proj.state()
     assert back.shots[0].curves[0].layer("dense").curves["AU45L"].keys == tuple(keys)
+
+
+def test_gain_keys_roundtrip_old_files_and_readable_errors(tmp_path: Path) -> None:
+    proj = _project(tmp_path)
+    proj.save()
+    path = tmp_path / "show.facsimile" / "project.json"
+    old_doc = json.loads(path.read_text())
+    assert "gain_keys" not in old_doc["shots"][0]["curves"][0]  # files without animated gains: as before
+    # an older file (no gain_keys field) loads unchanged and evaluates with its static gain
+    old = Project.load(tmp_path / "show.facsimile")
+    assert old.shots[0].curves[0].gain_keys == {} and old.shots[0].curves[0].gain("AU12") == 1.25
+    assert old.state() == proj.state()
+
+    cs = proj.shots[0].curves[0]
+    cs.set_gain_keys("AU12", [Key(15, 0.25, Interp.LINEAR), Key(40, 1.75, Interp.BEZIER, TangentMode.FREE,
+                                                                (-2.0, -0.5), (3.0, 0.75))])
+    cs.set_gain_keys("AU45L", [Key(20, 1.5, Interp.CONSTANT)])
+    proj.save()
+    doc = json.loads(path.read_text())
+    assert doc["schema"] == 1 and set(doc["shots"][0]["curves"][0]["gain_keys"]) == {"AU12", "AU45L"}
+    loaded = Project.load(tmp_path / "show.facsimile")
+    lcs = loaded.shots[0].curves[0]
+    assert loaded.state() == proj.state() and lcs == cs
+    assert lcs.gain_keys["AU12"] == cs.gain_keys["AU12"]
+    np.testing.assert_array_equal(lcs.evaluate_matrix()[1], cs.evaluate_matrix()[1])
+    assert lcs.gain("AU12") == 1.25  # the static gain is kept beside the keys
+
+    # a malformed gain key is named precisely, the file is left untouched
+    bad = json.loads(path.read_text())
+    gk = bad["shots"][0]["curves"][0]["gain_keys"]
+    gk["AU12"][0][1] = 3.5  # out of 0..2
+    gk["AU45L"][0] = [20, 1.0, "cubic", "auto", -1, 0, 1, 0]
+    gk["pose_Rx"] = [[0, 1.0, "linear", "auto", -1, 0, 1, 0]]
+    gk["AU99"] = "fast"
+    text = json.dumps(bad)
+    path.write_text(text)
+    with pytest.raises(ProjectError) as err:
+        Project.load(tmp_path / "show.facsimile")
+    msg = str(err.value)
+    p = "shots[0].curves[0].gain_keys"
+    assert f"{p}.AU12[0][1] (value): a gain must be within 0..2, got 3.5" in msg
+    assert f"{p}.AU45L[0][2] (interp)" in msg
+    assert f"{p}.pose_Rx: gain keys apply to AU curves" in msg
+    assert f"{p}.AU99: no curve named 'AU99'" in msg and f"{p}.AU99: expected a list" in msg
+    assert path.read_text() == text
+    bad["shots"][0]["curves"][0]["gain_keys"] = [1, 2]
+    path.write_text(json.dumps(bad))
+    with pytest.raises(ProjectError, match=r"gain_keys: expected an object, got a list"):
+        Project.load(tmp_path / "show.facsimile")

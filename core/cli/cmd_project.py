@@ -102,11 +102,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--layer", default="Edit", help="edit layer (created when missing; default Edit)")
     a.add_argument("--interp", default="bezier", choices=["bezier", "linear", "constant"])
 
-    a = add("gain", "set an AU's gain (0..2, both sides)", _gain, [edit])
+    a = add("gain", "set an AU's gain (0..2, both sides); with --frame, key an animated gain", _gain, [edit])
     a.add_argument("--shot", required=True, metavar="S")
     a.add_argument("--track", type=int)
-    a.add_argument("--au", required=True, help="AU number (12) or curve name (AU12L)")
-    a.add_argument("--gain", type=float, required=True)
+    a.add_argument("--au", "--curve", dest="au", required=True, help="AU number (12) or curve name (AU12, AU12L)")
+    a.add_argument("--gain", "--value", dest="gain", type=float, help="the gain, 0..2 (1 = as performed)")
+    a.add_argument("--frame", type=int, help="plate frame: set a gain key there (the gain becomes animated)")
+    a.add_argument("--delete-keys", action="store_true",
+                   help="delete the gain keys (on --frame only, else all: the static gain applies again)")
 
     a = add("preset", "apply a micro-expression preset JSON (gains, smoothing)", _preset, [edit])
     a.add_argument("preset", metavar="FILE.json")
@@ -398,13 +401,45 @@ def _gain(args: argparse.Namespace) -> int:
     from core.curves import GAIN_WARN
     from core.project.workflow import set_gain
 
+    if args.delete_keys:
+        if args.gain is not None:
+            raise ProjectError("--delete-keys takes no --gain/--value")
+        return _gain_delete(args)
+    if args.gain is None:
+        raise ProjectError("give the gain with --gain (or --value), e.g. --value 1.3")
     proj = _open(args)
     shot = _shot_of(proj, args.shot)
-    names = set_gain(shot, args.au, args.gain, track=args.track)
+    names = set_gain(shot, args.au, args.gain, track=args.track, frame=args.frame)
     if args.gain > GAIN_WARN:
         _warn(f"gain {args.gain:g} is above {GAIN_WARN} and may look non-physiological")
-    return _edit_done(args, proj, {"shot": shot.id, "curves": names, "gain": args.gain},
-                      f"{shot.name}: gain {args.gain:g} on {', '.join(names)}")
+    cs = shot.curves[_track_of(shot, args.track)]
+    keyed = [n for n in names if cs.has_gain_keys(n)]
+    if args.frame is None and keyed:
+        _warn(f"{', '.join(keyed)} have gain keys, which replace the static gain until they are deleted "
+              f"(`facsimile project gain {args.path} --shot {args.shot} --au {args.au} --delete-keys`)")
+    data = {"shot": shot.id, "curves": names, "gain": args.gain, "frame": args.frame}
+    if args.frame is None:
+        return _edit_done(args, proj, data, f"{shot.name}: gain {args.gain:g} on {', '.join(names)}")
+    return _edit_done(args, proj, data, f"{shot.name}: gain key {args.gain:g} at frame {args.frame} on "
+                                        f"{', '.join(names)}")
+
+
+def _track_of(shot: Any, track: int | None) -> int:
+    from core.project.workflow import resolve_track
+
+    return resolve_track(shot, track)
+
+
+def _gain_delete(args: argparse.Namespace) -> int:
+    from core.project.workflow import delete_gain_keys
+
+    proj = _open(args)
+    shot = _shot_of(proj, args.shot)
+    frames = None if args.frame is None else [args.frame]
+    names = delete_gain_keys(shot, args.au, frames, track=args.track)
+    where = "all gain keys" if frames is None else f"the gain key at frame {args.frame}"
+    return _edit_done(args, proj, {"shot": shot.id, "curves": names, "deleted": frames or "all"},
+                      f"{shot.name}: deleted {where} of {', '.join(names)}")
 
 
 def _preset(args: argparse.Namespace) -> int:

@@ -26,20 +26,24 @@ CurveSet(names, frame_range, base=None, base_raw=None, confidence=None, success=
     .names  .frame_range (first, last) plate frames  .all_frames()
     .base / .base_extracted / .base_raw: {name: (N,) float64} indexed by plate frame - first
     .layers: list[Layer]  .layer(name)  .layer_index(name)  .unique_layer_name()
-    .gains {AU name: 0..2}  .gain(name)  .set_gain(name, g)  .set_base(name, values)
+    .gains {AU name: 0..2}  .gain(name) (static)  .set_gain(name, g)  .set_base(name, values)
+    .gain_keys {AU name: Curve} (animated gain; replaces the static gain while it has keys)
+    .set_gain_keys(name, keys) (empty: back to static)  .has_gain_keys(name)  .check_gain_keys(name, keys)
+    .gain_at(name, frames) -> array (keys clamped to 0..2, else static; 1 for pose/gaze)
     .evaluate(name, frames=None) -> array   (None: whole range, cached per curve)
     .evaluate_all(frames=None) -> {name: array}   .evaluate_matrix(frames=None) -> (names, (K, N))
-    .warnings() -> list[str] (gain > 1.5: "may be non-physiological", ...)
+    .warnings() -> list[str] (gain > 1.5: "may be non-physiological"; keyed: with the frames, ...)
     .apply_preset({"enable_smooth": bool, "au_gain": {12: 0.8, 43: 1.5}}) (43 -> AU45)
     .to_preset() -> dict    .state() -> comparable snapshot
-is_au(name), au_number(name); load_preset(path), save_preset(path, preset), validate_preset(p)
+is_au(name), au_number(name), frame_ranges(frames) -> "3-7, 12"; load_preset(path), save_preset(path, preset), validate_preset(p)
 ops: box_select(curve, f0, f1, v0, v1) -> frames; copy_keys({name: Curve}, {name: frames})
     -> Clipboard; paste_keys(curve, keys, target_frame, replace_range=False) -> keys;
     smooth_keys(curve, frames, strength, iterations) -> keys; smooth_array(values, radius);
     butterworth(values, cutoff_hz, fps, order=2) -> array (filtfilt);
     reduce_keys(frames, values, tol) -> keys (verified within tol); keys_from_samples(frames, values)
 Evaluation order: base (+ additive layers | blend override layers by weight) in layer order,
-then AU curves: gain and clamp to 0..5 (pose/gaze: neither). NaN base (no face) stays NaN.
+then AU curves: gain (keyed gain at the frame, else static) and clamp to 0..5 (pose/gaze:
+neither). NaN base (no face) stays NaN.
 """
 
 from core.curves.curveset import (
@@ -52,6 +56,7 @@ from core.curves.curveset import (
     CurveSet,
     Layer,
     au_number,
+    frame_ranges,
     is_au,
     load_preset,
     save_preset,
@@ -73,7 +78,7 @@ from core.curves.ops import (
 __all__ = [
     "AU_ALIASES", "AU_MAX", "AU_MIN", "GAIN_MAX", "GAIN_MIN", "GAIN_WARN",
     "Clipboard", "Curve", "CurveSet", "Interp", "Key", "Layer", "TangentMode",
-    "au_number", "box_select", "butterworth", "copy_keys", "is_au", "keys_from_samples",
+    "au_number", "box_select", "butterworth", "copy_keys", "frame_ranges", "is_au", "keys_from_samples",
     "load_preset", "paste_keys", "reduce_keys", "save_preset", "smooth_array", "smooth_keys",
     "validate_preset",
 ]

@@ -5,7 +5,10 @@ Evaluation order for one curve name at plate frame N:
     for each layer in order (muted ones skipped), if it has a curve for the name:
         additive:  value = value + layer_curve(N)
         override:  value = (1 - weight) * value + weight * layer_curve(N)
-    AU curves:  value = clip(gain * value, 0, 5)   (pose/gaze curves: no gain, no clamp)
+    AU curves:  value = clip(gain(N) * value, 0, 5)   (pose/gaze curves: no gain, no clamp)
+gain(N) is the AU's static gain (`gains`, default 1), unless the AU has gain keys
+(`gain_keys`: a keyframed Curve, same keys and interpolation as the layers): then it is that
+curve at N clamped to 0..2, and the static gain is not used until the keys are deleted.
 Missing base values (no face on that frame) stay NaN so the renderer knows to skip them.
 """
 
@@ -19,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.curves.keys import Curve
+from core.curves.keys import Curve, Key
 
 AU_MIN, AU_MAX = 0.0, 5.0
 GAIN_MIN, GAIN_MAX, GAIN_WARN = 0.0, 2.0, 1.5
@@ -92,7 +95,7 @@ class CurveSet:
                  confidence: np.ndarray | None = None, success: np.ndarray | None = None,
                  layers: Iterable[Layer] = (), gains: Mapping[str, float] | None = None,
                  base_extracted: Mapping[str, np.ndarray] | None = None,
-                 enable_smooth: bool = False) -> None:
+                 enable_smooth: bool = False, gain_keys: Mapping[str, Curve | Iterable[Key]] | None = None) -> None:
         self.names = list(names)
         first, last = int(frame_range[0]), int(frame_range[1])
         if last < first:
@@ -118,6 +121,11 @@ class CurveSet:
         self.enable_smooth = bool(enable_smooth)
         self._base_version: dict[str, int] = dict.fromkeys(self.names, 0)
         self._cache: dict[str, tuple[tuple, np.ndarray]] = {}
+        #: animated gains {AU name: Curve}; only AUs with at least one key are present
+        self.gain_keys: dict[str, Curve] = {}
+        self._gain_version: dict[str, int] = {}
+        for k, c in (gain_keys or {}).items():
+            self.set_gain_keys(k, c.keys if isinstance(c, Curve) else c)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -158,6 +166,9 @@ class CurveSet:
         if keep_edits_from is not None:
             cs.layers = [lay.copy() for lay in keep_edits_from.layers]
             cs.gains = {k: g for k, g in keep_edits_from.gains.items() if k in cs.base}
+            for k, c in keep_edits_from.gain_keys.items():
+                if k in cs.base:
+                    cs.set_gain_keys(k, c.keys)
             cs.enable_smooth = keep_edits_from.enable_smooth
         return cs
 
@@ -204,7 +215,60 @@ class CurveSet:
             self.gains[name] = g
 
     def gain(self, name: str) -> float:
+        """The static gain (1 when unset); an AU with gain keys uses gain_at() instead."""
         return self.gains.get(name, 1.0)
+
+    def has_gain_keys(self, name: str) -> bool:
+        """True when the AU's gain is animated (it has at least one gain key)."""
+        c = self.gain_keys.get(name)
+        return c is not None and len(c) > 0
+
+    def check_gain_keys(self, name: str, keys: Iterable[Key]) -> list[Key]:
+        """The keys as a list, or ValueError/KeyError when they cannot be the gain keys of `name`
+        (not an AU curve of this set, a value outside 0..2, two keys on one frame)."""
+        if name not in self.base:
+            raise KeyError(f"no curve named {name!r}")
+        if not is_au(name):
+            raise ValueError(f"{name}: gains apply to AU curves only")
+        out = list(keys)
+        seen: set[int] = set()
+        for k in out:
+            if not isinstance(k, Key):
+                raise ValueError(f"{name}: a gain key must be a Key, got {type(k).__name__}")
+            if not GAIN_MIN <= k.value <= GAIN_MAX:
+                raise ValueError(f"{name}: gain key on frame {k.frame} must be within {GAIN_MIN}..{GAIN_MAX}, "
+                                 f"got {k.value}")
+            if k.frame in seen:
+                raise ValueError(f"{name}: two gain keys on frame {k.frame}")
+            seen.add(k.frame)
+        return out
+
+    def set_gain_keys(self, name: str, keys: Iterable[Key]) -> None:
+        """Replace the gain keys of an AU curve (no keys: back to the static gain)."""
+        ks = self.check_gain_keys(name, keys)
+        self._gain_version[name] = self._gain_version.get(name, 0) + 1
+        if not ks:
+            self.gain_keys.pop(name, None)
+            return
+        c = self.gain_keys.get(name)
+        if c is None:
+            self.gain_keys[name] = Curve(ks)
+        else:
+            c.set_keys(ks)
+
+    def gain_at(self, name: str, frames: np.ndarray | Sequence[int] | int) -> np.ndarray:
+        """The gain that multiplies curve `name` at plate `frames` (float64, the frames' shape):
+        the gain keys clamped to 0..2 when the AU has any, else the static gain; 1 for
+        curves that take no gain (pose, gaze)."""
+        if name not in self.base:
+            raise KeyError(f"no curve named {name!r}")
+        x = np.asarray(frames, dtype=np.int64)
+        if not is_au(name):
+            return np.ones(x.shape)
+        c = self.gain_keys.get(name)
+        if c is None or len(c) == 0:
+            return np.full(x.shape, self.gain(name))
+        return np.clip(c.evaluate(x), GAIN_MIN, GAIN_MAX)
 
     # ------------------------------------------------------------------ evaluation
     def _base_at(self, name: str, frames: np.ndarray) -> np.ndarray:
@@ -231,6 +295,8 @@ class CurveSet:
 
     def _signature(self, name: str) -> tuple:
         parts: list = [self._base_version.get(name, 0), id(self.base[name]), self.gain(name), self.enable_smooth]
+        gk = self.gain_keys.get(name)
+        parts.append(None if gk is None else (self._gain_version.get(name, 0), id(gk), gk.version))
         for lay in self.layers:
             c = lay.curves.get(name)
             if c is not None and not lay.muted:
@@ -252,9 +318,14 @@ class CurveSet:
                 val *= 1.0 - lay.weight
                 val += lay.weight * lv
         if is_au(name):
-            g = self.gain(name)
-            if g != 1.0:
-                val *= g
+            gk = self.gain_keys.get(name)
+            if gk is not None and len(gk):
+                g = gk.evaluate_range(int(frames[0]), int(frames[-1])) if contiguous else gk.evaluate(frames)
+                val *= np.clip(g, GAIN_MIN, GAIN_MAX)
+            else:
+                g = self.gain(name)
+                if g != 1.0:
+                    val *= g
             np.clip(val, AU_MIN, AU_MAX, out=val)
         return val
 
@@ -294,8 +365,19 @@ class CurveSet:
         return list(self.names), out
 
     def warnings(self) -> list[str]:
+        """What an artist should know: gains above GAIN_WARN (static ones, and keyed ones with
+        the plate frames where they are), layer curves for unknown names."""
         out = [f"{n}: gain {g:.2f} is above {GAIN_WARN} and may be non-physiological"
-               for n, g in sorted(self.gains.items()) if g > GAIN_WARN]
+               for n, g in sorted(self.gains.items()) if g > GAIN_WARN and not self.has_gain_keys(n)]
+        frames = self.all_frames()
+        for n in sorted(self.gain_keys):
+            if not self.has_gain_keys(n):
+                continue
+            g = self.gain_at(n, frames)
+            hot = frames[g > GAIN_WARN]
+            if hot.size:
+                out.append(f"{n}: keyed gain up to {float(g.max()):.2f} is above {GAIN_WARN} at frames "
+                           f"{frame_ranges(hot)} and may be non-physiological")
         for lay in self.layers:
             missing = sorted(set(lay.curves) - set(self.names))
             if missing:
@@ -328,6 +410,7 @@ class CurveSet:
         """A comparable snapshot of everything an edit can change (for tests and undo checks)."""
         return {"names": list(self.names), "frame_range": self.frame_range, "enable_smooth": self.enable_smooth,
                 "gains": dict(sorted(self.gains.items())), "layers": [lay.to_dict() for lay in self.layers],
+                "gain_keys": {n: c.to_list() for n, c in sorted(self.gain_keys.items()) if len(c)},
                 "base": {k: v.tobytes() for k, v in self.base.items()},
                 "base_extracted": {k: v.tobytes() for k, v in self.base_extracted.items()},
                 "base_raw": {k: v.tobytes() for k, v in self.base_raw.items()}}
@@ -363,8 +446,12 @@ class CurveSet:
                 ref = big.get((li, n))
                 d["curves"][n] = {"npz": ref, "count": len(c)} if ref else c.to_list()
             layers.append(d)
-        return {"names": list(self.names), "frame_range": list(self.frame_range),
-                "enable_smooth": self.enable_smooth, "gains": dict(sorted(self.gains.items())), "layers": layers}
+        out = {"names": list(self.names), "frame_range": list(self.frame_range),
+               "enable_smooth": self.enable_smooth, "gains": dict(sorted(self.gains.items())), "layers": layers}
+        gk = {n: c.to_list() for n, c in sorted(self.gain_keys.items()) if len(c)}
+        if gk:  # optional field: files without animated gains read the same as before it existed
+            out["gain_keys"] = gk
+        return out
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The array part of the persisted form: one (K, N) stack per kind."""
@@ -393,8 +480,21 @@ class CurveSet:
                  base_raw={n: arrays["base_raw"][i] for i, n in enumerate(raw_names)},
                  confidence=arrays.get("confidence"), success=arrays.get("success"),
                  layers=[_layer_from_parts(d, arrays) for d in meta["layers"]], gains=meta["gains"],
-                 enable_smooth=meta["enable_smooth"])
+                 enable_smooth=meta["enable_smooth"],
+                 gain_keys={n: Curve.from_list(k) for n, k in (meta.get("gain_keys") or {}).items()})
         return cs
+
+
+def frame_ranges(frames: Iterable[int]) -> str:
+    """'3-7, 12, 20-21': sorted whole frames as inclusive runs (for messages)."""
+    fs = sorted({int(f) for f in frames})
+    runs: list[list[int]] = []
+    for f in fs:
+        if runs and f == runs[-1][1] + 1:
+            runs[-1][1] = f
+        else:
+            runs.append([f, f])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
 def _layer_from_parts(d: Mapping, arrays: Mapping[str, np.ndarray]) -> Layer:

@@ -44,6 +44,10 @@ name, curve name) and create the layer/curve when missing, undo removes them aga
     ButterworthFilter(cs, names, cutoff_hz, fps, order=2, from_raw=False)  (base curves)
     BakeToKeys(cs, names, layer="Baked", tol=0.01)  BakeLayer(cs, layer_name)  ResetToExtracted(cs, names)
     SetGain(cs, name, gain, merge_id=None)  ApplyPreset(cs, preset)  SetBase(cs, {name: array})
+    SetGainKey(cs, name | [names], frame, value, interp=BEZIER, merge_id=None)  (animated gain, 0..2)
+    DeleteGainKeys(cs, name | [names], frames=None (all))  GainKeysCommand(cs, compute, text, merge_id)
+    EditGain(cs, names, value, frame=None, merge_id=None): a gain slider's edit (keyed AU: key at
+      frame; else the static gain)
     AddLayer(cs, Layer, index=None)  RemoveLayer(cs, name)  SetLayerProps(cs, name, merge_id, weight=, mode=,
     muted=, name=)  SetLayerWeight(cs, name, w, merge_id=None)
     SetShotFields(project, shot_id, merge_id=None, **fields)  SetShotRange(project, shot_id, in, out, handles=None)

@@ -363,6 +363,97 @@ class SetGain(Command):
         return False
 
 
+class GainKeysCommand(Command):
+    """Edit the gain keys (animated gains) of some AU curves. `compute(cs) -> {name: keys}` runs
+    on the first do() and every result is checked before anything changes; undo puts the
+    recorded keys back (none: the static gain again), so undo/redo is exact."""
+
+    def __init__(self, cs: CurveSet, compute: Callable[[CurveSet], Mapping[str, Sequence[Key]]],
+                 text: str = "Edit gain keys", merge_id: object | None = None) -> None:
+        self.cs, self.compute, self.text, self.merge_id = cs, compute, text, merge_id
+        self.before: dict[str, tuple[Key, ...]] | None = None
+        self.after: dict[str, tuple[Key, ...]] | None = None
+
+    def do(self) -> None:
+        if self.after is None:
+            new = {n: tuple(self.cs.check_gain_keys(n, k)) for n, k in self.compute(self.cs).items()}
+            self.before = {n: (self.cs.gain_keys[n].keys if n in self.cs.gain_keys else ()) for n in new}
+            self.after = new
+        for n, keys in self.after.items():
+            self.cs.set_gain_keys(n, keys)
+
+    def undo(self) -> None:
+        assert self.before is not None
+        for n, keys in self.before.items():
+            self.cs.set_gain_keys(n, keys)
+
+    def merge(self, other: Command) -> bool:
+        if not isinstance(other, GainKeysCommand) or other.cs is not self.cs:
+            return False
+        assert self.before is not None and self.after is not None
+        assert other.before is not None and other.after is not None
+        for n, keys in other.before.items():
+            self.before.setdefault(n, keys)
+        self.after.update(other.after)
+        return True
+
+
+def _gain_names(names: str | Iterable[str]) -> list[str]:
+    return [names] if isinstance(names, str) else list(names)
+
+
+def SetGainKey(cs: CurveSet, names: str | Iterable[str], frame: int, value: float,  # noqa: N802
+               interp: Interp = Interp.BEZIER, merge_id: object | None = None) -> GainKeysCommand:
+    """Key the gain of one AU curve (or several: both sides) at `frame` (0..2). A key already on
+    that frame keeps its interpolation and tangents and takes the new value."""
+    ns = _gain_names(names)
+    frame, value = int(frame), float(value)
+
+    def compute(c: CurveSet) -> dict:
+        out = {}
+        for n in ns:
+            keys = list(c.gain_keys[n].keys) if n in c.gain_keys else []
+            old = next((k for k in keys if k.frame == frame), None)
+            new = old.replace(value=value) if old is not None else Key(frame, value, Interp(interp))
+            out[n] = [k for k in keys if k.frame != frame] + [new]
+        return out
+    label = ns[0] if len(ns) == 1 else ", ".join(ns)
+    return GainKeysCommand(cs, compute, f"Set {label} gain key at {frame}", merge_id=merge_id)
+
+
+def DeleteGainKeys(cs: CurveSet, names: str | Iterable[str],  # noqa: N802
+                   frames: Iterable[int] | None = None) -> GainKeysCommand:
+    """Delete the gain keys on `frames` (None: all of them: back to the static gain)."""
+    ns = _gain_names(names)
+    drop = None if frames is None else {int(f) for f in frames}
+
+    def compute(c: CurveSet) -> dict:
+        out = {}
+        for n in ns:
+            keys = list(c.gain_keys[n].keys) if n in c.gain_keys else []
+            if n not in c.base:
+                raise KeyError(f"no curve named {n!r}")
+            out[n] = [] if drop is None else [k for k in keys if k.frame not in drop]
+        return out
+    return GainKeysCommand(cs, compute, "Delete gain keys")
+
+
+def EditGain(cs: CurveSet, names: str | Iterable[str], value: float, frame: int | None = None,  # noqa: N802
+             merge_id: object | None = None) -> Command:
+    """What a gain slider does: when the AU's gain is animated (any of `names` has gain keys)
+    key it at `frame` (edits the key there or adds one); otherwise set the static gain."""
+    ns = _gain_names(names)
+    if frame is not None and any(cs.has_gain_keys(n) for n in ns):
+        return SetGainKey(cs, ns, int(frame), value, merge_id=merge_id)
+    subs: list[Command] = [SetGain(cs, n, value) for n in ns]
+    if len(subs) == 1:
+        subs[0].merge_id = merge_id
+        return subs[0]
+    m = Macro(f"Set {', '.join(ns)} gain", subs)
+    m.merge_id = merge_id
+    return m
+
+
 class AddLayer(Command):
     def __init__(self, cs: CurveSet, layer: Layer, index: int | None = None) -> None:
         if any(lay.name == layer.name for lay in cs.layers):
@@ -460,13 +551,15 @@ class BakeLayer(Command):
 
 
 class ResetToExtracted(Command):
-    """Back to the extraction for `names`: base = extracted, their layer curves removed, gain 1."""
+    """Back to the extraction for `names`: base = extracted, their layer curves removed, gain 1
+    (static gain and gain keys)."""
 
     def __init__(self, cs: CurveSet, names: Iterable[str]) -> None:
         self.cs = cs
         self.names = list(names)
         self.old_base = {n: cs.base[n].copy() for n in self.names}
         self.old_gain = {n: cs.gains.get(n) for n in self.names}
+        self.old_gain_keys = {n: cs.gain_keys[n].keys for n in self.names if n in cs.gain_keys}
         self.old_curves = [(lay, {n: lay.curves[n] for n in self.names if n in lay.curves}) for lay in cs.layers]
         self.text = "Reset to extracted"
 
@@ -474,6 +567,8 @@ class ResetToExtracted(Command):
         for n in self.names:
             self.cs.set_base(n, self.cs.base_extracted[n])
             self.cs.gains.pop(n, None)
+            if n in self.old_gain_keys:
+                self.cs.set_gain_keys(n, ())
         for lay, curves in self.old_curves:
             for n in curves:
                 lay.curves.pop(n, None)
@@ -485,6 +580,8 @@ class ResetToExtracted(Command):
                 self.cs.gains.pop(n, None)
             else:
                 self.cs.gains[n] = self.old_gain[n]  # type: ignore[assignment]
+            if n in self.old_gain_keys:
+                self.cs.set_gain_keys(n, self.old_gain_keys[n])
         for lay, curves in self.old_curves:
             lay.curves.update(curves)
 
@@ -600,8 +697,9 @@ class SetCurveSet(Command):
 
 __all__ = [
     "AddKey", "AddLayer", "AddShot", "ApplyPreset", "BakeLayer", "BakeToKeys", "ButterworthFilter",
-    "ButterworthKeys", "Command", "CurveKeysCommand", "DeleteKeys", "Macro", "MoveKeys", "PasteKeys",
-    "ReduceKeys", "RemoveLayer", "RemoveShot", "ResetToExtracted", "SetBase", "SetCurveSet", "SetGain",
+    "ButterworthKeys", "Command", "CurveKeysCommand", "DeleteGainKeys", "DeleteKeys", "EditGain",
+    "GainKeysCommand", "Macro", "MoveKeys", "PasteKeys",
+    "ReduceKeys", "RemoveLayer", "RemoveShot", "ResetToExtracted", "SetBase", "SetCurveSet", "SetGain", "SetGainKey",
     "SetInterp", "SetKeyValue", "SetLayerProps", "SetLayerWeight", "SetShotFields", "SetShotRange",
     "SetTangents", "SmoothKeys",
 ]

@@ -7,11 +7,15 @@ fixed in one go.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 SCHEMA_VERSION = 1
 APP = "facsimile"
+#: curve sets may hold an optional "gain_keys" {AU name: [key, ...]} (animated gains); files
+#: without it are read as before, so the schema version stays 1
+_AU_NAME = re.compile(r"^AU\d+[LR]?$")
 
 
 def _tname(v: Any) -> str:
@@ -129,6 +133,26 @@ def _check_curveset(v: _V, c: Any, p: str) -> None:
         for name, g in gains.items():
             if v.num(g, f"{p}.gains.{name}") and not 0.0 <= g <= 2.0:
                 v.problems.append(f"{p}.gains.{name}: gain must be within 0..2, got {g}")
+    gain_keys = v.field(c, "gain_keys", p, v.obj, optional=True)
+    for name, keys in (gain_keys or {}).items():
+        kp = f"{p}.gain_keys.{name}"
+        if not _AU_NAME.match(str(name)):
+            v.problems.append(f"{kp}: gain keys apply to AU curves (AU12, AU12L, ...) only")
+        elif names is not None and all(isinstance(n, str) for n in names) and name not in names:
+            v.problems.append(f"{kp}: no curve named {name!r} in this curve set")
+        if not v.list_(keys, kp):
+            continue
+        frames = []
+        for j, k in enumerate(keys):
+            _check_key(v, k, f"{kp}[{j}]")
+            if isinstance(k, list) and len(k) == 8:
+                val = k[1]
+                if isinstance(val, int | float) and not isinstance(val, bool) and not 0.0 <= val <= 2.0:
+                    v.problems.append(f"{kp}[{j}][1] (value): a gain must be within 0..2, got {val}")
+                if isinstance(k[0], int) and not isinstance(k[0], bool):
+                    frames.append(k[0])
+        if frames != sorted(set(frames)) and len(frames) == len(keys):
+            v.problems.append(f"{kp}: key frames must be increasing and unique")
     layers = v.field(c, "layers", p, v.list_)
     for i, lay in enumerate(layers or []):
         lp = f"{p}.layers[{i}]"

@@ -22,7 +22,8 @@ trim_shot(project, shot, first, last, handles=None, stack=None);  remove_shot(pr
 analyze_shot(project, shot, analyzer=None, max_faces=8, progress=None, cancel=None, stack=None) -> ShotAnalysis
 extract_shot_curves(shot, stack=None) -> ExtractResult (raises CurvesUnavailable when core.facs lacks it)
 set_key(shot, curve, frame, value, layer="Edit", interp="bezier", track=None, stack=None) -> (track, name)
-set_gain(shot, au, gain, track=None, stack=None) -> [names]
+set_gain(shot, au, gain, track=None, stack=None, frame=None) -> [names]  (frame: a gain key)
+delete_gain_keys(shot, au, frames=None, track=None, stack=None) -> [names]
 apply_preset(shot, preset: dict | path, track=None, stack=None) -> dict
 assign_identity(project, shot, template, library=None, stack=None) -> Template
 parse_assignments(["mode=swap", ...]) -> dict;  set_render_settings(project, shot, updates, stack=None) -> dict
@@ -309,7 +310,7 @@ def plate_missing(plate: Plate) -> bool:
 
 def curves_edited(cs: CurveSet) -> bool:
     """True when the artist changed anything over the extraction (keys, gains, smoothing, base)."""
-    if cs.gains or cs.enable_smooth or any(len(c) for lay in cs.layers for c in lay.curves.values()):
+    if cs.gains or cs.gain_keys or cs.enable_smooth or any(len(c) for lay in cs.layers for c in lay.curves.values()):
         return True
     return any(not np.array_equal(cs.base[n], cs.base_extracted[n], equal_nan=True) for n in cs.names)
 
@@ -383,6 +384,8 @@ def project_info(project: Project, check_hash: bool = True) -> dict:
             "curves_edited": {str(t): curves_edited(cs) for t, cs in sorted(s.curves.items())},
             "curve_frames": {str(t): list(cs.frame_range) for t, cs in sorted(s.curves.items())},
             "gains": {str(t): dict(cs.gains) for t, cs in sorted(s.curves.items()) if cs.gains},
+            "gain_keys": {str(t): {n: [[k.frame, k.value] for k in c.keys] for n, c in sorted(cs.gain_keys.items())}
+                          for t, cs in sorted(s.curves.items()) if cs.gain_keys},
         })
     return {"path": str(project.path), "name": project.name, "saved_at": project.saved_at,
             "library": project.library_path, "plates": plates, "shots": shots,
@@ -581,13 +584,35 @@ def _au_targets(cs: CurveSet, au: int | str) -> list[str]:
 
 
 def set_gain(shot: Shot, au: int | str, gain: float, track: int | None = None,
-             stack: UndoStack | None = None) -> list[str]:
-    """Set an AU's gain (0..2) on every curve of that AU (both sides). Returns the curve names."""
-    from core.project.commands import SetGain
+             stack: UndoStack | None = None, frame: int | None = None) -> list[str]:
+    """Set an AU's gain (0..2) on every curve of that AU (both sides). Without `frame` this is
+    the static gain (used while the AU has no gain keys); with `frame` it keys the animated
+    gain at that plate frame (adding or editing the key there). Returns the curve names."""
+    from core.project.commands import SetGain, SetGainKey
 
     cs = shot.curves[resolve_track(shot, track)]
     names = _au_targets(cs, au)
-    _push(stack, Macro(f"Set AU{au} gain", [SetGain(cs, n, float(gain)) for n in names]))
+    if not math.isfinite(float(gain)):
+        raise ProjectError(f"gain must be a finite number, got {gain}")
+    if frame is None:
+        _push(stack, Macro(f"Set AU{au} gain", [SetGain(cs, n, float(gain)) for n in names]))
+    else:
+        a, b = shot.range_with_handles
+        if not a <= int(frame) <= b:
+            raise ProjectError(f"frame {frame} is outside shot {shot.name} ({a}-{b} with handles)")
+        _push(stack, SetGainKey(cs, names, int(frame), float(gain)))
+    return names
+
+
+def delete_gain_keys(shot: Shot, au: int | str, frames: Iterable[int] | None = None, track: int | None = None,
+                     stack: UndoStack | None = None) -> list[str]:
+    """Delete an AU's gain keys on `frames` (None: all: the static gain applies again), both
+    sides. Returns the curve names."""
+    from core.project.commands import DeleteGainKeys
+
+    cs = shot.curves[resolve_track(shot, track)]
+    names = _au_targets(cs, au)
+    _push(stack, DeleteGainKeys(cs, names, frames))
     return names
 
 
@@ -798,5 +823,5 @@ __all__ = [
     "assign_identity", "autosave_notice", "create_project", "curve_table", "curves_edited", "extract_shot_curves",
     "open_project", "parse_assignments", "plate_missing", "project_folder", "project_info", "project_warnings",
     "read_plate", "recover_project", "remove_shot", "save_project", "trim_shot", "recovery_options", "render_settings_fields", "resolve_curve",
-    "resolve_shot", "resolve_track", "set_gain", "set_key", "set_render_settings", "write_curves",
+    "resolve_shot", "resolve_track", "delete_gain_keys", "set_gain", "set_key", "set_render_settings", "write_curves",
 ]
