@@ -268,12 +268,15 @@ def test_keyed_gain_warnings_name_the_frames() -> None:
     cs = _cs()
     cs.set_gain("AU45", 1.8)
     assert cs.warnings() == ["AU45: gain 1.80 is above 1.5 and may be non-physiological"]
-    # keys replace the static gain: warn about the keyed values (and where), not the unused static one
+    # keys replace the static gain: warn about the keyed values (and where), and that the static
+    # one is not used (not that it is too high)
     cs.set_gain_keys("AU45", [Key(110, 1.0, Interp.CONSTANT), Key(115, 1.9, Interp.CONSTANT),
                               Key(120, 1.0, Interp.CONSTANT), Key(140, 1.6, Interp.CONSTANT)])
     w = cs.warnings()
-    assert len(w) == 1
+    assert len(w) == 2
     assert w[0].startswith("AU45: keyed gain up to 1.90 is above 1.5 at frames 115-119, 140-149")
+    assert "static gain 1.80" in w[1] and "not used" in w[1]
+    cs.set_gain("AU45", 1.0)
     cs.set_gain_keys("AU45", [Key(100, 1.2)])
     assert cs.warnings() == []
 
@@ -287,3 +290,16 @@ def test_from_face_aus_keeps_gain_keys() -> None:
     cs = CurveSet.from_face_aus(face, np.arange(5), keep_edits_from=old)
     assert cs.gain_keys["AU12"] == old.gain_keys["AU12"] and cs.gain_keys["AU12"] is not old.gain_keys["AU12"]
     np.testing.assert_allclose(cs.evaluate("AU12"), old.gain_at("AU12", np.arange(5)))  # base 1 * keyed gain
+
+
+def test_static_gain_under_gain_keys_is_reported():
+    """A preset's static gain on an AU with gain keys would silently do nothing: it is said."""
+    import numpy as np
+
+    from core.curves import CurveSet, Key
+
+    cs = CurveSet(["AU12"], (0, 19), base={"AU12": np.full(20, 2.0)})
+    cs.set_gain_keys("AU12", [Key(0, 1.2), Key(19, 1.2)])
+    cs.apply_preset({"au_gain": {12: 0.5}})
+    assert any("AU12" in w and "not used" in w for w in cs.warnings())
+    assert np.allclose(cs.evaluate("AU12", np.arange(20)), 2.4)

@@ -378,6 +378,10 @@ class CurveSet:
             if hot.size:
                 out.append(f"{n}: keyed gain up to {float(g.max()):.2f} is above {GAIN_WARN} at frames "
                            f"{frame_ranges(hot)} and may be non-physiological")
+        for n in sorted(self.gains):
+            if self.has_gain_keys(n) and self.gains[n] != 1.0:
+                out.append(f"{n}: its static gain {self.gains[n]:.2f} (a slider or preset) is not used while the "
+                           "curve has gain keys; delete the keys to use it")
         for lay in self.layers:
             missing = sorted(set(lay.curves) - set(self.names))
             if missing:
