@@ -8,7 +8,9 @@
    The full path (Poisson, full size, shown once the cursor rests) is timed too, for reference.
 2. Key drag: a CurveSet of 40 curves x 10,000 frames in the curve editor (lanes), all visible,
    one key per curve selected; each step moves the keys (one merged undo command) and repaints
-   the graph. Target <= 30 ms.
+   the whole graph (every lane, a worst case: held to the target <= 30 ms). For reference, the
+   same drag redrawn as Qt does it after a mouse move (processEvents paints the dirty region
+   only, the dragged curves' lanes; one paint event per step is checked).
 
 Run: QT_QPA_PLATFORM=offscreen .venv/bin/python bench/studio.py [--clip PATH] [--frames N]
 """
@@ -103,6 +105,8 @@ def bench_scrub(clip: Path, n: int, work: Path) -> tuple[float, float]:
 
 
 def bench_drag(n_curves: int = 40, n_frames: int = 10_000, steps: int = 40) -> float:
+    from PySide6.QtCore import QEvent, QObject
+
     from core.curves import CurveSet
     from core.project.undo import UndoStack
     from studio.app import ensure_app, settle
@@ -128,24 +132,47 @@ def bench_drag(n_curves: int = 40, n_frames: int = 10_000, steps: int = 40) -> f
     key_frames = list(range(500, n_frames, 1000))
     for f in key_frames:
         doc.add_keys(names, f)
+    class PaintCounter(QObject):
+        """Counts the paint events of the graph's viewport (the Qt-path timing must include one)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.painted = 0
+
+        def eventFilter(self, obj, ev) -> bool:  # noqa: N802 - Qt naming
+            if ev.type() == QEvent.Type.Paint:
+                self.painted += 1
+            return False
+
+    clock = PaintCounter()
+    ed.glw.viewport().installEventFilter(clock)
     results = {}
     for label, moved in (("2 keys (AU12L/R)", ["AU12L", "AU12R"]), (f"{len(names)} keys, one per curve", names)):
-        ed.select({nm: {5500} for nm in moved})
-        settle(app)
-        n0 = stack.index
-        doc.begin_drag()
-        ms = []
-        for i in range(steps):
-            t0 = time.perf_counter()
-            ed.move_selected(1 if i % 4 == 0 else 0, 0.01)
-            ed.glw.viewport().repaint()
-            ms.append((time.perf_counter() - t0) * 1e3)
-        doc.end_drag()
-        assert stack.index == n0 + 1, "the drag must be one undo step"
-        print(f"key drag, {len(names)} curves x {n_frames} frames visible, {label} moved: {stats(ms)}   "
-              "target <= 30 ms")
-        results[label] = statistics.median(ms)
-        stack.undo()
+        for how in ("full", "qt"):
+            ed.select({nm: {5500} for nm in moved})
+            settle(app)
+            n0 = stack.index
+            doc.begin_drag()
+            ms = []
+            for i in range(steps):
+                clock.painted = 0
+                t0 = time.perf_counter()
+                ed.move_selected(1 if i % 4 == 0 else 0, 0.01)
+                if how == "full":
+                    ed.glw.viewport().repaint()
+                else:
+                    app.processEvents()  # Qt paints the dirty region, as after a mouse move
+                    assert clock.painted == 1, f"expected one paint per step, got {clock.painted}"
+                ms.append((time.perf_counter() - t0) * 1e3)
+            doc.end_drag()
+            assert stack.index == n0 + 1, "the drag must be one undo step"
+            if how == "full":
+                print(f"key drag, {len(names)} curves x {n_frames} frames visible, {label} moved: {stats(ms)}   "
+                      "target <= 30 ms")
+                results[label] = statistics.median(ms)
+            else:
+                print(f"  same, redrawn as Qt does (dirty region only): {stats(ms)}   (reference)")
+            stack.undo()
     ed.close()
     return results["2 keys (AU12L/R)"]
 

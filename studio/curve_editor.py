@@ -11,8 +11,9 @@ selection, drag a handle to set a tangent, Alt+drag or middle-drag to pan, wheel
 right-drag to zoom, drag the orange time cursor to scrub. Keys: S or K set key, Delete,
 F frame selection, A frame all, Ctrl+C / Ctrl+V, right-click for interpolation.
 
-Only the visible frame range is evaluated (at most ~2 samples per screen pixel), and
-PlotDataItems use clipToView + autoDownsample, so 40 curves x 10,000 frames stay smooth.
+Drawing is incremental so 40 curves x 10,000 frames stay smooth: each PlotDataItem holds
+its whole curve and clips it to the view with peak downsampling (~1 point per pixel); an edit
+sets data only on the curves whose values changed, and key markers are two scatters per lane.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from collections.abc import Iterable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QKeySequence, QPen
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QKeySequence, QPen, QPixmapCache
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsRectItem,
@@ -50,6 +51,11 @@ _GROUP_OF_AU = {1: "brows", 2: "brows", 4: "brows", 5: "eyes", 6: "eyes", 7: "ey
                 16: "mouth", 17: "mouth", 18: "mouth", 20: "mouth", 22: "mouth", 23: "mouth", 24: "mouth",
                 25: "mouth", 26: "mouth", 27: "mouth", 28: "mouth"}
 HIT_PX = 7.0
+SELECTED_KEY = "#ff9a1f"
+CURVE_WIDTH = 1.0  # 1 px polylines draw ~5x faster than wider (segmented) pens
+HIGHLIGHT_WIDTH = 3.0
+CACHE_MAX_MB = 320  # pixmap cache for the curves' paint caches (Qt's default is 10 MB)
+DOWNSAMPLE_PX = 2.0  # peak downsampling: min and max of every 2 screen pixels, i.e. ~1 point per pixel
 
 
 def curve_group(name: str) -> str:
@@ -108,6 +114,11 @@ class _LaneBox(pg.ViewBox):
             self._drag = None
 
 
+def _show(item: QGraphicsItem, on: bool) -> None:
+    if item.isVisible() != on:
+        item.setVisible(on)
+
+
 class _Keys(pg.ScatterPlotItem):
     """Key markers: clicks fall through to the lane (which selects), not pyqtgraph's point picking."""
 
@@ -145,7 +156,11 @@ class _Cursor(pg.InfiniteLine):
 
 
 class _Lane:
-    """One plot (a group lane, or the single overlay plot) and its per-curve items."""
+    """One plot (a group lane, or the single overlay plot) and its per-curve items.
+
+    Each curve has a base and a result PlotDataItem; the key markers of all the lane's curves
+    are two ScatterPlotItems (unselected keys in their curve's colour, selected keys in orange)
+    updated in place, so a drag touches the dragged curves and one small scatter, nothing else."""
 
     def __init__(self, editor: CurveEditor, name: str) -> None:
         self.name = name
@@ -154,6 +169,12 @@ class _Lane:
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         self.plot.setLabel("left", name)
         self.plot.hideButtons()
+        self.plot.setClipToView(True)
+        self.plot.setDownsampling(auto=True, mode="peak")
+        for ax in ("left", "bottom"):
+            # axes (and their grid lines, which span the plot) only change with the view range:
+            # blit them from a cache while keys are dragged instead of replaying their pictures
+            self.plot.getAxis(ax).setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self.cursor = _Cursor(editor, name, angle=90, movable=True, pen=pg.mkPen((232, 145, 45), width=2),
                                       hoverPen=pg.mkPen((255, 190, 90), width=3))
         self.cursor.setZValue(100)
@@ -164,7 +185,24 @@ class _Lane:
         self.handle_pts.setZValue(61)
         self.plot.addItem(self.handles, ignoreBounds=True)
         self.plot.addItem(self.handle_pts, ignoreBounds=True)
-        self.items: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem, pg.ScatterPlotItem]] = {}
+        self.keys = _Keys(size=8, symbol="d", pen=pg.mkPen("#111"))
+        self.sel_keys = _Keys(size=11, symbol="d", pen=pg.mkPen("#111"), brush=pg.mkBrush(SELECTED_KEY))
+        self.keys.setZValue(50)
+        self.sel_keys.setZValue(51)
+        self.plot.addItem(self.keys, ignoreBounds=True)
+        self.plot.addItem(self.sel_keys, ignoreBounds=True)
+        self.items: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
+        # what each item shows now, so unchanged curves are not handed to pyqtgraph again
+        self.drawn_base: dict[str, np.ndarray] = {}
+        self.drawn_res: dict[str, np.ndarray] = {}
+        # per curve: its keys (frames as float, values on the result curve); the scatters cull to the view
+        self.key_data: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        # every drawn key of the lane, for hit tests and box selection: x, y, owner index into hit_names
+        self.hit_x = np.zeros(0)
+        self.hit_y = np.zeros(0)
+        self.hit_owner = np.zeros(0, np.int64)
+        self.hit_names: list[str] = []
+        self.unsel_sig: tuple | None = None
         self.handle_index: list[tuple[str, int, str]] = []  # (curve, frame, "in"|"out") per handle point
 
 
@@ -184,8 +222,11 @@ class CurveEditor(QWidget):
         self.colours: dict[str, str] = {}
         self.lanes: dict[str, _Lane] = {}
         self.last_redraw_ms = 0.0
-        self._refresh_pending = False
         self._moving = False
+        self._frames_cache: tuple | None = None
+        self._live: set[str] = set()
+        self._cache_ok = False
+        self._brushes: dict = {}
 
         self.tree = QTreeWidget()
         self.tree.setHeaderHidden(True)
@@ -232,10 +273,6 @@ class CurveEditor(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(split)
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(0)
-        self._timer.timeout.connect(self.refresh)
         self._build_actions()
 
     # ------------------------------------------------------------------ setup
@@ -304,6 +341,7 @@ class CurveEditor(QWidget):
     def _rebuild(self) -> None:
         self.glw.clear()
         self.lanes = {}
+        self._brushes = {n: pg.mkBrush(c) for n, c in self.colours.items()}
         if self.doc is None:
             return
         names = self.doc.names()
@@ -324,31 +362,58 @@ class CurveEditor(QWidget):
             if i < len(lane_names) - 1:
                 lane.plot.getAxis("bottom").setStyle(showValues=False)  # frame numbers once, under the last lane
             lane.cursor.sigDragged.connect(lambda line, _l=lane: self._cursor_dragged(line))
-            lane.box.sigXRangeChanged.connect(self._schedule)
             for name in names:
                 if self.mode == "lanes" and curve_group(name) != ln:
                     continue
                 col = QColor(self.colours[name])
                 base_col = QColor(col)
                 base_col.setAlpha(110)
-                base = pg.PlotDataItem(pen=pg.mkPen(base_col, width=1, style=Qt.DashLine))
-                res = pg.PlotDataItem(pen=pg.mkPen(col, width=1.6))
+                # each item holds its whole curve; pyqtgraph clips it to the view and keeps the
+                # extremes of every DOWNSAMPLE_PX pixels (peak), so pan and zoom cost no evaluation
+                # and a blink stays visible when 10,000 frames share a thousand pixels
+                base = pg.PlotDataItem(pen=pg.mkPen(base_col, width=1, style=Qt.DashLine),
+                                       autoDownsampleFactor=1.0 / DOWNSAMPLE_PX)
+                res = pg.PlotDataItem(pen=pg.mkPen(col, width=CURVE_WIDTH), autoDownsampleFactor=1.0 / DOWNSAMPLE_PX)
                 for item in (base, res):
-                    item.setClipToView(True)
+                    lane.plot.addItem(item)  # PlotItem.addItem imposes the plot's clip/downsample modes,
+                    item.setClipToView(True)  # so set ours after adding
                     item.setDownsampling(auto=True, method="peak")
-                    # unchanged curves are blitted from a cache while a drag repaints the graph
-                    item.curve.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
-                keys = _Keys(size=8, symbol="d", pen=pg.mkPen("#111"), brush=pg.mkBrush(col))
-                keys.setZValue(50)
-                lane.plot.addItem(base)
-                lane.plot.addItem(res)
-                lane.plot.addItem(keys, ignoreBounds=True)
-                lane.items[name] = (base, res, keys)
+                lane.items[name] = (base, res)
             self.lanes[ln] = lane
+            lane.box.sigResized.connect(self._update_caching)
         for lane in self.lanes.values():
             lane.cursor.setValue(self.frame)
+        self._live = set()
         self._apply_visibility()
+        self._update_caching()
         self.refresh()
+
+    # ------------------------------------------------------------------ paint caching
+    def _update_caching(self, *_args) -> None:
+        """Let every curve blit from a pixmap cache (Qt's DeviceCoordinateCache) while it does not
+        change, so a drag or the moving time cursor repaints only the dragged curves. Qt keeps
+        those pixmaps in QPixmapCache, whose default 10 MB holds a few lanes' curves at most (and a
+        thrashing cache is slower than none): the limit is raised to what the lanes need, and
+        caching is off when that would pass CACHE_MAX_MB (very large screens)."""
+        dpr = self.devicePixelRatioF()
+        need_kb = sum(2 * len(lane.items) * lane.box.width() * lane.box.height() * 4 * dpr * dpr
+                      for lane in self.lanes.values()) / 1024 * 1.25 + 2048
+        self._cache_ok = 0 < need_kb <= CACHE_MAX_MB * 1024
+        if self._cache_ok and QPixmapCache.cacheLimit() < need_kb:
+            QPixmapCache.setCacheLimit(int(need_kb))
+        self._set_live(self._live)
+
+    def _set_live(self, names: set[str]) -> None:
+        """Result curves in `names` (being dragged: their cache would be rebuilt each step) draw
+        directly; the others, and every extracted base, use their cache."""
+        self._live = set(names)
+        on, off = QGraphicsItem.DeviceCoordinateCache, QGraphicsItem.NoCache
+        for lane in self.lanes.values():
+            for name, (base, res) in lane.items.items():
+                for item, mode in ((base.curve, on if self._cache_ok else off),
+                                   (res.curve, on if self._cache_ok and name not in self._live else off)):
+                    if item.cacheMode() != mode:
+                        item.setCacheMode(mode)
 
     def _first_lane(self) -> _Lane:
         return next(iter(self.lanes.values()))
@@ -399,70 +464,110 @@ class CurveEditor(QWidget):
     def _apply_visibility(self) -> None:
         highlighted = {it.data(0, Qt.UserRole) for it in self.tree.selectedItems()}
         for lane in self.lanes.values():
-            for name, (base, res, keys) in lane.items.items():
+            for name, (base, res) in lane.items.items():
                 vis = self.visible.get(name, True)
-                for it in (base, res, keys):
-                    it.setVisible(vis)
-                res.setPen(pg.mkPen(self.colours[name], width=3 if name in highlighted else 1.6))
+                for it in (base, res):
+                    if it.isVisible() != vis:
+                        it.setVisible(vis)
+                width = HIGHLIGHT_WIDTH if name in highlighted else CURVE_WIDTH
+                if res.opts["pen"].widthF() != width:
+                    res.setPen(pg.mkPen(self.colours[name], width=width))
 
     # ------------------------------------------------------------------ drawing
-    def _schedule(self) -> None:
-        if not self._timer.isActive():
-            self._timer.start()
+    def _frames(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every frame of the doc's range (int, and float for pyqtgraph), shared by all items."""
+        rng = self.doc.frame_range()
+        if self._frames_cache is None or self._frames_cache[0] != rng:
+            f = np.arange(rng[0], rng[1] + 1, dtype=np.int64)
+            self._frames_cache = (rng, f, f.astype(np.float64))
+        return self._frames_cache[1], self._frames_cache[2]
 
-    def _visible_frames(self, lane: _Lane) -> np.ndarray:
-        first, last = self.doc.frame_range()
-        x0, x1 = lane.box.viewRange()[0]
-        a = max(first, int(np.floor(x0)) - 1)
-        b = min(last, int(np.ceil(x1)) + 1)
-        if b < a:
-            return np.zeros(0, np.int64)
-        px = max(lane.box.width(), 100.0)
-        step = max(1, int((b - a + 1) / px))  # about one sample per screen pixel
-        frames = np.arange(a, b + 1, step, dtype=np.int64)
-        if frames[-1] != b:
-            frames = np.append(frames, b)
-        return frames
+    def refresh(self, names: Iterable[str] | None = None, results_only: bool = False) -> None:
+        """Redraw curves (all, or only `names`; `results_only`: their extracted base is unchanged).
 
-    def refresh(self, names: Iterable[str] | None = None) -> None:
-        """Redraw curves (all, or only `names`) over the visible frames."""
+        Only what changed is handed to pyqtgraph: an item gets new data only when its values
+        differ from what it shows (core caches each curve's whole-range evaluation per version,
+        so an unchanged curve costs an array compare), and the key markers of a lane are one
+        scatter update. The view range needs no refresh: the items clip and downsample."""
         if self.doc is None:
             return
         t0 = time.perf_counter()
         only = None if names is None else set(names)
         for lane in self.lanes.values():
-            frames = self._visible_frames(lane)
-            for name, (base, res, keys) in lane.items.items():
-                if (only is not None and name not in only) or not self.visible.get(name, True):
+            touched = False
+            for name, (base, res) in lane.items.items():
+                if only is not None and name not in only:
                     continue
-                if frames.size == 0:
-                    base.setData([], [])
-                    res.setData([], [])
-                    keys.clear()
+                touched = True
+                if not self.visible.get(name, True):
+                    lane.key_data.pop(name, None)
                     continue
-                b = self.doc.base_values(name, frames)
-                if b is None:
-                    base.setData([], [])
-                else:
-                    base.setData(frames, b, connect="finite")
-                res.setData(frames, self.doc.result_values(name, frames), connect="finite")
-                self._draw_keys(lane, name, keys, frames)
-            self._draw_handles(lane)
+                self._draw_curve(lane, name, base, res, results_only)
+            if touched:
+                self._update_keys(lane)
+                self._draw_handles(lane)
         self.last_redraw_ms = (time.perf_counter() - t0) * 1e3
 
-    def _draw_keys(self, lane: _Lane, name: str, item: pg.ScatterPlotItem, frames: np.ndarray) -> None:
+    def _draw_curve(self, lane: _Lane, name: str, base: pg.PlotDataItem, res: pg.PlotDataItem,
+                    results_only: bool = False) -> None:
+        frames, x = self._frames()
+        if not results_only or name not in lane.drawn_base:
+            b = self.doc.base_values(name, frames)
+            if b is None:
+                if lane.drawn_base.pop(name, None) is not None:
+                    base.setData([], [])
+            else:
+                old = lane.drawn_base.get(name)
+                if old is None or not np.array_equal(old, b, equal_nan=True):
+                    base.setData(x, b, connect="finite")
+                    lane.drawn_base[name] = b
+        y = self.doc.result_curve(name)
+        old = lane.drawn_res.get(name)
+        if old is None or not np.array_equal(old, y, equal_nan=True):
+            res.setData(x, y, connect="finite")
+            lane.drawn_res[name] = y
         kf = self.doc.key_frames(name)
-        if kf.size:
-            kf = kf[(kf >= frames[0] - 1) & (kf <= frames[-1] + 1)]
-        if kf.size == 0:
-            item.clear()
-            return
-        ky = self.doc.result_values(name, kf)
-        sel = self.selection.get(name, set())
-        col = self.colours[name]
-        brushes = [pg.mkBrush("#ff9a1f") if int(f) in sel else pg.mkBrush(col) for f in kf]
-        sizes = [11 if int(f) in sel else 8 for f in kf]
-        item.setData(x=kf.astype(float), y=np.nan_to_num(ky), brush=brushes, size=sizes)
+        i = kf - frames[0]
+        if kf.size and i.min() >= 0 and i.max() < y.size:
+            ky = np.nan_to_num(y[i])
+        else:
+            ky = np.nan_to_num(self.doc.result_curve(name, kf)) if kf.size else np.zeros(0)
+        lane.key_data[name] = (kf.astype(float), ky)
+
+    def _update_keys(self, lane: _Lane) -> None:
+        """Both key scatters of a lane from its per-curve key data and the selection (the
+        unselected one is left alone when its points did not change, as during a drag)."""
+        xs, ys, owners, sels = [], [], [], []
+        names: list[str] = []
+        for name, (kf, ky) in lane.key_data.items():
+            if not kf.size or not self.visible.get(name, True):
+                continue
+            sel = self.selection.get(name)
+            owners.append(np.full(kf.size, len(names), np.int64))
+            names.append(name)
+            xs.append(kf)
+            ys.append(ky)
+            sels.append(np.isin(kf, np.fromiter(sel, float, len(sel))) if sel else np.zeros(kf.size, bool))
+        if names:
+            x, y, own, sel = np.concatenate(xs), np.concatenate(ys), np.concatenate(owners), np.concatenate(sels)
+        else:
+            x, y, own, sel = np.zeros(0), np.zeros(0), np.zeros(0, np.int64), np.zeros(0, bool)
+        lane.hit_x, lane.hit_y, lane.hit_owner, lane.hit_names = x, y, own, names
+        un = ~sel
+        sig = (x[un].tobytes(), y[un].tobytes(), tuple(names[i] for i in np.unique(own[un])), own[un].tobytes())
+        if sig != lane.unsel_sig:
+            lane.unsel_sig = sig
+            if un.any():
+                brushes = [self._brushes[names[i]] for i in own[un]]
+                lane.keys.setData(x=x[un], y=y[un], brush=brushes)
+            else:
+                lane.keys.clear()
+        if sel.any():
+            lane.sel_keys.setData(x=x[sel], y=y[sel])
+        elif len(lane.sel_keys.data):
+            lane.sel_keys.clear()
+        _show(lane.keys, bool(un.any()))  # an empty scatter still costs a paint call
+        _show(lane.sel_keys, bool(sel.any()))
 
     def _draw_handles(self, lane: _Lane) -> None:
         segs, pts, index = [], [], []
@@ -472,7 +577,7 @@ class CurveEditor(QWidget):
             for f, (hin, hout), bezier in self.doc.handles(name, sorted(frames)):
                 if not bezier:
                     continue
-                y = float(np.nan_to_num(self.doc.result_values(name, np.array([f]))[0]))
+                y = float(np.nan_to_num(self._result_at(lane, name, f)))
                 for side, (dx, dy) in (("in", hin), ("out", hout)):
                     segs += [(f, y), (f + dx, y + dy)]
                     pts.append((f + dx, y + dy))
@@ -482,10 +587,20 @@ class CurveEditor(QWidget):
             lane.handles.setData(s[:, 0], s[:, 1], connect="pairs")
             p = np.asarray(pts, float)
             lane.handle_pts.setData(x=p[:, 0], y=p[:, 1])
-        else:
+        elif lane.handle_index:
             lane.handles.setData([], [])
             lane.handle_pts.clear()
+        _show(lane.handles, bool(segs))
+        _show(lane.handle_pts, bool(segs))
         lane.handle_index = index
+
+    def _result_at(self, lane: _Lane, name: str, frame: int) -> float:
+        """The drawn result curve's value at `frame` (evaluated when outside the range or not drawn)."""
+        y = lane.drawn_res.get(name)
+        i = int(frame) - self.doc.frame_range()[0]
+        if y is not None and 0 <= i < y.size:
+            return float(y[i])
+        return float(self.doc.result_values(name, np.array([int(frame)]))[0])
 
     def _doc_changed(self, names: list) -> None:
         if self._moving:
@@ -510,19 +625,14 @@ class CurveEditor(QWidget):
 
     # ------------------------------------------------------------------ hit tests
     def _hit_key(self, lane: _Lane, p: QPointF) -> tuple[str, int] | None:
+        if lane.hit_x.size == 0:
+            return None
         pxw, pxh = lane.box.viewPixelSize()
-        best, best_d = None, HIT_PX
-        for name, (_b, _r, keys) in lane.items.items():
-            if not self.visible.get(name, True):
-                continue
-            data = keys.data
-            if len(data) == 0:
-                continue
-            d = np.hypot((data["x"] - p.x()) / pxw, (data["y"] - p.y()) / pxh)
-            i = int(np.argmin(d))
-            if d[i] < best_d:
-                best, best_d = (name, int(round(data["x"][i]))), float(d[i])
-        return best
+        d = np.hypot((lane.hit_x - p.x()) / pxw, (lane.hit_y - p.y()) / pxh)
+        i = int(np.argmin(d))
+        if d[i] >= HIT_PX:
+            return None
+        return lane.hit_names[int(lane.hit_owner[i])], int(round(lane.hit_x[i]))
 
     def _hit_handle(self, lane: _Lane, p: QPointF) -> tuple[str, int, str] | None:
         data = lane.handle_pts.data
@@ -603,14 +713,10 @@ class CurveEditor(QWidget):
         r = QRectF(drag[1], p).normalized()
         lane = self.lanes[box.lane]
         sel = {n: set(s) for n, s in self.selection.items()} if mods & (Qt.ShiftModifier | Qt.ControlModifier) else {}
-        for name, (_b, _r, keys) in lane.items.items():
-            if not self.visible.get(name, True):
-                continue
-            data = keys.data
-            if len(data) == 0:
-                continue
-            inside = (data["x"] >= r.left()) & (data["x"] <= r.right()) & (data["y"] >= r.top()) & (data["y"] <= r.bottom())
-            frames = {int(round(x)) for x in data["x"][inside]}
+        x, y = lane.hit_x, lane.hit_y
+        inside = (x >= r.left()) & (x <= r.right()) & (y >= r.top()) & (y <= r.bottom())
+        for i, name in enumerate(lane.hit_names):
+            frames = {int(round(f)) for f in x[inside & (lane.hit_owner == i)]}
             if mods & Qt.ControlModifier:
                 sel.setdefault(name, set()).difference_update(frames)
             elif frames:
@@ -635,11 +741,11 @@ class CurveEditor(QWidget):
     def select(self, selection: Selection) -> None:
         """Replace the key selection {curve: {frames}}."""
         self.selection = {n: set(s) for n, s in selection.items() if s}
-        self.refresh(set(self.selection) | set(self._drawn_selected()))
+        if self.doc is not None:
+            for lane in self.lanes.values():  # the curves are unchanged: only markers and handles
+                self._update_keys(lane)
+                self._draw_handles(lane)
         self.selectionChanged.emit()
-
-    def _drawn_selected(self) -> set[str]:
-        return set(self.doc.names()) if self.doc else set()
 
     def selected_count(self) -> int:
         return sum(len(s) for s in self.selection.values())
@@ -654,7 +760,9 @@ class CurveEditor(QWidget):
             self.selection = self.doc.move_keys(self.selection, int(dframe), float(dvalue))
         finally:
             self._moving = False
-        self.refresh(list(self.selection))
+        if set(self.selection) != self._live:
+            self._set_live(set(self.selection))
+        self.refresh(list(self.selection), results_only=True)
         self.last_redraw_ms = (time.perf_counter() - t0) * 1e3
 
     def set_key_at_cursor(self) -> None:

@@ -69,6 +69,17 @@ class CurveDoc(QObject):
         """The final curve (base + layers, gain, clamp) at `frames`, evaluated by core."""
         return self.cs.evaluate(name, np.asarray(frames, np.int64))
 
+    def result_curve(self, name: str, frames: np.ndarray | None = None) -> np.ndarray:
+        """The final curve at `frames` (default: every frame of the range), as result_values but
+        read from core's whole-range evaluation (cached per curve and recomputed only when one of
+        its inputs changed), so redrawing an unchanged curve costs no evaluation."""
+        if frames is None:
+            return self.cs.evaluate(name)
+        idx = np.asarray(frames, np.int64) - self.cs.frame_range[0]
+        if idx.size and (idx.min() < 0 or idx.max() >= self.cs.n_frames):
+            return self.result_values(name, frames)  # keys outside the analysed range
+        return self.cs.evaluate(name)[idx]
+
     def _layer_curve(self, name: str):
         try:
             return self.cs.layer(self.layer).curves.get(name)
@@ -102,12 +113,12 @@ class CurveDoc(QObject):
             return []
         hs = c.handles()
         keys = c.keys
-        g = self.cs.gain(name) if is_au(name) else 1.0
         out = []
         for f in frames:
             i = c.key_index(int(f))
             if i is None:
                 continue
+            g = self._value_scale(name, int(f))
             bez = keys[i].interp is Interp.BEZIER or (i > 0 and keys[i - 1].interp is Interp.BEZIER)
             (ix, iy), (ox, oy) = hs[i]
             out.append((int(f), ((ix, iy * g), (ox, oy * g)), bez))
@@ -141,9 +152,15 @@ class CurveDoc(QObject):
         if not self._own_push:
             self.changed.emit([])
 
-    def _value_scale(self, name: str) -> float:
-        """Screen value change per layer value change (the AU gain), so a dragged key follows the mouse."""
-        g = self.cs.gain(name) if is_au(name) else 1.0
+    def _value_scale(self, name: str, frame: int | None = None) -> float:
+        """Screen value change per layer value change (the AU gain at `frame`: keyed gains vary over
+        time), so a dragged key follows the mouse."""
+        if not is_au(name):
+            return 1.0
+        if frame is not None and self.cs.has_gain_keys(name):
+            g = float(self.cs.gain_at(name, np.array([int(frame)]))[0])
+        else:
+            g = self.cs.gain(name)
         return g if g > 1e-6 else 1.0
 
     # ------------------------------------------------------------------ editing
@@ -177,7 +194,7 @@ class CurveDoc(QObject):
             return {}
         # one command for every curve (dvalue divided per curve by its gain) so that the whole
         # drag merges into a single undo step
-        dv = {n: float(dvalue) / self._value_scale(n) for n in sel}
+        dv = {n: float(dvalue) / self._value_scale(n, sel[n][0]) for n in sel}
         c = cmd.MoveKeys(self.cs, self.layer, sel, dframe, dv, merge_id=self._drag_id)
         self._push(c, sel.keys())
         return {n: set(fr) for n, fr in c.compute.new_selection.items()}
@@ -196,7 +213,7 @@ class CurveDoc(QObject):
         k = self.key(name, frame)
         if k is None:
             return
-        g = self._value_scale(name)
+        g = self._value_scale(name, frame)
         off = (float(offset[0]), float(offset[1]) / g)
         mode = TangentMode.BROKEN if k.tangent_mode is TangentMode.BROKEN else TangentMode.FREE
         kw = {"in_tangent": off} if side == "in" else {"out_tangent": off}

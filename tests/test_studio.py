@@ -254,6 +254,59 @@ def test_gain_slider_goes_through_undo_and_warns(win):
     assert doc.cs.gain("AU12L") == pytest.approx(1.0)
 
 
+def test_key_drag_redraws_only_the_dragged_curve_and_long_curves_are_downsampled(qtbot):
+    """40 curves x 10,000 frames: moving one curve's key gives new data to that result curve only
+    (every other item keeps the very array it showed), and the items clip to the view with peak
+    downsampling, so a one-frame spike is still drawn when 10,000 frames share ~1,000 pixels."""
+    from core.curves import CurveSet
+    from core.project.undo import UndoStack
+    from studio.curve_editor import CurveEditor
+    from studio.curvedoc import CurveDoc
+
+    n = 10_000
+    names = [f"AU{a:02d}{s}" for a in (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17, 20) for s in ("", "L", "R")][:37]
+    names += ["pose_Rx", "pose_Ry", "gaze_x"]
+    t = np.arange(n)
+    base = {nm: 1.5 + np.sin(t / (20 + 3 * i)) for i, nm in enumerate(names)}
+    base["AU01"][7777] = 4.75  # a one-frame spike
+    doc = CurveDoc(CurveSet(names, (0, n - 1), base=base), UndoStack())
+    ed = CurveEditor()
+    qtbot.addWidget(ed)
+    ed.resize(1400, 700)
+    ed.set_doc(doc)
+    ed.show()
+    qtbot.waitExposed(ed)
+    doc.add_keys(names, 5000)
+    items = {nm: it for lane in ed.lanes.values() for nm, it in lane.items.items()}
+    assert len(items) == 40
+    shown = {nm: (b.yData, r.yData) for nm, (b, r) in items.items()}
+    ed.select({"AU12L": {5000}})
+    ed.move_selected(3, 0.5)
+    assert list(doc.key_frames("AU12L")) == [5003]
+    for nm, (b, r) in items.items():
+        assert b.yData is shown[nm][0], f"{nm}: extracted curve was set again"
+        if nm != "AU12L":
+            assert r.yData is shown[nm][1], f"{nm}: result curve was set again though it did not change"
+    new = items["AU12L"][1].yData
+    assert new is not shown["AU12L"][1]
+    np.testing.assert_allclose(new, doc.result_values("AU12L", t))
+    assert new[5003] == pytest.approx(base["AU12L"][5003] + 0.5)
+    # clip to view + peak downsampling, applied after PlotItem.addItem (which imposes its own modes)
+    ed.frame_all()
+    qtbot.wait(20)
+    b, r = items["AU01"]
+    assert r.opts["clipToView"] and r.opts["autoDownsample"] and r.opts["downsampleMethod"] == "peak"
+    drawn_x, drawn_y = r.curve.getData()
+    lane_px = ed.lanes["brows"].box.width()
+    assert drawn_x.size <= 1.5 * lane_px, f"{drawn_x.size} points drawn for {lane_px:.0f} pixels"
+    assert drawn_y.max() == pytest.approx(4.75), "peak downsampling must keep the one-frame spike"
+    # zoomed in, the items clip to the view on their own (no re-evaluation)
+    ed._first_lane().box.setXRange(7700, 7900, padding=0)
+    qtbot.wait(20)
+    drawn_x, _ = r.curve.getData()
+    assert drawn_x.min() >= 7690 and drawn_x.max() <= 7910 and drawn_x.size >= 190
+
+
 # ---------------------------------------------------------------------- scrub / viewer
 def test_scrub_moves_viewer_frame_accurately(win, qtbot):
     from core.media.reader import open_media
