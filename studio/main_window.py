@@ -216,6 +216,9 @@ class MainWindow(QMainWindow):
         self.inspector.gainChanged.connect(self._gain_changed)
         self.inspector.settingsChanged.connect(self._settings_changed)
         self.identities.assignRequested.connect(self._assign_identity)
+        self.identities.addFromFrameRequested.connect(self._add_identity_from_frame)
+        self.identities.templatesChanged.connect(self._identity_library_changed)
+        self.identities.runner = self._identity_job
         self.queue.itemEnded.connect(lambda _id, st: self.show_message(f"render queue: job {st}"))
 
     # ------------------------------------------------------------------ opening / saving
@@ -354,6 +357,9 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ session -> widgets
     def _project_changed(self) -> None:
         self.bin.populate(self.session)
+        # the project's own library when it names one, else the user's (as `facsimile project assign`)
+        p = self.session.project
+        self.identities.open_library(getattr(p, "library_path", None) if p is not None else None)
         self._update_title()
 
     def _shot_changed(self) -> None:
@@ -398,7 +404,17 @@ class MainWindow(QMainWindow):
         faces = f"{an.n_tracks} face track(s)" if an is not None else "not analysed (Shot ▸ Analyse)"
         curves = f", editing track {s.track}" if s.track is not None else ""
         self.inspector.set_shot_info(f"<b>{s.shot.name}</b> frames {s.first}–{s.last} · {faces}{curves}"
-                                     + (f"<br>identity: {s.shot.identity}" if s.shot.identity else ""))
+                                     + (f"<br>identity: {self._identity_label(s.shot.identity)}"
+                                        if s.shot.identity else ""))
+
+    def _identity_label(self, template_id: str) -> str:
+        """'Name (id)' of an assigned template, or the bare id when the library lacks it."""
+        lib = self.identities.library
+        try:
+            t = lib.get(template_id) if lib is not None else None
+        except FacsimileError:
+            t = None
+        return f"{t.name} ({t.id})" if t is not None else f"{template_id} (not in the library)"
 
     def _refresh_warnings(self) -> None:
         s = self.session
@@ -407,11 +423,14 @@ class MainWindow(QMainWindow):
         if settings.get("mode") == "swap" and s.shot is not None and not s.shot.identity:
             warns.append("swap mode needs an identity: assign one from the Identities tab")
         if s.shot is not None and s.shot.identity and self.identities.library is not None:
+            from studio.identity_panel import consent_warning
+
             try:
                 t = self.identities.library.get(s.shot.identity)
-                if not (getattr(t, "consent", None) or (isinstance(t, dict) and t.get("consent"))):
-                    warns.append(f"identity {s.shot.identity!r} has no consent record")
-            except Exception as exc:  # noqa: BLE001
+                cw = consent_warning(t)
+                if cw:
+                    warns.append(f"identity {t.name}: {cw}")
+            except FacsimileError as exc:
                 warns.append(f"identity {s.shot.identity!r} is not in the library ({exc})")
         self.inspector.set_external_warnings(warns)
         if warns:
@@ -450,10 +469,12 @@ class MainWindow(QMainWindow):
     def undo(self) -> None:
         if self.session.undo is not None and self.session.undo.undo():
             self.show_message(f"undo ({self.session.undo.redo_text})")
+            self._refresh_shot_info()  # an undone identity assignment
 
     def redo(self) -> None:
         if self.session.undo is not None and self.session.undo.redo():
             self.show_message(f"redo ({self.session.undo.undo_text})")
+            self._refresh_shot_info()
 
     def _k_pressed(self) -> None:
         if self.curves.isAncestorOf(QApplication.focusWidget()) if QApplication.focusWidget() else False:
@@ -484,15 +505,47 @@ class MainWindow(QMainWindow):
         if self.viewer.mode.currentIndex() != 0:
             self.viewer.request_frame(s.frame)
 
-    def _assign_identity(self, name: str) -> None:
+    def _assign_identity(self, template_id: str) -> None:
+        """Assign a library template to the current shot, one undo step; the shot stores the
+        template id, exactly as `facsimile project assign` does (core.project.workflow)."""
         s = self.session
         if s.shot is None:
+            self.identities.show_error("no shot is open: open a project or a plate first")
             return
-        from core.project.commands import SetShotFields
+        from core.project.workflow import assign_identity
 
-        s.undo.push(SetShotFields(s.project, s.shot.id, identity=name))
+        try:
+            t = assign_identity(s.project, s.shot, template_id, stack=s.undo)
+        except FacsimileError as exc:
+            self.identities.show_error(f"not assigned: {exc}")
+            return
+        self.show_message(f"{s.shot.name}: identity {t.name} ({t.id})")
         self._refresh_shot_info()
         self._refresh_warnings()
+
+    def _identity_library_changed(self) -> None:
+        self._refresh_shot_info()
+        self._refresh_warnings()
+
+    def _add_identity_from_frame(self) -> None:
+        """Make a template from the plate frame under the viewer's cursor."""
+        s = self.session
+        if s.shot is None or s.frames is None:
+            self.identities.show_error("no plate frame to take a face from: open a project or a plate first")
+            return
+        try:
+            rgb = s.frames.get(s.frame)
+        except FacsimileError as exc:
+            self.identities.show_error(f"frame {s.frame} cannot be read: {exc}")
+            return
+        self.identities.add_from_frame(rgb, f"{s.shot.name} frame {s.frame}")
+
+    def _identity_job(self, name: str, task, on_done) -> Worker:
+        """The identity panel's runner: a background job; a failure or cancel frees the panel."""
+        w = self.run_job(name, task, on_done)
+        w.failed.connect(self.identities.add_failed)
+        w.cancelled.connect(lambda: self.identities.add_failed(f"{name}: cancelled"))
+        return w
 
     # ------------------------------------------------------------------ long work
     def run_job(self, name: str, task, on_done=None) -> Worker:
