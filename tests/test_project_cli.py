@@ -545,3 +545,20 @@ def test_gain_keys_from_the_cli(tmp_path: Path, plate: Path, capsys: pytest.Capt
         rc, _, err = run(capsys, "gain", str(folder), "--shot", "sh010", "--curve", "AU12", *argv)
         assert rc == 4 and msg in err and err.count("\n") == 1, err
     assert (folder / "project.json").read_bytes() == before
+
+
+def test_project_folder_without_suffix_is_edited_in_place(tmp_path: Path) -> None:
+    """A project folder renamed without `.facsimile` is still that project: edits go into it,
+    not into a new `NAME.facsimile` folder beside it."""
+    from core.cli import main
+    from core.project import Project
+    from tests.mediagen import make_video
+
+    plate = make_video(tmp_path / "p.mp4", frames=6)
+    assert main(["project", "create", str(tmp_path / "a.facsimile"), "--plate", str(plate)]) == 0
+    moved = tmp_path / "renamed"
+    (tmp_path / "a.facsimile").rename(moved)
+    shot = Project.load(moved).shots[0].id
+    assert main(["project", "set", str(moved), "--shot", shot, "mode=swap"]) == 0
+    assert not (tmp_path / "renamed.facsimile").exists()
+    assert Project.load(moved).shots[0].render_settings["mode"] == "swap"

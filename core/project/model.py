@@ -466,6 +466,7 @@ class Project:
                                f"{'s' if len(problems) > 1 else ''}; the file was left as it is):\n  "
                                + "\n  ".join(problems) + _offer(p))
         proj = cls(p, doc["name"])
+        proj.path = p  # an existing project folder keeps its name, even without the .facsimile suffix
         proj.library_path = doc.get("library_path")
         proj.settings = doc.get("settings", {})
         proj.saved_at = float(doc["saved_at"]) if document is None else 0.0
