@@ -24,7 +24,7 @@ demo: $(STAMP)
 	$(BIN)/facsimile demo --out demo_output
 
 test: $(STAMP)
-	@$(BIN)/python -m pytest -n 2 -m "not slow" $(PYTEST_ARGS); rc=$$?; \
+	@$(BIN)/python -m pytest -n 2 -m "not bundle" $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here"; exit 1; fi; exit $$rc
 
 test-all: $(STAMP)

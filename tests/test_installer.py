@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.bundle]
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD = REPO / "installer" / "build_bundle.py"

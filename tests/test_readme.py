@@ -32,7 +32,7 @@ SHELL_LANGS = {"sh", "bash", "shell", "console", "zsh"}
 MAKE_COVERAGE = {
     "test": ("CI", ".ci/run runs exactly `make test` on a clean clone"),
     "install": ("CI", "`make test` depends on the install stamp, so CI runs the install first"),
-    "test-all": ("CI", "same recipe as `make test` without the slow filter"),
+    "test-all": ("CI", "same recipe as `make test` without the bundle filter"),
 }
 # Other commands (regex on the command line) -> (test node or "CI", why that covers it).
 OTHER_COVERAGE = [
