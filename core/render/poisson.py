@@ -127,7 +127,7 @@ def _dst1_fft(xp, a, axis: int):
 def _dstn(xp, a, inverse: bool):
     if xp is np:
         f = scipy.fft.idstn if inverse else scipy.fft.dstn
-        return f(a, type=1, axes=(0, 1))
+        return f(a, type=1, axes=(0, 1), workers=-1)  # both cores: the transforms dominate the solve
     out = _dst1_fft(xp, _dst1_fft(xp, a, 0), 1)
     if inverse:
         out = out / (4.0 * (a.shape[0] + 1) * (a.shape[1] + 1))
