@@ -6,7 +6,6 @@ public-domain astronaut; FACSIMILE_HOME is a per-test folder (tests/conftest.py)
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -93,10 +92,7 @@ def test_add_from_files_with_consent_is_listed_with_icon_and_warnings(panel, pic
     if qss.is_file():  # the studio's theme on this widget only (the test app is not themed)
         panel.setStyleSheet(qss.read_text(encoding="utf-8"))
     img = panel.grab()
-    img.save(str(output_dir / "identity_panel.png"))
-    shots = REPO / "docs" / "screenshots"
-    if shots.is_dir():
-        shutil.copy(output_dir / "identity_panel.png", shots / "identity_panel.png")
+    img.save(str(output_dir / "identity_panel.png"))  # docs/screenshots/identity_panel.png is a copy of it
 
 
 def test_no_face_picture_is_a_clear_error_and_adds_nothing(panel, pictures):
