@@ -29,7 +29,7 @@ from core.errors import FacsimileError
 from core.paths import user_data_dir
 from studio.curve_editor import CurveEditor
 from studio.identity_panel import IdentityPanel
-from studio.inspector import Inspector
+from studio.inspector import RENDER_DEFAULTS, Inspector
 from studio.preview import LivePreview
 from studio.project_bin import ProjectBin
 from studio.render_queue import QueueItem, RenderQueue, RenderQueuePanel
@@ -208,6 +208,7 @@ class MainWindow(QMainWindow):
         s.frameChanged.connect(self._frame_changed)
         s.dirtyChanged.connect(lambda _d: self._update_title())
         s.message.connect(self.show_message)
+        s.undoChanged.connect(self._undo_changed)
         self.transport.frameRequested.connect(s.set_frame)
         self.transport.jumpKey.connect(self.jump_key)
         self.curves.frameScrubbed.connect(s.set_frame)
@@ -492,6 +493,16 @@ class MainWindow(QMainWindow):
     def _gain_changed(self, au: int, gain: float) -> None:
         if self.session.doc is not None:
             self.session.doc.set_au_gain(au, gain)
+
+    def _undo_changed(self) -> None:
+        """Undo/redo can change the shot's render settings or identity: show what the shot holds."""
+        shot = self.session.shot
+        if shot is None:
+            return
+        held = {**RENDER_DEFAULTS, **(getattr(shot, "render_settings", None) or {})}
+        if held != self.inspector.settings:
+            self.inspector.set_settings(shot.render_settings)
+        self._refresh_shot_info()
 
     def _settings_changed(self, settings: dict) -> None:
         s = self.session

@@ -32,6 +32,7 @@ class Session(QObject):
     frameChanged = Signal(int)
     dirtyChanged = Signal(bool)
     message = Signal(str)
+    undoChanged = Signal()  # any push, undo or redo on the project's stack
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -113,6 +114,7 @@ class Session(QObject):
 
     def _undo_changed(self, stack) -> None:
         self.mark_dirty(stack.is_dirty or self.untitled and stack.index > 0)
+        self.undoChanged.emit()
 
     # ------------------------------------------------------------------ shots
     def shot_names(self) -> list[str]:

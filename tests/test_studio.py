@@ -254,6 +254,20 @@ def test_gain_slider_goes_through_undo_and_warns(win):
     assert doc.cs.gain("AU12L") == pytest.approx(1.0)
 
 
+def test_undo_of_a_render_setting_shows_in_the_inspector(win):
+    """The inspector shows what the shot holds after undo/redo, not what was last clicked."""
+    combo = win.inspector.blend
+    before = win.session.shot.render_settings.get("blend", combo.currentData())
+    other = next(combo.itemData(i) for i in range(combo.count()) if combo.itemData(i) != before)
+    combo.setCurrentIndex(combo.findData(other))
+    assert win.session.shot.render_settings["blend"] == other
+    win.undo()
+    assert win.session.shot.render_settings.get("blend", before) == before
+    assert combo.currentData() == before
+    win.redo()
+    assert combo.currentData() == other
+
+
 def test_key_drag_redraws_only_the_dragged_curve_and_long_curves_are_downsampled(qtbot):
     """40 curves x 10,000 frames: moving one curve's key gives new data to that result curve only
     (every other item keeps the very array it showed), and the items clip to the view with peak
