@@ -134,6 +134,36 @@ def _dstn(xp, a, inverse: bool):
     return out
 
 
+def _eigenvalues(xp, n: int, m: int):
+    """Eigenvalues (n, m, 1) of the 5-point Laplacian with zero Dirichlet border, DST-I basis."""
+    ky = 2.0 * xp.cos(xp.pi * xp.arange(1, n + 1, dtype=xp.float64) / (n + 1)) - 2.0
+    kx = 2.0 * xp.cos(xp.pi * xp.arange(1, m + 1, dtype=xp.float64) / (m + 1)) - 2.0
+    return (ky[:, None] + kx[None, :]).astype(xp.float32)[..., None]
+
+
+def _solve_normal(src, dst, mask, edge_rule: str):
+    """The 'normal' blend as a correction of dst: u = dst + v, v = 0 on the ROI border and
+    Lap(v) = div(M grad(src - dst)) (M: the per-edge mask weights). The same system as
+    solve_dirichlet(dst, guidance_divergence(...)): the guidance is grad dst + M grad(src - dst)
+    and div grad dst is Lap dst on the interior; it needs about a third of the array passes."""
+    xp = xp_for(dst)
+    h, w = dst.shape[:2]
+    if h < 3 or w < 3:
+        raise FacsimileError("Poisson blend: the region is too small (needs at least 3x3 pixels)")
+    e = src - dst
+    if edge_rule == "inside":
+        mx = xp.minimum(mask[:, :-1], mask[:, 1:])[..., None]
+        my = xp.minimum(mask[:-1, :], mask[1:, :])[..., None]
+    else:
+        mx, my = mask[:, :-1, None], mask[:-1, :, None]
+    gx = mx * (e[:, 1:] - e[:, :-1])  # flux on edge (x, x+1)
+    gy = my * (e[1:, :] - e[:-1, :])
+    rhs = (gx[1:-1, 1:] - gx[1:-1, :-1]) + (gy[1:, 1:-1] - gy[:-1, 1:-1])
+    u = dst.copy()
+    u[1:-1, 1:-1] += _dstn(xp, _dstn(xp, rhs, inverse=False) / _eigenvalues(xp, h - 2, w - 2), inverse=True)
+    return u
+
+
 def solve_dirichlet(boundary, div):
     """Solve Lap(u) = div on the interior of the ROI with u = boundary on its border ring.
 
@@ -149,11 +179,7 @@ def solve_dirichlet(boundary, div):
     rhs[-1] -= boundary[-1, 1:-1]
     rhs[:, 0] -= boundary[1:-1, 0]
     rhs[:, -1] -= boundary[1:-1, -1]
-    n, m = h - 2, w - 2
-    ky = 2.0 * xp.cos(xp.pi * xp.arange(1, n + 1, dtype=xp.float64) / (n + 1)) - 2.0
-    kx = 2.0 * xp.cos(xp.pi * xp.arange(1, m + 1, dtype=xp.float64) / (m + 1)) - 2.0
-    lam = (ky[:, None] + kx[None, :]).astype(xp.float32)[..., None]
-    coef = _dstn(xp, rhs, inverse=False) / lam
+    coef = _dstn(xp, rhs, inverse=False) / _eigenvalues(xp, h - 2, w - 2)
     u = boundary.copy()
     u[1:-1, 1:-1] = _dstn(xp, coef, inverse=True)
     return u
@@ -191,7 +217,12 @@ def poisson_blend(src, dst, mask, mode: str = "normal", roi: Roi | None = None, 
         sub_s = xp.pad(sub_s, ((pt, pb), (pl, pr), (0, 0)), mode="edge")
         sub_d = xp.pad(sub_d, ((pt, pb), (pl, pr), (0, 0)), mode="edge")
         sub_m = xp.pad(sub_m, ((pt, pb), (pl, pr)), mode="constant")
-    u = solve_dirichlet(sub_d, guidance_divergence(sub_s, sub_d, sub_m, mode, edge_rule))
+    if mode == "normal":
+        if edge_rule not in ("inside", "forward"):
+            raise FacsimileError(f"unknown Poisson edge rule {edge_rule!r}; choose 'inside' or 'forward'")
+        u = _solve_normal(sub_s, sub_d, sub_m, edge_rule)
+    else:
+        u = solve_dirichlet(sub_d, guidance_divergence(sub_s, sub_d, sub_m, mode, edge_rule))
     pt, pb, pl, pr = pads
     u = u[pt:u.shape[0] - pb, pl:u.shape[1] - pr]
     out = d3.copy()
