@@ -5,6 +5,7 @@ plate is an H.264 file encoded here from skimage's public-domain astronaut."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -73,15 +74,17 @@ def project(tmp_path, plate) -> Path:
     return make_project(tmp_path, plate)
 
 
-@pytest.fixture
-def win(qtbot, project):
+@contextlib.contextmanager
+def open_window(qtbot, project: Path):
+    """The main window on `project`, shown and exposed; closed without the save prompt after.
+
+    Not qtbot.addWidget: qtbot closes its widgets before a fixture's teardown, and a dirty
+    window would then open the modal "save changes?" prompt and hang a failed test."""
     from studio.app import ensure_app
     from studio.main_window import MainWindow
 
     ensure_app()
     w = MainWindow(offer_recovery=False)
-    # not qtbot.addWidget: qtbot closes its widgets before this fixture's teardown, and a dirty
-    # window would then open the modal "save changes?" prompt and hang a failed test
     try:
         w.resize(1400, 900)
         w.open_path(project, interactive=False)
@@ -90,6 +93,12 @@ def win(qtbot, project):
         yield w
     finally:
         _close_clean(w)
+
+
+@pytest.fixture
+def win(qtbot, project):
+    with open_window(qtbot, project) as w:
+        yield w
 
 
 def _close_clean(w) -> None:

@@ -14,7 +14,7 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pyqtgraph")
 pytest.importorskip("pytestqt")
 
-from tests.test_studio import make_plate, make_project  # noqa: E402
+from tests.test_studio import make_plate, make_project, open_window  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -29,28 +29,8 @@ def project(tmp_path, plate) -> Path:
 
 @pytest.fixture
 def win(qtbot, project):
-    from studio.app import ensure_app
-    from studio.main_window import MainWindow
-
-    ensure_app()
-    w = MainWindow(offer_recovery=False)
-    # not qtbot.addWidget: a dirty window closed by qtbot would open the modal "save changes?" prompt
-    try:
-        w.resize(1400, 900)
-        w.open_path(project, interactive=False)
-        w.show()
-        qtbot.waitExposed(w)
+    with open_window(qtbot, project) as w:
         yield w
-    finally:
-        _close_clean(w)
-
-
-def _close_clean(w) -> None:
-    """Close a window without the unsaved-edits prompt (test teardown)."""
-    if w.session is not None:
-        w.session.mark_dirty(False)
-    w.close()
-    w.deleteLater()
 
 
 def _frames_of(cs, name: str) -> list[tuple[int, float]]:

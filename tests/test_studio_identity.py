@@ -15,7 +15,7 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pyqtgraph")
 pytest.importorskip("pytestqt")
 
-from tests.test_studio import _close_clean, make_plate, make_project  # noqa: E402
+from tests.test_studio import make_plate, make_project, open_window  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -143,21 +143,9 @@ def test_rename_withdraw_and_record_consent(panel, pictures):
 @pytest.fixture
 def win(qtbot, tmp_path):
     """The main window on a saved project whose plate is the astronaut at 640 px (4 frames)."""
-    from studio.app import ensure_app
-    from studio.main_window import MainWindow
-
     plate = make_plate(tmp_path / "astro640.mp4", n=4, size=640)
-    project = make_project(tmp_path, plate)
-    ensure_app()
-    w = MainWindow(offer_recovery=False)
-    try:
-        w.resize(1400, 900)
-        w.open_path(project, interactive=False)
-        w.show()
-        qtbot.waitExposed(w)
+    with open_window(qtbot, make_project(tmp_path, plate)) as w:
         yield w
-    finally:
-        _close_clean(w)
 
 
 def _wait_added(qtbot, w) -> None:
