@@ -24,7 +24,6 @@ import pytest
 
 import core.facs as facs
 from core.facs.calibrate import calibration_from_frames
-from core.facs.mesh import MOUTH_INNER_LOOP
 from core.facs.model import align, model
 
 MIXTURES = [
@@ -38,26 +37,21 @@ MIXTURES = [
 ]
 
 
-def face_crop(img: np.ndarray, lm: np.ndarray, size: int = 512) -> np.ndarray:
-    """The face scaled to fill a size x size image (as a tracked plate face would be)."""
-    x0, y0 = lm[:, :2].min(0)
-    x1, y1 = lm[:, :2].max(0)
-    cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, 0.8 * max(x1 - x0, y1 - y0)
-    k = size / (2 * half)
-    m = np.array([[k, 0, -(cx - half) * k], [0, k, -(cy - half) * k]])
-    return cv2.warpAffine(img, m, (size, size), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+def _derive_bases():
+    """resources/facs/derive_bases.py: its face crop and AU render (the diagnostic of --response)
+    are the round trip's, so both measure the same thing."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "resources" / "facs" / "derive_bases.py"
+    spec = importlib.util.spec_from_file_location("derive_bases", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
-def render(img: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Dense piecewise-affine warp of the face from src to dst landmarks, mouth opening painted dark."""
-    from core.render.warp import fill_mesh, warp_image
-
-    sp, tris = fill_mesh(src)
-    dp, _ = fill_mesh(dst)
-    out, mask = warp_image(img, sp, dp, tris)
-    comp = np.where(mask[..., None] > 0, out, img).astype(np.uint8)
-    cv2.fillPoly(comp, [np.round(dst[MOUTH_INNER_LOOP, :2]).astype(np.int32)], (40, 20, 20), lineType=cv2.LINE_AA)
-    return comp
+_DB = _derive_bases()
+face_crop = _DB.face_crop
+render = _DB.render_au
 
 
 @cache
