@@ -119,3 +119,18 @@ def test_cli_analyze_clip_frame_range(shared_media, tmp_path, capsys):
     assert all(r["success"] == "1" and r["face_id"] == "0" for r in rows)
     assert main(["analyze", str(clip), "--out", str(tmp_path), "--frames", "70-99"]) == 3  # past the end
     assert "outside" in capsys.readouterr().err
+
+
+def test_close_up_face_found_by_the_short_range_fallback(shared_media, analyzer):
+    """A face filling the frame (posed still 45-m7-di-ph.jpg, 512 px, the face ~270 px wide) is
+    missed by BlazeFace full-range at any score; the short-range model finds it."""
+    from core.analysis.defaults import MediaPipeDetector
+
+    img = load_image(shared_media("stills", "45-m7-di-ph.jpg"))
+    assert MediaPipeDetector(close_up_fallback=False).detect(img) == []
+    dets = MediaPipeDetector().detect(img)
+    assert len(dets) == 1 and dets[0].score > 0.8
+    x0, y0, x1, y1 = dets[0].bbox
+    assert 200 < x1 - x0 < 350
+    faces = analyzer.analyze_image(img, embed=False)
+    assert len(faces) == 1 and faces[0].landmarks.shape == (478, 3)

@@ -38,14 +38,21 @@ def _mp_solutions():
 
 
 class MediaPipeDetector:
-    """MediaPipe BlazeFace full-range detector. One graph per instance, reused across frames."""
+    """MediaPipe BlazeFace full-range detector, with the short-range model as a fallback.
+
+    The full-range model (faces up to ~5 m, small in frame) misses some close-ups that fill the
+    frame (e.g. shared stills/45-m7-di-ph.jpg: none at any score, 0.93 with the short-range
+    model), so a frame where it finds nothing is tried with the short-range model. One graph
+    per model per instance, reused across frames."""
 
     name = "mediapipe-face-detection-full-range"
 
-    def __init__(self, min_score: float = 0.5, model_selection: int = 1) -> None:
+    def __init__(self, min_score: float = 0.5, model_selection: int = 1, close_up_fallback: bool = True) -> None:
         self.min_score = float(min_score)
         self._graph = _mp_solutions().face_detection.FaceDetection(
             model_selection=model_selection, min_detection_confidence=self.min_score)
+        self._fallback = None
+        self._use_fallback = bool(close_up_fallback) and model_selection == 1
         self._lock = threading.Lock()
 
     def detect(self, image: np.ndarray) -> list[Detection]:
@@ -57,6 +64,11 @@ class MediaPipeDetector:
         with self._lock, warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # protobuf deprecation noise inside MediaPipe
             res = self._graph.process(rgb)
+            if not res.detections and self._use_fallback:
+                if self._fallback is None:
+                    self._fallback = _mp_solutions().face_detection.FaceDetection(
+                        model_selection=0, min_detection_confidence=self.min_score)
+                res = self._fallback.process(rgb)
         out: list[Detection] = []
         for d in res.detections or []:
             rb = d.location_data.relative_bounding_box
@@ -75,6 +87,8 @@ class MediaPipeDetector:
 
     def close(self) -> None:
         self._graph.close()
+        if self._fallback is not None:
+            self._fallback.close()
 
 
 def square_crop(box: np.ndarray, scale: float) -> tuple[float, float, float]:
