@@ -53,7 +53,7 @@ def main() -> int:
     ours = (time.perf_counter() - t0) / n * 1e3
     # scipy lsq_linear on the same residual (alignment included), fewer runs
     k = max(50, n // 20)
-    design_t = m.design_d.T
+    design_t = m.design.T
     sw = np.sqrt(m.elem_w)
     t0 = time.perf_counter()
     for i in range(k):

@@ -53,7 +53,7 @@ def test_box_qp_matches_lsq_linear(seed):
     # the same QP as a bounded least-squares problem: G = L L', min |L'a - L^-1 (b - penalty)|^2
     res = (x - m.neutral).ravel() * np.sqrt(m.elem_w)
     L = np.linalg.cholesky(m.gram_d)
-    y = solve_triangular(L, m.design_d @ res - m.penalty, lower=True)
+    y = solve_triangular(L, m.design @ res - m.penalty, lower=True)
     ref = lsq_linear(L.T, y, bounds=(0, 5), method="bvls", tol=1e-12).x
     assert np.abs(a - ref).max() < 1e-6
     assert box_qp(np.eye(3), np.array([-1.0, 2.0, 9.0])).tolist() == [0.0, 2.0, 5.0]

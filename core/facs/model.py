@@ -58,9 +58,8 @@ class Model:
     design: np.ndarray  # (B, P) weighted-sqrt flattened bases, P = 478*3
     elem_w: np.ndarray  # (P,) residual weights
     gram: np.ndarray  # (B, B) design @ design.T (exact problem, no ridge)
-    design_d: np.ndarray  # (B, P) design of the detector problem (the same bases: real landmarks)
     penalty: np.ndarray  # (B,) activation cost (keeps landmark noise out of the curves)
-    gram_d: np.ndarray  # (B, B) design_d @ design_d.T + ridge (noisy detector landmarks)
+    gram_d: np.ndarray  # (B, B) gram + ridge: the problem for noisy detector landmarks
     curve_from_basis: np.ndarray  # (n_curves,) index into bases, -1 for bilateral max curves
     bilateral: tuple[tuple[int, int, int], ...]  # (curve index, left basis, right basis)
 
@@ -93,12 +92,11 @@ def model() -> Model:
     # no ridge on the exact (raw) problem: the bases are linearly independent (smallest eigenvalue
     # of the Gram ~1e-4 against a largest ~0.1) and a ridge would bias synthesize -> solve
     gram = design @ design.T
-    # Detector landmarks are fitted with the same geometric bases. (Fitting MediaPipe's measured
-    # response to warped renders instead made real footage read several times too high: the
-    # detector under-reports an image warp, e.g. a squeezed open eye, not a real closed lid.)
-    design_d = design
-    gram_d = design_d @ design_d.T
-    gram_d += np.eye(len(gram_d)) * RIDGE * np.trace(gram_d) / len(gram_d)
+    # Detector landmarks are fitted with the same geometric bases, plus a small ridge. (Fitting
+    # MediaPipe's measured response to warped renders instead made real footage read several
+    # times too high: the detector under-reports an image warp, e.g. a squeezed open eye, not a
+    # real closed lid.)
+    gram_d = gram + np.eye(len(gram)) * RIDGE * np.trace(gram) / len(gram)
     # a basis that moves few landmarks a little would otherwise soak up noise at high intensity:
     # its activation cost is the noise it would explain, so its dead zone is wider
     penalty = NOISE_SIGMAS * LANDMARK_NOISE * np.sqrt(np.diag(gram_d))
@@ -114,8 +112,7 @@ def model() -> Model:
     missing = [f"AU{a:02d}" for a in AU_IDS if not any(n.startswith(f"AU{a:02d}") for n in names)]
     if missing:
         raise FacsimileError(f"AU basis file {path} lacks bases for {missing}")
-    return Model(neutral, bases, names, mirror, pw, sw, design, elem_w, gram, design_d, penalty, gram_d, cfb,
-                 tuple(bil))
+    return Model(neutral, bases, names, mirror, pw, sw, design, elem_w, gram, penalty, gram_d, cfb, tuple(bil))
 
 
 def box_qp(gram: np.ndarray, rhs: np.ndarray, lo: float = 0.0, hi: float = MAX_INTENSITY,
@@ -217,26 +214,20 @@ def align(landmarks: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, Pose]:
     return aligned, pose
 
 
-def solve_aligned(aligned: np.ndarray, neutral: np.ndarray, lo: float = 0.0, raw: bool = False,
-                  penalize: bool = True) -> tuple[np.ndarray, float]:
+def solve_aligned(aligned: np.ndarray, neutral: np.ndarray, raw: bool = False) -> tuple[np.ndarray, float]:
     """AU intensities per basis (B,) of an aligned mesh's displacement from neutral, and the fit RMS (IOD).
 
     Default (landmarks from the detector): the residual is fitted with the bases under a small
     ridge and an activation cost (L1) that keeps landmark noise out of the curves and prefers
     the fewest AUs that explain a movement. raw=True: the plain bounded least-squares
     coefficients (for meshes made by synthesize, no detector involved).
-    penalize=False drops the activation cost (it is an L1 term only valid for lo = 0; the
-    calibration solves with negative lower bounds without it).
     """
     m = model()
     res = (aligned - neutral).ravel()
     wres = res * np.sqrt(m.elem_w)
-    if raw:
-        a = box_qp(m.gram, m.design @ wres, lo=lo)
-        fit = res - m.bases.reshape(len(a), -1).T @ a
-    else:
-        a = box_qp(m.gram_d, m.design_d @ wres - (m.penalty if penalize else 0.0), lo=lo)
-        fit = res - m.bases.reshape(len(a), -1).T @ a
+    rhs = m.design @ wres
+    a = box_qp(m.gram, rhs) if raw else box_qp(m.gram_d, rhs - m.penalty)
+    fit = res - m.bases.reshape(len(a), -1).T @ a
     rms = float(np.sqrt((m.elem_w * fit * fit).sum() / m.elem_w.sum()))
     return a, rms
 
