@@ -121,19 +121,6 @@ def embed(rgb: np.ndarray, render_id: str) -> np.ndarray:
     return out
 
 
-def _block_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Per LL block: True when every pixel it covers (2*_BLOCK square) is inside `mask`."""
-    side = 2 * _BLOCK
-    m = np.asarray(mask, bool)
-    rows, cols = shape
-    m = m[: rows * side, : cols * side]
-    if m.shape != (rows * side, cols * side):
-        pad = np.zeros((rows * side, cols * side), bool)
-        pad[: m.shape[0], : m.shape[1]] = m
-        m = pad
-    return m.reshape(rows, side, cols, side).all(axis=(1, 3))
-
-
 def extract_bits(rgb: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """Majority-voted 64 payload bits and the mean vote margin (0 random .. 1 unanimous).
 
@@ -142,7 +129,12 @@ def extract_bits(rgb: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.nd
     """
     c = _coefficients(_luma(rgb)).astype(np.float64)
     grid = c.shape
-    weight = np.ones(c.shape) if mask is None else _block_mask(mask, c.shape).astype(np.float64)
+    if mask is None:
+        weight = np.ones(grid)
+    else:
+        if np.shape(mask)[:2] != rgb.shape[:2]:
+            raise ValueError(f"watermark mask {np.shape(mask)} does not match the image {rgb.shape[:2]}")
+        weight = _pixel_blocks(np.asarray(mask, bool)).all(axis=(2, 3)).astype(np.float64)  # whole blocks only
     c, weight = c.ravel(), weight.ravel()
     frac = np.mod(c, _STEP) / _STEP  # 0 -> bit 0 lattice, 0.5 -> bit 1 lattice
     vote1 = np.abs(frac - 0.5) < 0.25
