@@ -163,6 +163,7 @@ class Renderer:
         self.occlusion_status = NO_OCCLUDER
         self._init_occlusion()
         self._template_canonical: np.ndarray | None = None
+        self._template_source: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # texture, mesh, fill
         # Edit mode without an explicit donor source: remember the last frame with each eye open.
         self.eye_memory = True
         self._eye_seen: dict[str, list[float]] = {"right": [], "left": []}
@@ -289,10 +290,13 @@ class Renderer:
         pts_fill, tris_fill = fill_mesh(m)
         if s.mode == "edit":
             src_img, src_pts = plate_f, np.asarray(landmarks, np.float32)
+            src_fill, _ = fill_mesh(src_pts)
         else:
-            tex, _ = to_float(self.template.texture[..., :3])
-            src_img, src_pts = tex, self.template.neutral_mesh
-        src_fill, _ = fill_mesh(src_pts)
+            if self._template_source is None:  # the template is the same every frame: convert it once
+                tex, _ = to_float(self.template.texture[..., :3])
+                pts = self.template.neutral_mesh
+                self._template_source = (tex, pts, fill_mesh(pts)[0])
+            src_img, src_pts, src_fill = self._template_source
         plan = eye_plan(src_pts, m)
         closing = {side: wt for side, (kind, wt) in plan.items() if kind == "close"}
         if closing:  # no eyeball may be squeezed into closing lids: cover the source opening with lid skin
