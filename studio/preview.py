@@ -59,7 +59,10 @@ class LivePreview:
                 template = Library(self.session.project.library_path).get(self.session.shot.identity)
             r = Renderer(settings, template)
             r.eye_memory = False  # a preview frame must not depend on the scrub history
-            self._renderers = {key: r}  # settings changed: drop the old renderer
+            # settings changed: drop the old renderer of this path, keep the other path's (scrub and
+            # rest alternate; rebuilding a Renderer reloads its restoration/occlusion models)
+            self._renderers = {k: v for k, v in self._renderers.items() if k[1] != fast}
+            self._renderers[key] = r
         return r
 
     def _landmarks(self, frame: int) -> np.ndarray | None:
