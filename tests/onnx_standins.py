@@ -196,3 +196,18 @@ def make_occluder_standin(path: Path, size: int = 256, layout: str = "NHWC", kin
                               [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, in_shape)],
                               [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, out_shape)], inits)
     return _save(graph, path)
+
+
+def manifests_with_test_entry(folder: Path, entry_toml: str) -> Path:
+    """`folder` made a manifests folder: copies of the shipped manifests plus `entry_toml` (one
+    test-only [[model]] entry describing a stand-in by its own hash) in zz_test_only.toml; point
+    FACSIMILE_MANIFESTS at it. The shipped manifests never list a stand-in."""
+    import textwrap
+
+    from core.runtime import registry
+
+    folder.mkdir()
+    for f in registry.manifests_dir().glob("*.toml"):
+        (folder / f.name).write_text(f.read_text())
+    (folder / "zz_test_only.toml").write_text(textwrap.dedent(entry_toml))
+    return folder

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import textwrap
 from pathlib import Path
 
 import cv2
@@ -21,10 +20,9 @@ from skimage import data as skdata
 
 from core.cli import main
 from core.errors import FacsimileError, ModelError
-from core.runtime import registry
 from core.runtime.adapters.occlude import OnnxOccluder, available_occluders, load_occluder
 from core.runtime.registry import ModelStore, load_manifests
-from tests.onnx_standins import make_occluder_standin
+from tests.onnx_standins import make_occluder_standin, manifests_with_test_entry
 
 STANDIN_ID = "test_occluder_standin"
 
@@ -72,11 +70,7 @@ def installed_occluder(tmp_path, monkeypatch):
     hash, the stand-in installed with `facsimile models install`. Returns (model file, sha256)."""
     standin = make_occluder_standin(tmp_path / "xseg_standin.onnx", 256, "NHWC", "face_probability")
     digest = hashlib.sha256(standin.read_bytes()).hexdigest()
-    mdir = tmp_path / "manifests"
-    mdir.mkdir()
-    for f in registry.manifests_dir().glob("*.toml"):
-        (mdir / f.name).write_text(f.read_text())
-    (mdir / "zz_test_only.toml").write_text(textwrap.dedent(f"""
+    mdir = manifests_with_test_entry(tmp_path / "manifests", f"""
         [[model]]
         id = "{STANDIN_ID}"
         family = "occluder"
@@ -92,7 +86,7 @@ def installed_occluder(tmp_path, monkeypatch):
         normalisation = {{ mean = [0.0, 0.0, 0.0], std = [255.0, 255.0, 255.0], channels = "BGR", layout = "NHWC" }}
         inputs = [{{ name = "input", shape = [1, 256, 256, 3] }}]
         outputs = [{{ name = "output", shape = [1, 256, 256, 1] }}]
-    """))
+    """)
     monkeypatch.setenv("FACSIMILE_MANIFESTS", str(mdir))
     src = tmp_path / "incoming"
     src.mkdir()

@@ -6,7 +6,6 @@ import hashlib
 import json
 import logging
 import os
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ from core.errors import ModelError
 from core.runtime import registry
 from core.runtime.onnx import create_session, select_providers
 from core.runtime.registry import ModelStore, load_manifests
-from tests.onnx_standins import make_restorer_standin
+from tests.onnx_standins import make_restorer_standin, manifests_with_test_entry
 
 REQUIRED_IDS = {"scrfd_10g", "scrfd_2.5g", "retinaface_10g", "2dfan4", "arcface_w600k_r50", "inswapper_128",
                 "gpen_bfr_512", "gpen_bfr_1024", "gpen_bfr_2048", "gfpgan_1.4", "codeformer",
@@ -69,11 +68,7 @@ def test_manifest_dir(tmp_path, monkeypatch):
     small fixture file (a stand-in graph) by its own hash; the shipped manifests never list it."""
     fixture = make_restorer_standin(tmp_path / "fixture_restorer_64.onnx", size=64)
     digest = hashlib.sha256(fixture.read_bytes()).hexdigest()
-    mdir = tmp_path / "manifests"
-    mdir.mkdir()
-    for f in registry.manifests_dir().glob("*.toml"):
-        (mdir / f.name).write_text(f.read_text())
-    (mdir / "zz_test_only.toml").write_text(textwrap.dedent(f"""
+    mdir = manifests_with_test_entry(tmp_path / "manifests", f"""
         [[model]]
         id = "test_fixture_restorer"
         family = "restorer"
@@ -88,7 +83,7 @@ def test_manifest_dir(tmp_path, monkeypatch):
         normalisation = {{ mean = [127.5, 127.5, 127.5], std = [127.5, 127.5, 127.5], channels = "RGB" }}
         inputs = [{{ name = "input", shape = [1, 3, 64, 64] }}]
         outputs = [{{ name = "output", shape = [1, 3, 64, 64] }}]
-    """))
+    """)
     monkeypatch.setenv("FACSIMILE_MANIFESTS", str(mdir))
     return fixture, digest
 
