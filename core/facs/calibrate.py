@@ -7,8 +7,9 @@ the solver measures displacement from that person's neutral, found one of three 
                neighbours within +-1 frame to damp landmark jitter);
 - 'auto':      estimated from the shot, region by region (each eye, each brow, the mouth and
                jaw, the rest): per region, the mean of the 10% of frames (at least 3) whose
-               region is nearest the canonical neutral, i.e. the least expressive ones for that
-               region, blended across regions with smooth weights. Per region because
+               region is nearest the canonical neutral and at rest,
+               i.e. the least expressive ones for that region, blended across regions with
+               smooth weights. Per region because
                expressions rarely coincide: a blink's frame can have the most neutral mouth, a
                smile's the most neutral eyes; one whole-face choice would put the closed eye
                into the neutral. Like OpenFace's person-specific neutral, it assumes the shot
@@ -25,6 +26,10 @@ from core.facs.model import model
 
 MIN_AUTO_FRAMES = 25
 NEUTRAL_FRACTION = 0.1  # share of a shot's frames averaged into an 'auto' neutral
+# weight of a region's motion (squared displacement between the frames either side) against its
+# distance from the canonical neutral: a neutral is a held, relaxed state, while a face passing
+# through a near-canonical shape on its way into or out of an expression is not at rest
+REST_WEIGHT = 4.0
 
 
 def calibration_canonical() -> dict:
@@ -66,8 +71,16 @@ def calibration_auto(aligned: np.ndarray) -> dict:
     # distance, after each frame's own alignment) are the person's least expressive ones. Their
     # mean is an observed face, never an extrapolated mesh. (A per-basis low-percentile fold-back,
     # as in OpenFace, was tried: signed solves of correlated bases saturate on real footage.)
+    #
+    # The canonical neutral is an average face, so a person whose corners turn down at rest is
+    # nearer to it in the middle of a smile's onset than at rest; frames in motion are therefore
+    # penalised (d0.mp4: the mouth neutral came from the smile's onset and offset, and the rest
+    # frames read AU15 at 2.1; at rest they read 0.8).
     w = m.elem_w.reshape(478, 3)
     d2 = ((aligned - m.neutral) ** 2 * w).sum(-1)  # (N, 478)
+    before = np.r_[0, np.arange(n - 1)]
+    after = np.r_[np.arange(1, n), n - 1]
+    d2 = d2 + REST_WEIGHT * ((aligned[after] - aligned[before]) ** 2 * w).sum(-1)
     k = max(3, int(round(n * NEUTRAL_FRACTION)))
     zones = zone_weights(m.neutral)
     neutral = np.zeros((478, 3))
