@@ -108,20 +108,33 @@ STILLS = {"0-f1-su-ph.jpg": ("surprise", ["AU01", "AU02", "AU05", "AU26"]),
           "45-m7-di-ph.jpg": ("disgust", ["AU09", "AU10"])}
 
 
-@pytest.mark.xfail(reason="a single still has no neutral of its own person: the canonical neutral is used and face "
-                          "shape reads as expression. Measured (mean of each expression's AUs): surprise still -> "
-                          "surprise 2.17 (right); disgust still -> disgust 5.0 (right); happy still -> happy 3.15 vs "
-                          "disgust 3.18 (AU10 co-reads with the smile); anger still -> disgust 5.0 vs anger 3.2",
-                   strict=False)
-def test_posed_stills_read_as_their_expression(shared_media):
-    """Each posed still's own expression AUs have the highest mean among the four expressions."""
+ANGER_XFAIL = pytest.mark.xfail(
+    reason="issue 4 item 8 not met for the anger still: its pressed, pushed-up lips (AU17+23/24) raise the upper "
+           "lip and nose wings as far as a nose wrinkle would, and with no neutral of her own the solve reads "
+           "AU09 4.1 and AU10 5.0 (disgust 4.53) over AU04 1.5, AU07 1.4, AU23 5.0 (anger 2.65)", strict=False)
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=ANGER_XFAIL) if e == "anger" else n
+                                  for n, (e, _a) in STILLS.items()])
+def test_posed_still_reads_as_its_expression(shared_media, output_dir, name):
+    """A posed still's own expression AUs have the highest mean among the four expressions.
+
+    A single still has no neutral of its own person: it is measured from the canonical neutral,
+    weighted by the identity spread (core.facs.model), so face shape reads less as expression.
+    Measured (mean of each expression's AUs): surprise still -> surprise 1.70 (next happy 1.12);
+    happy -> happy 2.98 (disgust 1.73); disgust -> disgust 4.4 (anger 3.3); anger -> see ANGER_XFAIL.
+    Without the identity weighting the happy still read disgust 3.18 over happy 3.15."""
     from core.analysis.analyzer import Analyzer
 
-    an = Analyzer(max_faces=1)
-    for name, (expr, _aus) in STILLS.items():
-        img = cv2.cvtColor(cv2.imread(str(shared_media("stills", name))), cv2.COLOR_BGR2RGB)
-        faces = facs.extract_shot(an.still_analysis(img), filter="none")
-        assert faces, f"no face in {name}"
-        score = {e: np.mean([faces[0].curve(a)[0] for a in group]) for e, group in STILLS.values()}
-        print(name, {k: round(float(v), 2) for k, v in score.items()})
-        assert max(score, key=score.get) == expr, (name, score)
+    expr = STILLS[name][0]
+    img = cv2.cvtColor(cv2.imread(str(shared_media("stills", name))), cv2.COLOR_BGR2RGB)
+    faces = facs.extract_shot(Analyzer(max_faces=1).still_analysis(img), filter="none")
+    assert faces, f"no face in {name}"
+    assert faces[0].calibration["method"] == "canonical" and faces[0].calibration["identity_weighted"]
+    score = {e: np.mean([faces[0].curve(a)[0] for a in group]) for e, group in STILLS.values()}
+    print(name, {k: round(float(v), 2) for k, v in score.items()})
+    tile = cv2.resize(img, (256, 256), interpolation=cv2.INTER_AREA)
+    for k, (e, v) in enumerate(sorted(score.items(), key=lambda kv: -kv[1])):
+        cv2.putText(tile, f"{e} {v:.2f}", (4, 18 + 16 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 255, 0), 1, cv2.LINE_AA)
+    cv2.imwrite(str(output_dir / f"still_{expr}.png"), cv2.cvtColor(tile, cv2.COLOR_RGB2BGR))
+    assert max(score, key=score.get) == expr, (name, score)

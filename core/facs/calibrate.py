@@ -15,7 +15,9 @@ the solver measures displacement from that person's neutral, found one of three 
                into the neutral. Like OpenFace's person-specific neutral, it assumes the shot
                relaxes each region at some point; a shot that never does needs a chosen frame;
 - 'canonical': the shipped canonical neutral (stills, short shots): identity shape then
-               partly reads as expression, which the calibration record says.
+               partly reads as expression, which the calibration record says. The solve
+               weights each landmark by how little neutral faces differ there (the identity
+               spread shipped with the canonical), so less of it does.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ REST_WEIGHT = 4.0
 
 def calibration_canonical() -> dict:
     return {"method": "canonical", "frame": None, "neutral": model().neutral.copy(),
-            "offsets": None, "n_frames": 0}
+            "offsets": None, "n_frames": 0, "identity_weighted": True}
 
 
 def calibration_from_frames(aligned: np.ndarray, frame: int | None = None) -> dict:

@@ -35,7 +35,7 @@ def solve_frame(landmarks: np.ndarray, calibration: dict) -> tuple[np.ndarray, f
     m = model()
     neutral = calibration["neutral"] if calibration is not None else m.neutral
     aligned, _ = align(x, neutral)
-    coef, rms = solve_aligned(aligned, neutral)
+    coef, rms = solve_aligned(aligned, neutral, identity=calibration is None or calibration["method"] == "canonical")
     return basis_to_curves(coef), fit_confidence(rms)
 
 
@@ -180,7 +180,7 @@ def extract_shot(analysis, *, neutral: int | None = None, filter: str = "one_eur
         conf = np.zeros(t_count, np.float32)
         for j, t in enumerate(idx):
             x, _ = align(aligned[j], cal["neutral"])  # re-align onto this person's neutral
-            coef, rms = solve_aligned(x, cal["neutral"])
+            coef, rms = solve_aligned(x, cal["neutral"], identity=cal["method"] == "canonical")
             raw[t, :n_au] = basis_to_curves(coef)
             lc = float(analysis.confidence[t, f]) if np.isfinite(analysis.confidence[t, f]) else 0.0
             conf[t] = fit_confidence(rms) * lc

@@ -62,6 +62,13 @@ class Model:
     gram_d: np.ndarray  # (B, B) gram + ridge: the problem for noisy detector landmarks
     curve_from_basis: np.ndarray  # (n_curves,) index into bases, -1 for bilateral max curves
     bilateral: tuple[tuple[int, int, int], ...]  # (curve index, left basis, right basis)
+    # the same problem for a face measured from the canonical neutral (a still: no neutral of its
+    # own person), each residual element weighted by noise^2 / (noise^2 + identity spread)
+    identity_var: np.ndarray  # (478, 3) spread of neutral faces about the canonical (IOD^2)
+    elem_w_id: np.ndarray
+    design_id: np.ndarray
+    gram_id: np.ndarray
+    penalty_id: np.ndarray
 
 
 @cache
@@ -76,6 +83,7 @@ def model() -> Model:
             bases = z["bases"]
             names = tuple(str(n) for n in z["basis_names"])
             mirror = z["mirror"]
+            identity_var = z["identity_var"]
     except (OSError, KeyError, ValueError) as exc:
         raise FacsimileError(f"AU basis file {path} is missing or damaged: {exc}; "
                              "run resources/facs/derive_bases.py or reinstall") from exc
@@ -100,6 +108,15 @@ def model() -> Model:
     # a basis that moves few landmarks a little would otherwise soak up noise at high intensity:
     # its activation cost is the noise it would explain, so its dead zone is wider
     penalty = NOISE_SIGMAS * LANDMARK_NOISE * np.sqrt(np.diag(gram_d))
+    # A still measured from the canonical neutral carries the person's identity offset in its
+    # residual on top of the detector noise; weighting each element by the inverse of that total
+    # variance (relative to the noise alone) is the least-squares fit under both: where neutral
+    # faces differ most between people, a displacement is least evidence of an expression.
+    elem_w_id = elem_w / (1.0 + np.asarray(identity_var, np.float64).ravel() / LANDMARK_NOISE ** 2)
+    design_id = flat * np.sqrt(elem_w_id)[None, :]
+    gram_id = design_id @ design_id.T
+    gram_id += np.eye(len(gram_id)) * RIDGE * np.trace(gram_id) / len(gram_id)
+    penalty_id = NOISE_SIGMAS * LANDMARK_NOISE * np.sqrt(np.diag(gram_id))
     curves = au_curve_names()
     cfb = np.full(len(curves), -1, np.int64)
     bil = []
@@ -112,7 +129,8 @@ def model() -> Model:
     missing = [f"AU{a:02d}" for a in AU_IDS if not any(n.startswith(f"AU{a:02d}") for n in names)]
     if missing:
         raise FacsimileError(f"AU basis file {path} lacks bases for {missing}")
-    return Model(neutral, bases, names, mirror, pw, sw, design, elem_w, gram, penalty, gram_d, cfb, tuple(bil))
+    return Model(neutral, bases, names, mirror, pw, sw, design, elem_w, gram, penalty, gram_d, cfb, tuple(bil),
+                 identity_var, elem_w_id, design_id, gram_id, penalty_id)
 
 
 def box_qp(gram: np.ndarray, rhs: np.ndarray, lo: float = 0.0, hi: float = MAX_INTENSITY,
@@ -128,8 +146,21 @@ def box_qp(gram: np.ndarray, rhs: np.ndarray, lo: float = 0.0, hi: float = MAX_I
     n = len(rhs)
     width = hi - lo
     shifted = rhs - gram @ np.full(n, lo) if lo else np.asarray(rhs, float)
+    scale = 1.0 + float(np.abs(shifted).max(initial=0.0))
+    tol = 1e-9 * scale
     upper = np.zeros(n, bool)
-    tol = 1e-9 * (1.0 + float(np.abs(shifted).max(initial=0.0)))
+    factors = _cholesky(gram)
+    if factors is not None:
+        # the common case, every AU under its upper bound: one NNLS on the cached factor; AUs
+        # above it start the loop below clamped
+        chol, chol_inv = factors
+        z = nnls(chol.T, chol_inv @ shifted)[0]
+        upper = z > width
+        if not upper.any():
+            g = gram @ z - shifted
+            pos = z > 0.0
+            if g[~pos].min(initial=0.0) >= -tol and np.abs(g[pos]).max(initial=0.0) <= 1e-6 * scale:
+                return lo + z
     for _ in range(2 * n + 2):
         free = ~upper
         z = np.where(upper, width, 0.0)
@@ -140,7 +171,7 @@ def box_qp(gram: np.ndarray, rhs: np.ndarray, lo: float = 0.0, hi: float = MAX_I
                 chol = np.linalg.cholesky(gf)
             except np.linalg.LinAlgError:
                 break
-            y = solve_triangular(chol, r, lower=True)  # chol @ y = r, so |chol.T z - y|^2 is the QP
+            y = solve_triangular(chol, r, lower=True, check_finite=False)  # chol @ y = r, so |chol.T z - y|^2 is the QP
             z[free] = nnls(chol.T, y)[0]
         over = free & (z > width)
         if over.any():
@@ -156,6 +187,26 @@ def box_qp(gram: np.ndarray, rhs: np.ndarray, lo: float = 0.0, hi: float = MAX_I
             return lo + np.clip(z, 0.0, width)
         break
     return _box_qp_active_set(gram, rhs, lo, hi, max_iter)
+
+
+_FACTORS: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+
+def _cholesky(gram: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Cholesky factor of a Gram matrix and its inverse, kept for the model's few constant Grams
+    (the solver reuses the same one every frame); None if it is not positive definite."""
+    for g, chol, inv in _FACTORS:
+        if g is gram:
+            return chol, inv
+    try:
+        chol = np.linalg.cholesky(gram)
+    except np.linalg.LinAlgError:
+        return None
+    inv = solve_triangular(chol, np.eye(len(gram)), lower=True, check_finite=False)
+    if len(_FACTORS) >= 8:  # callers with ad-hoc Grams (tests) must not grow this without bound
+        _FACTORS.pop(0)
+    _FACTORS.append((gram, chol, inv))
+    return chol, inv
 
 
 def _box_qp_active_set(gram: np.ndarray, rhs: np.ndarray, lo: float, hi: float, max_iter: int) -> np.ndarray:
@@ -214,19 +265,25 @@ def align(landmarks: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, Pose]:
     return aligned, pose
 
 
-def solve_aligned(aligned: np.ndarray, neutral: np.ndarray, raw: bool = False) -> tuple[np.ndarray, float]:
+def solve_aligned(aligned: np.ndarray, neutral: np.ndarray, raw: bool = False,
+                  identity: bool = False) -> tuple[np.ndarray, float]:
     """AU intensities per basis (B,) of an aligned mesh's displacement from neutral, and the fit RMS (IOD).
 
     Default (landmarks from the detector): the residual is fitted with the bases under a small
     ridge and an activation cost (L1) that keeps landmark noise out of the curves and prefers
     the fewest AUs that explain a movement. raw=True: the plain bounded least-squares
-    coefficients (for meshes made by synthesize, no detector involved).
+    coefficients (for meshes made by synthesize, no detector involved). identity=True: the
+    neutral is the canonical one, not the person's own (stills): the residual is also weighted
+    by the identity spread, so face shape reads less as expression.
     """
     m = model()
     res = (aligned - neutral).ravel()
-    wres = res * np.sqrt(m.elem_w)
-    rhs = m.design @ wres
-    a = box_qp(m.gram, rhs) if raw else box_qp(m.gram_d, rhs - m.penalty)
+    if identity and not raw:
+        a = box_qp(m.gram_id, m.design_id @ (res * np.sqrt(m.elem_w_id)) - m.penalty_id)
+    else:
+        wres = res * np.sqrt(m.elem_w)
+        rhs = m.design @ wres
+        a = box_qp(m.gram, rhs) if raw else box_qp(m.gram_d, rhs - m.penalty)
     fit = res - m.bases.reshape(len(a), -1).T @ a
     rms = float(np.sqrt((m.elem_w * fit * fit).sum() / m.elem_w.sum()))
     return a, rms
@@ -239,8 +296,8 @@ def basis_to_curves(coef: np.ndarray) -> np.ndarray:
     out = np.empty(coef.shape[:-1] + (len(m.curve_from_basis),), coef.dtype)
     direct = m.curve_from_basis >= 0
     out[..., direct] = coef[..., m.curve_from_basis[direct]]
-    for i, left, right in m.bilateral:
-        out[..., i] = np.maximum(coef[..., left], coef[..., right])
+    bil = np.asarray(m.bilateral, np.int64).reshape(-1, 3)
+    out[..., bil[:, 0]] = np.maximum(coef[..., bil[:, 1]], coef[..., bil[:, 2]])
     # side curves are named AUxxL/AUxxR and are direct bases; nothing else to fill
     return out
 

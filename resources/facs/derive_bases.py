@@ -11,6 +11,12 @@ Run from the repository root:  .venv/bin/python resources/facs/derive_bases.py [
    averaged). The frame: origin midway between the two eye-opening centres, +x toward the
    subject's left (image right), +y down, +z away from the camera, unit = inter-ocular
    distance (IOD) between the eye-opening centres.
+   With it, the identity spread (identity_var): per landmark and axis, the mean squared
+   distance of the source faces (and their mirror images) from the canonical neutral after
+   the solver's own alignment on the stable points, smoothed over each point's mesh
+   neighbours. A still has no neutral of its own person, so the solver weights its residual
+   by 1 / (landmark noise^2 + identity_var): what people's neutral faces differ in most (mouth
+   height, lip fullness) counts least (see core.facs.model).
 2. Bases: basis_spec.json (authored from FACS descriptions) is turned into one smooth
    displacement field per AU side, per unit intensity (the spec gives intensity 5), by
    geodesic interpolation on the mesh surface (see the spec's doc). The rigid/similarity part
@@ -115,6 +121,26 @@ def canonical_neutral(meshes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]
     mirrored = mean[perm] * np.array([-1.0, 1.0, 1.0])
     sym = to_frame((mean + mirrored) / 2)
     return sym, perm
+
+
+def identity_spread(meshes: list[np.ndarray], neutral: np.ndarray, perm: np.ndarray, graph) -> np.ndarray:
+    """(478, 3) mean squared offset of the neutral source faces from the canonical neutral, as the
+    solver sees it (similarity on the stable points), mirror images included, smoothed twice
+    over the one-ring of the mesh so a handful of faces gives a field, not speckle."""
+    sw = np.zeros(478)
+    sw[STABLE_POINTS] = STABLE_WEIGHTS
+    offsets = []
+    for x in meshes:
+        s, r, t = similarity(x, neutral, sw)
+        a = s * x @ r.T + t
+        offsets += [a - neutral, a[perm] * np.array([-1.0, 1.0, 1.0]) - neutral]
+    var = np.mean(np.square(offsets), axis=0)
+    adj = (graph > 0).astype(np.float64)
+    deg = np.asarray(adj.sum(axis=1)).ravel()
+    for _ in range(2):
+        var = (var + adj @ var) / (1.0 + deg)[:, None]
+    var[468:] = 0.0  # irises carry no weight in the solve
+    return var
 
 
 def mesh_graph(x: np.ndarray):
@@ -244,8 +270,11 @@ def main(argv: list[str] | None = None) -> int:
             sources.append(f"shared/media/stills/{name}")
         else:
             print(f"note: {p} not found; canonical mesh made without it")
-    neutral, perm = canonical_neutral(face_landmarks(images))
-    geo = dijkstra(mesh_graph(neutral), directed=False)
+    meshes = face_landmarks(images)
+    neutral, perm = canonical_neutral(meshes)
+    graph = mesh_graph(neutral)
+    geo = dijkstra(graph, directed=False)
+    identity_var = identity_spread(meshes, neutral, perm, graph)
     spec = json.loads((HERE / "basis_spec.json").read_text())
     names, fields = [], []
     for au, bs in spec["bases"].items():
@@ -260,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
             fields.append(remove_rigid(neutral, f) / 5.0)
     bases = np.array(fields)
     arrays = dict(neutral=neutral.astype(np.float64), bases=bases.astype(np.float64),
-                  basis_names=np.array(names), mirror=perm.astype(np.int64), sources=np.array(sources))
+                  basis_names=np.array(names), mirror=perm.astype(np.int64), sources=np.array(sources),
+                  identity_var=identity_var.astype(np.float64))
     np.savez_compressed(args.out, **arrays)
     if args.response:
         # Diagnostic only (not saved, not used by the solver): how much of each basis MediaPipe
@@ -271,7 +301,9 @@ def main(argv: list[str] | None = None) -> int:
             g = (response[k] * bases[k]).sum() / (bases[k] ** 2).sum()
             print(f"  {n:6s} detector gain on warped renders (projection on its own basis) {g:.2f}")
     mags = np.abs(bases).max(axis=(1, 2)) * 5
-    print(f"wrote {args.out}: {len(names)} bases from {len(sources)} neutral faces")
+    print(f"wrote {args.out}: {len(names)} bases from {len(sources)} neutral faces; identity spread (RMS, IOD) "
+          f"x {np.sqrt(identity_var[:468, 0].mean()):.3f} y {np.sqrt(identity_var[:468, 1].mean()):.3f} "
+          f"z {np.sqrt(identity_var[:468, 2].mean()):.3f}")
     for n, m in zip(names, mags, strict=True):
         print(f"  {n:6s} max displacement at 5: {m:.3f} IOD")
     return 0
