@@ -2,6 +2,8 @@
 
 Writes DIR/analysis.npz (ShotAnalysis), DIR/INPUT_STEM.csv (OpenFace 2.x layout, one row per
 face per frame) and, when the AU engine is installed, DIR/aus.json with AU columns in the CSV.
+--neutral FRAME measures every face from its own face at that frame; --filter chooses the
+temporal filter (aus.json keeps the raw per-frame solve and the calibration used).
 An input with no face at all is not an error: the files are written (every frame marked
 success=0) and a note goes to stderr.
 """
@@ -28,6 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-faces", type=int, default=8, help="most faces tracked at once (default 8)")
     p.add_argument("--detect-every", type=int, default=12,
                    help="frames between full-frame face detections while tracking holds (default 12)")
+    p.add_argument("--neutral", type=int, metavar="FRAME",
+                   help="plate frame where every face is at rest: AU curves are measured from it (default: an "
+                        "automatic neutral per face and region, or the canonical one for stills and short clips)")
+    p.add_argument("--filter", choices=["one_euro", "savgol", "none"], default="one_euro",
+                   help="temporal filter of the AU curves (default one_euro; aus.json keeps the raw solve too)")
     p.set_defaults(func=_analyze)
 
 
@@ -89,6 +96,10 @@ def _analyze(args: argparse.Namespace) -> int:
             analysis = analyzer.still_analysis(reader.read_rgb8(0), source=str(src))
         else:
             frames = parse_frame_range(args.frames) if args.frames else None
+            if args.neutral is not None:  # say so before minutes of analysis, not after
+                lo, hi = frames or (0, int(reader.info.frame_count))
+                if not lo <= args.neutral < hi:
+                    raise FacsimileError(f"--neutral {args.neutral} is outside the analysed frames {lo}-{hi - 1}")
             analysis = _analyze_clip(analyzer, reader, src, frames)
     npz = out / "analysis.npz"
     analysis.save(npz)
@@ -102,7 +113,15 @@ def _analyze(args: argparse.Namespace) -> int:
     if extract_shot is not None and analysis.n_tracks:
         from core.util.atomic import atomic_write_text
 
-        faces = extract_shot(analysis)
+        faces = extract_shot(analysis, neutral=args.neutral, filter=args.filter)
+        for face in faces:
+            cal = face.calibration
+            how = {"frame": f"neutral frame {cal.get('frame')}", "auto": "automatic neutral (per region)",
+                   "canonical": "canonical neutral (a still or under 25 frames: face shape may read as expression)"}
+            log.info("face %d: AU curves measured from the %s; filter %s", face.track_id,
+                     how.get(cal.get("method"), cal.get("method")), face.filter.get("name"))
+            if cal.get("note"):
+                log.warning("face %d: %s", face.track_id, cal["note"])
         extra = {i: face.openface_columns() for i, face in enumerate(faces)}
         atomic_write_text(out / "aus.json", json.dumps({"source": str(src), "faces": [f.to_json() for f in faces]},
                                                        indent=1))

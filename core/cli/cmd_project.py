@@ -93,6 +93,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--extract-only", action="store_true",
                    help="re-extract AU curves from the stored analysis without analysing again")
 
+    a = add("calibrate", "choose how a face's AU curves are measured: its neutral frame (or the automatic "
+                         "neutral) and the curve filter; re-solved from the stored analysis, edits kept", _calibrate,
+            [edit])
+    a.add_argument("--shot", required=True, metavar="S")
+    a.add_argument("--track", type=int, help="face track (default: the shot's render track; --filter: every face "
+                                             "unless given)")
+    a.add_argument("--neutral", metavar="FRAME|auto",
+                   help="plate frame where the performer is at rest, or 'auto' (per region, estimated from the shot)")
+    a.add_argument("--filter", choices=["one_euro", "savgol", "none"],
+                   help="temporal filter of the curves (from the kept per-frame solve)")
+
     a = add("key", "set a key on a curve (an edit layer)", _key, [edit])
     a.add_argument("--shot", required=True, metavar="S")
     a.add_argument("--track", type=int, help="face track (default: the shot's render track)")
@@ -376,6 +387,33 @@ def _analyze_one(args: argparse.Namespace, proj: Any, shot: Any, analyzer: Any, 
               f"{' (they had edits)' if res.removed_edited else ''}; the previous version stays recoverable: "
               f"`facsimile project recover {proj.path} --use backup 1` after this run")
     return entry
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from core.project.workflow import calibration_summary, resolve_track, set_curve_filter, set_neutral_frame
+
+    if args.neutral is None and args.filter is None:
+        raise ProjectError("give --neutral FRAME (or auto) and/or --filter NAME")
+    proj = _open(args)
+    shot = _shot_of(proj, args.shot)
+    if args.neutral is not None:
+        text = args.neutral.strip().lower()
+        if text == "auto":
+            frame = None
+        else:
+            try:
+                frame = int(text)
+            except ValueError:
+                raise ProjectError(f"--neutral takes a plate frame number or 'auto', got {args.neutral!r}") from None
+        set_neutral_frame(shot, frame, track=args.track)
+    tracks = [resolve_track(shot, args.track)] if args.track is not None or args.filter is None else sorted(shot.curves)
+    if args.filter is not None:
+        set_curve_filter(shot, args.filter, track=args.track)
+    lines = [f"{shot.name} face {t}: {calibration_summary(shot.curves[t])}" for t in tracks]
+    data = {"shot": shot.id, "faces": {str(t): shot.curves[t].extraction for t in tracks}}
+    _save(proj)
+    _emit(args, data, lines)
+    return 0
 
 
 def _edit_done(args: argparse.Namespace, proj: Any, data: dict, line: str) -> int:

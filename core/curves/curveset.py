@@ -27,6 +27,8 @@ from core.curves.keys import Curve, Key
 AU_MIN, AU_MAX = 0.0, 5.0
 GAIN_MIN, GAIN_MAX, GAIN_WARN = 0.0, 2.0, 1.5
 _AU_RE = re.compile(r"^AU(\d+)([LR]?)$")
+#: how a CurveSet's base was extracted when nothing says otherwise (older projects)
+DEFAULT_EXTRACTION = {"filter": "one_euro", "neutral_frame": None, "calibration": {}}
 #: preset AU numbers that drive another curve (AU43 "eyes closed" is the AU45 blink curve)
 AU_ALIASES = {43: 45}
 
@@ -87,6 +89,9 @@ class CurveSet:
     `base` is what layers build on (it changes when a layer is baked into it or a filter is
     applied), `base_extracted` is the filtered extraction (for Reset to extracted),
     `base_raw` the unfiltered per-frame solve (so a filter can be changed without re-analysis).
+    `extraction` says how the base was made: {"filter": one_euro | savgol | none,
+    "neutral_frame": the chosen neutral plate frame or None (auto), "calibration": what the
+    AU engine used (method, frame, the auto neutral's frames per region, any note)}.
     """
 
     def __init__(self, names: Sequence[str], frame_range: tuple[int, int],
@@ -95,8 +100,10 @@ class CurveSet:
                  confidence: np.ndarray | None = None, success: np.ndarray | None = None,
                  layers: Iterable[Layer] = (), gains: Mapping[str, float] | None = None,
                  base_extracted: Mapping[str, np.ndarray] | None = None,
-                 enable_smooth: bool = False, gain_keys: Mapping[str, Curve | Iterable[Key]] | None = None) -> None:
+                 enable_smooth: bool = False, gain_keys: Mapping[str, Curve | Iterable[Key]] | None = None,
+                 extraction: Mapping | None = None) -> None:
         self.names = list(names)
+        self.extraction: dict = {**DEFAULT_EXTRACTION, **dict(extraction or {})}
         first, last = int(frame_range[0]), int(frame_range[1])
         if last < first:
             raise ValueError(f"frame range {first}..{last} is empty")
@@ -162,7 +169,8 @@ class CurveSet:
                  base={n: filt_full[:, i] for i, n in enumerate(names)},
                  base_raw={n: raw_full[:, i] for i, n in enumerate(names)},
                  confidence=spread(getattr(face, "confidence", None), 0.0),
-                 success=spread(getattr(face, "success", None), False))
+                 success=spread(getattr(face, "success", None), False),
+                 extraction=_extraction_of(face))
         if keep_edits_from is not None:
             cs.layers = [lay.copy() for lay in keep_edits_from.layers]
             cs.gains = {k: g for k, g in keep_edits_from.gains.items() if k in cs.base}
@@ -417,7 +425,8 @@ class CurveSet:
                 "gain_keys": {n: c.to_list() for n, c in sorted(self.gain_keys.items()) if len(c)},
                 "base": {k: v.tobytes() for k, v in self.base.items()},
                 "base_extracted": {k: v.tobytes() for k, v in self.base_extracted.items()},
-                "base_raw": {k: v.tobytes() for k, v in self.base_raw.items()}}
+                "base_raw": {k: v.tobytes() for k, v in self.base_raw.items()},
+                "extraction": json.dumps(self.extraction, sort_keys=True)}
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CurveSet):
@@ -455,6 +464,7 @@ class CurveSet:
         gk = {n: c.to_list() for n, c in sorted(self.gain_keys.items()) if len(c)}
         if gk:  # optional field: files without animated gains read the same as before it existed
             out["gain_keys"] = gk
+        out["extraction"] = self.extraction  # optional on reading: older files get DEFAULT_EXTRACTION
         return out
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -485,8 +495,26 @@ class CurveSet:
                  confidence=arrays.get("confidence"), success=arrays.get("success"),
                  layers=[_layer_from_parts(d, arrays) for d in meta["layers"]], gains=meta["gains"],
                  enable_smooth=meta["enable_smooth"],
-                 gain_keys={n: Curve.from_list(k) for n, k in (meta.get("gain_keys") or {}).items()})
+                 gain_keys={n: Curve.from_list(k) for n, k in (meta.get("gain_keys") or {}).items()},
+                 extraction=meta.get("extraction"))
         return cs
+
+
+def _extraction_of(face: object) -> dict:
+    """The extraction record of a core.facs FaceAUs: its filter and a JSON-safe calibration summary."""
+    cal = dict(getattr(face, "calibration", None) or {})
+    summary: dict = {"method": cal.get("method")}
+    if cal.get("frame") is not None:
+        summary["frame"] = int(cal["frame"])
+    if cal.get("neutral_frames"):
+        summary["neutral_frames"] = [[int(f) for f in zone] for zone in cal["neutral_frames"]]
+        summary["regions"] = list(cal.get("regions") or [])
+    for key in ("note", "identity_weighted"):
+        if cal.get(key) is not None:
+            summary[key] = cal[key]
+    filt = getattr(face, "filter", None) or {}
+    neutral = int(cal["frame"]) if cal.get("method") == "frame" and cal.get("frame") is not None else None
+    return {"filter": str(filt.get("name", "one_euro")), "neutral_frame": neutral, "calibration": summary}
 
 
 def frame_ranges(frames: Iterable[int]) -> str:

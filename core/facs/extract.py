@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +24,21 @@ from core.facs.model import align, basis_to_curves, fit_confidence, model, solve
 
 log = logging.getLogger(__name__)
 PRESENCE_THRESHOLD = 1.0  # AUxx_c = 1 from intensity 1 (FACS trace, A) on
+
+
+def filter_curves(raw: np.ndarray, names: list[str], fps: float, filter: str, **params: float) -> np.ndarray:
+    """The temporal filter on a raw solve (T, K) whose columns are `names` (AU curves clipped to
+    0..5, each bilateral AU the max of its filtered sides); NaN rows (no face) stay NaN and are
+    never bridged. Used by extraction and, on the kept raw solve, by a filter change in a
+    project (no re-analysis, no re-solve)."""
+    out = apply_filter(raw, fps, filter, **params)
+    idx = {n: i for i, n in enumerate(names)}
+    au = [idx[n] for n in au_curve_names() if n in idx]
+    out[:, au] = np.clip(out[:, au], 0.0, 5.0)
+    for a in catalogue():
+        if a.sided and {a.code, a.code + "L", a.code + "R"} <= idx.keys():
+            out[:, idx[a.code]] = np.fmax(out[:, idx[a.code + "L"]], out[:, idx[a.code + "R"]])
+    return out
 
 
 def solve_frame(landmarks: np.ndarray, calibration: dict) -> tuple[np.ndarray, float]:
@@ -63,15 +79,7 @@ class FaceAUs:
 
     def refilter(self, filter: str, **params: float) -> None:
         """Re-run the temporal filter on the raw solve (no re-analysis); AU curves stay in 0..5."""
-        out = apply_filter(self.raw, self.fps, filter, **params)
-        n_au = len(au_curve_names())
-        out[:, :n_au] = np.clip(out[:, :n_au], 0.0, 5.0)
-        # side curves are filtered independently; keep the bilateral curve their max
-        idx = {n: i for i, n in enumerate(self.names)}
-        for a in catalogue():
-            if a.sided:
-                out[:, idx[a.code]] = np.fmax(out[:, idx[a.code + "L"]], out[:, idx[a.code + "R"]])
-        self.filtered = out.astype(np.float32)
+        self.filtered = filter_curves(self.raw, self.names, self.fps, filter, **params).astype(np.float32)
         self.filter = {"name": filter, **({**DEFAULTS.get(filter, {}), **params})}
 
     def curve(self, name: str, filtered: bool = True) -> np.ndarray:
@@ -136,38 +144,47 @@ class FaceAUs:
             raise FacsimileError(f"AU curve JSON is incomplete or damaged: {exc}") from exc
 
 
-def extract_shot(analysis, *, neutral: int | None = None, filter: str = "one_euro") -> list[FaceAUs]:
+def extract_shot(analysis, *, neutral: int | Mapping[int, int | None] | None = None,
+                 filter: str | Mapping[int, str] = "one_euro", tracks: Iterable[int] | None = None) -> list[FaceAUs]:
     """AU curves for every face track of a ShotAnalysis, one FaceAUs per track (track order).
 
     neutral: a plate frame number (as in analysis.frame_indices) showing the performer's
-    neutral face; None estimates the neutral from the shot ('auto'), or uses the canonical
-    neutral when the track has fewer than MIN_AUTO_FRAMES frames (stills). If the track is
-    absent at the chosen frame, its nearest present frame is used and recorded.
+    neutral face, or {track id: frame or None} per face; None estimates the neutral from the
+    shot ('auto'), or uses the canonical neutral when the track has fewer than
+    MIN_AUTO_FRAMES frames (stills). If the track is absent at the chosen frame, its nearest
+    present frame is used and recorded. filter: one name, or {track id: name} (missing tracks
+    get One-Euro). tracks: only these track ids (the rest are not solved).
     """
     m = model()
     names = curve_names()
     n_au = len(au_curve_names())
     t_count, f_count = analysis.present.shape
     fps = float(analysis.fps) if analysis.fps else 25.0
+    wanted = None if tracks is None else {int(t) for t in tracks}
     out = []
     for f in range(f_count):
+        track_id = int(analysis.track_ids[f])
+        if wanted is not None and track_id not in wanted:
+            continue
+        face_neutral = neutral.get(track_id) if isinstance(neutral, Mapping) else neutral
+        face_filter = filter.get(track_id, "one_euro") if isinstance(filter, Mapping) else filter
         lm = np.asarray(analysis.landmarks[:, f], np.float64)
         ok = analysis.present[:, f] & np.isfinite(lm[:, :468]).all(axis=(1, 2))
         idx = np.nonzero(ok)[0]
         aligned = np.empty((len(idx), 478, 3))
         for j, t in enumerate(idx):
             aligned[j], _ = align(lm[t], m.neutral)
-        if neutral is not None and len(idx):
-            hits = np.nonzero(analysis.frame_indices == neutral)[0]
+        if face_neutral is not None and len(idx):
+            hits = np.nonzero(analysis.frame_indices == face_neutral)[0]
             if not len(hits):
                 raise FacsimileError(
-                    f"neutral frame {neutral} is outside the analysed range "
+                    f"neutral frame {face_neutral} is outside the analysed range "
                     f"{int(analysis.frame_indices[0])}..{int(analysis.frame_indices[-1])}")
             t0 = int(idx[np.argmin(np.abs(idx - hits[0]))])
             near = np.nonzero(np.abs(idx - t0) <= 1)[0]
             cal = calibration_from_frames(aligned[near], frame=int(analysis.frame_indices[t0]))
             if t0 != hits[0]:
-                cal["note"] = f"track {f} absent at frame {neutral}; nearest present frame used"
+                cal["note"] = f"track {track_id} absent at frame {face_neutral}; nearest present frame used"
                 log.warning("AU calibration: %s", cal["note"])
         elif len(idx):
             cal = calibration_auto(aligned)
@@ -194,7 +211,7 @@ def extract_shot(analysis, *, neutral: int | None = None, filter: str = "one_eur
                 raw[t, n_au:n_au + 3] = rotation_to_euler(pose.rotation)
         face = FaceAUs(names=list(names), raw=raw, filtered=raw.copy(), confidence=conf, success=ok.copy(),
                        calibration=cal, fps=fps, frame_indices=np.asarray(analysis.frame_indices),
-                       timestamps=np.asarray(analysis.timestamps), track_id=int(analysis.track_ids[f]))
-        face.refilter(filter)
+                       timestamps=np.asarray(analysis.timestamps), track_id=track_id)
+        face.refilter(face_filter)
         out.append(face)
     return out

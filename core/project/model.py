@@ -21,7 +21,7 @@ import re
 import shutil
 import time
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -607,10 +607,13 @@ class Autosaver:
         return True
 
 
-def extract_curves(shot: Shot, keep_edits: bool = True) -> dict[int, CurveSet]:
+def extract_curves(shot: Shot, keep_edits: bool = True, *, neutral: Mapping[int, int | None] | None = None,
+                   filter: Mapping[int, str] | None = None, tracks: Iterable[int] | None = None) -> dict[int, CurveSet]:
     """CurveSets for every track of the shot's analysis via core.facs.extract_shot (list index
     = track position in analysis.track_ids). With keep_edits, layers and gains of the shot's
-    current curves are carried over. Does not modify the shot: apply with
+    current curves are carried over. Each face keeps its extraction settings (neutral frame,
+    filter) unless `neutral` / `filter` ({track: value}) say otherwise; a neutral of None is
+    the automatic one. tracks: only these. Does not modify the shot: apply with
     commands.SetCurveSet (undoable)."""
     analysis = shot.analysis
     if analysis is None:
@@ -619,9 +622,24 @@ def extract_curves(shot: Shot, keep_edits: bool = True) -> dict[int, CurveSet]:
         from core.facs import extract_shot  # type: ignore[attr-defined]
     except ImportError as exc:
         raise ProjectError("AU extraction (core.facs.extract_shot) is not available in this build") from exc
+    from core.errors import FacsimileError
+
+    ids = [int(t) for t in analysis.track_ids]
+    neutral_of: dict[int, int | None] = {}
+    filter_of: dict[int, str] = {}
+    for t in ids:
+        old = shot.curves.get(t)
+        neutral_of[t] = old.extraction.get("neutral_frame") if old is not None else None
+        filter_of[t] = old.extraction.get("filter", "one_euro") if old is not None else "one_euro"
+    neutral_of.update({int(k): v for k, v in (neutral or {}).items()})
+    filter_of.update({int(k): v for k, v in (filter or {}).items()})
+    try:
+        faces = extract_shot(analysis, neutral=neutral_of, filter=filter_of, tracks=tracks)
+    except FacsimileError as exc:
+        raise ProjectError(f"shot {shot.name!r}: {exc}") from exc
     out: dict[int, CurveSet] = {}
-    for i, face in enumerate(extract_shot(analysis)):
-        track = int(getattr(face, "track", analysis.track_ids[i] if i < len(analysis.track_ids) else i))
+    for face in faces:
+        track = int(face.track_id)
         old = shot.curves.get(track) if keep_edits else None
         out[track] = CurveSet.from_face_aus(face, analysis.frame_indices, keep_edits_from=old)
     return out

@@ -13,8 +13,10 @@ from typing import Any
 
 SCHEMA_VERSION = 1
 APP = "facsimile"
-#: curve sets may hold an optional "gain_keys" {AU name: [key, ...]} (animated gains); files
-#: without it are read as before, so the schema version stays 1
+#: curve sets may hold an optional "gain_keys" {AU name: [key, ...]} (animated gains) and an
+#: optional "extraction" {filter, neutral_frame, calibration}; files without them are read as
+#: before, so the schema version stays 1
+EXTRACTION_FILTERS = ("one_euro", "savgol", "none")
 _AU_NAME = re.compile(r"^AU\d+[LR]?$")
 
 
@@ -133,6 +135,14 @@ def _check_curveset(v: _V, c: Any, p: str) -> None:
         for name, g in gains.items():
             if v.num(g, f"{p}.gains.{name}") and not 0.0 <= g <= 2.0:
                 v.problems.append(f"{p}.gains.{name}: gain must be within 0..2, got {g}")
+    ext = v.field(c, "extraction", p, v.obj, optional=True)
+    if ext is not None:
+        ep = f"{p}.extraction"
+        filt = v.field(ext, "filter", ep, v.str_, optional=True)
+        if filt is not None and filt not in EXTRACTION_FILTERS:
+            v.problems.append(f"{ep}.filter: must be one of {', '.join(EXTRACTION_FILTERS)}, got {filt!r}")
+        v.field(ext, "neutral_frame", ep, lambda x, q: x is None or v.int_(x, q), optional=True)
+        v.field(ext, "calibration", ep, v.obj, optional=True)
     gain_keys = v.field(c, "gain_keys", p, v.obj, optional=True)
     for name, keys in (gain_keys or {}).items():
         kp = f"{p}.gain_keys.{name}"

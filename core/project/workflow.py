@@ -21,6 +21,10 @@ add_shots_from_cut_detection(project, plate_id, threshold=27, min_scene_len=15, 
 trim_shot(project, shot, first, last, handles=None, stack=None);  remove_shot(project, shot, stack=None)
 analyze_shot(project, shot, analyzer=None, max_faces=8, progress=None, cancel=None, stack=None) -> ShotAnalysis
 extract_shot_curves(shot, stack=None) -> ExtractResult (raises CurvesUnavailable when core.facs lacks it)
+set_neutral_frame(shot, frame | None, track=None, stack=None) -> CurveSet  (None: automatic neutral)
+set_curve_filter(shot, "one_euro" | "savgol" | "none", track=None (all faces), stack=None) -> [tracks]
+neutral_frame_command(...), curve_filter_command(...) -> Command  (the same, computed but not pushed)
+calibration_summary(cs) -> str   (how a face's curves were measured: neutral, filter)
 set_key(shot, curve, frame, value, layer="Edit", interp="bezier", track=None, stack=None) -> (track, name)
 set_gain(shot, au, gain, track=None, stack=None, frame=None) -> [names]  (frame: a gain key)
 delete_gain_keys(shot, au, frames=None, track=None, stack=None) -> [names]
@@ -546,6 +550,116 @@ def extract_shot_curves(shot: Shot, stack: UndoStack | None = None) -> ExtractRe
     return res
 
 
+def _analysed_fps(shot: Shot) -> float:
+    a = shot.analysis
+    fps = float(getattr(a, "fps", 0) or 0) if a is not None else 0.0
+    return fps if fps > 0 else 25.0
+
+
+def calibration_summary(cs: CurveSet) -> str:
+    """One line saying how a face's AU curves were measured (neutral and filter), for the CLI and
+    the studio's inspector."""
+    from core.curves.curveset import frame_ranges
+
+    ext = cs.extraction
+    cal = ext.get("calibration") or {}
+    method = cal.get("method")
+    if method == "frame":
+        how = f"neutral frame {cal.get('frame')}"
+    elif method == "auto":
+        zones = cal.get("neutral_frames") or []
+        regions = cal.get("regions") or [f"region {i + 1}" for i in range(len(zones))]
+        how = "auto neutral (" + "; ".join(f"{r} {frame_ranges(z)}" for r, z in zip(regions, zones, strict=False)) + ")"
+    elif method == "canonical":
+        how = "canonical neutral (too few frames for an automatic one: face shape may read as expression)"
+    else:
+        how = "neutral not recorded (extracted before this was kept)"
+    return f"{how}; filter {ext.get('filter', 'one_euro')}" + (f"; note: {cal['note']}" if cal.get("note") else "")
+
+
+def neutral_frame_command(shot: Shot, frame: int | None, track: int | None = None) -> Command:
+    """The undoable step that measures one face's AU curves from its neutral at plate frame
+    `frame` (a frame where the performer is at rest), or with None from the automatic
+    per-region neutral: re-solved from the kept landmarks (no re-analysis of the images),
+    layers, gains and the filter kept. Computes now (about a second per 1000 frames), changes
+    nothing until pushed: a GUI computes it off its main thread and pushes it there."""
+    from core.project.commands import SetCurveSet
+
+    t = resolve_track(shot, track)
+    analysis = shot.analysis
+    if analysis is None:
+        raise ProjectError(f"shot {shot.name!r} has not been analysed yet: analyse it first")
+    fi = np.asarray(analysis.frame_indices)
+    if frame is not None:
+        frame = int(frame)
+        if not len(fi) or not fi[0] <= frame <= fi[-1]:
+            raise ProjectError(f"neutral frame {frame} is outside shot {shot.name}'s analysed frames "
+                               f"{int(fi[0]) if len(fi) else '-'}-{int(fi[-1]) if len(fi) else '-'}")
+    new = extract_curves(shot, keep_edits=True, neutral={t: frame}, tracks=[t]).get(t)
+    if new is None:
+        raise ProjectError(f"shot {shot.name!r}: track {t} is not in the analysis; analyse the shot again")
+    cmd = SetCurveSet(shot, t, new)
+    cmd.text = f"Neutral of {shot.name} face {t}: " + ("auto" if frame is None else f"frame {frame}")
+    return cmd
+
+
+def set_neutral_frame(shot: Shot, frame: int | None, track: int | None = None,
+                      stack: UndoStack | None = None) -> CurveSet:
+    """neutral_frame_command, pushed (one undoable step). Returns the face's new CurveSet."""
+    cmd = neutral_frame_command(shot, frame, track)
+    _push(stack, cmd)
+    new = cmd.new  # type: ignore[attr-defined]
+    note = new.extraction.get("calibration", {}).get("note")
+    if note:
+        log.warning("shot %s: %s", shot.name, note)
+    return new
+
+
+def curve_filter_command(shot: Shot, filter: str, track: int | None = None) -> Command:
+    """The undoable step that filters the AU, pose and gaze curves of one face (or, with track
+    None, every face) with `filter` (one_euro | savgol | none), from the kept per-frame solve:
+    no re-analysis and no re-solve. Layers and gains are kept; like a re-extraction, the base
+    becomes the newly filtered extraction."""
+    from core.curves.curveset import DEFAULT_EXTRACTION
+    from core.project.commands import SetCurveSet
+    from core.project.schema import EXTRACTION_FILTERS
+
+    try:
+        from core.facs import filter_curves
+    except ImportError as exc:
+        raise CurvesUnavailable(f"the AU engine (core.facs) is not available in this build: {exc}") from exc
+    if filter not in EXTRACTION_FILTERS:
+        raise ProjectError(f"filter must be one of {', '.join(EXTRACTION_FILTERS)}, got {filter!r}")
+    tracks = [resolve_track(shot, track)] if track is not None else sorted(shot.curves)
+    if not tracks:
+        raise ProjectError(f"shot {shot.name!r} has no curves yet: analyse it first")
+    fps = _analysed_fps(shot)
+    cmds: list[Command] = []
+    for t in tracks:
+        cs = shot.curves[t]
+        names = [n for n in cs.names if n in cs.base_raw]
+        if not names:
+            raise ProjectError(f"shot {shot.name!r} face {t}: no per-frame solve is kept (imported curves?); "
+                               "extract the curves again to filter them")
+        raw = np.stack([cs.base_raw[n] for n in names], axis=1)
+        out = filter_curves(raw, names, fps, filter)
+        filtered = {n: out[:, i] for i, n in enumerate(names)}
+        base = {n: filtered.get(n, cs.base_extracted[n]) for n in cs.names}
+        new = CurveSet(cs.names, cs.frame_range, base=base, base_raw=cs.base_raw, confidence=cs.confidence,
+                       success=cs.success, layers=[lay.copy() for lay in cs.layers], gains=cs.gains,
+                       enable_smooth=cs.enable_smooth, gain_keys={k: c.copy() for k, c in cs.gain_keys.items()},
+                       extraction={**DEFAULT_EXTRACTION, **cs.extraction, "filter": filter})
+        cmds.append(SetCurveSet(shot, t, new))
+    return Macro(f"Filter {shot.name}: {filter}", cmds)
+
+
+def set_curve_filter(shot: Shot, filter: str, track: int | None = None, stack: UndoStack | None = None) -> list[int]:
+    """curve_filter_command, pushed (one undoable step); returns the tracks changed."""
+    cmd = curve_filter_command(shot, filter, track)
+    _push(stack, cmd)
+    return [c.track for c in cmd.commands]  # type: ignore[attr-defined]
+
+
 # ---------------------------------------------------------------------- curve edits
 def set_key(shot: Shot, curve: str, frame: int, value: float, layer: str = DEFAULT_LAYER,
             interp: str | Interp = Interp.BEZIER, track: int | None = None,
@@ -819,9 +933,11 @@ def write_curves(table: CurveTable, path: str | Path) -> Path:
 
 __all__ = [
     "CurveTable", "CurvesUnavailable", "ExtractResult", "SetAnalysis", "SetLibraryPath", "add_shot_range",
+    "calibration_summary", "curve_filter_command", "neutral_frame_command",
     "add_shots_from_cut_detection", "add_shots_from_cut_list", "analysis_range", "analyze_shot", "apply_preset",
     "assign_identity", "autosave_notice", "create_project", "curve_table", "curves_edited", "extract_shot_curves",
     "open_project", "parse_assignments", "plate_missing", "project_folder", "project_info", "project_warnings",
     "read_plate", "recover_project", "remove_shot", "save_project", "trim_shot", "recovery_options", "render_settings_fields", "resolve_curve",
-    "resolve_shot", "resolve_track", "delete_gain_keys", "set_gain", "set_key", "set_render_settings", "write_curves",
+    "resolve_shot", "resolve_track", "delete_gain_keys", "set_curve_filter", "set_gain", "set_key", "set_neutral_frame",
+    "set_render_settings", "write_curves",
 ]

@@ -1,0 +1,181 @@
+"""Choosing how a face's AU curves are measured (issue 4, items 3 and 4, as a user reaches them):
+the neutral frame (or the automatic neutral) and the temporal filter, per face, from the CLI
+(`facsimile analyze --neutral/--filter`, `facsimile project calibrate`) and the project API,
+re-solved from the kept analysis with edits kept, undoable, saved with the project.
+
+The plate is the astronaut portrait drifting sideways (a real face, always smiling): measured
+from the canonical neutral her smile reads as AU12; measured from one of her own frames it
+does not, which tells the two calibrations apart on real landmarks."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from core.cli import main
+from core.errors import ProjectError
+from core.project import Project, UndoStack
+from core.project import workflow as wf
+from core.project.schema import validate
+
+pytest.importorskip("core.facs")
+
+
+def _plate(path: Path, frames: int) -> Path:
+    from skimage.data import astronaut
+
+    img = astronaut()
+    with av.open(str(path), "w") as c:
+        st = c.add_stream("libx264", rate=Fraction(24))
+        st.width, st.height, st.pix_fmt = img.shape[1], img.shape[0], "yuv420p"
+        st.options = {"crf": "14", "preset": "veryfast"}
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.roll(img, 2 * i, axis=1)), format="rgb24")
+            for pkt in st.encode(frame):
+                c.mux(pkt)
+        for pkt in st.encode():
+            c.mux(pkt)
+    return path
+
+
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A saved project whose shot 'face' (plate frames 2-17) is analysed, with curves."""
+    root = tmp_path_factory.mktemp("calib")
+    plate = _plate(root / "astro.mov", 18)
+    folder = wf.create_project(root / "astro", plates=[plate], whole_plate_shot=False).path
+    proj = Project.load(folder)
+    shot = wf.add_shot_range(proj, None, 2, 17, name="face")
+    wf.analyze_shot(proj, shot)
+    wf.extract_shot_curves(shot)
+    proj.save()
+    return folder
+
+
+def _copy(folder: Path, tmp_path: Path) -> Project:
+    import shutil
+
+    dst = tmp_path / folder.name
+    shutil.copytree(folder, dst)
+    return Project.load(dst)
+
+
+def _au12(cs) -> float:
+    return float(np.nanmean(cs.base["AU12"]))
+
+
+def test_neutral_frame_and_filter_through_the_project(analysed: Path, tmp_path: Path) -> None:
+    proj = _copy(analysed, tmp_path)
+    shot = proj.shots[0]
+    (track,) = sorted(shot.curves)
+    cs0 = shot.curves[track]
+    # 16 frames: too few for an automatic neutral, so the canonical one; the smile reads as AU12
+    assert cs0.extraction["calibration"]["method"] == "canonical" and cs0.extraction["neutral_frame"] is None
+    assert cs0.extraction["filter"] == "one_euro" and _au12(cs0) > 2.0
+    stack = UndoStack()
+    wf.set_key(shot, "AU12", 6, -0.5, stack=stack)
+    wf.set_gain(shot, 12, 0.5, stack=stack)
+    before = shot.curves[track].state()
+
+    new = wf.set_neutral_frame(shot, 8, stack=stack)
+    assert shot.curves[track] is new and new.extraction["neutral_frame"] == 8
+    assert new.extraction["calibration"] == {"method": "frame", "frame": 8}
+    assert _au12(new) < 0.5  # her own smiling frame is the neutral: no smile is left to read
+    assert [(k.frame, k.value) for k in new.layer("Edit").curves["AU12"].keys] == [(6, -0.5)] and new.gain("AU12") == 0.5
+    assert "neutral frame 8; filter one_euro" == wf.calibration_summary(new)
+    stack.undo()
+    assert shot.curves[track].state() == before
+    stack.redo()
+
+    assert wf.set_curve_filter(shot, "none", stack=stack) == [track]
+    cs = shot.curves[track]
+    np.testing.assert_array_equal(cs.base["AU12"], cs.base_raw["AU12"])  # no filter: the per-frame solve
+    assert cs.extraction["neutral_frame"] == 8 and cs.gain("AU12") == 0.5
+    wf.set_curve_filter(shot, "savgol", stack=stack)
+    cs = shot.curves[track]
+    assert cs.extraction["filter"] == "savgol"
+    # filtered, from the same kept solve (the head pose jitters from frame to frame)
+    assert not np.allclose(cs.base["pose_Rx"], cs.base_raw["pose_Rx"])
+    np.testing.assert_array_equal(cs.base_raw["AU12"], new.base_raw["AU12"])
+
+    # saved with the project, and a re-extraction from the stored analysis keeps both choices
+    proj.save()
+    again = Project.load(proj.path).shots[0]
+    assert again.curves[track].extraction["neutral_frame"] == 8 and again.curves[track].extraction["filter"] == "savgol"
+    wf.extract_shot_curves(again)
+    assert again.curves[track].extraction["neutral_frame"] == 8 and again.curves[track].extraction["filter"] == "savgol"
+    assert again.curves[track].extraction["calibration"]["method"] == "frame"
+
+    # back to the automatic choice (canonical for so short a shot)
+    auto = wf.set_neutral_frame(again, None)
+    assert auto.extraction["neutral_frame"] is None and auto.extraction["calibration"]["method"] == "canonical"
+    assert auto.extraction["filter"] == "savgol"
+
+
+def test_bad_choices_change_nothing(analysed: Path, tmp_path: Path) -> None:
+    proj = _copy(analysed, tmp_path)
+    shot = proj.shots[0]
+    state = {t: cs.state() for t, cs in shot.curves.items()}
+    with pytest.raises(ProjectError, match="outside shot face's analysed frames 2-17"):
+        wf.set_neutral_frame(shot, 40)
+    with pytest.raises(ProjectError, match="filter must be one of"):
+        wf.set_curve_filter(shot, "gaussian")
+    with pytest.raises(ProjectError, match="track"):
+        wf.set_neutral_frame(shot, 5, track=7)
+    assert {t: cs.state() for t, cs in shot.curves.items()} == state
+
+
+def test_project_calibrate_cli(analysed: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    folder = _copy(analysed, tmp_path).path
+    rc = main(["project", "calibrate", str(folder), "--shot", "face", "--neutral", "5", "--filter", "savgol",
+               "--json"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    (ext,) = json.loads(out)["faces"].values()
+    assert ext["neutral_frame"] == 5 and ext["filter"] == "savgol" and ext["calibration"]["frame"] == 5
+    rc = main(["project", "calibrate", str(folder), "--shot", "face", "--neutral", "auto"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert "canonical neutral" in out and "filter savgol" in out
+    cs = next(iter(Project.load(folder).shots[0].curves.values()))
+    assert cs.extraction["neutral_frame"] is None and cs.extraction["filter"] == "savgol"
+    for argv, message in ((["--neutral", "soon"], "plate frame number or 'auto'"),
+                          ([], "give --neutral FRAME"),
+                          (["--neutral", "99"], "outside shot face's analysed frames")):
+        rc = main(["project", "calibrate", str(folder), "--shot", "face", *argv])
+        out, err = capsys.readouterr()
+        assert rc != 0 and message in err, err
+
+
+def test_analyze_neutral_and_filter(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    clip = _plate(tmp_path / "astro.mov", 6)
+    out = tmp_path / "out"
+    assert main(["analyze", str(clip), "--out", str(out), "--neutral", "3", "--filter", "none"]) == 0
+    capsys.readouterr()
+    (face,) = json.loads((out / "aus.json").read_text())["faces"]
+    assert face["calibration"]["method"] == "frame" and face["calibration"]["frame"] == 3
+    assert face["filter"]["name"] == "none" and face["filtered"]["AU12"] == face["raw"]["AU12"]
+    assert max(face["raw"]["AU12"]) < 0.5
+    # a neutral outside the clip is refused before any analysis, and nothing is written
+    out2 = tmp_path / "out2"
+    assert main(["analyze", str(clip), "--out", str(out2), "--neutral", "9"]) != 0
+    assert "--neutral 9 is outside the analysed frames 0-5" in capsys.readouterr().err
+    assert not (out2 / "analysis.npz").exists()
+
+
+def test_project_file_extraction_field(analysed: Path) -> None:
+    doc = json.loads((analysed / "project.json").read_text())
+    entry = doc["shots"][0]["curves"][0]
+    assert entry["extraction"]["filter"] == "one_euro"
+    assert validate(doc) == []
+    entry["extraction"] = {"filter": "gaussian", "neutral_frame": "x"}
+    problems = validate(doc)
+    assert any("extraction.filter: must be one of one_euro, savgol, none, got 'gaussian'" in p for p in problems)
+    assert any("extraction.neutral_frame: expected an integer" in p for p in problems)
+    del entry["extraction"]  # files written before the field existed are valid and read as before
+    assert validate(doc) == []
