@@ -3,12 +3,13 @@ library, render queue; menus, shortcuts, status bar, autosave and crash recovery
 
 from __future__ import annotations
 
+import html
 import logging
 import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -54,6 +55,7 @@ class MainWindow(QMainWindow):
         self.autosaver = None
         self.job: Worker | None = None
         self._job_t0 = 0.0
+        self._undo_serial = 0  # counts pushes/undos/redos: a background curve step computed before an edit is stale
 
         # central: viewer over transport over curve editor
         self.viewer = Viewer()
@@ -195,6 +197,31 @@ class MainWindow(QMainWindow):
         self._act(s, "Add render to queue", self.queue_render, "Ctrl+R")
         self._act(s, "Add plate export (ProRes) to queue", lambda: self.queue_convert("mov"))
         self._act(s, "Add plate export (EXR) to queue", lambda: self.queue_convert("exr"))
+
+        c = mb.addMenu("&Curves")
+        self.curves_menu = c
+        self.act_neutral_frame = self._act(
+            c, "Use Current Frame as Neutral", self.use_frame_as_neutral,
+            tip="Measure this face's AU curves from the current frame, where the performer is at rest "
+                "(keys and gains are kept; one undo step)")
+        self.act_neutral_auto = self._act(
+            c, "Automatic Neutral", self.use_auto_neutral,
+            tip="Measure this face's AU curves from the automatic neutral: per face region, the shot's "
+                "frames at rest (keys and gains are kept; one undo step)")
+        fm = c.addMenu("Curve Filter")
+        self.filter_menu = fm
+        self.filter_group = QActionGroup(self)
+        self.filter_group.setExclusive(True)
+        self.filter_actions: dict[str, QAction] = {}
+        for key, label, tip in (
+                ("one_euro", "One-Euro", "Adaptive low-pass: steady at rest, little lag on fast motion"),
+                ("savgol", "Savitzky-Golay", "Polynomial smoothing over a window: keeps the height of short peaks"),
+                ("none", "None", "The per-frame solve as measured (jitter included)")):
+            a = self._act(fm, label, lambda _on=False, k=key: self.set_curve_filter(k),
+                          tip=f"Filter this face's AU, pose and gaze curves: {tip} (one undo step)", checkable=True)
+            self.filter_group.addAction(a)
+            self.filter_actions[key] = a
+        self._sync_curve_actions()
 
         h = mb.addMenu("&Help")
         self._act(h, "Keyboard shortcuts", self._shortcuts_help, "F1")
@@ -382,6 +409,7 @@ class MainWindow(QMainWindow):
         self.inspector.set_settings(getattr(s.shot, "render_settings", None))
         self._refresh_shot_info()
         self._refresh_warnings()
+        self._sync_curve_actions()
         self.transport.set_keys(s.key_frames())
         self.bin.populate(s)
         self._update_title()
@@ -404,9 +432,15 @@ class MainWindow(QMainWindow):
         an = s.analysis
         faces = f"{an.n_tracks} face track(s)" if an is not None else "not analysed (Shot ▸ Analyse)"
         curves = f", editing track {s.track}" if s.track is not None else ""
+        cs = self._current_curveset()
+        measured = ""
+        if cs is not None:
+            from core.project.workflow import calibration_summary
+
+            measured = f"<br>AU curves: {html.escape(calibration_summary(cs))}"
         self.inspector.set_shot_info(f"<b>{s.shot.name}</b> frames {s.first}–{s.last} · {faces}{curves}"
                                      + (f"<br>identity: {self._identity_label(s.shot.identity)}"
-                                        if s.shot.identity else ""))
+                                        if s.shot.identity else "") + measured)
 
     def _identity_label(self, template_id: str) -> str:
         """'Name (id)' of an assigned template, or the bare id when the library lacks it."""
@@ -495,7 +529,9 @@ class MainWindow(QMainWindow):
             self.session.doc.set_au_gain(au, gain)
 
     def _undo_changed(self) -> None:
-        """Undo/redo can change the shot's render settings or identity: show what the shot holds."""
+        """Undo/redo can change the shot's render settings, identity or how its curves were
+        measured (neutral, filter): show what the shot holds."""
+        self._undo_serial += 1
         shot = self.session.shot
         if shot is None:
             return
@@ -503,6 +539,7 @@ class MainWindow(QMainWindow):
         if held != self.inspector.settings:
             self.inspector.set_settings(shot.render_settings)
         self._refresh_shot_info()
+        self._sync_curve_actions()
 
     def _settings_changed(self, settings: dict) -> None:
         s = self.session
@@ -638,6 +675,101 @@ class MainWindow(QMainWindow):
         frame = s.frame
         s.set_shot(shot_id)
         s.set_frame(frame)
+
+    # ------------------------------------------------------------------ curve calibration
+    def _current_curveset(self):
+        """The CurveSet of the face being edited (None without a shot or curves)."""
+        s = self.session
+        if s.shot is None or s.track is None:
+            return None
+        return s.shot.curves.get(s.track)
+
+    def _sync_curve_actions(self) -> None:
+        """Curves menu: enabled with an analysed shot that has curves; the filter check shows the
+        current face's filter (after a shot/face change, a filter step, undo or redo)."""
+        cs = self._current_curveset()
+        ok = cs is not None and self.session.analysis is not None
+        for a in (self.act_neutral_frame, self.act_neutral_auto, *self.filter_actions.values()):
+            a.setEnabled(ok)
+        self.filter_menu.setEnabled(ok)
+        current = cs.extraction.get("filter") if cs is not None else None
+        for key, a in self.filter_actions.items():
+            a.setChecked(key == current)
+
+    def use_frame_as_neutral(self) -> Worker | None:
+        """Re-measure the current face's AU curves from the current frame as its neutral (rest pose)."""
+        from core.project.workflow import neutral_frame_command
+
+        frame = self.session.frame
+        cs = self._current_curveset()
+        if cs is not None and cs.extraction.get("neutral_frame") == frame:
+            self.show_message(f"frame {frame} is already this face's neutral")
+            return None
+        return self._run_curves_step(f"Neutral frame {frame}", lambda shot, t: neutral_frame_command(shot, frame, t))
+
+    def use_auto_neutral(self) -> Worker | None:
+        """Re-measure the current face's AU curves from the automatic neutral."""
+        from core.project.workflow import neutral_frame_command
+
+        cs = self._current_curveset()
+        if cs is not None and cs.extraction.get("neutral_frame") is None \
+                and (cs.extraction.get("calibration") or {}).get("method") in ("auto", "canonical"):
+            self.show_message("this face is already measured from the automatic neutral")
+            return None
+        return self._run_curves_step("Automatic neutral", lambda shot, t: neutral_frame_command(shot, None, t))
+
+    def set_curve_filter(self, name: str) -> Worker | None:
+        """Filter the current face's curves with `name` (one_euro | savgol | none) from the kept raw solve."""
+        from core.project.workflow import curve_filter_command
+
+        cs = self._current_curveset()
+        if cs is not None and cs.extraction.get("filter") == name:
+            self._sync_curve_actions()
+            return None
+        return self._run_curves_step(f"Filter {name}", lambda shot, t: curve_filter_command(shot, name, t))
+
+    def _run_curves_step(self, name: str, make) -> Worker | None:
+        """Compute `make(shot, track) -> Command` as a background job (status-bar busy bar and
+        Cancel), then push it on the undo stack on the GUI thread. The result is dropped, with
+        a status message, when the shot changed or the project was edited meanwhile."""
+        s = self.session
+        cs = self._current_curveset()
+        if cs is None or s.analysis is None:
+            self.show_message("no analysed shot with AU curves: Shot ▸ Analyse shot first", error=True)
+            self._sync_curve_actions()
+            return None
+        project, shot, track, serial = s.project, s.shot, s.track, self._undo_serial
+        outcome: list[tuple[str, bool]] = []  # (status message, is a warning)
+
+        def task(progress, cancelled):
+            return make(shot, track)
+
+        def done(cmd) -> None:
+            if s.project is not project or s.shot is not shot:
+                outcome.append((f"{name}: dropped, the shot changed while it ran (nothing changed)", True))
+                return
+            if self._undo_serial != serial:
+                outcome.append((f"{name}: dropped, the project was edited while it ran (nothing changed); "
+                                "run it again", True))
+                return
+            s.undo.push(cmd)
+            new = shot.curves.get(track)
+            note = (new.extraction.get("calibration") or {}).get("note") if new is not None else None
+            outcome.append((cmd.text + (f" ({note})" if note else ""), bool(note)))
+
+        def ended(state: str) -> None:
+            if outcome:  # after the generic "NAME: done", which it replaces
+                self.show_message(*outcome[0])
+            self._sync_curve_actions()
+
+        try:
+            w = self.run_job(name, task, done)
+        except FacsimileError as exc:
+            self.show_message(str(exc), error=True)
+            self._sync_curve_actions()
+            return None
+        w.ended.connect(ended)
+        return w
 
     def queue_render(self) -> None:
         """Queue a render of the current shot (core.jobs; resumable)."""

@@ -114,6 +114,7 @@ class Session(QObject):
 
     def _undo_changed(self, stack) -> None:
         self.mark_dirty(stack.is_dirty or self.untitled and stack.index > 0)
+        self.follow_curves()
         self.undoChanged.emit()
 
     # ------------------------------------------------------------------ shots
@@ -173,7 +174,7 @@ class Session(QObject):
         self.last = min(int(shot.frame_out), n - 1) if shot is not None else 0
         self.first = min(self.first, self.last)
         self.track = None
-        self.doc = self._make_doc()
+        self._replace_doc(self._make_doc())
         self.frame = self.first
         self.shotChanged.emit()
         self.frameChanged.emit(self.frame)
@@ -182,9 +183,39 @@ class Session(QObject):
         """Edit the curves of another face (track) of the current shot."""
         if self.shot is not None and track in self.shot.curves:
             self.track = track
-            self.doc = self._make_doc(track)
+            self._replace_doc(self._make_doc(track))
             self.shotChanged.emit()
             self.frameChanged.emit(self.frame)
+
+    def follow_curves(self) -> bool:
+        """Re-bind the editing CurveDoc when an undo step replaced or removed the current
+        face's CurveSet (re-extraction, a new neutral or filter, or their undo/redo: core's
+        SetCurveSet swaps the object), keeping the face (when it still has curves) and the
+        frame; every view follows through shotChanged. True when the doc was re-bound."""
+        shot = self.shot
+        if shot is None:
+            return False
+        curves = shot.curves
+        track = self.track if self.track in curves else None
+        held = self.doc.cs if self.doc is not None else None
+        if held is not None and track is not None and held is curves[track]:
+            return False
+        if held is None and not curves:
+            return False
+        self._replace_doc(self._make_doc(track))
+        if self.doc is None:
+            self.track = None
+        self.shotChanged.emit()
+        self.frameChanged.emit(self.frame)
+        return True
+
+    def _replace_doc(self, doc: Any) -> None:
+        """Make `doc` the current CurveDoc; the previous one stops listening to the undo stack
+        and is released (it no longer mirrors what the shot holds)."""
+        old, self.doc = self.doc, doc
+        if old is not None and old is not doc:
+            old.detach()
+            old.setParent(None)
 
     def _make_doc(self, track: int | None = None) -> Any:
         if self.shot is None or not self.shot.curves:
