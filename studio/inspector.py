@@ -428,8 +428,9 @@ class Inspector(QWidget):
             c.blockSignals(False)
         self._refresh_warnings()
 
-    def set_shot_info(self, text: str) -> None:
+    def set_shot_info(self, text: str, tip: str = "") -> None:
         self.shot_label.setText(text)
+        self.shot_label.setToolTip(tip)
 
     # ------------------------------------------------------------------ warnings
     def set_external_warnings(self, warnings: list[str]) -> None:

@@ -433,14 +433,15 @@ class MainWindow(QMainWindow):
         faces = f"{an.n_tracks} face track(s)" if an is not None else "not analysed (Shot ▸ Analyse)"
         curves = f", editing track {s.track}" if s.track is not None else ""
         cs = self._current_curveset()
-        measured = ""
-        if cs is not None:
+        measured = tip = ""
+        if cs is not None:  # the short form shows; the auto neutral's frames per region are the tooltip
             from core.project.workflow import calibration_summary
 
-            measured = f"<br>AU curves: {html.escape(calibration_summary(cs))}"
+            measured = f"<br>AU curves: {html.escape(calibration_summary(cs, detail=False))}"
+            tip = f"AU curves measured from: {calibration_summary(cs)}"
         self.inspector.set_shot_info(f"<b>{s.shot.name}</b> frames {s.first}–{s.last} · {faces}{curves}"
                                      + (f"<br>identity: {self._identity_label(s.shot.identity)}"
-                                        if s.shot.identity else "") + measured)
+                                        if s.shot.identity else "") + measured, tip)
 
     def _identity_label(self, template_id: str) -> str:
         """'Name (id)' of an assigned template, or the bare id when the library lacks it."""

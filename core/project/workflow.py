@@ -556,9 +556,9 @@ def _analysed_fps(shot: Shot) -> float:
     return fps if fps > 0 else 25.0
 
 
-def calibration_summary(cs: CurveSet) -> str:
+def calibration_summary(cs: CurveSet, detail: bool = True) -> str:
     """One line saying how a face's AU curves were measured (neutral and filter), for the CLI and
-    the studio's inspector."""
+    the studio's inspector; detail=False leaves out the auto neutral's frames per region."""
     from core.curves.curveset import frame_ranges
 
     ext = cs.extraction
@@ -569,9 +569,12 @@ def calibration_summary(cs: CurveSet) -> str:
     elif method == "auto":
         zones = cal.get("neutral_frames") or []
         regions = cal.get("regions") or [f"region {i + 1}" for i in range(len(zones))]
-        how = "auto neutral (" + "; ".join(f"{r} {frame_ranges(z)}" for r, z in zip(regions, zones, strict=False)) + ")"
+        how = "auto neutral"
+        if detail and zones:
+            how += " (" + "; ".join(f"{r} {frame_ranges(z)}" for r, z in zip(regions, zones, strict=False)) + ")"
     elif method == "canonical":
-        how = "canonical neutral (too few frames for an automatic one: face shape may read as expression)"
+        how = "canonical neutral (too few frames for an automatic one" + (
+            ": face shape may read as expression)" if detail else ")")
     else:
         how = "neutral not recorded (extracted before this was kept)"
     return f"{how}; filter {ext.get('filter', 'one_euro')}" + (f"; note: {cal['note']}" if cal.get("note") else "")
