@@ -21,6 +21,11 @@ from core.facs.catalogue import AU_IDS, au_curve_names
 from core.facs.geometry import STABLE_POINTS, STABLE_WEIGHTS, similarity
 
 MAX_INTENSITY = 5.0
+# Detector solves may go past E (5), up to twice it, before the curve is clipped to 5: a movement larger
+# than a basis's E-level displacement (a forced wide-open mouth is 2-3x AU26 at 5) is still that
+# AU at its maximum, and a bound at 5 would push the rest onto whatever other AUs can move that
+# way (AU15, AU20, AU25 on an open-mouthed scream).
+SOLVE_MAX = 10.0
 # weights of the residual per axis: MediaPipe's z is a learned depth guess, much noisier than x, y
 AXIS_WEIGHTS = np.array([1.0, 1.0, 0.25])
 # fit residual (weighted RMS, in inter-ocular distances) at which the fit confidence is 0.5
@@ -279,14 +284,14 @@ def solve_aligned(aligned: np.ndarray, neutral: np.ndarray, raw: bool = False,
     m = model()
     res = (aligned - neutral).ravel()
     if identity and not raw:
-        a = box_qp(m.gram_id, m.design_id @ (res * np.sqrt(m.elem_w_id)) - m.penalty_id)
+        a = box_qp(m.gram_id, m.design_id @ (res * np.sqrt(m.elem_w_id)) - m.penalty_id, hi=SOLVE_MAX)
+    elif raw:
+        a = box_qp(m.gram, m.design @ (res * np.sqrt(m.elem_w)))
     else:
-        wres = res * np.sqrt(m.elem_w)
-        rhs = m.design @ wres
-        a = box_qp(m.gram, rhs) if raw else box_qp(m.gram_d, rhs - m.penalty)
+        a = box_qp(m.gram_d, m.design @ (res * np.sqrt(m.elem_w)) - m.penalty, hi=SOLVE_MAX)
     fit = res - m.bases.reshape(len(a), -1).T @ a
     rms = float(np.sqrt((m.elem_w * fit * fit).sum() / m.elem_w.sum()))
-    return a, rms
+    return np.minimum(a, MAX_INTENSITY), rms
 
 
 def basis_to_curves(coef: np.ndarray) -> np.ndarray:
