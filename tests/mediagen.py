@@ -6,6 +6,7 @@ can tell which frame it got back: `which_frame(img, candidates)` finds the neare
     from tests.mediagen import make_video, make_sequence, counter_frame
     path = make_video(tmp_path / "c.mp4", frames=60, gop=30, bframes=3)
     seq = make_sequence(tmp_path, "shot", "exr", frames=5, start=1001)   # -> '.../shot.####.exr'
+    face = make_astronaut_plate(tmp_path / "astro.mov", frames=14)       # a real face, drifting
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["counter_frame", "make_video", "make_sequence", "write_exr", "which_frame", "make_audio_only"]
+__all__ = ["counter_frame", "make_astronaut_plate", "make_video", "make_sequence", "write_exr", "which_frame",
+           "make_audio_only"]
 
 
 def counter_frame(index: int, width: int = 320, height: int = 240) -> np.ndarray:
@@ -43,6 +45,33 @@ def which_frame(img: np.ndarray, candidates: Sequence[int], width: int | None = 
     errs = [float(np.mean(np.abs(counter_frame(c, width, height).astype(np.int16) - img[..., :3].astype(np.int16))))
             for c in candidates]
     return list(candidates)[int(np.argmin(errs))]
+
+
+def make_astronaut_plate(path: str | Path, frames: int, fps: Fraction | int = 24, size: int | None = None,
+                         timecode: str | None = None, crf: int = 12, gop: int | None = None) -> Path:
+    """An H.264 plate of a real face: frame i is the NASA astronaut portrait (scikit-image,
+    public domain), optionally resized to size x size, rolled 2*i pixels to the right so
+    every frame differs. timecode: 'HH:MM:SS:FF' as stream metadata."""
+    import av
+    import cv2
+    from skimage.data import astronaut
+
+    img = astronaut()
+    if size is not None:
+        img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+    with av.open(str(path), "w") as c:
+        st = c.add_stream("libx264", rate=Fraction(fps))
+        st.width, st.height, st.pix_fmt = img.shape[1], img.shape[0], "yuv420p"
+        st.options = {"crf": str(crf), "preset": "veryfast", **({"g": str(gop)} if gop else {})}
+        if timecode:
+            st.metadata["timecode"] = timecode
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.roll(img, 2 * i, axis=1)), format="rgb24")
+            for pkt in st.encode(frame):
+                c.mux(pkt)
+        for pkt in st.encode():
+            c.mux(pkt)
+    return Path(path)
 
 
 def make_video(path: str | Path, frames: int = 60, width: int = 320, height: int = 240,

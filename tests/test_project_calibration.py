@@ -10,10 +10,8 @@ does not, which tells the two calibrations apart on real landmarks."""
 from __future__ import annotations
 
 import json
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
@@ -22,32 +20,16 @@ from core.errors import ProjectError
 from core.project import Project, UndoStack
 from core.project import workflow as wf
 from core.project.schema import validate
+from tests.mediagen import make_astronaut_plate
 
 pytest.importorskip("core.facs")
-
-
-def _plate(path: Path, frames: int) -> Path:
-    from skimage.data import astronaut
-
-    img = astronaut()
-    with av.open(str(path), "w") as c:
-        st = c.add_stream("libx264", rate=Fraction(24))
-        st.width, st.height, st.pix_fmt = img.shape[1], img.shape[0], "yuv420p"
-        st.options = {"crf": "14", "preset": "veryfast"}
-        for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.roll(img, 2 * i, axis=1)), format="rgb24")
-            for pkt in st.encode(frame):
-                c.mux(pkt)
-        for pkt in st.encode():
-            c.mux(pkt)
-    return path
 
 
 @pytest.fixture(scope="module")
 def analysed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A saved project whose shot 'face' (plate frames 2-17) is analysed, with curves."""
     root = tmp_path_factory.mktemp("calib")
-    plate = _plate(root / "astro.mov", 18)
+    plate = make_astronaut_plate(root / "astro.mov", 18, crf=14)
     folder = wf.create_project(root / "astro", plates=[plate], whole_plate_shot=False).path
     proj = Project.load(folder)
     shot = wf.add_shot_range(proj, None, 2, 17, name="face")
@@ -153,7 +135,7 @@ def test_project_calibrate_cli(analysed: Path, tmp_path: Path, capsys: pytest.Ca
 
 
 def test_analyze_neutral_and_filter(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    clip = _plate(tmp_path / "astro.mov", 6)
+    clip = make_astronaut_plate(tmp_path / "astro.mov", 6, crf=14)
     out = tmp_path / "out"
     assert main(["analyze", str(clip), "--out", str(out), "--neutral", "3", "--filter", "none"]) == 0
     capsys.readouterr()

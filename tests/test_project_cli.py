@@ -19,7 +19,7 @@ from core.curves import CurveSet
 from core.project import Project, UndoStack
 from core.project import workflow as wf
 from core.project.commands import SetCurveSet
-from tests.mediagen import make_video
+from tests.mediagen import make_astronaut_plate, make_video
 
 AU_NAMES = ["AU01", "AU04", "AU12", "AU45", "pose_Rx"]
 
@@ -54,22 +54,7 @@ def plate(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def astro_plate(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """14 frames of the astronaut photograph drifting right, 24 fps, TC 10:00:00:00."""
-    from skimage.data import astronaut
-
-    img = astronaut()
-    path = tmp_path_factory.mktemp("astro") / "astro.mov"
-    with av.open(str(path), "w") as c:
-        st = c.add_stream("libx264", rate=Fraction(24))
-        st.width, st.height, st.pix_fmt = img.shape[1], img.shape[0], "yuv420p"
-        st.options = {"crf": "12", "preset": "veryfast"}
-        st.metadata["timecode"] = "10:00:00:00"
-        for i in range(14):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.roll(img, 2 * i, axis=1)), format="rgb24")
-            for pkt in st.encode(frame):
-                c.mux(pkt)
-        for pkt in st.encode():
-            c.mux(pkt)
-    return path
+    return make_astronaut_plate(tmp_path_factory.mktemp("astro") / "astro.mov", 14, timecode="10:00:00:00")
 
 
 def _with_curves(tmp_path: Path, plate: Path) -> Path:

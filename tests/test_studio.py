@@ -29,23 +29,9 @@ NAMES = ["AU01", "AU02", "AU04", "AU05", "AU06", "AU12L", "AU12R", "AU25", "AU26
 
 def make_plate(path: Path, n: int = N_FRAMES, size: int = SIZE, fps: int = 25) -> Path:
     """An H.264 plate where frame i is the astronaut shifted by 2*i pixels (so frames differ)."""
-    import av
-    import cv2
-    from skimage.data import astronaut
+    from tests.mediagen import make_astronaut_plate
 
-    img = cv2.resize(astronaut(), (size, size), interpolation=cv2.INTER_AREA)
-    with av.open(str(path), "w") as out:
-        st = out.add_stream("libx264", rate=fps)
-        st.width = st.height = size
-        st.pix_fmt = "yuv420p"
-        st.options = {"crf": "12", "g": "12"}
-        for i in range(n):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.roll(img, 2 * i, axis=1)), format="rgb24")
-            for pkt in st.encode(frame):
-                out.mux(pkt)
-        for pkt in st.encode():
-            out.mux(pkt)
-    return path
+    return make_astronaut_plate(path, n, fps=fps, size=size, gop=12)
 
 
 def make_project(folder: Path, plate_path: Path) -> Path:
