@@ -161,3 +161,23 @@ def test_project_file_extraction_field(analysed: Path) -> None:
     assert any("extraction.neutral_frame: expected an integer" in p for p in problems)
     del entry["extraction"]  # files written before the field existed are valid and read as before
     assert validate(doc) == []
+
+
+def test_reanalysis_over_another_range_drops_a_lost_neutral(analysed: Path, tmp_path: Path,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    """A face measured from frame 3, then the shot trimmed to 6-15 and analysed again: frame 3 is
+    gone, so the face goes back to the automatic neutral, says so, and the analysis succeeds."""
+    proj = _copy(analysed, tmp_path)
+    shot = proj.shots[0]
+    (track,) = sorted(shot.curves)
+    wf.set_neutral_frame(shot, 3)
+    wf.trim_shot(proj, shot, 6, 15)
+    wf.analyze_shot(proj, shot)
+    with caplog.at_level("WARNING"):
+        wf.extract_shot_curves(shot)
+    cs = shot.curves[track]
+    assert cs.extraction["neutral_frame"] is None and cs.extraction["calibration"]["method"] == "canonical"
+    assert "neutral frame 3 is outside the new analysis (6-15)" in caplog.text
+    # a neutral chosen explicitly outside the analysis is still an error
+    with pytest.raises(ProjectError, match="outside shot face's analysed frames 6-15"):
+        wf.set_neutral_frame(shot, 3)

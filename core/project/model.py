@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -33,6 +34,8 @@ from core.curves import CurveSet
 from core.errors import FacsimileError, ProjectError
 from core.project.schema import APP, SCHEMA_VERSION, validate
 from core.util.atomic import atomic_path, atomic_write_text
+
+log = logging.getLogger(__name__)
 
 PROJECT_SUFFIX = ".facsimile"
 DOC_NAME = "project.json"
@@ -622,14 +625,20 @@ def extract_curves(shot: Shot, keep_edits: bool = True, *, neutral: Mapping[int,
         from core.facs import extract_shot  # type: ignore[attr-defined]
     except ImportError as exc:
         raise ProjectError("AU extraction (core.facs.extract_shot) is not available in this build") from exc
-    from core.errors import FacsimileError
-
     ids = [int(t) for t in analysis.track_ids]
     neutral_of: dict[int, int | None] = {}
     filter_of: dict[int, str] = {}
+    fi = np.asarray(analysis.frame_indices)
     for t in ids:
         old = shot.curves.get(t)
-        neutral_of[t] = old.extraction.get("neutral_frame") if old is not None else None
+        kept = old.extraction.get("neutral_frame") if old is not None else None
+        if kept is not None and (not len(fi) or not fi[0] <= int(kept) <= fi[-1]):
+            # the shot was analysed again over another range: the chosen rest frame is gone
+            log.warning("shot %s face %d: its neutral frame %d is outside the new analysis (%s-%s); "
+                        "measured from the automatic neutral instead", shot.name, t, int(kept),
+                        int(fi[0]) if len(fi) else "-", int(fi[-1]) if len(fi) else "-")
+            kept = None
+        neutral_of[t] = kept
         filter_of[t] = old.extraction.get("filter", "one_euro") if old is not None else "one_euro"
     neutral_of.update({int(k): v for k, v in (neutral or {}).items()})
     filter_of.update({int(k): v for k, v in (filter or {}).items()})
