@@ -639,23 +639,27 @@ class MainWindow(QMainWindow):
         first, last = s.first, s.last
         shot_id = s.shot.id
 
+        shot = s.shot
+
         def task(progress, cancelled):
             from core.analysis.analyzer import Analyzer
-            from core.curves import CurveSet
+            from core.project.model import extract_curves
 
             analysis = Analyzer().analyze(str(plate), frames=(first, last + 1), progress=progress, cancel=cancelled)
-            curvesets = {}
             try:
-                from core.facs import extract_shot  # type: ignore[attr-defined]
+                from core.facs import extract_shot  # type: ignore[attr-defined]  # noqa: F401
             except ImportError:
                 log.error("AU extraction (core.facs.extract_shot) is not available: the shot gets landmarks only")
-                return analysis, curvesets, "AU extraction is not available in this build: no curves"
-            for i, face in enumerate(extract_shot(analysis)):
-                curvesets[int(getattr(face, "track", i))] = CurveSet.from_face_aus(face, analysis.frame_indices)
-            return analysis, curvesets, ""
+                return analysis, {}, "AU extraction is not available in this build: no curves"
+            # each face keeps its neutral frame and filter; its edits are carried over in done()
+            return analysis, extract_curves(shot, keep_edits=False, analysis=analysis), ""
 
         def done(result) -> None:
             analysis, curvesets, note = result
+            for t, cs in curvesets.items():  # the edits as they are now (the artist may have keyed meanwhile)
+                old = shot.curves.get(t)
+                if old is not None:
+                    cs.take_edits_from(old)
             self.apply_analysis(shot_id, analysis, curvesets)
             if note:
                 self.show_message(note, error=True)

@@ -195,3 +195,29 @@ def test_curves_menu_disabled_without_an_analysis(qtbot, tmp_path):
         assert not any(a.isEnabled() for a in w.filter_actions.values())
         assert "AU curves: neutral not recorded" in w.inspector.shot_label.text()
         assert w.use_frame_as_neutral() is None and w.job is None
+
+
+def test_analysing_again_keeps_the_edits_and_the_faces_choices(qtbot, project):
+    """Shot > Analyse shot on a shot whose face has a chosen neutral, another filter and keys: the
+    new curves come from the new analysis, the keys, gains, neutral frame and filter stay, and
+    the whole step undoes at once."""
+    with open_window(qtbot, project) as w:
+        s = w.session
+        shot, track = s.shot, s.track
+        s.set_frame(NEUTRAL)
+        w.act_neutral_frame.trigger()
+        _wait_job(qtbot, w)
+        w.filter_actions["savgol"].trigger()
+        _wait_job(qtbot, w)
+        s.doc.add_keys(["AU01"], 3)
+        s.doc.set_au_gain(12, 0.5)
+        before = shot.curves[track]
+        w.analyse_shot()
+        qtbot.waitUntil(lambda: w.job is None, timeout=60000)
+        new = shot.curves[track]
+        assert new is not before and s.doc.cs is new
+        assert new.extraction["neutral_frame"] == NEUTRAL and new.extraction["filter"] == "savgol"
+        assert list(new.layer("Edit").curves["AU01"].frames) == [3] and new.gain("AU12") == 0.5
+        assert np.nanmax(np.asarray(new.base["AU12"], float)) < 0.5  # still measured from the smile
+        w.undo()
+        assert shot.curves[track] is before

@@ -172,13 +172,20 @@ class CurveSet:
                  success=spread(getattr(face, "success", None), False),
                  extraction=_extraction_of(face))
         if keep_edits_from is not None:
-            cs.layers = [lay.copy() for lay in keep_edits_from.layers]
-            cs.gains = {k: g for k, g in keep_edits_from.gains.items() if k in cs.base}
-            for k, c in keep_edits_from.gain_keys.items():
-                if k in cs.base:
-                    cs.set_gain_keys(k, c.keys)
-            cs.enable_smooth = keep_edits_from.enable_smooth
+            cs.take_edits_from(keep_edits_from)
         return cs
+
+    def take_edits_from(self, other: CurveSet) -> None:
+        """Carry another CurveSet's edits (layers, gains, gain keys, smoothing) onto this newly
+        extracted one, in place: re-extraction and re-analysis keep the artist's work."""
+        self.layers = [lay.copy() for lay in other.layers]
+        self.gains = {k: g for k, g in other.gains.items() if k in self.base}
+        self.gain_keys = {}
+        for k, c in other.gain_keys.items():
+            if k in self.base:
+                self.set_gain_keys(k, c.keys)
+        self.enable_smooth = other.enable_smooth
+        self._cache.clear()
 
     @property
     def n_frames(self) -> int:

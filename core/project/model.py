@@ -611,14 +611,16 @@ class Autosaver:
 
 
 def extract_curves(shot: Shot, keep_edits: bool = True, *, neutral: Mapping[int, int | None] | None = None,
-                   filter: Mapping[int, str] | None = None, tracks: Iterable[int] | None = None) -> dict[int, CurveSet]:
+                   filter: Mapping[int, str] | None = None, tracks: Iterable[int] | None = None,
+                   analysis: Any = None) -> dict[int, CurveSet]:
     """CurveSets for every track of the shot's analysis via core.facs.extract_shot (list index
     = track position in analysis.track_ids). With keep_edits, layers and gains of the shot's
     current curves are carried over. Each face keeps its extraction settings (neutral frame,
     filter) unless `neutral` / `filter` ({track: value}) say otherwise; a neutral of None is
-    the automatic one. tracks: only these. Does not modify the shot: apply with
-    commands.SetCurveSet (undoable)."""
-    analysis = shot.analysis
+    the automatic one. tracks: only these. analysis: a new analysis of the shot not yet stored
+    on it (the studio analyses off its GUI thread) instead of shot.analysis. Does not modify the
+    shot: apply with commands.SetCurveSet (undoable)."""
+    analysis = shot.analysis if analysis is None else analysis
     if analysis is None:
         raise ProjectError(f"shot {shot.name!r} has not been analysed yet: analyse it first")
     try:
