@@ -55,6 +55,7 @@ class MainWindow(QMainWindow):
         self.autosaver = None
         self.job: Worker | None = None
         self._job_t0 = 0.0
+        self._job_note: tuple[str, bool] | None = None
         self._undo_serial = 0  # counts pushes/undos/redos: a background curve step computed before an edit is stale
 
         # central: viewer over transport over curve editor
@@ -623,7 +624,17 @@ class MainWindow(QMainWindow):
     def _job_ended(self, name: str, state: str) -> None:
         self.job = None
         self.job_widget.hide()
-        self.show_message(f"{name}: {state}", error=state == "failed")
+        note, self._job_note = self._job_note, None
+        text = f"{name}: {state}" + (f". {note[0]}" if note else "")
+        self.show_message(text, error=state == "failed" or bool(note and note[1]))
+
+    def job_note(self, text: str, error: bool = False) -> None:
+        """A message from a job's result handler, shown with the job's end in the status bar
+        (a plain show_message there would be replaced by 'NAME: done'); outside a job, now."""
+        if self.job is None:
+            self.show_message(text, error=error)
+        else:
+            self._job_note = (text, error)
 
     def cancel_job(self) -> None:
         if self.job is not None:
@@ -662,20 +673,28 @@ class MainWindow(QMainWindow):
                     cs.take_edits_from(old)
             self.apply_analysis(shot_id, analysis, curvesets)
             if note:
-                self.show_message(note, error=True)
+                self.job_note(note, error=True)
 
         self.run_job(f"Analyse {s.shot.name}", task, done)
 
     def apply_analysis(self, shot_id: str, analysis, curvesets: dict) -> None:
-        """Store an analysis and its curves on a shot (one undo step for the curves)."""
+        """Store an analysis and its curves on a shot: one undo step that also puts the previous
+        analysis back. Faces the new analysis no longer has lose their curves (as `project
+        analyze` does), with a message when they had edits; Undo brings them back."""
         from core.project.commands import SetCurveSet
         from core.project.undo import Macro
+        from core.project.workflow import SetAnalysis, curves_edited
 
         s = self.session
         shot = s.project.shot(shot_id)
-        shot.analysis = analysis
-        if curvesets:
-            s.undo.push(Macro("Analyse shot", [SetCurveSet(shot, t, cs) for t, cs in curvesets.items()]))
+        gone = sorted(set(shot.curves) - set(curvesets)) if curvesets else []
+        edited = [t for t in gone if curves_edited(shot.curves[t])]
+        s.undo.push(Macro(f"Analyse shot {shot.name}", [SetAnalysis(shot, analysis)]
+                          + [SetCurveSet(shot, t, cs) for t, cs in curvesets.items()]
+                          + [SetCurveSet(shot, t, None) for t in gone]))
+        if gone:
+            self.job_note(f"face track(s) {gone} are not in the new analysis: their curves were removed"
+                          + (" (they had edits; Edit > Undo brings them back)" if edited else ""), error=bool(edited))
         s.mark_dirty(True)
         frame = s.frame
         s.set_shot(shot_id)

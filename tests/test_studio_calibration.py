@@ -212,12 +212,21 @@ def test_analysing_again_keeps_the_edits_and_the_faces_choices(qtbot, project):
         s.doc.add_keys(["AU01"], 3)
         s.doc.set_au_gain(12, 0.5)
         before = shot.curves[track]
+        old_analysis = shot.analysis
+        # curves of a face the new analysis will not have (from an earlier analysis), with an edit
+        from core.curves import CurveSet
+        from core.project.commands import SetCurveSet
+
+        ghost = CurveSet(before.names, before.frame_range, base=before.base, gains={"AU12": 1.5})
+        s.undo.push(SetCurveSet(shot, 9, ghost))
         w.analyse_shot()
         qtbot.waitUntil(lambda: w.job is None, timeout=60000)
         new = shot.curves[track]
-        assert new is not before and s.doc.cs is new
+        assert new is not before and s.doc.cs is new and shot.analysis is not old_analysis
         assert new.extraction["neutral_frame"] == NEUTRAL and new.extraction["filter"] == "savgol"
         assert list(new.layer("Edit").curves["AU01"].frames) == [3] and new.gain("AU12") == 0.5
         assert np.nanmax(np.asarray(new.base["AU12"], float)) < 0.5  # still measured from the smile
-        w.undo()
-        assert shot.curves[track] is before
+        assert 9 not in shot.curves and "face track(s) [9] are not in the new analysis" in w.status_msg.text()
+        assert "Undo brings them back" in w.status_msg.text()
+        w.undo()  # one step: the previous analysis and every face's previous curves
+        assert shot.curves[track] is before and shot.curves[9] is ghost and shot.analysis is old_analysis
