@@ -120,7 +120,7 @@ def _analyze(args: argparse.Namespace) -> int:
                    "canonical": "canonical neutral (a still or under 25 frames: face shape may read as expression)"}
             log.info("face %d: AU curves measured from the %s; filter %s", face.track_id,
                      how.get(cal.get("method"), cal.get("method")), face.filter.get("name"))
-            if cal.get("note"):
+            if cal.get("note") and cal.get("method") != "canonical":  # the line above already says why
                 log.warning("face %d: %s", face.track_id, cal["note"])
         extra = {i: face.openface_columns() for i, face in enumerate(faces)}
         atomic_write_text(out / "aus.json", json.dumps({"source": str(src), "faces": [f.to_json() for f in faces]},

@@ -66,7 +66,7 @@ def calibration_auto(aligned: np.ndarray) -> dict:
     n = len(aligned)
     if n < MIN_AUTO_FRAMES:
         cal = calibration_canonical()
-        cal["note"] = f"only {n} frames with a face (< {MIN_AUTO_FRAMES}): canonical neutral used"
+        cal["note"] = f"only {n} frame(s) with a face (< {MIN_AUTO_FRAMES}): canonical neutral used"
         return cal
     # a person's identity shape is a constant offset from the canonical neutral and expressions
     # add to it, so per region the frames nearest the canonical neutral (weighted landmark
