@@ -649,9 +649,8 @@ def curve_filter_command(shot: Shot, filter: str, track: int | None = None) -> C
         filtered = {n: out[:, i] for i, n in enumerate(names)}
         base = {n: filtered.get(n, cs.base_extracted[n]) for n in cs.names}
         new = CurveSet(cs.names, cs.frame_range, base=base, base_raw=cs.base_raw, confidence=cs.confidence,
-                       success=cs.success, layers=[lay.copy() for lay in cs.layers], gains=cs.gains,
-                       enable_smooth=cs.enable_smooth, gain_keys={k: c.copy() for k, c in cs.gain_keys.items()},
-                       extraction={**DEFAULT_EXTRACTION, **cs.extraction, "filter": filter})
+                       success=cs.success, extraction={**DEFAULT_EXTRACTION, **cs.extraction, "filter": filter})
+        new.take_edits_from(cs)
         cmds.append(SetCurveSet(shot, t, new))
     return Macro(f"Filter {shot.name}: {filter}", cmds)
 
