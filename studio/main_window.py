@@ -625,12 +625,14 @@ class MainWindow(QMainWindow):
         self.job = None
         self.job_widget.hide()
         note, self._job_note = self._job_note, None
-        text = f"{name}: {state}" + (f". {note[0]}" if note else "")
-        self.show_message(text, error=state == "failed" or bool(note and note[1]))
+        if note is not None:
+            self.show_message(*note)
+        else:
+            self.show_message(f"{name}: {state}", error=state == "failed")
 
     def job_note(self, text: str, error: bool = False) -> None:
-        """A message from a job's result handler, shown with the job's end in the status bar
-        (a plain show_message there would be replaced by 'NAME: done'); outside a job, now."""
+        """What a job's result handler has to say: shown at the job's end in place of the plain
+        'NAME: done' (a show_message there would be replaced by it); outside a job, now."""
         if self.job is None:
             self.show_message(text, error=error)
         else:
@@ -763,28 +765,25 @@ class MainWindow(QMainWindow):
             self._sync_curve_actions()
             return None
         project, shot, track, serial = s.project, s.shot, s.track, self._undo_serial
-        outcome: list[tuple[str, bool]] = []  # (status message, is a warning)
 
         def task(progress, cancelled):
             return make(shot, track)
 
         def done(cmd) -> None:
             if s.project is not project or s.shot is not shot:
-                outcome.append((f"{name}: dropped, the shot changed while it ran (nothing changed)", True))
+                self.job_note(f"{name}: dropped, the shot changed while it ran (nothing changed)", True)
                 return
             if self._undo_serial != serial:
-                outcome.append((f"{name}: dropped, the project was edited while it ran (nothing changed); "
-                                "run it again", True))
+                self.job_note(f"{name}: dropped, the project was edited while it ran (nothing changed); "
+                              "run it again", True)
                 return
             s.undo.push(cmd)
             new = shot.curves.get(track)
             note = (new.extraction.get("calibration") or {}).get("note") if new is not None else None
-            outcome.append((cmd.text + (f" ({note})" if note else ""), bool(note)))
+            self.job_note(cmd.text + (f" ({note})" if note else ""), bool(note))
 
         def ended(state: str) -> None:
-            if outcome:  # after the generic "NAME: done", which it replaces
-                self.show_message(*outcome[0])
-            self._sync_curve_actions()
+            self._sync_curve_actions()  # a failed or cancelled step puts the filter check back
 
         try:
             w = self.run_job(name, task, done)
