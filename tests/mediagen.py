@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["counter_frame", "make_astronaut_plate", "make_video", "make_sequence", "write_exr", "which_frame",
+__all__ = ["analysed_astronaut_project", "counter_frame", "make_astronaut_plate", "make_video", "make_sequence", "write_exr", "which_frame",
            "make_audio_only"]
 
 
@@ -72,6 +72,22 @@ def make_astronaut_plate(path: str | Path, frames: int, fps: Fraction | int = 24
         for pkt in st.encode():
             c.mux(pkt)
     return Path(path)
+
+
+def analysed_astronaut_project(folder: Path, frames: int) -> Path:
+    """folder/p.facsimile: one shot 'sh' over a still astronaut plate of `frames` frames
+    (core.demo's), analysed, no curves yet; saved."""
+    from core.analysis.analyzer import Analyzer
+    from core.demo import make_plate
+    from core.project import Plate, Project
+
+    plate_path = make_plate(folder / "plate.mp4", frames=frames)
+    project = Project.create(folder / "p.facsimile", name="p")
+    plate = project.add_plate(Plate.from_media(plate_path))
+    shot = project.new_shot(plate.id, 0, frames - 1, name="sh")
+    shot.analysis = Analyzer().analyze(str(plate_path), frames=(0, frames))
+    project.save()
+    return folder / "p.facsimile"
 
 
 def make_video(path: str | Path, frames: int = 60, width: int = 320, height: int = 240,

@@ -260,18 +260,9 @@ def test_bad_occlusion_settings_are_refused_or_switched_off(caplog):
 # ------------------------------------------------------------------ sidecar, log, CLI option
 @pytest.fixture(scope="module")
 def astronaut_project(tmp_path_factory) -> Path:
-    from core.analysis.analyzer import Analyzer
-    from core.demo import make_plate
-    from core.project import Plate, Project
+    from tests.mediagen import analysed_astronaut_project
 
-    d = tmp_path_factory.mktemp("occproj")
-    plate_path = make_plate(d / "plate.mp4", frames=2)
-    project = Project.create(d / "p.facsimile", name="p")
-    plate = project.add_plate(Plate.from_media(plate_path))
-    shot = project.new_shot(plate.id, 0, 1, name="sh")
-    shot.analysis = Analyzer().analyze(str(plate_path), frames=(0, 2))
-    project.save()
-    return d / "p.facsimile"
+    return analysed_astronaut_project(tmp_path_factory.mktemp("occproj"), 2)
 
 
 def test_sidecar_and_log_name_the_occluder_or_say_none_ran(installed_occluder, astronaut_project, tmp_path,

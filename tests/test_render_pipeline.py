@@ -9,27 +9,19 @@ import av
 import numpy as np
 import pytest
 
-from core.analysis.analyzer import Analyzer
 from core.cli import main
 from core.delivery.provenance import verify
 from core.delivery.sidecar import sidecar_path
-from core.demo import make_plate
-from core.project import Plate, Project
+from core.project import Project
 from core.render.delivery import render_shot
 from core.render.renderer import Renderer, RenderSettings
+from tests.mediagen import analysed_astronaut_project
 
 
 @pytest.fixture(scope="module")
 def astronaut_project(tmp_path_factory) -> Path:
     """A project with one analysed 8-frame shot of the astronaut plate (no curves yet)."""
-    d = tmp_path_factory.mktemp("proj")
-    plate_path = make_plate(d / "plate.mp4", frames=8)
-    project = Project.create(d / "p.facsimile", name="p")
-    plate = project.add_plate(Plate.from_media(plate_path))
-    shot = project.new_shot(plate.id, 0, 7, name="sh")
-    shot.analysis = Analyzer().analyze(str(plate_path), frames=(0, 8))
-    project.save()
-    return d / "p.facsimile"
+    return analysed_astronaut_project(tmp_path_factory.mktemp("proj"), 8)
 
 
 def test_edit_mode_without_edits_returns_the_plate(astronaut_project):

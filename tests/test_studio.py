@@ -507,15 +507,7 @@ def face_project(tmp_path_factory) -> Path:
 def test_live_render_fast_while_scrubbing_full_at_rest(qtbot, face_project):
     """The viewer's render side is core's Renderer on the in-memory edit: an unsaved brow key
     changes the brows; scrubbing shows the fast path (Gaussian, half size) then the full path."""
-    from studio.app import ensure_app
-    from studio.main_window import MainWindow
-
-    ensure_app()
-    w = MainWindow(offer_recovery=False)
-    try:
-        w.resize(1400, 900)
-        w.open_path(face_project, interactive=False)
-        w.show()
+    with open_window(qtbot, face_project) as w:
         v, doc = w.viewer, w.session.doc
         assert v.render_fn is not None
         v.mode.setCurrentIndex(1)  # render (B)
@@ -538,5 +530,3 @@ def test_live_render_fast_while_scrubbing_full_at_rest(qtbot, face_project):
         brow_y = lm[[70, 63, 105, 66, 107, 336, 296, 334, 293, 300], 1].mean()
         mouth_y = lm[[13, 14], 1].mean()
         assert np.median(ys) < (brow_y + mouth_y) / 2, "the change is in the upper face, around the brows"
-    finally:
-        _close_clean(w)
