@@ -41,6 +41,12 @@ def filter_curves(raw: np.ndarray, names: list[str], fps: float, filter: str, **
     return out
 
 
+def _canonical(calibration: dict) -> bool:
+    """Measured from the canonical neutral (no neutral of the person's own): the solve then
+    weights the residual by the identity spread (core.facs.model)."""
+    return calibration["method"] == "canonical"
+
+
 def solve_frame(landmarks: np.ndarray, calibration: dict) -> tuple[np.ndarray, float]:
     """AU intensities of one face in one frame, over au_curve_names() (0..5, bilateral = max(L, R)),
     and a fit confidence 0..1. landmarks: (478, 3) pixels; calibration: from a FaceAUs or
@@ -51,7 +57,7 @@ def solve_frame(landmarks: np.ndarray, calibration: dict) -> tuple[np.ndarray, f
     m = model()
     neutral = calibration["neutral"] if calibration is not None else m.neutral
     aligned, _ = align(x, neutral)
-    coef, rms = solve_aligned(aligned, neutral, identity=calibration is None or calibration["method"] == "canonical")
+    coef, rms = solve_aligned(aligned, neutral, identity=calibration is None or _canonical(calibration))
     return basis_to_curves(coef), fit_confidence(rms)
 
 
@@ -197,7 +203,7 @@ def extract_shot(analysis, *, neutral: int | Mapping[int, int | None] | None = N
         conf = np.zeros(t_count, np.float32)
         for j, t in enumerate(idx):
             x, _ = align(aligned[j], cal["neutral"])  # re-align onto this person's neutral
-            coef, rms = solve_aligned(x, cal["neutral"], identity=cal["method"] == "canonical")
+            coef, rms = solve_aligned(x, cal["neutral"], identity=_canonical(cal))
             raw[t, :n_au] = basis_to_curves(coef)
             lc = float(analysis.confidence[t, f]) if np.isfinite(analysis.confidence[t, f]) else 0.0
             conf[t] = fit_confidence(rms) * lc

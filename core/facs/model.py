@@ -69,7 +69,6 @@ class Model:
     bilateral: tuple[tuple[int, int, int], ...]  # (curve index, left basis, right basis)
     # the same problem for a face measured from the canonical neutral (a still: no neutral of its
     # own person), each residual element weighted by noise^2 / (noise^2 + identity spread)
-    identity_var: np.ndarray  # (478, 3) spread of neutral faces about the canonical (IOD^2)
     elem_w_id: np.ndarray
     design_id: np.ndarray
     gram_id: np.ndarray
@@ -101,27 +100,13 @@ def model() -> Model:
     sw[STABLE_POINTS] = STABLE_WEIGHTS
     elem_w = (pw[:, None] * AXIS_WEIGHTS[None, :]).ravel()
     flat = bases.reshape(len(bases), -1)
-    design = flat * np.sqrt(elem_w)[None, :]
-    # no ridge on the exact (raw) problem: the bases are linearly independent (smallest eigenvalue
-    # of the Gram ~1e-4 against a largest ~0.1) and a ridge would bias synthesize -> solve
-    gram = design @ design.T
-    # Detector landmarks are fitted with the same geometric bases, plus a small ridge. (Fitting
-    # MediaPipe's measured response to warped renders instead made real footage read several
-    # times too high: the detector under-reports an image warp, e.g. a squeezed open eye, not a
-    # real closed lid.)
-    gram_d = gram + np.eye(len(gram)) * RIDGE * np.trace(gram) / len(gram)
-    # a basis that moves few landmarks a little would otherwise soak up noise at high intensity:
-    # its activation cost is the noise it would explain, so its dead zone is wider
-    penalty = NOISE_SIGMAS * LANDMARK_NOISE * np.sqrt(np.diag(gram_d))
+    design, gram, gram_d, penalty = _weighted_problem(flat, elem_w)
     # A still measured from the canonical neutral carries the person's identity offset in its
     # residual on top of the detector noise; weighting each element by the inverse of that total
     # variance (relative to the noise alone) is the least-squares fit under both: where neutral
     # faces differ most between people, a displacement is least evidence of an expression.
     elem_w_id = elem_w / (1.0 + np.asarray(identity_var, np.float64).ravel() / LANDMARK_NOISE ** 2)
-    design_id = flat * np.sqrt(elem_w_id)[None, :]
-    gram_id = design_id @ design_id.T
-    gram_id += np.eye(len(gram_id)) * RIDGE * np.trace(gram_id) / len(gram_id)
-    penalty_id = NOISE_SIGMAS * LANDMARK_NOISE * np.sqrt(np.diag(gram_id))
+    design_id, _, gram_id, penalty_id = _weighted_problem(flat, elem_w_id)
     curves = au_curve_names()
     cfb = np.full(len(curves), -1, np.int64)
     bil = []
@@ -135,7 +120,25 @@ def model() -> Model:
     if missing:
         raise FacsimileError(f"AU basis file {path} lacks bases for {missing}")
     return Model(neutral, bases, names, mirror, pw, sw, design, elem_w, gram, penalty, gram_d, cfb, tuple(bil),
-                 identity_var, elem_w_id, design_id, gram_id, penalty_id)
+                 elem_w_id, design_id, gram_id, penalty_id)
+
+
+def _weighted_problem(flat: np.ndarray, elem_w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(design, gram, gram_d, penalty) of the bases (B, P) under residual weights (P,).
+
+    gram has no ridge: it is the exact (raw) problem; the bases are linearly independent
+    (smallest eigenvalue of the Gram ~1e-4 against a largest ~0.1) and a ridge would bias
+    synthesize -> solve. Detector landmarks are fitted with the same geometric bases plus a
+    small ridge (gram_d). (Fitting MediaPipe's measured response to warped renders instead made
+    real footage read several times too high: the detector under-reports an image warp, e.g. a
+    squeezed open eye, not a real closed lid.) penalty: a basis that moves few landmarks a
+    little would otherwise soak up noise at high intensity; its activation cost is the noise it
+    would explain, so its dead zone is wider."""
+    design = flat * np.sqrt(elem_w)[None, :]
+    gram = design @ design.T
+    gram_d = gram + np.eye(len(gram)) * RIDGE * np.trace(gram) / len(gram)
+    penalty = NOISE_SIGMAS * LANDMARK_NOISE * np.sqrt(np.diag(gram_d))
+    return design, gram, gram_d, penalty
 
 
 def box_qp(gram: np.ndarray, rhs: np.ndarray, lo: float = 0.0, hi: float = MAX_INTENSITY,
