@@ -114,14 +114,16 @@ def _analyze(args: argparse.Namespace) -> int:
         from core.util.atomic import atomic_write_text
 
         faces = extract_shot(analysis, neutral=args.neutral, filter=args.filter)
+        from core.curves.curveset import extraction_of
+        from core.project.workflow import calibration_summary
+
         for face in faces:
             cal = face.calibration
-            how = {"frame": f"neutral frame {cal.get('frame')}", "auto": "automatic neutral (per region)",
-                   "canonical": "canonical neutral (a still or under 25 frames: face shape may read as expression)"}
-            log.info("face %d: AU curves measured from the %s; filter %s", face.track_id,
-                     how.get(cal.get("method"), cal.get("method")), face.filter.get("name"))
-            if cal.get("note") and cal.get("method") != "canonical":  # the line above already says why
-                log.warning("face %d: %s", face.track_id, cal["note"])
+            # a note says something went other than asked (a neutral frame without that face), except
+            # for a still's canonical neutral, which is always so and already said
+            level = logging.WARNING if cal.get("note") and cal.get("method") != "canonical" else logging.INFO
+            log.log(level, "face %d: AU curves measured from: %s", face.track_id,
+                    calibration_summary(extraction_of(face), detail=False))
         extra = {i: face.openface_columns() for i, face in enumerate(faces)}
         atomic_write_text(out / "aus.json", json.dumps({"source": str(src), "faces": [f.to_json() for f in faces]},
                                                        indent=1))

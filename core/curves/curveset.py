@@ -170,7 +170,7 @@ class CurveSet:
                  base_raw={n: raw_full[:, i] for i, n in enumerate(names)},
                  confidence=spread(getattr(face, "confidence", None), 0.0),
                  success=spread(getattr(face, "success", None), False),
-                 extraction=_extraction_of(face))
+                 extraction=extraction_of(face))
         if keep_edits_from is not None:
             cs.take_edits_from(keep_edits_from)
         return cs
@@ -507,7 +507,7 @@ class CurveSet:
         return cs
 
 
-def _extraction_of(face: object) -> dict:
+def extraction_of(face: object) -> dict:
     """The extraction record of a core.facs FaceAUs: its filter and a JSON-safe calibration summary."""
     cal = dict(getattr(face, "calibration", None) or {})
     summary: dict = {"method": cal.get("method")}

@@ -556,12 +556,13 @@ def _analysed_fps(shot: Shot) -> float:
     return fps if fps > 0 else 25.0
 
 
-def calibration_summary(cs: CurveSet, detail: bool = True) -> str:
+def calibration_summary(cs: CurveSet | Mapping, detail: bool = True) -> str:
     """One line saying how a face's AU curves were measured (neutral and filter), for the CLI and
-    the studio's inspector; detail=False leaves out the auto neutral's frames per region."""
+    the studio's inspector, from a CurveSet or its extraction record (core.curves.curveset.
+    extraction_of for a FaceAUs); detail=False leaves out the auto neutral's frames per region."""
     from core.curves.curveset import frame_ranges
 
-    ext = cs.extraction
+    ext = cs.extraction if isinstance(cs, CurveSet) else cs
     cal = ext.get("calibration") or {}
     method = cal.get("method")
     if method == "frame":
