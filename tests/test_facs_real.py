@@ -143,13 +143,12 @@ def test_posed_still_reads_as_its_expression(shared_media, output_dir, name):
 def test_shipped_model_is_what_derive_bases_makes(shared_media, tmp_path):
     """resources/facs/canonical.npz (canonical neutral, bases, identity spread) is reproduced by
     its script from the spec and the neutral faces, so the data never drifts from its source."""
-    import importlib.util
     from pathlib import Path
 
+    from tests.test_facs_roundtrip import _derive_bases
+
     root = Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location("derive_bases", root / "resources" / "facs" / "derive_bases.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _derive_bases()
     out = tmp_path / "canonical.npz"
     assert mod.main(["--media", str(shared_media("stills").parent), "--out", str(out)]) == 0
     with np.load(root / "resources" / "facs" / "canonical.npz") as shipped, np.load(out) as made:
