@@ -48,7 +48,7 @@ def check_python() -> list[Check]:
 _LIBS = [
     ("numpy", "numpy", "fail"), ("scipy", "scipy", "fail"), ("opencv", "cv2", "fail"), ("PyAV", "av", "fail"),
     ("OpenEXR", "OpenEXR", "fail"), ("OpenColorIO", "PyOpenColorIO", "fail"), ("MediaPipe", "mediapipe", "fail"),
-    ("dlib", "dlib", "fail"), ("ONNX Runtime", "onnxruntime", "fail"), ("PyWavelets", "pywt", "fail"),
+    ("dlib", "dlib", "fail"), ("ONNX Runtime", "onnxruntime", "fail"),
     ("PySide6", "PySide6", "warn"), ("pyqtgraph", "pyqtgraph", "warn"), ("Ray", "ray", "warn"),
     ("OpenTimelineIO", "opentimelineio", "warn"), ("PySceneDetect", "scenedetect", "warn"),
 ]
