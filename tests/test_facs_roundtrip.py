@@ -3,9 +3,11 @@
 Known AU intensities are put on a neutral face with core.facs.synthesize, the image is warped
 to the synthesised mesh with the render's dense piecewise-affine warp (core.render.warp, eye
 and mouth openings filled as the renderer does, the mouth opening painted dark), the warped
-image is re-analysed by the real analyser (core.analysis.Analyzer: MediaPipe face mesh) and
-the landmarks are solved by core.facs.solve_frame with the face's neutral (the un-deformed
-render analysed the same way) as calibration. Every AU alone at 1, 3 and 5, then mixtures.
+image is re-analysed by the real analyser as the second frame of a two-frame shot whose first
+frame is the un-deformed render (core.analysis.Analyzer: MediaPipe face mesh, then the
+optical-flow refinement against the track's first frame), and the landmarks are solved by
+core.facs.solve_frame with that first frame as the neutral. Every AU alone at 1, 3 and 5,
+then mixtures.
 
 Per-AU numbers are printed (pytest -s) and written to output_dir/roundtrip_<face>.csv with a
 contact sheet. The fast test runs the astronaut at intensities 3 and 5 plus the mixtures;
@@ -67,6 +69,22 @@ def landmarks(img: np.ndarray) -> np.ndarray:
     return np.asarray(faces[0].landmarks, np.float64)
 
 
+@cache
+def _clip_analyzer():
+    from core.analysis.analyzer import Analyzer
+
+    return Analyzer(max_faces=1, smooth=False)
+
+
+def shot_landmarks(neutral_img: np.ndarray, img: np.ndarray) -> np.ndarray:
+    """Landmarks of img analysed as the second frame of a two-frame shot after neutral_img: the
+    clip path (tracking, optical-flow refinement against the track's first frame) without the
+    One-Euro stabilisation, which would lag a one-frame jump."""
+    a = _clip_analyzer().analyze([neutral_img, img])
+    assert a.present[:, 0].all() and a.meta["cuts"] == 0, "the analyser lost the face"
+    return np.asarray(a.landmarks[1, 0], np.float64)
+
+
 def cases(levels: tuple[int, ...]) -> list[dict[str, float]]:
     return [{a.code: float(v)} for a in facs.catalogue() for v in levels] + [dict(m) for m in MIXTURES]
 
@@ -92,7 +110,7 @@ def run_face(img: np.ndarray, levels: tuple[int, ...], name: str, out_dir: Path)
     truth, got, tiles = [], [], []
     for case in cases(levels):
         im = render(img, lm0, facs.synthesize(lm0, case))
-        vals, conf = facs.solve_frame(landmarks(im), cal)
+        vals, conf = facs.solve_frame(shot_landmarks(neutral_img, im), cal)
         truth.append(truth_curves(case))
         got.append(vals[cols])
         if len(tiles) < 64:
@@ -131,9 +149,11 @@ def report(truth: np.ndarray, got: np.ndarray, title: str) -> tuple[float, float
     return r_all, mae
 
 
-# AUs the round trip recovers well today (astronaut, levels 3 and 5 + mixtures: r 0.93..0.99); a
-# regression guard, not the issue's target, which the next test holds the engine to
-RECOVERED = ("AU01", "AU04", "AU10", "AU12", "AU15", "AU26")
+# AUs the round trip recovers well today (astronaut, levels 3 and 5 + mixtures: r 0.95..1.00); a
+# regression guard, not the issue's target, which the next test holds the engine to. Not here:
+# AU14 (its basis is mostly depth, which a 2-D image warp cannot show), AU20, AU23 and AU25
+# (r 0.82-0.88: the dark-painted mouth opening gives the flow little to follow at the lips).
+RECOVERED = ("AU01", "AU02", "AU04", "AU05", "AU06", "AU07", "AU09", "AU10", "AU12", "AU15", "AU17", "AU26", "AU45")
 
 
 @cache
@@ -148,22 +168,23 @@ def _astronaut(out_dir: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def test_roundtrip_astronaut(output_dir):
     """Astronaut, each AU alone at 3 and 5, plus the mixtures (fast version): the well-recovered AUs
-    stay recovered (AU01, AU04, AU10, AU12, AU15, AU26: r >= 0.86 measured). Contact sheet checked
-    by eye: the AU01/AU02 tiles raise the brows, AU12 lifts
-    the corners, AU26 drops the jaw with a dark mouth, AU45 closes the lids."""
+    stay recovered (RECOVERED: r >= 0.95 measured). Contact sheet checked by eye: the AU01/AU02
+    tiles raise the brows, AU12 lifts the corners, AU26 drops the jaw with a dark mouth, AU45
+    closes the lids."""
     truth, got = _astronaut(output_dir.parent / "roundtrip")
     codes = [a.code for a in facs.catalogue()]
     for code in RECOVERED:
         j = codes.index(code)
-        assert np.corrcoef(truth[:, j], got[:, j])[0, 1] >= 0.85, code
+        assert np.corrcoef(truth[:, j], got[:, j])[0, 1] >= 0.9, code
         assert np.abs(truth[:, j] - got[:, j]).mean() <= 0.5, code
 
 
-@pytest.mark.xfail(reason="issue 4 item 7 not met: measured overall r 0.59, MAE 0.29 (astronaut, levels 3/5 + "
-                          "mixtures). The solver fits real landmark motion (real closed eyes, real smiles); MediaPipe "
-                          "reports only part of an image warp (a squeezed open eye is no closed lid: AU45 at 5 renders "
-                          "and reads back as 1.1; AU06/AU09/AU14 have no texture cue at all in a warp). Fitting the "
-                          "detector's response to warps instead met r 0.67 here but read real footage 3-5x too high.",
+@pytest.mark.xfail(reason="issue 4 item 7 not met: measured overall r 0.89, MAE 0.17 (astronaut, levels 3/5 + "
+                          "mixtures; before the optical-flow landmark refinement r 0.60, MAE 0.28). What is left: "
+                          "AU14's basis is mostly depth, which a 2-D image warp cannot render (it reads 0); AU23 "
+                          "and AU07 move the landmarks 2-4 px, within the solver's noise allowance; a closing lid "
+                          "squeezes the eye's texture into a line, where the flow recovers half the motion (AU45 at "
+                          "5 reads 2.1). Per-AU gains differ (0.3-0.9), which caps the pooled r.",
                    strict=False)
 def test_roundtrip_issue_target(output_dir):
     """The issue's target over the fast set: Pearson r >= 0.95 and MAE <= 0.5 over every case x AU."""

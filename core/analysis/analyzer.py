@@ -13,8 +13,10 @@ Per frame (see `Analyzer.analyze`):
    predicted box (IoU) recover it; the others are new faces: mesh, then identity embedding,
    then re-identification against tracks not currently visible (mean embedding distance under
    the embedder's threshold) or a new track.
-4. Landmarks are stabilised by a motion-adaptive One-Euro filter (reset when a track restarts);
-   pose and gaze come from the stabilised landmarks.
+4. Landmarks are refined by image motion (core.analysis.flowrefine: the optical flow between the
+   track's anchor frame, warped onto the detected mesh, and the frame adds the non-rigid motion
+   the landmark network under-reports), then stabilised by a motion-adaptive One-Euro filter
+   (both reset when a track restarts); pose and gaze come from the stabilised landmarks.
 Frames without a face are kept and marked (present=False).
 """
 
@@ -25,6 +27,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -35,6 +38,7 @@ import numpy as np
 
 from core.analysis.defaults import embedding_distance
 from core.analysis.filters import LandmarkFilter
+from core.analysis.flowrefine import FlowRefiner
 from core.analysis.image import to_rgb8
 from core.analysis.interfaces import Detection, Detector, Embedder, Landmarker
 from core.analysis.landmarks68 import MP_TO_68
@@ -138,6 +142,7 @@ class _Track:
     restart: bool = True
     lost_pred: np.ndarray | None = None
     sizes: list = field(default_factory=list)
+    refiner: FlowRefiner | None = None
 
     def mean_embedding(self) -> np.ndarray | None:
         return None if self.emb_n == 0 else self.emb_sum / self.emb_n
@@ -223,12 +228,13 @@ class Analyzer:
     detector/landmarker/embedder default to the embedded MediaPipe and dlib models.
     detect_every: frames between full-frame detections while tracking holds (new faces show
     up at most this late). max_faces: most faces tracked at once (largest first).
-    smooth=False keeps the raw per-frame landmarks (no One-Euro stabilisation)."""
+    smooth=False keeps the per-frame landmarks (no One-Euro stabilisation); refine=False keeps
+    the landmark network's own positions (no optical-flow refinement)."""
 
     def __init__(self, detector: Detector | None = None, landmarker: Landmarker | None = None,
                  embedder: Embedder | None = None, detect_every: int = 12, max_faces: int = 8,
                  filter_min_cutoff: float = 1.0, filter_beta: float = 8.0, cut_threshold: float = 0.8,
-                 embed_refresh: int = 48, smooth: bool = True) -> None:
+                 embed_refresh: int = 48, smooth: bool = True, refine: bool = True) -> None:
         if detector is None:
             from core.analysis.defaults import MediaPipeDetector
 
@@ -250,6 +256,7 @@ class Analyzer:
         self.cut_threshold = float(cut_threshold)
         self.embed_refresh = int(embed_refresh)
         self.smooth = bool(smooth)
+        self.refine = bool(refine)
 
     # ----------------------------------------------------------------- stills
     def analyze_image(self, image: np.ndarray, embed: bool = True) -> list[FaceResult]:
@@ -301,6 +308,7 @@ class Analyzer:
                 "embedder": self.embedder.name, "embedding_metric": self.embedder.metric,
                 "embedding_threshold": float(self.embedder.threshold), "detect_every": self.detect_every,
                 "max_faces": self.max_faces,
+                "landmark_refinement": "optical flow against a per-track anchor (DIS)" if self.refine else "none",
                 "pose_convention": "OpenFace 2.x: R = Rx(pitch) Ry(yaw) Rz(roll), camera x right, y down, "
                                    "z away; pitch > 0 head down; focal 500*W/640, 500*H/480 averaged"}
 
@@ -332,140 +340,166 @@ class Analyzer:
         t0 = time.perf_counter()
         if progress:
             progress(0, total)
-        for t, (index, frame) in enumerate(src):
-            if cancel is not None and cancel():
-                raise UserCancelled(f"analysis cancelled at frame {index} ({t}/{total} done)")
-            rgb = frame if (frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3) else to_rgb8(frame)
-            if rgb.shape[0] != h or rgb.shape[1] != w:
-                raise MediaError(f"frame {index} is {rgb.shape[1]}x{rgb.shape[0]}, the plate is {w}x{h}")
-            rec_idx.append(int(index))
-            rec_time.append(src.time(index))
-            # 1. cut test
-            cut = cuts.is_cut(rgb)
-            if cut:
-                stats["cuts"] += 1
-                for tr in tracks:
-                    if tr.active:
-                        tr.active, tr.restart = False, True
-                want_detect = True
-            found: dict[int, tuple[np.ndarray, float]] = {}
-            # 2. follow active tracks without the detector
-            for tr in tracks:
-                if not tr.active:
-                    continue
-                pred = tr.predicted_box()
-                res = self.landmarker.landmarks(rgb, Detection(pred, tr.score, extra={"crop_scale": 1.6}))
-                ok = False
-                if res is not None:
-                    pts, conf = res
-                    box = landmark_box(pts)
-                    ok = iou(box, pred) > 0.3 and not any(iou(box, landmark_box(p)) > 0.5 for p, _ in found.values())
-                    if ok:
-                        found[tr.index] = (pts, conf)
-                        if conf < 0.98:
-                            want_detect = True
-                if not ok:
-                    want_detect = True
-                    tr.active = False  # recovered below if the detector finds it where predicted
-                    tr.restart = True
-                    tr.lost_pred = pred
-            # 3. detection
-            n_active = sum(tr.active for tr in tracks)
-            if want_detect or n_active == 0 or t - last_detect >= self.detect_every:
-                want_detect = False
-                last_detect = t
-                stats["detections_run"] += 1
-                dets = self.detector.detect(rgb)
-                dets.sort(key=lambda d: -float((d.bbox[2] - d.bbox[0]) * (d.bbox[3] - d.bbox[1])))
-                taken = [landmark_box(p) for p, _ in found.values()]
-                just_lost = [tr for tr in tracks if not tr.active and tr.last_seen_t == t - 1 and not cut]
-                for det in dets:
-                    if any(iou(det.bbox, b) > 0.25 for b in taken):
-                        continue  # a face we already follow
-                    res = self.landmarker.landmarks(rgb, det)
-                    if res is None:
-                        continue
-                    pts, conf = res
-                    box = landmark_box(pts)
-                    if iou(box, det.bbox) < 0.2 or any(iou(box, b) > 0.4 for b in taken):
-                        continue
-                    # a track lost this very frame, detected where it was predicted: same face
-                    match = max(just_lost, key=lambda tr: iou(box, tr.lost_pred), default=None)
-                    tr = None
-                    if match is not None and iou(box, match.lost_pred) > 0.3:
-                        tr = match
-                        just_lost.remove(match)
-                    else:
-                        if sum(x.active for x in tracks) + 0 >= self.max_faces:
-                            continue
-                        emb = self.embedder.embed(rgb, Detection(embed_box(pts), det.score))
-                        stats["embeddings"] += 1
-                        tr = self._reidentify(tracks, found, emb)
-                        if tr is not None:
-                            stats["reidentified"] += 1
-                            log.debug("frame %d: face re-identified as track %d", index, tr.index)
-                        else:
-                            tr = _Track(index=len(tracks), first_t=t,
-                                        filter=LandmarkFilter(self.filter_min_cutoff, self.filter_beta))
-                            tracks.append(tr)
-                            stats["new_tracks"] += 1
-                        tr.add_embedding(emb, t)
-                    tr.active = True
-                    tr.score = float(det.score)
-                    found[tr.index] = (pts, conf)
-                    taken.append(box)
-                # periodic identity refresh of followed faces (a better mean for re-identification)
-                for ti, (pts, _c) in list(found.items()):
-                    tr = tracks[ti]
-                    # identity refresh, backing off (48, 96, 192, 384 frames...) once the mean is solid
-                    if t - tr.last_embed_t >= self.embed_refresh * 2 ** min(max(tr.emb_n - 1, 0), 3):
-                        e = self.embedder.embed(rgb, Detection(embed_box(pts), tr.score))
-                        stats["embeddings"] += 1
-                        m = tr.mean_embedding()
-                        if m is not None and tr.emb_n >= 2 and embedding_distance(m, e, self.embedder.metric) > \
-                                1.25 * float(self.embedder.threshold):
-                            # an unseen cut or a swap: this is someone else. Hand the face over.
-                            stats["identity_splits"] += 1
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flow-refine") if self.refine else None
+        pending: list[tuple] = []
+        done_waiting: list[tuple] = []
+
+        def finish(rows: dict, ti: int, tr: _Track, restart: bool, pts, conf: float) -> None:
+            if not isinstance(pts, np.ndarray):
+                pts = pts.result()
+            if restart:
+                tr.filter.reset()
+            smooth = tr.filter(pts, dt, face_scale(pts)) if self.smooth else pts
+            hp = estimate_pose(smooth, w, h)
+            rows[ti] = (conf, landmark_box(smooth), smooth, hp.euler, hp.translation, hp.gaze_angles)
+
+        try:
+            for t, (index, frame) in enumerate(src):
+                if cancel is not None and cancel():
+                    raise UserCancelled(f"analysis cancelled at frame {index} ({t}/{total} done)")
+                rgb = frame if (frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3) else to_rgb8(frame)
+                if rgb.shape[0] != h or rgb.shape[1] != w:
+                    raise MediaError(f"frame {index} is {rgb.shape[1]}x{rgb.shape[0]}, the plate is {w}x{h}")
+                rec_idx.append(int(index))
+                rec_time.append(src.time(index))
+                # 1. cut test
+                cut = cuts.is_cut(rgb)
+                if cut:
+                    stats["cuts"] += 1
+                    for tr in tracks:
+                        if tr.active:
                             tr.active, tr.restart = False, True
-                            new = self._reidentify(tracks, found, e, exclude=tr)
-                            if new is None:
-                                new = _Track(index=len(tracks), first_t=t,
-                                             filter=LandmarkFilter(self.filter_min_cutoff, self.filter_beta))
-                                tracks.append(new)
-                                stats["new_tracks"] += 1
-                            new.add_embedding(e, t)
-                            new.active, new.score = True, tr.score
-                            del found[ti]
-                            found[new.index] = (pts, _c)
-                        elif tr.emb_n < 16:
-                            tr.add_embedding(e, t)
+                    want_detect = True
+                found: dict[int, tuple[np.ndarray, float]] = {}
+                # 2. follow active tracks without the detector
+                for tr in tracks:
+                    if not tr.active:
+                        continue
+                    pred = tr.predicted_box()
+                    res = self.landmarker.landmarks(rgb, Detection(pred, tr.score, extra={"crop_scale": 1.6}))
+                    ok = False
+                    if res is not None:
+                        pts, conf = res
+                        box = landmark_box(pts)
+                        ok = iou(box, pred) > 0.3 and not any(iou(box, landmark_box(p)) > 0.5 for p, _ in found.values())
+                        if ok:
+                            found[tr.index] = (pts, conf)
+                            if conf < 0.98:
+                                want_detect = True
+                    if not ok:
+                        want_detect = True
+                        tr.active = False  # recovered below if the detector finds it where predicted
+                        tr.restart = True
+                        tr.lost_pred = pred
+                # 3. detection
+                n_active = sum(tr.active for tr in tracks)
+                if want_detect or n_active == 0 or t - last_detect >= self.detect_every:
+                    want_detect = False
+                    last_detect = t
+                    stats["detections_run"] += 1
+                    dets = self.detector.detect(rgb)
+                    dets.sort(key=lambda d: -float((d.bbox[2] - d.bbox[0]) * (d.bbox[3] - d.bbox[1])))
+                    taken = [landmark_box(p) for p, _ in found.values()]
+                    just_lost = [tr for tr in tracks if not tr.active and tr.last_seen_t == t - 1 and not cut]
+                    for det in dets:
+                        if any(iou(det.bbox, b) > 0.25 for b in taken):
+                            continue  # a face we already follow
+                        res = self.landmarker.landmarks(rgb, det)
+                        if res is None:
+                            continue
+                        pts, conf = res
+                        box = landmark_box(pts)
+                        if iou(box, det.bbox) < 0.2 or any(iou(box, b) > 0.4 for b in taken):
+                            continue
+                        # a track lost this very frame, detected where it was predicted: same face
+                        match = max(just_lost, key=lambda tr: iou(box, tr.lost_pred), default=None)
+                        tr = None
+                        if match is not None and iou(box, match.lost_pred) > 0.3:
+                            tr = match
+                            just_lost.remove(match)
                         else:
-                            tr.last_embed_t = t
-            # 4. stabilise, measure, record
-            rows: dict[int, tuple] = {}
-            for ti, (pts, conf) in found.items():
-                tr = tracks[ti]
-                raw_box = landmark_box(pts)
-                if tr.restart:
-                    tr.filter.reset()
-                    tr.velocity[:] = 0
-                elif tr.box is not None:
-                    c_new = (raw_box[:2] + raw_box[2:]) / 2
-                    c_old = (tr.box[:2] + tr.box[2:]) / 2
-                    tr.velocity = 0.5 * tr.velocity + 0.5 * (c_new - c_old)
-                tr.restart = False
-                tr.box = raw_box
-                tr.active = True
-                tr.last_seen_t = t
-                smooth = tr.filter(pts, dt, face_scale(pts)) if self.smooth else pts
-                hp = estimate_pose(smooth, w, h)
-                tr.sizes.append(float(raw_box[2] - raw_box[0]))
-                rows[ti] = (float(min(1.0, tr.score) * conf), landmark_box(smooth), smooth,
-                            hp.euler, hp.translation, hp.gaze_angles)
-            per_frame.append(rows)
-            if progress:
-                progress(t + 1, total)
+                            if sum(x.active for x in tracks) + 0 >= self.max_faces:
+                                continue
+                            emb = self.embedder.embed(rgb, Detection(embed_box(pts), det.score))
+                            stats["embeddings"] += 1
+                            tr = self._reidentify(tracks, found, emb)
+                            if tr is not None:
+                                stats["reidentified"] += 1
+                                log.debug("frame %d: face re-identified as track %d", index, tr.index)
+                            else:
+                                tr = _Track(index=len(tracks), first_t=t,
+                                            filter=LandmarkFilter(self.filter_min_cutoff, self.filter_beta))
+                                tracks.append(tr)
+                                stats["new_tracks"] += 1
+                            tr.add_embedding(emb, t)
+                        tr.active = True
+                        tr.score = float(det.score)
+                        found[tr.index] = (pts, conf)
+                        taken.append(box)
+                    # periodic identity refresh of followed faces (a better mean for re-identification)
+                    for ti, (pts, _c) in list(found.items()):
+                        tr = tracks[ti]
+                        # identity refresh, backing off (48, 96, 192, 384 frames...) once the mean is solid
+                        if t - tr.last_embed_t >= self.embed_refresh * 2 ** min(max(tr.emb_n - 1, 0), 3):
+                            e = self.embedder.embed(rgb, Detection(embed_box(pts), tr.score))
+                            stats["embeddings"] += 1
+                            m = tr.mean_embedding()
+                            if m is not None and tr.emb_n >= 2 and embedding_distance(m, e, self.embedder.metric) > \
+                                    1.25 * float(self.embedder.threshold):
+                                # an unseen cut or a swap: this is someone else. Hand the face over.
+                                stats["identity_splits"] += 1
+                                tr.active, tr.restart = False, True
+                                new = self._reidentify(tracks, found, e, exclude=tr)
+                                if new is None:
+                                    new = _Track(index=len(tracks), first_t=t,
+                                                 filter=LandmarkFilter(self.filter_min_cutoff, self.filter_beta))
+                                    tracks.append(new)
+                                    stats["new_tracks"] += 1
+                                new.add_embedding(e, t)
+                                new.active, new.score = True, tr.score
+                                del found[ti]
+                                found[new.index] = (pts, _c)
+                            elif tr.emb_n < 16:
+                                tr.add_embedding(e, t)
+                            else:
+                                tr.last_embed_t = t
+                # 4. refine, stabilise, measure, record. The optical-flow refinement of this frame runs on
+                # a worker thread while the next frame is decoded and landmarked (OpenCV and MediaPipe
+                # release the GIL); the rest waits for it, in frame order, one frame later.
+                rows: dict[int, tuple] = {}
+                for ti, (pts, conf) in found.items():
+                    tr = tracks[ti]
+                    raw_box = landmark_box(pts)
+                    restart = tr.restart
+                    if restart:
+                        tr.velocity[:] = 0
+                    elif tr.box is not None:
+                        c_new = (raw_box[:2] + raw_box[2:]) / 2
+                        c_old = (tr.box[:2] + tr.box[2:]) / 2
+                        tr.velocity = 0.5 * tr.velocity + 0.5 * (c_new - c_old)
+                    tr.restart = False
+                    tr.box = raw_box
+                    tr.active = True
+                    tr.last_seen_t = t
+                    tr.sizes.append(float(raw_box[2] - raw_box[0]))
+                    if self.refine:
+                        if tr.refiner is None:
+                            tr.refiner = FlowRefiner()
+                        pts = pool.submit(_refine, tr.refiner, restart, rgb, pts)
+                    pending.append((rows, ti, tr, restart, pts, float(min(1.0, tr.score) * conf)))
+                for item in done_waiting:
+                    finish(*item)
+                done_waiting, pending = pending, []
+                per_frame.append(rows)
+                if progress:
+                    progress(t + 1, total)
+            for item in done_waiting:
+                finish(*item)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
         elapsed = time.perf_counter() - t0
+        stats["refine_anchors"] = sum(tr.refiner.anchors for tr in tracks if tr.refiner is not None)
         tracks, per_frame = self._merge_tracks(tracks, per_frame, stats)
         # order tracks by first appearance, then size
         order = sorted(range(len(tracks)), key=lambda i: (tracks[i].first_t, -float(np.median(tracks[i].sizes or [0]))))
@@ -552,6 +586,13 @@ class Analyzer:
         if best is not None and best_d < 0.8 * float(self.embedder.threshold):
             return best
         return None
+
+
+def _refine(refiner: FlowRefiner, restart: bool, rgb: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """One track's refinement step (on the worker thread): reset on a restart, then refine."""
+    if restart:
+        refiner.reset()
+    return refiner.refine(rgb, pts)[0]
 
 
 def main_track(analysis: ShotAnalysis) -> int:

@@ -1,0 +1,193 @@
+"""Landmark refinement by image motion: what the landmark network misses, the pixels show.
+
+MediaPipe's face mesh regresses toward an average face, so it reports only part of a
+non-rigid movement (measured on image warps of the AU bases: a lid closure at 0.4 of its
+size, a cheek raise at 0.1; on real smiles the cheek raise is missed too). Per face track
+this keeps anchor frames. Each later frame is warped back onto an anchor's mesh (piecewise
+affine from the detected landmarks, so rigid head motion, scale and perspective are the
+detector's and cancel), and the optical flow (DIS) from the anchor to that image is the
+movement the detector left out; the warp's own map carries it back into the frame. Two rounds
+(the second warps with the corrected landmarks). Only the non-rigid residual comes from the
+flow; depth (z) and the irises stay the detector's.
+
+Both images are compared in a normalised face crop (CROP px square, IOD_PX between the eye
+centres), so faces of any size in the plate cost the same. A landmark's correction counts
+only where the forward and backward flows agree (occlusion, new texture such as teeth, or a
+lighting change make them disagree) and never exceeds MAX_CORRECTION; the rest keep the
+detector's position. A new anchor is taken only when the head has turned further than
+REANCHOR_ANGLE from every anchor; it carries its own correction, so curves stay continuous,
+and a head that turns back reuses the earlier anchor, so corrections do not drift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from core.facs.geometry import STABLE_POINTS, STABLE_WEIGHTS
+
+CROP = 256  # side of the normalised face crop, pixels
+IOD_PX = 80.0  # inter-ocular distance in the crop, pixels
+MAX_CORRECTION = 0.2  # largest correction of one landmark, IOD
+FB_TOLERANCE = 0.03  # forward-backward flow disagreement (IOD) at which a correction counts for nothing
+REANCHOR_ANGLE = np.deg2rad(12.0)  # head rotation from the anchor beyond which a new anchor is taken
+REANCHOR_AGREEMENT = 0.6  # mean landmark agreement a frame needs to become an anchor
+MAX_ANCHORS = 32  # per track
+ITERATIONS = 2  # prediction-flow rounds (each re-warps the anchor onto the corrected landmarks)
+N_MESH = 468  # the mesh points (the 10 iris points after them follow gaze, not the skin)
+PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
+
+
+@dataclass
+class _Anchor:
+    crop: np.ndarray  # (CROP, CROP) uint8 grey
+    pts: np.ndarray  # (478, 2) detector landmarks in the crop
+    offset: np.ndarray  # (478, 2) the anchor's own correction, crop pixels
+    xyz: np.ndarray  # (478, 3) detector landmarks in the plate (for the head-turn test)
+    mesh: np.ndarray  # the anchor's filled mesh in the crop (core.render.warp.fill_mesh)
+    tris: np.ndarray
+    ids: np.ndarray  # triangle id + 1 of each pixel of the anchor crop's ROI, 0 off the mesh
+    roi: tuple[int, int, int, int]  # x0, y0, x1, y1: the mesh's box in the crop, with a margin
+    tri_inv: np.ndarray  # (T, 3, 3) inverse of each anchor triangle's [x y 1] corner matrix
+
+
+def _similarity_2d(src: np.ndarray, dst: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """2x3 weighted least-squares similarity mapping src (N, 2) onto dst (N, 2)."""
+    s = src[:, 0] + 1j * src[:, 1]
+    d = dst[:, 0] + 1j * dst[:, 1]
+    ms, md = (w @ s) / w.sum(), (w @ d) / w.sum()
+    a = (w * (d - md) * np.conj(s - ms)).sum() / (w * np.abs(s - ms) ** 2).sum()
+    b = md - a * ms
+    return np.array([[a.real, -a.imag, b.real], [a.imag, a.real, b.imag]])
+
+
+def _crop_layout() -> np.ndarray:
+    from core.facs.model import model
+
+    return model().neutral[STABLE_POINTS, :2] * IOD_PX + np.array([CROP / 2, CROP * 0.4])
+
+
+def _rotation_angle(a: np.ndarray, b: np.ndarray) -> float:
+    from core.facs.geometry import similarity
+
+    w = np.zeros(len(a))
+    w[STABLE_POINTS] = STABLE_WEIGHTS
+    _, r, _ = similarity(a, b, w)
+    return float(np.arccos(np.clip((np.trace(r) - 1.0) / 2.0, -1.0, 1.0)))
+
+
+def _sample(flow: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Bilinear flow (N, 2) at points (N, 2) of a (H, W, 2) field."""
+    x = pts[:, 0].astype(np.float32).reshape(1, -1)
+    y = pts[:, 1].astype(np.float32).reshape(1, -1)
+    return np.stack([cv2.remap(flow[..., k], x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[0]
+                     for k in range(2)], axis=1)
+
+
+class FlowRefiner:
+    """Per-track landmark refinement against anchor frames (see the module doc).
+
+    refine(frame, landmarks) returns the refined (478, 3) landmarks in plate pixels (z kept)
+    and the mean agreement of the corrections (0..1); reset() after a cut or a lost track."""
+
+    def __init__(self) -> None:
+        self._layout = _crop_layout()
+        self._w = np.asarray(STABLE_WEIGHTS, np.float64)
+        self._dis = cv2.DISOpticalFlow_create(PRESET)
+        grid = np.mgrid[0:CROP, 0:CROP].astype(np.float32)
+        self._ys, self._xs = grid[0], grid[1]
+        self.anchors = 0
+        self.reset()
+
+    def reset(self) -> None:
+        self._keys: list[_Anchor] = []
+
+    def refine(self, frame: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, float]:
+        pts = np.asarray(landmarks, np.float64)
+        if not np.isfinite(pts[:N_MESH, :2]).all():
+            return np.asarray(landmarks, np.float32), 0.0
+        m = _similarity_2d(pts[STABLE_POINTS, :2], self._layout, self._w)
+        grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        crop = cv2.warpAffine(grey, m, (CROP, CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        q = pts[:, :2] @ m[:, :2].T + m[:, 2]
+        if not self._keys:  # the track's first anchor: the detector's landmarks as they are
+            self._take_anchor(crop, q, np.zeros_like(q), pts)
+            return self._to_plate(pts, q, m), 1.0
+        # the anchor nearest in head rotation; a new one (carrying this frame's correction) once
+        # the head has turned further than REANCHOR_ANGLE from all of them
+        angles = [_rotation_angle(k.xyz, pts) for k in self._keys]
+        a = self._keys[int(np.argmin(angles))]
+        corr, mean_agree = self._correction(a, crop, q)
+        if min(angles) > REANCHOR_ANGLE and mean_agree >= REANCHOR_AGREEMENT and len(self._keys) < MAX_ANCHORS:
+            self._take_anchor(crop, q, corr, pts)
+        return self._to_plate(pts, q + corr, m), mean_agree
+
+    def _correction(self, a: _Anchor, crop: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, float]:
+        """This frame's correction (478, 2) in the crop against anchor a, and its mean agreement."""
+        # Compare in the anchor's geometry: the frame is warped back onto the anchor's mesh (whose
+        # triangle raster is fixed per anchor), the flow from the anchor to that image is what the
+        # detected mesh left out, and the warp's own map carries it back into the frame.
+        x0, y0, x1, y1 = a.roi
+        origin = np.array([x0, y0], np.float64)
+        p = a.pts[:N_MESH] - origin  # flow and maps live in the ROI
+        ref = np.ascontiguousarray(a.crop[y0:y1, x0:x1])
+        cur = q[:N_MESH].copy()
+        agree = np.ones(N_MESH)
+        for it in range(ITERATIONS):
+            map_x, map_y = self._map(a, cur)
+            back = cv2.remap(crop, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            fwd = self._dis.calc(ref, back, None)
+            step = _sample(fwd, p)
+            if it == 0:  # how far the two flow directions agree on the whole residual
+                bwd = self._dis.calc(back, ref, None)
+                err = np.linalg.norm(step + _sample(bwd, p + step), axis=1) / IOD_PX
+                agree = np.clip(1.0 - err / FB_TOLERANCE, 0.0, 1.0)
+            cur = _sample(np.dstack([map_x, map_y]), p + step)
+        r = np.zeros_like(q)
+        r[:N_MESH] = cur - q[:N_MESH]
+        agree[np.linalg.norm(r[:N_MESH], axis=1) / IOD_PX > MAX_CORRECTION] = 0.0
+        corr = a.offset.copy()
+        corr[:N_MESH] += agree[:, None] * r[:N_MESH]  # irises keep the detector's (gaze is its own measurement)
+        return corr, float(agree.mean())
+
+    def _map(self, a: _Anchor, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-pixel positions in the frame's crop of the anchor crop's pixels (piecewise affine
+        over the filled mesh; identity off the mesh)."""
+        from core.render.warp import fill_mesh
+
+        src, _ = fill_mesh(cur)
+        # per-triangle affine anchor -> frame: [x y 1] @ inv(anchor corners) @ frame corners
+        aff = np.einsum("tij,tjk->tki", a.tri_inv, src.astype(np.float64)[a.tris])  # (T, 2, 3)
+        tab = np.empty((len(a.tris) + 1, 6), np.float32)
+        tab[0] = (1, 0, 0, 0, 1, 0)  # off the mesh: the crops share their frame
+        tab[1:] = aff.reshape(len(a.tris), 6)
+        c = [np.take(tab[:, k], a.ids) for k in range(6)]
+        x0, y0, x1, y1 = a.roi
+        xs, ys = self._xs[y0:y1, x0:x1], self._ys[y0:y1, x0:x1]
+        return c[0] * xs + c[1] * ys + c[2], c[3] * xs + c[4] * ys + c[5]
+
+    def _take_anchor(self, crop: np.ndarray, q: np.ndarray, offset: np.ndarray, pts: np.ndarray) -> None:
+        from core.render.warp import fill_mesh, rasterise_triangles
+
+        mesh, tris = fill_mesh(q[:N_MESH])
+        margin = 12  # pixels: the flow's patches and search reach past the mesh outline
+        lo = np.maximum(np.floor(mesh.min(axis=0)) - margin, 0).astype(int)
+        hi = np.minimum(np.ceil(mesh.max(axis=0)) + margin + 1, CROP).astype(int)
+        roi = (int(lo[0]), int(lo[1]), int(hi[0]), int(hi[1]))
+        corners = np.concatenate([mesh.astype(np.float64)[tris], np.ones((len(tris), 3, 1))], axis=2)
+        ok = np.abs(np.linalg.det(corners)) > 1e-6
+        tri_inv = np.zeros_like(corners)
+        tri_inv[ok] = np.linalg.inv(corners[ok])
+        ids = rasterise_triangles(mesh.astype(np.float64), tris, roi, skip=~ok) + 1
+        self._keys.append(_Anchor(crop=crop, pts=q, offset=offset.copy(), xyz=pts.copy(), mesh=mesh, tris=tris,
+                                  ids=ids, roi=roi, tri_inv=tri_inv))
+        self.anchors += 1
+
+    @staticmethod
+    def _to_plate(pts: np.ndarray, crop_xy: np.ndarray, m: np.ndarray) -> np.ndarray:
+        out = pts.copy()
+        inv = cv2.invertAffineTransform(m)
+        out[:, :2] = crop_xy @ inv[:, :2].T + inv[:, 2]
+        return out.astype(np.float32)
