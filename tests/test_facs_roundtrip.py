@@ -179,12 +179,12 @@ def test_roundtrip_astronaut(output_dir):
         assert np.abs(truth[:, j] - got[:, j]).mean() <= 0.5, code
 
 
-@pytest.mark.xfail(reason="issue 4 item 7 not met: measured overall r 0.89, MAE 0.17 (astronaut, levels 3/5 + "
+@pytest.mark.xfail(reason="issue 4 item 7 not met: measured overall r 0.91, MAE 0.15 (astronaut, levels 3/5 + "
                           "mixtures; before the optical-flow landmark refinement r 0.60, MAE 0.28). What is left: "
-                          "AU14's basis is mostly depth, which a 2-D image warp cannot render (it reads 0); AU23 "
-                          "and AU07 move the landmarks 2-4 px, within the solver's noise allowance; a closing lid "
-                          "squeezes the eye's texture into a line, where the flow recovers half the motion (AU45 at "
-                          "5 reads 2.1). Per-AU gains differ (0.3-0.9), which caps the pooled r.",
+                          "AU14's basis is mostly depth, which a 2-D image warp cannot render (it reads 0; r 0.94 "
+                          "without it); AU23 moves the landmarks 2-4 px, near the solver's noise allowance; a "
+                          "closing lid squeezes the eye's texture into a line, where the flow recovers half the "
+                          "motion (AU45 at 5 reads 2.3). Per-AU gains differ (0.35-0.85), which caps the pooled r.",
                    strict=False)
 def test_roundtrip_issue_target(output_dir):
     """The issue's target over the fast set: Pearson r >= 0.95 and MAE <= 0.5 over every case x AU."""

@@ -48,9 +48,9 @@ def _moved(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 # (case, largest refined error as a share of the detector's). A closing lid squeezes the eye's
-# texture into a line, where patch flow is weakest (measured 0.66; the others 0.16-0.26).
-@pytest.mark.parametrize(("case", "bound"), [({"AU12": 4.0}, 0.35), ({"AU01": 4.0, "AU02": 3.0}, 0.35),
-                                             ({"AU06": 4.0, "AU09": 3.0}, 0.35), ({"AU45L": 4.0}, 0.8)])
+# texture into a line, where patch flow is weakest (measured 0.52; the others 0.12-0.20).
+@pytest.mark.parametrize(("case", "bound"), [({"AU12": 4.0}, 0.3), ({"AU01": 4.0, "AU02": 3.0}, 0.3),
+                                             ({"AU06": 4.0, "AU09": 3.0}, 0.3), ({"AU45L": 4.0}, 0.7)])
 def test_refinement_recovers_what_the_detector_missed(case, bound):
     img0, l0 = _texture(), _mesh()
     l1 = facs.synthesize(l0, case)

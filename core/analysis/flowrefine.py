@@ -6,9 +6,10 @@ size, a cheek raise at 0.1; on real smiles the cheek raise is missed too). Per f
 this keeps anchor frames. Each later frame is warped back onto an anchor's mesh (piecewise
 affine from the detected landmarks, so rigid head motion, scale and perspective are the
 detector's and cancel), and the optical flow (DIS) from the anchor to that image is the
-movement the detector left out; the warp's own map carries it back into the frame. Two rounds
-(the second warps with the corrected landmarks). Only the non-rigid residual comes from the
-flow; depth (z) and the irises stay the detector's.
+movement the detector left out; the warp's own map carries it back into the frame. Two rounds:
+the first at half resolution, the second, warped with the corrected landmarks, at full
+resolution (image round trip r 0.89 -> 0.91 for ~9 ms more a frame). Only the non-rigid
+residual comes from the flow; depth (z) and the irises stay the detector's.
 
 Both images are compared in a normalised face crop (CROP px square, IOD_PX between the eye
 centres), so faces of any size in the plate cost the same. A landmark's correction counts
@@ -35,7 +36,7 @@ FB_TOLERANCE = 0.03  # forward-backward flow disagreement (IOD) at which a corre
 REANCHOR_ANGLE = np.deg2rad(12.0)  # head rotation from the anchor beyond which a new anchor is taken
 REANCHOR_AGREEMENT = 0.6  # mean landmark agreement a frame needs to become an anchor
 MAX_ANCHORS = 32  # per track
-ITERATIONS = 2  # prediction-flow rounds (each re-warps the anchor onto the corrected landmarks)
+ITERATIONS = 2  # flow rounds; each re-warps the frame with the corrected landmarks, the last at full resolution
 N_MESH = 468  # the mesh points (the 10 iris points after them follow gaze, not the skin)
 PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 
@@ -95,7 +96,9 @@ class FlowRefiner:
     def __init__(self) -> None:
         self._layout = _crop_layout()
         self._w = np.asarray(STABLE_WEIGHTS, np.float64)
-        self._dis = cv2.DISOpticalFlow_create(PRESET)
+        self._dis = cv2.DISOpticalFlow_create(PRESET)  # half resolution (the preset's finest scale)
+        self._dis_fine = cv2.DISOpticalFlow_create(PRESET)
+        self._dis_fine.setFinestScale(0)  # the last round at full resolution
         grid = np.mgrid[0:CROP, 0:CROP].astype(np.float32)
         self._ys, self._xs = grid[0], grid[1]
         self.anchors = 0
@@ -138,7 +141,7 @@ class FlowRefiner:
         for it in range(ITERATIONS):
             map_x, map_y = self._map(a, cur)
             back = cv2.remap(crop, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            fwd = self._dis.calc(ref, back, None)
+            fwd = (self._dis_fine if it == ITERATIONS - 1 else self._dis).calc(ref, back, None)
             step = _sample(fwd, p)
             if it == 0:  # how far the two flow directions agree on the whole residual
                 bwd = self._dis.calc(back, ref, None)
