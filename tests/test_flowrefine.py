@@ -139,3 +139,18 @@ def test_anchor_per_head_turn_and_bad_input():
     ref.reset()
     ref.refine(img0, l0)
     assert ref.anchors == 3
+
+
+def test_a_frame_the_refinement_cannot_take_keeps_the_detector(caplog):
+    """The analyzer's worker step: a frame OpenCV refuses (float64 RGB) keeps its landmarks, is
+    counted and logged, and the next good frame is refined again."""
+    from core.analysis.analyzer import _refine
+
+    img0, l0 = _texture(), _mesh()
+    ref = FlowRefiner()
+    _refine(ref, True, img0, l0)
+    with caplog.at_level("WARNING"):
+        out = _refine(ref, False, img0.astype(np.float64), l0 + 1.0)
+    np.testing.assert_allclose(out, l0 + 1.0, atol=1e-4)
+    assert ref.failures == 1 and "keeps the detector's landmarks" in caplog.text
+    assert np.isfinite(_refine(ref, False, img0, l0)).all()

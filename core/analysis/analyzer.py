@@ -500,6 +500,7 @@ class Analyzer:
                 pool.shutdown(wait=True, cancel_futures=True)
         elapsed = time.perf_counter() - t0
         stats["refine_anchors"] = sum(tr.refiner.anchors for tr in tracks if tr.refiner is not None)
+        stats["refine_failures"] = sum(tr.refiner.failures for tr in tracks if tr.refiner is not None)
         tracks, per_frame = self._merge_tracks(tracks, per_frame, stats)
         # order tracks by first appearance, then size
         order = sorted(range(len(tracks)), key=lambda i: (tracks[i].first_t, -float(np.median(tracks[i].sizes or [0]))))
@@ -589,10 +590,20 @@ class Analyzer:
 
 
 def _refine(refiner: FlowRefiner, restart: bool, rgb: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    """One track's refinement step (on the worker thread): reset on a restart, then refine."""
+    """One track's refinement step (on the worker thread): reset on a restart, then refine.
+
+    A frame the refinement cannot handle keeps the detector's landmarks (counted in the
+    analysis meta as refine_failures, logged once per track): one odd frame must not cost a
+    long analysis."""
     if restart:
         refiner.reset()
-    return refiner.refine(rgb, pts)[0]
+    try:
+        return refiner.refine(rgb, pts)[0]
+    except (cv2.error, ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
+        refiner.failures += 1
+        if refiner.failures == 1:
+            log.warning("landmark refinement failed on a frame (%s); that frame keeps the detector's landmarks", exc)
+        return np.asarray(pts, np.float32)
 
 
 def main_track(analysis: ShotAnalysis) -> int:

@@ -101,7 +101,8 @@ class FlowRefiner:
         self._dis_fine.setFinestScale(0)  # the last round at full resolution
         grid = np.mgrid[0:CROP, 0:CROP].astype(np.float32)
         self._ys, self._xs = grid[0], grid[1]
-        self.anchors = 0
+        self.anchors = 0  # anchors taken (diagnostics)
+        self.failures = 0  # frames the caller could not refine (see core.analysis.analyzer._refine)
         self.reset()
 
     def reset(self) -> None:
