@@ -13,10 +13,11 @@ Per frame (see `Analyzer.analyze`):
    predicted box (IoU) recover it; the others are new faces: mesh, then identity embedding,
    then re-identification against tracks not currently visible (mean embedding distance under
    the embedder's threshold) or a new track.
-4. Landmarks are refined by image motion (core.analysis.flowrefine: the optical flow between the
-   track's anchor frame, warped onto the detected mesh, and the frame adds the non-rigid motion
-   the landmark network under-reports), then stabilised by a motion-adaptive One-Euro filter
-   (both reset when a track restarts); pose and gaze come from the stabilised landmarks.
+4. Landmarks are refined by image motion (core.analysis.flowrefine: the frame, warped back onto
+   an anchor frame's mesh by the detected landmarks, is compared with that anchor by optical
+   flow, which adds the non-rigid motion the landmark network under-reports; on a worker
+   thread, one frame behind), then stabilised by a motion-adaptive One-Euro filter (both reset
+   when a track restarts); pose and gaze come from the stabilised landmarks.
 Frames without a face are kept and marked (present=False).
 """
 
