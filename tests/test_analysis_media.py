@@ -117,6 +117,14 @@ def test_cli_analyze_clip_frame_range(shared_media, tmp_path, capsys):
         rows = list(csv.DictReader(fh, skipinitialspace=True))
     assert [int(r["frame"]) for r in rows] == list(range(11, 31))  # OpenFace's 1-based frame numbers
     assert all(r["success"] == "1" and r["face_id"] == "0" for r in rows)
+    # --no-refine: the landmark network's own landmarks; the refinement leaves the track's first
+    # (anchor) frame as detected and moves the later ones, and the analysis says which it was
+    assert a.meta["landmark_refinement"] != "none" and a.meta["refine_failures"] == 0
+    assert main(["analyze", str(clip), "--out", str(tmp_path / "raw"), "--frames", "10-29", "--no-refine"]) == 0
+    raw = ShotAnalysis.load(tmp_path / "raw" / "analysis.npz")
+    assert raw.meta["landmark_refinement"] == "none"
+    np.testing.assert_allclose(raw.landmarks[0], a.landmarks[0], atol=1e-3)
+    assert np.abs(raw.landmarks[1:, :, :468, :2] - a.landmarks[1:, :, :468, :2]).max() > 0.5  # pixels
     assert main(["analyze", str(clip), "--out", str(tmp_path), "--frames", "70-99"]) == 3  # past the end
     assert "outside" in capsys.readouterr().err
 
