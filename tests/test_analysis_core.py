@@ -17,7 +17,7 @@ from core.analysis.landmarks68 import MP_TO_68
 from core.analysis.openface_csv import BASE_COLUMNS, write_openface_csv
 from core.analysis.pose import estimate_pose, matrix_from_euler, reference_model
 from core.analysis.types import ShotAnalysis
-from core.errors import MediaError, UserCancelled
+from core.errors import MediaError, ProjectError, UserCancelled
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +142,16 @@ def test_save_load_and_openface_csv(analyzer, astronaut, tmp_path):
     b = ShotAnalysis.load(tmp_path / "a.npz")
     np.testing.assert_array_equal(a.present, b.present)
     np.testing.assert_allclose(a.landmarks, b.landmarks, equal_nan=True)
+    # the per-frame (unstabilised) landmarks the AU solve reads travel with it
+    assert a.solve_landmarks is not None and a.solve_landmarks.shape == a.landmarks.shape
+    np.testing.assert_allclose(a.solve_landmarks, b.solve_landmarks, equal_nan=True)
+    old = ShotAnalysis(**{**a.__dict__, "solve_landmarks": None})  # as written before they existed
+    old.save(tmp_path / "old.npz")
+    assert ShotAnalysis.load(tmp_path / "old.npz").solve_landmarks is None
+    bad = ShotAnalysis(**{**a.__dict__, "solve_landmarks": a.solve_landmarks[:, :, :10]})
+    bad.save(tmp_path / "bad.npz")
+    with pytest.raises(ProjectError, match="solve_landmarks"):
+        ShotAnalysis.load(tmp_path / "bad.npz")
     extra = {0: {"AU12_r": np.arange(5, dtype=float), "AU12_c": np.ones(5)}}
     path = write_openface_csv(tmp_path / "x.csv", a, extra_columns=extra)
     with open(path) as fh:

@@ -132,6 +132,28 @@ def test_calibration_removes_identity_shape():
         assert face.confidence[0] > 0.5
 
 
+def test_each_frame_is_solved_from_its_own_landmarks():
+    """With solve_landmarks (the analyzer's unstabilised per-frame landmarks), each frame is solved
+    from them, while the neutral is still found on the stabilised `landmarks`: a blink that the
+    stabilisation halved reads at its full height, and a one-frame glitch in the per-frame
+    landmarks of a resting frame does not move the neutral."""
+    rng = np.random.default_rng(5)
+    meshes, truth = _person_track(rng)
+    a = _shot(meshes)
+    a.solve_landmarks = a.landmarks.copy()
+    smoothed = a.landmarks.copy()
+    start = meshes[79].astype(np.float64)
+    smoothed[80:84, 0] = start + 0.5 * (meshes[80:84] - start)  # the stabilised blink: half its height
+    a.landmarks = smoothed
+    a.solve_landmarks[10, 0, :468] += rng.normal(0, 2.0, (468, 3)).astype(np.float32)  # a glitch at rest
+    face = facs.extract_shot(a, filter="none")[0]
+    old = facs.extract_shot(ShotAnalysis(**{**a.__dict__, "solve_landmarks": None}), filter="none")[0]
+    blink = face.raw[80:84, face.names.index("AU45L")]
+    assert blink.mean() > 3.0 and blink.mean() > old.raw[80:84, old.names.index("AU45L")].mean() + 1.0
+    np.testing.assert_allclose(face.calibration["neutral"], old.calibration["neutral"])
+    assert np.nanmax(face.raw[20:40, face.names.index("AU12")]) < 0.3
+
+
 def test_filters_refilter_json_openface_columns():
     rng = np.random.default_rng(3)
     meshes, _ = _person_track(rng)

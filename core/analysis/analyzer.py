@@ -352,7 +352,7 @@ class Analyzer:
                 tr.filter.reset()
             smooth = tr.filter(pts, dt, face_scale(pts)) if self.smooth else pts
             hp = estimate_pose(smooth, w, h)
-            rows[ti] = (conf, landmark_box(smooth), smooth, hp.euler, hp.translation, hp.gaze_angles)
+            rows[ti] = (conf, landmark_box(smooth), smooth, hp.euler, hp.translation, hp.gaze_angles, pts)
 
         try:
             for t, (index, frame) in enumerate(src):
@@ -508,13 +508,17 @@ class Analyzer:
         remap = {tracks[old].index: new for new, old in enumerate(order)}
         a = ShotAnalysis.empty(w, h, src.fps, np.array(rec_idx, np.int64), np.array(rec_time, np.float64),
                                n_tracks=len(tracks), embedding_dim=int(self.embedder.dim), source=src.name)
+        if self.smooth:  # the AU solve reads the landmarks before stabilisation (see ShotAnalysis)
+            a.solve_landmarks = np.full_like(a.landmarks, np.nan)
         for t, rows in enumerate(per_frame):
-            for ti, (conf, box, pts, euler, trans, gaze) in rows.items():
+            for ti, (conf, box, pts, euler, trans, gaze, solve) in rows.items():
                 f = remap[ti]
                 a.present[t, f] = True
                 a.confidence[t, f] = conf
                 a.bbox[t, f] = box
                 a.landmarks[t, f] = pts
+                if a.solve_landmarks is not None:
+                    a.solve_landmarks[t, f] = solve
                 a.pose[t, f] = euler
                 a.translation[t, f] = trans
                 a.gaze[t, f] = gaze

@@ -63,6 +63,12 @@ class ShotAnalysis:
     embeddings: np.ndarray  # (F, D) float32 identity embedding per track (mean over its frames)
     source: str = ""
     meta: dict = field(default_factory=dict)
+    # (T, F, 478, 3) float32: each frame's landmarks before the temporal stabilisation that
+    # `landmarks` (drawn, posed, rendered, and the AU neutral) went through. The AU solve reads
+    # these, so the only temporal filter on a curve is the one the user picks (a blink is 2-3
+    # frames; filtering the landmarks too cut its peak). None when nothing was stabilised, or in
+    # analyses written before it existed: the solve then reads `landmarks`.
+    solve_landmarks: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:
@@ -105,8 +111,9 @@ class ShotAnalysis:
             "source": self.source, "meta": self.meta, "schema": 1,
         }
         buf = io.BytesIO()
+        extra = {} if self.solve_landmarks is None else {"solve_landmarks": self.solve_landmarks}
         np.savez_compressed(buf, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
-                            **{k: getattr(self, k) for k in _ARRAYS})
+                            **{k: getattr(self, k) for k in _ARRAYS}, **extra)
         with atomic_path(path) as tmp:
             Path(tmp).write_bytes(buf.getvalue())
 
@@ -117,8 +124,11 @@ class ShotAnalysis:
             with np.load(path, allow_pickle=False) as z:
                 header = json.loads(bytes(z["header"]).decode())
                 arrays = {k: z[k] for k in _ARRAYS}
+                solve = z["solve_landmarks"] if "solve_landmarks" in z.files else None
+                if solve is not None and solve.shape != arrays["landmarks"].shape:
+                    raise ValueError(f"solve_landmarks {solve.shape} do not match landmarks {arrays['landmarks'].shape}")
         except (OSError, KeyError, ValueError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
             raise ProjectError(f"analysis file {path} is damaged or incomplete: {exc}") from exc
         return cls(width=int(header["width"]), height=int(header["height"]),
                    fps=Fraction(*header["fps"]), source=header.get("source", ""),
-                   meta=header.get("meta", {}), **arrays)
+                   meta=header.get("meta", {}), solve_landmarks=solve, **arrays)
