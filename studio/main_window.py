@@ -216,7 +216,7 @@ class MainWindow(QMainWindow):
         self.filter_actions: dict[str, QAction] = {}
         for key, label, tip in (
                 ("one_euro", "One-Euro", "Adaptive low-pass: steady at rest, little lag on fast motion"),
-                ("savgol", "Savitzky-Golay", "Polynomial smoothing over a window: keeps the height of short peaks"),
+                ("savgol", "Savitzky-Golay", "Polynomial smoothing over 0.2 s: keeps the height of peaks that long or longer; shorter blinks come out lower than with One-Euro"),
                 ("none", "None", "The per-frame solve as measured (jitter included)")):
             a = self._act(fm, label, lambda _on=False, k=key: self.set_curve_filter(k),
                           tip=f"Filter this face's AU, pose and gaze curves: {tip} (one undo step)", checkable=True)
