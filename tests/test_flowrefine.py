@@ -154,3 +154,23 @@ def test_a_frame_the_refinement_cannot_take_keeps_the_detector(caplog):
     np.testing.assert_allclose(out, l0 + 1.0, atol=1e-4)
     assert ref.failures == 1 and "keeps the detector's landmarks" in caplog.text
     assert np.isfinite(_refine(ref, False, img0, l0)).all()
+
+
+def test_face_cut_by_the_frame_edge():
+    """Half the face is outside the plate and the head moves: past the edge the crop repeats the
+    border pixels, which do not move with the face, so landmarks there (and near it) keep the
+    detector's position instead of following the smeared edge."""
+    img, l0 = _texture(), _mesh()
+    cut = int(l0[:468, 0].mean())  # the plate starts at the middle of the face
+    shift = np.float32([[1, 0, 6.0], [0, 1, 3.0]])
+    moved = cv2.warpAffine(img, shift, (640, 640), borderMode=cv2.BORDER_REFLECT)
+    f0, f1 = np.ascontiguousarray(img[:, cut:]), np.ascontiguousarray(moved[:, cut:])
+    det0 = l0 - np.array([cut, 0.0, 0.0])
+    det1 = det0 + np.array([6.0, 3.0, 0.0])  # the detector follows the rigid move exactly
+    ref = FlowRefiner()
+    ref.refine(f0, det0)
+    out, _ = ref.refine(f1, det1)
+    err = np.linalg.norm((out - det1)[:468, :2], axis=1)
+    off = det1[:468, 0] < 0
+    assert off.sum() > 100 and err[off].max() < 1e-3  # off the plate: the detector's, untouched
+    assert np.median(err[~off]) < 0.5  # pixels

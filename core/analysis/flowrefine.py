@@ -37,6 +37,7 @@ REANCHOR_ANGLE = np.deg2rad(12.0)  # head rotation from the anchor beyond which 
 REANCHOR_AGREEMENT = 0.6  # mean landmark agreement a frame needs to become an anchor
 MAX_ANCHORS = 32  # per track
 ITERATIONS = 2  # flow rounds; each re-warps the frame with the corrected landmarks, the last at full resolution
+EDGE_MARGIN = 12  # crop pixels a landmark must lie inside the plate's edge for its flow to count
 N_MESH = 468  # the mesh points (the 10 iris points after them follow gaze, not the skin)
 PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 
@@ -52,6 +53,7 @@ class _Anchor:
     ids: np.ndarray  # triangle id + 1 of each pixel of the anchor crop's ROI, 0 off the mesh
     roi: tuple[int, int, int, int]  # x0, y0, x1, y1: the mesh's box in the crop, with a margin
     tri_inv: np.ndarray  # (T, 3, 3) inverse of each anchor triangle's [x y 1] corner matrix
+    inside: np.ndarray  # (478,) bool: the landmark lies far enough inside the anchor's frame
 
 
 def _similarity_2d(src: np.ndarray, dst: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -77,6 +79,15 @@ def _rotation_angle(a: np.ndarray, b: np.ndarray) -> float:
     w[STABLE_POINTS] = STABLE_WEIGHTS
     _, r, _ = similarity(a, b, w)
     return float(np.arccos(np.clip((np.trace(r) - 1.0) / 2.0, -1.0, 1.0)))
+
+
+def _inside_frame(pts: np.ndarray, shape: tuple[int, ...], m: np.ndarray) -> np.ndarray:
+    """(N,) bool: landmarks at least EDGE_MARGIN crop pixels inside the plate (past the edge the
+    crop repeats the border pixels, which do not move with the face)."""
+    margin = EDGE_MARGIN / max(float(np.hypot(m[0, 0], m[1, 0])), 1e-9)  # crop px -> plate px
+    h, w = shape[:2]
+    x, y = pts[:, 0], pts[:, 1]
+    return (x >= margin) & (x <= w - 1 - margin) & (y >= margin) & (y <= h - 1 - margin)
 
 
 def _sample(flow: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -116,20 +127,23 @@ class FlowRefiner:
         grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         crop = cv2.warpAffine(grey, m, (CROP, CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         q = pts[:, :2] @ m[:, :2].T + m[:, 2]
+        inside = _inside_frame(pts, grey.shape, m)
         if not self._keys:  # the track's first anchor: the detector's landmarks as they are
-            self._take_anchor(crop, q, np.zeros_like(q), pts)
+            self._take_anchor(crop, q, np.zeros_like(q), pts, inside)
             return self._to_plate(pts, q, m), 1.0
         # the anchor nearest in head rotation; a new one (carrying this frame's correction) once
         # the head has turned further than REANCHOR_ANGLE from all of them
         angles = [_rotation_angle(k.xyz, pts) for k in self._keys]
         a = self._keys[int(np.argmin(angles))]
-        corr, mean_agree = self._correction(a, crop, q)
+        corr, mean_agree = self._correction(a, crop, q, inside)
         if min(angles) > REANCHOR_ANGLE and mean_agree >= REANCHOR_AGREEMENT and len(self._keys) < MAX_ANCHORS:
-            self._take_anchor(crop, q, corr, pts)
+            self._take_anchor(crop, q, corr, pts, inside)
         return self._to_plate(pts, q + corr, m), mean_agree
 
-    def _correction(self, a: _Anchor, crop: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, float]:
-        """This frame's correction (478, 2) in the crop against anchor a, and its mean agreement."""
+    def _correction(self, a: _Anchor, crop: np.ndarray, q: np.ndarray, inside: np.ndarray
+                    ) -> tuple[np.ndarray, float]:
+        """This frame's correction (478, 2) in the crop against anchor a, and its mean agreement.
+        inside: which landmarks are far enough inside this frame for the flow to see them."""
         # Compare in the anchor's geometry: the frame is warped back onto the anchor's mesh (whose
         # triangle raster is fixed per anchor), the flow from the anchor to that image is what the
         # detected mesh left out, and the warp's own map carries it back into the frame.
@@ -152,6 +166,7 @@ class FlowRefiner:
         r = np.zeros_like(q)
         r[:N_MESH] = cur - q[:N_MESH]
         agree[np.linalg.norm(r[:N_MESH], axis=1) / IOD_PX > MAX_CORRECTION] = 0.0
+        agree *= inside[:N_MESH] & a.inside[:N_MESH]  # off the plate the crop is a smeared edge
         corr = a.offset.copy()
         corr[:N_MESH] += agree[:, None] * r[:N_MESH]  # irises keep the detector's (gaze is its own measurement)
         return corr, float(agree.mean())
@@ -172,7 +187,8 @@ class FlowRefiner:
         xs, ys = self._xs[y0:y1, x0:x1], self._ys[y0:y1, x0:x1]
         return c[0] * xs + c[1] * ys + c[2], c[3] * xs + c[4] * ys + c[5]
 
-    def _take_anchor(self, crop: np.ndarray, q: np.ndarray, offset: np.ndarray, pts: np.ndarray) -> None:
+    def _take_anchor(self, crop: np.ndarray, q: np.ndarray, offset: np.ndarray, pts: np.ndarray,
+                     inside: np.ndarray) -> None:
         from core.render.warp import fill_mesh, rasterise_triangles
 
         mesh, tris = fill_mesh(q[:N_MESH])
@@ -186,7 +202,7 @@ class FlowRefiner:
         tri_inv[ok] = np.linalg.inv(corners[ok])
         ids = rasterise_triangles(mesh.astype(np.float64), tris, roi, skip=~ok) + 1
         self._keys.append(_Anchor(crop=crop, pts=q, offset=offset.copy(), xyz=pts.copy(), mesh=mesh, tris=tris,
-                                  ids=ids, roi=roi, tri_inv=tri_inv))
+                                  ids=ids, roi=roi, tri_inv=tri_inv, inside=inside))
         self.anchors += 1
 
     @staticmethod
