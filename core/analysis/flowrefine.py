@@ -120,11 +120,16 @@ class FlowRefiner:
         self._keys: list[_Anchor] = []
 
     def refine(self, frame: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, float]:
+        """This frame's landmarks (478, 3, plate pixels) moved with the skin, and the mean
+        agreement of the corrections (1.0 on an anchor frame, 0.0 when nothing could be done).
+
+        frame: the plate frame, 8-bit RGB (or grey); landmarks: the detector's, same frame.
+        Landmarks with missing mesh points come back unchanged."""
         pts = np.asarray(landmarks, np.float64)
         if not np.isfinite(pts[:N_MESH, :2]).all():
             return np.asarray(landmarks, np.float32), 0.0
         m = _similarity_2d(pts[STABLE_POINTS, :2], self._layout, self._w)
-        grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        grey = frame if frame.ndim == 2 else cv2.cvtColor(frame[..., :3], cv2.COLOR_RGB2GRAY)
         crop = cv2.warpAffine(grey, m, (CROP, CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         q = pts[:, :2] @ m[:, :2].T + m[:, 2]
         inside = _inside_frame(pts, grey.shape, m)
