@@ -320,12 +320,16 @@ class Analyzer:
         """Analyse a clip (path or Reader) or a sequence of frames; frames=(start, stop) is a
         half-open range of plate frame numbers. Raises UserCancelled when cancel() says so."""
         src = _Source(source, frames, fps)
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flow-refine") if self.refine else None
         try:
-            return self._run(src, progress, cancel)
+            return self._run(src, progress, cancel, pool)
         finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
             src.close()
 
-    def _run(self, src: _Source, progress: ProgressFn | None, cancel: CancelFn | None) -> ShotAnalysis:
+    def _run(self, src: _Source, progress: ProgressFn | None, cancel: CancelFn | None,
+             pool: ThreadPoolExecutor | None) -> ShotAnalysis:
         total = len(src)
         w, h = src.width, src.height
         dt = 1.0 / float(src.fps) if src.fps else 1.0 / 25
@@ -341,7 +345,6 @@ class Analyzer:
         t0 = time.perf_counter()
         if progress:
             progress(0, total)
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flow-refine") if self.refine else None
         pending: list[tuple] = []
         done_waiting: list[tuple] = []
 
@@ -354,151 +357,148 @@ class Analyzer:
             hp = estimate_pose(smooth, w, h)
             rows[ti] = (conf, landmark_box(smooth), smooth, hp.euler, hp.translation, hp.gaze_angles, pts)
 
-        try:
-            for t, (index, frame) in enumerate(src):
-                if cancel is not None and cancel():
-                    raise UserCancelled(f"analysis cancelled at frame {index} ({t}/{total} done)")
-                rgb = frame if (frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3) else to_rgb8(frame)
-                if rgb.shape[0] != h or rgb.shape[1] != w:
-                    raise MediaError(f"frame {index} is {rgb.shape[1]}x{rgb.shape[0]}, the plate is {w}x{h}")
-                rec_idx.append(int(index))
-                rec_time.append(src.time(index))
-                # 1. cut test
-                cut = cuts.is_cut(rgb)
-                if cut:
-                    stats["cuts"] += 1
-                    for tr in tracks:
-                        if tr.active:
-                            tr.active, tr.restart = False, True
-                    want_detect = True
-                found: dict[int, tuple[np.ndarray, float]] = {}
-                # 2. follow active tracks without the detector
+        for t, (index, frame) in enumerate(src):
+            if cancel is not None and cancel():
+                raise UserCancelled(f"analysis cancelled at frame {index} ({t}/{total} done)")
+            rgb = frame if (frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3) else to_rgb8(frame)
+            if rgb.shape[0] != h or rgb.shape[1] != w:
+                raise MediaError(f"frame {index} is {rgb.shape[1]}x{rgb.shape[0]}, the plate is {w}x{h}")
+            rec_idx.append(int(index))
+            rec_time.append(src.time(index))
+            # 1. cut test
+            cut = cuts.is_cut(rgb)
+            if cut:
+                stats["cuts"] += 1
                 for tr in tracks:
-                    if not tr.active:
-                        continue
-                    pred = tr.predicted_box()
-                    res = self.landmarker.landmarks(rgb, Detection(pred, tr.score, extra={"crop_scale": 1.6}))
-                    ok = False
-                    if res is not None:
-                        pts, conf = res
-                        box = landmark_box(pts)
-                        ok = iou(box, pred) > 0.3 and not any(iou(box, landmark_box(p)) > 0.5 for p, _ in found.values())
-                        if ok:
-                            found[tr.index] = (pts, conf)
-                            if conf < 0.98:
-                                want_detect = True
-                    if not ok:
-                        want_detect = True
-                        tr.active = False  # recovered below if the detector finds it where predicted
-                        tr.restart = True
-                        tr.lost_pred = pred
-                # 3. detection
-                n_active = sum(tr.active for tr in tracks)
-                if want_detect or n_active == 0 or t - last_detect >= self.detect_every:
-                    want_detect = False
-                    last_detect = t
-                    stats["detections_run"] += 1
-                    dets = self.detector.detect(rgb)
-                    dets.sort(key=lambda d: -float((d.bbox[2] - d.bbox[0]) * (d.bbox[3] - d.bbox[1])))
-                    taken = [landmark_box(p) for p, _ in found.values()]
-                    just_lost = [tr for tr in tracks if not tr.active and tr.last_seen_t == t - 1 and not cut]
-                    for det in dets:
-                        if any(iou(det.bbox, b) > 0.25 for b in taken):
-                            continue  # a face we already follow
-                        res = self.landmarker.landmarks(rgb, det)
-                        if res is None:
-                            continue
-                        pts, conf = res
-                        box = landmark_box(pts)
-                        if iou(box, det.bbox) < 0.2 or any(iou(box, b) > 0.4 for b in taken):
-                            continue
-                        # a track lost this very frame, detected where it was predicted: same face
-                        match = max(just_lost, key=lambda tr: iou(box, tr.lost_pred), default=None)
-                        tr = None
-                        if match is not None and iou(box, match.lost_pred) > 0.3:
-                            tr = match
-                            just_lost.remove(match)
-                        else:
-                            if sum(x.active for x in tracks) + 0 >= self.max_faces:
-                                continue
-                            emb = self.embedder.embed(rgb, Detection(embed_box(pts), det.score))
-                            stats["embeddings"] += 1
-                            tr = self._reidentify(tracks, found, emb)
-                            if tr is not None:
-                                stats["reidentified"] += 1
-                                log.debug("frame %d: face re-identified as track %d", index, tr.index)
-                            else:
-                                tr = _Track(index=len(tracks), first_t=t,
-                                            filter=LandmarkFilter(self.filter_min_cutoff, self.filter_beta))
-                                tracks.append(tr)
-                                stats["new_tracks"] += 1
-                            tr.add_embedding(emb, t)
-                        tr.active = True
-                        tr.score = float(det.score)
+                    if tr.active:
+                        tr.active, tr.restart = False, True
+                want_detect = True
+            found: dict[int, tuple[np.ndarray, float]] = {}
+            # 2. follow active tracks without the detector
+            for tr in tracks:
+                if not tr.active:
+                    continue
+                pred = tr.predicted_box()
+                res = self.landmarker.landmarks(rgb, Detection(pred, tr.score, extra={"crop_scale": 1.6}))
+                ok = False
+                if res is not None:
+                    pts, conf = res
+                    box = landmark_box(pts)
+                    ok = iou(box, pred) > 0.3 and not any(iou(box, landmark_box(p)) > 0.5 for p, _ in found.values())
+                    if ok:
                         found[tr.index] = (pts, conf)
-                        taken.append(box)
-                    # periodic identity refresh of followed faces (a better mean for re-identification)
-                    for ti, (pts, _c) in list(found.items()):
-                        tr = tracks[ti]
-                        # identity refresh, backing off (48, 96, 192, 384 frames...) once the mean is solid
-                        if t - tr.last_embed_t >= self.embed_refresh * 2 ** min(max(tr.emb_n - 1, 0), 3):
-                            e = self.embedder.embed(rgb, Detection(embed_box(pts), tr.score))
-                            stats["embeddings"] += 1
-                            m = tr.mean_embedding()
-                            if m is not None and tr.emb_n >= 2 and embedding_distance(m, e, self.embedder.metric) > \
-                                    1.25 * float(self.embedder.threshold):
-                                # an unseen cut or a swap: this is someone else. Hand the face over.
-                                stats["identity_splits"] += 1
-                                tr.active, tr.restart = False, True
-                                new = self._reidentify(tracks, found, e, exclude=tr)
-                                if new is None:
-                                    new = _Track(index=len(tracks), first_t=t,
-                                                 filter=LandmarkFilter(self.filter_min_cutoff, self.filter_beta))
-                                    tracks.append(new)
-                                    stats["new_tracks"] += 1
-                                new.add_embedding(e, t)
-                                new.active, new.score = True, tr.score
-                                del found[ti]
-                                found[new.index] = (pts, _c)
-                            elif tr.emb_n < 16:
-                                tr.add_embedding(e, t)
-                            else:
-                                tr.last_embed_t = t
-                # 4. refine, stabilise, measure, record. The optical-flow refinement of this frame runs on
-                # a worker thread while the next frame is decoded and landmarked (OpenCV and MediaPipe
-                # release the GIL); the rest waits for it, in frame order, one frame later.
-                rows: dict[int, tuple] = {}
-                for ti, (pts, conf) in found.items():
-                    tr = tracks[ti]
-                    raw_box = landmark_box(pts)
-                    restart = tr.restart
-                    if restart:
-                        tr.velocity[:] = 0
-                    elif tr.box is not None:
-                        c_new = (raw_box[:2] + raw_box[2:]) / 2
-                        c_old = (tr.box[:2] + tr.box[2:]) / 2
-                        tr.velocity = 0.5 * tr.velocity + 0.5 * (c_new - c_old)
-                    tr.restart = False
-                    tr.box = raw_box
+                        if conf < 0.98:
+                            want_detect = True
+                if not ok:
+                    want_detect = True
+                    tr.active = False  # recovered below if the detector finds it where predicted
+                    tr.restart = True
+                    tr.lost_pred = pred
+            # 3. detection
+            n_active = sum(tr.active for tr in tracks)
+            if want_detect or n_active == 0 or t - last_detect >= self.detect_every:
+                want_detect = False
+                last_detect = t
+                stats["detections_run"] += 1
+                dets = self.detector.detect(rgb)
+                dets.sort(key=lambda d: -float((d.bbox[2] - d.bbox[0]) * (d.bbox[3] - d.bbox[1])))
+                taken = [landmark_box(p) for p, _ in found.values()]
+                just_lost = [tr for tr in tracks if not tr.active and tr.last_seen_t == t - 1 and not cut]
+                for det in dets:
+                    if any(iou(det.bbox, b) > 0.25 for b in taken):
+                        continue  # a face we already follow
+                    res = self.landmarker.landmarks(rgb, det)
+                    if res is None:
+                        continue
+                    pts, conf = res
+                    box = landmark_box(pts)
+                    if iou(box, det.bbox) < 0.2 or any(iou(box, b) > 0.4 for b in taken):
+                        continue
+                    # a track lost this very frame, detected where it was predicted: same face
+                    match = max(just_lost, key=lambda tr: iou(box, tr.lost_pred), default=None)
+                    tr = None
+                    if match is not None and iou(box, match.lost_pred) > 0.3:
+                        tr = match
+                        just_lost.remove(match)
+                    else:
+                        if sum(x.active for x in tracks) + 0 >= self.max_faces:
+                            continue
+                        emb = self.embedder.embed(rgb, Detection(embed_box(pts), det.score))
+                        stats["embeddings"] += 1
+                        tr = self._reidentify(tracks, found, emb)
+                        if tr is not None:
+                            stats["reidentified"] += 1
+                            log.debug("frame %d: face re-identified as track %d", index, tr.index)
+                        else:
+                            tr = _Track(index=len(tracks), first_t=t,
+                                        filter=LandmarkFilter(self.filter_min_cutoff, self.filter_beta))
+                            tracks.append(tr)
+                            stats["new_tracks"] += 1
+                        tr.add_embedding(emb, t)
                     tr.active = True
-                    tr.last_seen_t = t
-                    tr.sizes.append(float(raw_box[2] - raw_box[0]))
-                    if self.refine:
-                        if tr.refiner is None:
-                            tr.refiner = FlowRefiner()
-                        pts = pool.submit(_refine, tr.refiner, restart, rgb, pts)
-                    pending.append((rows, ti, tr, restart, pts, float(min(1.0, tr.score) * conf)))
-                for item in done_waiting:
-                    finish(*item)
-                done_waiting, pending = pending, []
-                per_frame.append(rows)
-                if progress:
-                    progress(t + 1, total)
+                    tr.score = float(det.score)
+                    found[tr.index] = (pts, conf)
+                    taken.append(box)
+                # periodic identity refresh of followed faces (a better mean for re-identification)
+                for ti, (pts, _c) in list(found.items()):
+                    tr = tracks[ti]
+                    # identity refresh, backing off (48, 96, 192, 384 frames...) once the mean is solid
+                    if t - tr.last_embed_t >= self.embed_refresh * 2 ** min(max(tr.emb_n - 1, 0), 3):
+                        e = self.embedder.embed(rgb, Detection(embed_box(pts), tr.score))
+                        stats["embeddings"] += 1
+                        m = tr.mean_embedding()
+                        if m is not None and tr.emb_n >= 2 and embedding_distance(m, e, self.embedder.metric) > \
+                                1.25 * float(self.embedder.threshold):
+                            # an unseen cut or a swap: this is someone else. Hand the face over.
+                            stats["identity_splits"] += 1
+                            tr.active, tr.restart = False, True
+                            new = self._reidentify(tracks, found, e, exclude=tr)
+                            if new is None:
+                                new = _Track(index=len(tracks), first_t=t,
+                                             filter=LandmarkFilter(self.filter_min_cutoff, self.filter_beta))
+                                tracks.append(new)
+                                stats["new_tracks"] += 1
+                            new.add_embedding(e, t)
+                            new.active, new.score = True, tr.score
+                            del found[ti]
+                            found[new.index] = (pts, _c)
+                        elif tr.emb_n < 16:
+                            tr.add_embedding(e, t)
+                        else:
+                            tr.last_embed_t = t
+            # 4. refine, stabilise, measure, record. The optical-flow refinement of this frame runs on
+            # a worker thread while the next frame is decoded and landmarked; the rest waits for it,
+            # in frame order, one frame later. (On 2 cores this hides little: MediaPipe and the flow
+            # each use both cores, and MediaPipe's result conversion needs the GIL.)
+            rows: dict[int, tuple] = {}
+            for ti, (pts, conf) in found.items():
+                tr = tracks[ti]
+                raw_box = landmark_box(pts)
+                restart = tr.restart
+                if restart:
+                    tr.velocity[:] = 0
+                elif tr.box is not None:
+                    c_new = (raw_box[:2] + raw_box[2:]) / 2
+                    c_old = (tr.box[:2] + tr.box[2:]) / 2
+                    tr.velocity = 0.5 * tr.velocity + 0.5 * (c_new - c_old)
+                tr.restart = False
+                tr.box = raw_box
+                tr.active = True
+                tr.last_seen_t = t
+                tr.sizes.append(float(raw_box[2] - raw_box[0]))
+                if self.refine:
+                    if tr.refiner is None:
+                        tr.refiner = FlowRefiner()
+                    pts = pool.submit(_refine, tr.refiner, restart, rgb, pts)
+                pending.append((rows, ti, tr, restart, pts, float(min(1.0, tr.score) * conf)))
             for item in done_waiting:
                 finish(*item)
-        finally:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+            done_waiting, pending = pending, []
+            per_frame.append(rows)
+            if progress:
+                progress(t + 1, total)
+        for item in done_waiting:
+            finish(*item)
         elapsed = time.perf_counter() - t0
         stats["refine_anchors"] = sum(tr.refiner.anchors for tr in tracks if tr.refiner is not None)
         stats["refine_failures"] = sum(tr.refiner.failures for tr in tracks if tr.refiner is not None)
