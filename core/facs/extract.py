@@ -183,12 +183,6 @@ def extract_shot(analysis, *, neutral: int | Mapping[int, int | None] | None = N
         # The neutral (a held state) is found on the stabilised landmarks; each frame is solved
         # from its own, so the curve filter is the only temporal filter on a curve
         per_frame = getattr(analysis, "solve_landmarks", None)
-        solve = aligned
-        if per_frame is not None:
-            solve = np.empty_like(aligned)
-            for j, t in enumerate(idx):
-                pf = np.asarray(per_frame[t, f], np.float64)
-                solve[j] = align(pf, m.neutral)[0] if np.isfinite(pf[:468]).all() else aligned[j]
         if face_neutral is not None and len(idx):
             hits = np.nonzero(analysis.frame_indices == face_neutral)[0]
             if not len(hits):
@@ -211,7 +205,9 @@ def extract_shot(analysis, *, neutral: int | Mapping[int, int | None] | None = N
         raw = np.full((t_count, len(names)), np.nan, np.float32)
         conf = np.zeros(t_count, np.float32)
         for j, t in enumerate(idx):
-            x, _ = align(solve[j], cal["neutral"])  # re-align onto this person's neutral
+            own = None if per_frame is None else np.asarray(per_frame[t, f], np.float64)
+            src = own if own is not None and np.isfinite(own[:468]).all() else aligned[j]
+            x, _ = align(src, cal["neutral"])  # (re-)align onto this person's neutral
             coef, rms = solve_aligned(x, cal["neutral"], identity=_canonical(cal))
             raw[t, :n_au] = basis_to_curves(coef)
             lc = float(analysis.confidence[t, f]) if np.isfinite(analysis.confidence[t, f]) else 0.0
