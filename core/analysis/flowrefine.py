@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from core.facs.geometry import STABLE_POINTS, STABLE_WEIGHTS
+from core.facs.geometry import STABLE_POINTS, STABLE_WEIGHTS, similarity
 
 CROP = 256  # side of the normalised face crop, pixels
 IOD_PX = 80.0  # inter-ocular distance in the crop, pixels
@@ -56,14 +56,13 @@ class _Anchor:
     inside: np.ndarray  # (478,) bool: the landmark lies far enough inside the anchor's frame
 
 
-def _similarity_2d(src: np.ndarray, dst: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """2x3 weighted least-squares similarity mapping src (N, 2) onto dst (N, 2)."""
-    s = src[:, 0] + 1j * src[:, 1]
-    d = dst[:, 0] + 1j * dst[:, 1]
-    ms, md = (w @ s) / w.sum(), (w @ d) / w.sum()
-    a = (w * (d - md) * np.conj(s - ms)).sum() / (w * np.abs(s - ms) ** 2).sum()
-    b = md - a * ms
-    return np.array([[a.real, -a.imag, b.real], [a.imag, a.real, b.imag]])
+def _crop_transform(pts: np.ndarray, layout: np.ndarray) -> np.ndarray:
+    """2x3 similarity mapping a face's stable points (plate x, y) onto the crop layout: the AU
+    solver's weighted Umeyama (core.facs.geometry.similarity) in the image plane."""
+    flat = np.zeros((len(STABLE_POINTS), 1))
+    s, r, t = similarity(np.hstack([pts[STABLE_POINTS, :2], flat]), np.hstack([layout, flat]),
+                         np.asarray(STABLE_WEIGHTS, np.float64))
+    return np.hstack([s * r[:2, :2], t[:2, None]])
 
 
 def _crop_layout() -> np.ndarray:
@@ -73,11 +72,10 @@ def _crop_layout() -> np.ndarray:
 
 
 def _rotation_angle(a: np.ndarray, b: np.ndarray) -> float:
-    from core.facs.geometry import similarity
+    """Head rotation (radians) between two detected meshes (478, 3), on the stable points."""
+    from core.facs.model import model
 
-    w = np.zeros(len(a))
-    w[STABLE_POINTS] = STABLE_WEIGHTS
-    _, r, _ = similarity(a, b, w)
+    _, r, _ = similarity(a, b, model().stable_weights)
     return float(np.arccos(np.clip((np.trace(r) - 1.0) / 2.0, -1.0, 1.0)))
 
 
@@ -106,7 +104,6 @@ class FlowRefiner:
 
     def __init__(self) -> None:
         self._layout = _crop_layout()
-        self._w = np.asarray(STABLE_WEIGHTS, np.float64)
         self._dis = cv2.DISOpticalFlow_create(PRESET)  # half resolution (the preset's finest scale)
         self._dis_fine = cv2.DISOpticalFlow_create(PRESET)
         self._dis_fine.setFinestScale(0)  # the last round at full resolution
@@ -128,7 +125,7 @@ class FlowRefiner:
         pts = np.asarray(landmarks, np.float64)
         if not np.isfinite(pts[:N_MESH, :2]).all():
             return np.asarray(landmarks, np.float32), 0.0
-        m = _similarity_2d(pts[STABLE_POINTS, :2], self._layout, self._w)
+        m = _crop_transform(pts, self._layout)
         grey = frame if frame.ndim == 2 else cv2.cvtColor(frame[..., :3], cv2.COLOR_RGB2GRAY)
         crop = cv2.warpAffine(grey, m, (CROP, CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         q = pts[:, :2] @ m[:, :2].T + m[:, 2]
