@@ -11,7 +11,7 @@ can tell which frame it got back: `which_frame(img, candidates)` finds the neare
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -52,26 +52,16 @@ def make_astronaut_plate(path: str | Path, frames: int, fps: Fraction | int = 24
     """An H.264 plate of a real face: frame i is the NASA astronaut portrait (scikit-image,
     public domain), optionally resized to size x size, rolled 2*i pixels to the right so
     every frame differs. timecode: 'HH:MM:SS:FF' as stream metadata."""
-    import av
     import cv2
     from skimage.data import astronaut
 
     img = astronaut()
     if size is not None:
         img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
-    with av.open(str(path), "w") as c:
-        st = c.add_stream("libx264", rate=Fraction(fps))
-        st.width, st.height, st.pix_fmt = img.shape[1], img.shape[0], "yuv420p"
-        st.options = {"crf": str(crf), "preset": "veryfast", **({"g": str(gop)} if gop else {})}
-        if timecode:
-            st.metadata["timecode"] = timecode
-        for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.roll(img, 2 * i, axis=1)), format="rgb24")
-            for pkt in st.encode(frame):
-                c.mux(pkt)
-        for pkt in st.encode():
-            c.mux(pkt)
-    return Path(path)
+    # x264's own defaults (keyframe every 250, 3 B-frames) unless a GOP is asked for
+    return make_video(path, frames, img.shape[1], img.shape[0], fps=fps, gop=gop or 250, bframes=3,
+                      timecode=timecode, options={"crf": str(crf)},
+                      image=lambda i: np.ascontiguousarray(np.roll(img, 2 * i, axis=1)))
 
 
 def analysed_astronaut_project(folder: Path, frames: int) -> Path:
@@ -95,8 +85,9 @@ def make_video(path: str | Path, frames: int = 60, width: int = 320, height: int
                gop: int = 100, bframes: int = 3, pts: Sequence[int] | None = None,
                time_base: Fraction | None = None, rotation: int | None = None, timecode: str | None = None,
                audio: bool = False, faststart: bool = False, options: dict | None = None,
-               color: dict | None = None, alpha: bool = False) -> Path:
-    """Encode `frames` counter frames with PyAV and return the path.
+               color: dict | None = None, alpha: bool = False,
+               image: Callable[[int], np.ndarray] | None = None) -> Path:
+    """Encode `frames` counter frames (or image(i), width x height RGB) with PyAV and return the path.
 
     pts/time_base: explicit (irregular) timestamps for VFR files. rotation: display-matrix
     rotation in degrees counter-clockwise (what PyAV's set_display_rotation takes; a phone's
@@ -129,7 +120,7 @@ def make_video(path: str | Path, frames: int = 60, width: int = 320, height: int
             ast = c.add_stream("aac", rate=48000)
             ast.layout = "stereo"
         for i in range(frames):
-            rgb = counter_frame(i, width, height)
+            rgb = counter_frame(i, width, height) if image is None else image(i)
             if alpha:
                 a = np.full((height, width, 1), 255, np.uint8)
                 a[: height // 2] = 128
