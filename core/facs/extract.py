@@ -167,6 +167,9 @@ def extract_shot(analysis, *, neutral: int | Mapping[int, int | None] | None = N
     t_count, f_count = analysis.present.shape
     fps = float(analysis.fps) if analysis.fps else 25.0
     wanted = None if tracks is None else {int(t) for t in tracks}
+    # The neutral (a held state) is found on the stabilised landmarks; each frame is solved from
+    # its own, so the curve filter is the only temporal filter on a curve
+    per_frame = getattr(analysis, "solve_landmarks", None)
     out = []
     for f in range(f_count):
         track_id = int(analysis.track_ids[f])
@@ -180,9 +183,6 @@ def extract_shot(analysis, *, neutral: int | Mapping[int, int | None] | None = N
         aligned = np.empty((len(idx), 478, 3))
         for j, t in enumerate(idx):
             aligned[j], _ = align(lm[t], m.neutral)
-        # The neutral (a held state) is found on the stabilised landmarks; each frame is solved
-        # from its own, so the curve filter is the only temporal filter on a curve
-        per_frame = getattr(analysis, "solve_landmarks", None)
         if face_neutral is not None and len(idx):
             hits = np.nonzero(analysis.frame_indices == face_neutral)[0]
             if not len(hits):
