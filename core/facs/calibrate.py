@@ -6,7 +6,7 @@ the solver measures displacement from that person's neutral, found one of three 
 - 'frame':     the aligned mesh of a chosen neutral frame (averaged with its present
                neighbours within +-1 frame to damp landmark jitter);
 - 'auto':      estimated from the shot, region by region (each eye, each brow, the mouth and
-               jaw, the rest): per region, the mean of the 10% of frames (at least 3) whose
+               jaw, the rest): per region, the median of the 10% of frames (at least 3) whose
                region is nearest the canonical neutral and at rest,
                i.e. the least expressive ones for that region, blended across regions with
                smooth weights. Per region because
@@ -27,7 +27,7 @@ import numpy as np
 from core.facs.model import model
 
 MIN_AUTO_FRAMES = 25
-NEUTRAL_FRACTION = 0.1  # share of a shot's frames averaged into an 'auto' neutral
+NEUTRAL_FRACTION = 0.1  # share of a shot's frames whose median is an 'auto' neutral
 # weight of a region's motion (squared displacement between the frames either side) against its
 # distance from the canonical neutral: a neutral is a held, relaxed state, while a face passing
 # through a near-canonical shape on its way into or out of an expression is not at rest
@@ -71,8 +71,11 @@ def calibration_auto(aligned: np.ndarray) -> dict:
     # a person's identity shape is a constant offset from the canonical neutral and expressions
     # add to it, so per region the frames nearest the canonical neutral (weighted landmark
     # distance, after each frame's own alignment) are the person's least expressive ones. Their
-    # mean is an observed face, never an extrapolated mesh. (A per-basis low-percentile fold-back,
-    # as in OpenFace, was tried: signed solves of correlated bases saturate on real footage.)
+    # per-coordinate median is the neutral: it stays within the observed faces (never an
+    # extrapolated mesh), and one expressive frame among the picks does not move it (d12.mp4's
+    # mouth picks hold a broad smile; with the mean, its rest frames read AU15 1.6 and AU23 0.9).
+    # (A per-basis low-percentile fold-back, as in OpenFace, was tried: signed solves of
+    # correlated bases saturate on real footage.)
     #
     # The canonical neutral is an average face, so a person whose corners turn down at rest is
     # nearer to it in the middle of a smile's onset than at rest; frames in motion are therefore
@@ -89,7 +92,7 @@ def calibration_auto(aligned: np.ndarray) -> dict:
     picks = []
     for zw in zones:
         pick = np.sort(np.argsort(d2 @ zw, kind="stable")[:k])
-        neutral += zw[:, None] * aligned[pick].mean(axis=0)
+        neutral += zw[:, None] * np.median(aligned[pick], axis=0)
         picks.append(pick.tolist())
     return {"method": "auto", "frame": None, "neutral": neutral, "offsets": None,
             "n_frames": int(n), "neutral_frames": picks,
