@@ -17,6 +17,7 @@ import pytest
 
 from core.cli import main
 from core.errors import ProjectError
+from core.facs.model import model_version
 from core.project import Project, UndoStack
 from core.project import workflow as wf
 from core.project.schema import validate
@@ -51,6 +52,40 @@ def _au12(cs) -> float:
     return float(np.nanmean(cs.base["AU12"]))
 
 
+def test_curves_record_the_au_model_and_say_when_it_changed(analysed: Path, tmp_path: Path) -> None:
+    """Each face's curves record which AU bases solved them (a hash of resources/facs/canonical.npz),
+    in the project and in the analysis JSON; curves solved with other bases (a project made before
+    an update) say so in their summary, and re-solving them (a neutral choice) measures them with
+    the installed bases, keeping the edits."""
+    from core.curves.curveset import extraction_of
+    from core.facs import extract_shot
+
+    proj = _copy(analysed, tmp_path)
+    shot = proj.shots[0]
+    (track,) = sorted(shot.curves)
+    cs = shot.curves[track]
+    assert cs.extraction["calibration"]["au_model"] == model_version()
+    assert len(model_version()) == 12 and int(model_version(), 16) >= 0
+    face = extract_shot(shot.analysis, filter="none")[0]
+    assert face.to_json()["calibration"]["au_model"] == model_version()
+    assert extraction_of(face)["calibration"]["au_model"] == model_version()
+    assert "AU model" not in wf.calibration_summary(cs)
+
+    wf.set_key(shot, "AU12", 6, -0.5)
+    cs.extraction["calibration"]["au_model"] = "0123456789ab"  # as if solved before a basis update
+    proj.save()
+    reopened = Project.load(proj.path).shots[0].curves[track]
+    summary = wf.calibration_summary(reopened)
+    assert "solved with AU model 0123456789ab" in summary and model_version() in summary
+    assert "--neutral auto" in summary
+    proj = Project.load(proj.path)
+    shot = proj.shots[0]
+    new = wf.set_neutral_frame(shot, None)
+    assert new.extraction["calibration"]["au_model"] == model_version()
+    assert "AU model" not in wf.calibration_summary(new)
+    assert [(k.frame, k.value) for k in new.layer("Edit").curves["AU12"].keys] == [(6, -0.5)]
+
+
 def test_neutral_frame_and_filter_through_the_project(analysed: Path, tmp_path: Path) -> None:
     proj = _copy(analysed, tmp_path)
     shot = proj.shots[0]
@@ -66,7 +101,7 @@ def test_neutral_frame_and_filter_through_the_project(analysed: Path, tmp_path: 
 
     new = wf.set_neutral_frame(shot, 8, stack=stack)
     assert shot.curves[track] is new and new.extraction["neutral_frame"] == 8
-    assert new.extraction["calibration"] == {"method": "frame", "frame": 8}
+    assert new.extraction["calibration"] == {"method": "frame", "frame": 8, "au_model": model_version()}
     assert _au12(new) < 0.5  # her own smiling frame is the neutral: no smile is left to read
     assert [(k.frame, k.value) for k in new.layer("Edit").curves["AU12"].keys] == [(6, -0.5)] and new.gain("AU12") == 0.5
     assert "neutral frame 8; filter one_euro" == wf.calibration_summary(new)

@@ -19,6 +19,7 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pyqtgraph")
 pytest.importorskip("pytestqt")
 
+from core.facs.model import model_version  # noqa: E402
 from tests.test_studio import make_plate, make_project, open_window  # noqa: E402
 
 N_FRAMES = 12
@@ -84,7 +85,7 @@ def test_current_frame_as_neutral_then_automatic_with_undo_redo(qtbot, project):
         new = shot.curves[track]
         assert new is not before
         assert new.extraction["neutral_frame"] == NEUTRAL
-        assert new.extraction["calibration"] == {"method": "frame", "frame": NEUTRAL}
+        assert new.extraction["calibration"] == {"method": "frame", "frame": NEUTRAL, "au_model": model_version()}
         assert np.nanmax(_au12(new)) < 0.5, "a smiling frame as the neutral: the smile reads no AU12"
         assert list(new.layer("Edit").curves["AU01"].frames) == [3]
         assert s.undo.index == n_undo + 1

@@ -20,7 +20,7 @@ from core.facs.calibrate import (
 from core.facs.catalogue import au_curve_names, catalogue, curve_names
 from core.facs.filters import DEFAULTS, apply_filter
 from core.facs.geometry import rotation_to_euler
-from core.facs.model import align, basis_to_curves, fit_confidence, model, solve_aligned
+from core.facs.model import align, basis_to_curves, fit_confidence, model, model_version, solve_aligned
 
 log = logging.getLogger(__name__)
 PRESENCE_THRESHOLD = 1.0  # AUxx_c = 1 from intensity 1 (FACS trace, A) on
@@ -162,6 +162,7 @@ def extract_shot(analysis, *, neutral: int | Mapping[int, int | None] | None = N
     get One-Euro). tracks: only these track ids (the rest are not solved).
     """
     m = model()
+    version = model_version()
     names = curve_names()
     n_au = len(au_curve_names())
     t_count, f_count = analysis.present.shape
@@ -202,6 +203,7 @@ def extract_shot(analysis, *, neutral: int | Mapping[int, int | None] | None = N
                                          for zone in cal["neutral_frames"]]
         else:
             cal = calibration_canonical()
+        cal["au_model"] = version  # which bases these curves were solved with
         raw = np.full((t_count, len(names)), np.nan, np.float32)
         conf = np.zeros(t_count, np.float32)
         for j, t in enumerate(idx):

@@ -123,6 +123,21 @@ def model() -> Model:
                  elem_w_id, design_id, gram_id, penalty_id)
 
 
+@cache
+def model_version() -> str:
+    """Short content hash (sha256, 12 hex digits) of the shipped AU model file: AU curves are only
+    comparable when they were solved with the same bases, so each extraction records it."""
+    import hashlib
+
+    from core.paths import resources_dir
+
+    path = resources_dir() / "facs" / "canonical.npz"
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    except OSError as exc:
+        raise FacsimileError(f"AU basis file {path} is missing or unreadable: {exc}") from exc
+
+
 def _weighted_problem(flat: np.ndarray, elem_w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(design, gram, gram_d, penalty) of the bases (B, P) under residual weights (P,).
 

@@ -24,7 +24,7 @@ extract_shot_curves(shot, stack=None) -> ExtractResult (raises CurvesUnavailable
 set_neutral_frame(shot, frame | None, track=None, stack=None) -> CurveSet  (None: automatic neutral)
 set_curve_filter(shot, "one_euro" | "savgol" | "none", track=None (all faces), stack=None) -> [tracks]
 neutral_frame_command(...), curve_filter_command(...) -> Command  (the same, computed but not pushed)
-calibration_summary(cs) -> str   (how a face's curves were measured: neutral, filter)
+calibration_summary(cs) -> str   (how a face's curves were measured: neutral, filter; the AU model if not the installed one)
 set_key(shot, curve, frame, value, layer="Edit", interp="bezier", track=None, stack=None) -> (track, name)
 set_gain(shot, au, gain, track=None, stack=None, frame=None) -> [names]  (frame: a gain key)
 delete_gain_keys(shot, au, frames=None, track=None, stack=None) -> [names]
@@ -578,7 +578,24 @@ def calibration_summary(cs: CurveSet | Mapping, detail: bool = True) -> str:
             ": face shape may read as expression)" if detail else ")")
     else:
         how = "neutral not recorded (extracted before this was kept)"
-    return f"{how}; filter {ext.get('filter', 'one_euro')}" + (f"; note: {cal['note']}" if cal.get("note") else "")
+    line = f"{how}; filter {ext.get('filter', 'one_euro')}" + (f"; note: {cal['note']}" if cal.get("note") else "")
+    return line + _stale_model_note(cal)
+
+
+def _stale_model_note(calibration: Mapping) -> str:
+    """'; solved with AU model X, ...' when a face's curves were solved with other AU bases than the
+    ones installed (its values then differ from a fresh extraction of the same plate), else ''."""
+    from core.facs.model import model_version
+
+    used = calibration.get("au_model")
+    if not used:
+        return ""  # extracted before the model version was recorded: nothing to compare
+    current = model_version()
+    if used == current:
+        return ""
+    return (f"; solved with AU model {used}, installed is {current}: choose the neutral again "
+            "(`facsimile project calibrate --neutral auto` or a frame; in the studio, Curves > Automatic "
+            "Neutral) to re-solve them with it, edits kept")
 
 
 def neutral_frame_command(shot: Shot, frame: int | None, track: int | None = None) -> Command:
