@@ -80,10 +80,24 @@ def test_curves_record_the_au_model_and_say_when_it_changed(analysed: Path, tmp_
     assert "--neutral auto" in summary
     proj = Project.load(proj.path)
     shot = proj.shots[0]
+    render_of_stale = _render_models(proj, tmp_path / "stale.mov")
+    assert render_of_stale["curves_solved_with"] == "0123456789ab" and render_of_stale["version"] == model_version()
     new = wf.set_neutral_frame(shot, None)
     assert new.extraction["calibration"]["au_model"] == model_version()
     assert "AU model" not in wf.calibration_summary(new)
     assert [(k.frame, k.value) for k in new.layer("Edit").curves["AU12"].keys] == [(6, -0.5)]
+    proj.save()
+    assert _render_models(proj, tmp_path / "fresh.mov")["curves_solved_with"] == model_version()
+
+
+def _render_models(proj: Project, out: Path) -> dict:
+    """The render sidecar's AU-model entry for two frames of the project's shot."""
+    from core.delivery.sidecar import sidecar_path
+    from core.render.delivery import render_shot
+
+    render_shot(str(proj.path), str(out), frames=(6, 7), chunk=2)
+    doc = json.loads(sidecar_path(out).read_text())
+    return {m["stage"]: m for m in doc["models"]}["au_model"]
 
 
 def test_neutral_frame_and_filter_through_the_project(analysed: Path, tmp_path: Path) -> None:

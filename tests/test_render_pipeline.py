@@ -57,6 +57,10 @@ def test_render_shot_delivers_tagged_watermarked_mov_with_sidecar(astronaut_proj
     assert doc["synthetic_media"] is True and doc["frames"] == {"first": 0, "last": 7, "fps": "24/1"}
     assert doc["inputs"]["plate"]["sha256"]
     assert any(m["stage"] == "occlusion" and m["status"].startswith("off") for m in doc["models"])
+    from core.facs.model import model_version
+
+    au_model = {m["stage"]: m for m in doc["models"]}["au_model"]
+    assert au_model["version"] == model_version() and au_model["curves_solved_with"] is None  # no curves yet
     report = verify(out)
     assert report["synthetic_tag"], report
     assert report["watermark"]["present"] and report["watermark"]["matches_render_id"], report

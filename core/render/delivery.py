@@ -25,6 +25,14 @@ def _models_used(ctx) -> list[dict]:
     analysis = {k: meta[k] for k in ("detector", "landmarker", "embedder", "detect_every", "max_faces") if k in meta}
     models = [{"stage": "analysis", "detail": analysis or "embedded MediaPipe/dlib",
                "provider": "CPU (MediaPipe TFLite, dlib)"}]
+    # the AU bases: the render moves the mesh by their synthesis; the curves were solved with
+    # the version their extraction recorded (None: extracted before it was recorded)
+    from core.facs.model import model_version
+
+    curves = getattr(ctx, "curves", None)
+    solved = ((getattr(curves, "extraction", None) or {}).get("calibration") or {}).get("au_model")
+    models.append({"stage": "au_model", "file": "resources/facs/canonical.npz", "version": model_version(),
+                   "curves_solved_with": solved})
     restore = {"stage": "restoration", "status": ctx.renderer.restore_status}
     restorer = ctx.renderer.restorer
     if restorer is not None:
