@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 from scipy.linalg import solve_triangular
@@ -20,6 +21,7 @@ from core.errors import FacsimileError
 from core.facs.catalogue import AU_IDS, au_curve_names
 from core.facs.geometry import STABLE_POINTS, STABLE_WEIGHTS, similarity
 
+MODEL_FILE = "facs/canonical.npz"  # the AU model, under resources/ (derive_bases.py writes it)
 MAX_INTENSITY = 5.0
 # Detector solves may go past E (5), up to twice it, before the curve is clipped to 5: a movement larger
 # than a basis's E-level displacement (a forced wide-open mouth is 2-3x AU26 at 5) is still that
@@ -78,9 +80,7 @@ class Model:
 @cache
 def model() -> Model:
     """The shipped AU model (loaded once)."""
-    from core.paths import resources_dir
-
-    path = resources_dir() / "facs" / "canonical.npz"
+    path = model_path()
     try:
         with np.load(path, allow_pickle=False) as z:
             neutral = z["neutral"]
@@ -123,15 +123,20 @@ def model() -> Model:
                  elem_w_id, design_id, gram_id, penalty_id)
 
 
+def model_path() -> Path:
+    """The shipped AU model file (MODEL_FILE under the resources folder)."""
+    from core.paths import resources_dir
+
+    return resources_dir() / MODEL_FILE
+
+
 @cache
 def model_version() -> str:
     """Short content hash (sha256, 12 hex digits) of the shipped AU model file: AU curves are only
     comparable when they were solved with the same bases, so each extraction records it."""
     import hashlib
 
-    from core.paths import resources_dir
-
-    path = resources_dir() / "facs" / "canonical.npz"
+    path = model_path()
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
     except OSError as exc:

@@ -27,11 +27,11 @@ def _models_used(ctx) -> list[dict]:
                "provider": "CPU (MediaPipe TFLite, dlib)"}]
     # the AU bases: the render moves the mesh by their synthesis; the curves were solved with
     # the version their extraction recorded (None: extracted before it was recorded)
-    from core.facs.model import model_version
+    from core.facs.model import MODEL_FILE, model_version
 
     curves = getattr(ctx, "curves", None)
     solved = ((getattr(curves, "extraction", None) or {}).get("calibration") or {}).get("au_model")
-    models.append({"stage": "au_model", "file": "resources/facs/canonical.npz", "version": model_version(),
+    models.append({"stage": "au_model", "file": f"resources/{MODEL_FILE}", "version": model_version(),
                    "curves_solved_with": solved})
     restore = {"stage": "restoration", "status": ctx.renderer.restore_status}
     restorer = ctx.renderer.restorer
