@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
+
+from tests.test_facs_roundtrip import resource_script
 
 
 def _clip_report():
-    path = Path(__file__).resolve().parents[1] / "resources" / "facs" / "clip_report.py"
-    spec = importlib.util.spec_from_file_location("clip_report", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return resource_script("clip_report")
 
 
 def test_report_saves_caches_and_compares(shared_media, tmp_path, capsys):

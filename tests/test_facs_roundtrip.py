@@ -39,16 +39,21 @@ MIXTURES = [
 ]
 
 
-def _derive_bases():
-    """resources/facs/derive_bases.py: its face crop and AU render (the diagnostic of --response)
-    are the round trip's, so both measure the same thing."""
+def resource_script(name: str):
+    """A script of resources/facs/ (not a package) loaded as a module, e.g. 'derive_bases'."""
     import importlib.util
 
-    path = Path(__file__).resolve().parents[1] / "resources" / "facs" / "derive_bases.py"
-    spec = importlib.util.spec_from_file_location("derive_bases", path)
+    path = Path(__file__).resolve().parents[1] / "resources" / "facs" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def _derive_bases():
+    """resources/facs/derive_bases.py: its face crop and AU render (the diagnostic of --response)
+    are the round trip's, so both measure the same thing."""
+    return resource_script("derive_bases")
 
 
 _DB = _derive_bases()
