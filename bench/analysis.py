@@ -6,6 +6,7 @@ Measures, in one run and side by side:
 - 512x512 clips (shared d0.mp4, d3.mp4) with the default tracker;
 - the same d3 with the detector forced on every frame (detect_every=1), the naive pipeline;
 - the same d3 without the optical-flow landmark refinement (refine=False): what it costs;
+- the same d3 without the appearance check of closing eyes (eye_state=False): what it costs;
 - a 1080p clip made here by upscaling d3 to 1080 lines (pillarboxed to 1920x1080, H.264 via PyAV);
 then prints fps and the ratios. Targets (2 CPU cores): >= 60 fps at 512x512, >= 30 fps at 1080p.
 Needs ../shared/media (see MEDIA.md); exits 0 with a note when it is absent.
@@ -89,6 +90,7 @@ def main() -> int:
     results["d3 512x512"] = run(an, d3, n)
     results["d3 512x512 detect every frame"] = run(Analyzer(detect_every=1), d3, n)
     results["d3 512x512 no flow refinement"] = run(Analyzer(refine=False), d3, n)
+    results["d3 512x512 no eye check"] = run(Analyzer(eye_state=False), d3, n)
     with tempfile.TemporaryDirectory() as tmp:
         big = Path(tmp) / "d3_1080p.mp4"
         t0 = time.perf_counter()
@@ -114,6 +116,8 @@ def main() -> int:
     print(f"tracking vs detect-every-frame speed-up: {base / results['d3 512x512 detect every frame'][0]:.2f}x")
     print(f"flow refinement costs {1e3 / base - 1e3 / results['d3 512x512 no flow refinement'][0]:.1f} ms a frame "
           f"({results['d3 512x512 no flow refinement'][0] / base:.2f}x slower with it)")
+    print(f"eye check costs {1e3 / base - 1e3 / results['d3 512x512 no eye check'][0]:.1f} ms a frame "
+          f"({results['d3 512x512 no eye check'][0] / base:.2f}x slower with it)")
     print(f"512x512 target 60 fps: {'met' if base >= 60 else 'NOT met'} ({base:.1f});  "
           f"1080p target 30 fps: {'met' if results['d3 upscaled 1920x1080'][0] >= 30 else 'NOT met'} "
           f"({results['d3 upscaled 1920x1080'][0]:.1f})")

@@ -17,7 +17,9 @@ Per frame (see `Analyzer.analyze`):
    an anchor frame's mesh by the detected landmarks, is compared with that anchor by optical
    flow, which adds the non-rigid motion the landmark network under-reports; on a worker
    thread, one frame behind), then stabilised by a motion-adaptive One-Euro filter (both reset
-   when a track restarts); pose and gaze come from the stabilised landmarks.
+   when a track restarts); pose and gaze come from the stabilised landmarks. An eye whose lids
+   are closing is checked for an open eye by appearance (core.analysis.eyestate), which the AU
+   solve uses to read a shut eye as shut.
 Frames without a face are kept and marked (present=False).
 """
 
@@ -38,6 +40,7 @@ import cv2
 import numpy as np
 
 from core.analysis.defaults import embedding_distance
+from core.analysis.eyestate import EyeStateSampler, FrameGray
 from core.analysis.filters import LandmarkFilter
 from core.analysis.flowrefine import FlowRefiner
 from core.analysis.image import to_rgb8
@@ -144,6 +147,7 @@ class _Track:
     lost_pred: np.ndarray | None = None
     sizes: list = field(default_factory=list)
     refiner: FlowRefiner | None = None
+    eyes: EyeStateSampler = field(default_factory=EyeStateSampler)
 
     def mean_embedding(self) -> np.ndarray | None:
         return None if self.emb_n == 0 else self.emb_sum / self.emb_n
@@ -230,12 +234,15 @@ class Analyzer:
     detect_every: frames between full-frame detections while tracking holds (new faces show
     up at most this late). max_faces: most faces tracked at once (largest first).
     smooth=False keeps the per-frame landmarks (no One-Euro stabilisation); refine=False keeps
-    the landmark network's own positions (no optical-flow refinement)."""
+    the landmark network's own positions (no optical-flow refinement); eye_state=False skips
+    the appearance check of closing eyes (analysis.eye_open stays None, shut eyes keep the
+    landmark reading)."""
 
     def __init__(self, detector: Detector | None = None, landmarker: Landmarker | None = None,
                  embedder: Embedder | None = None, detect_every: int = 12, max_faces: int = 8,
                  filter_min_cutoff: float = 1.0, filter_beta: float = 8.0, cut_threshold: float = 0.8,
-                 embed_refresh: int = 48, smooth: bool = True, refine: bool = True) -> None:
+                 embed_refresh: int = 48, smooth: bool = True, refine: bool = True,
+                 eye_state: bool = True) -> None:
         if detector is None:
             from core.analysis.defaults import MediaPipeDetector
 
@@ -258,6 +265,7 @@ class Analyzer:
         self.embed_refresh = int(embed_refresh)
         self.smooth = bool(smooth)
         self.refine = bool(refine)
+        self.eye_state = bool(eye_state)
 
     # ----------------------------------------------------------------- stills
     def analyze_image(self, image: np.ndarray, embed: bool = True) -> list[FaceResult]:
@@ -348,14 +356,14 @@ class Analyzer:
         pending: list[tuple] = []
         done_waiting: list[tuple] = []
 
-        def finish(rows: dict, ti: int, tr: _Track, restart: bool, pts, conf: float) -> None:
+        def finish(rows: dict, ti: int, tr: _Track, restart: bool, pts, conf: float, eyes: np.ndarray) -> None:
             if not isinstance(pts, np.ndarray):
                 pts = pts.result()
             if restart:
                 tr.filter.reset()
             smooth = tr.filter(pts, dt, face_scale(pts)) if self.smooth else pts
             hp = estimate_pose(smooth, w, h)
-            rows[ti] = (conf, landmark_box(smooth), smooth, hp.euler, hp.translation, hp.gaze_angles, pts)
+            rows[ti] = (conf, landmark_box(smooth), smooth, hp.euler, hp.translation, hp.gaze_angles, pts, eyes)
 
         for t, (index, frame) in enumerate(src):
             if cancel is not None and cancel():
@@ -471,6 +479,7 @@ class Analyzer:
             # in frame order, one frame later. (On 2 cores this hides little: MediaPipe and the flow
             # each use both cores, and MediaPipe's result conversion needs the GIL.)
             rows: dict[int, tuple] = {}
+            frame_gray = FrameGray(rgb)  # converted once, and only when an eye is checked
             for ti, (pts, conf) in found.items():
                 tr = tracks[ti]
                 raw_box = landmark_box(pts)
@@ -486,11 +495,14 @@ class Analyzer:
                 tr.active = True
                 tr.last_seen_t = t
                 tr.sizes.append(float(raw_box[2] - raw_box[0]))
+                if restart:
+                    tr.eyes = EyeStateSampler()
+                eyes = tr.eyes(frame_gray, pts) if self.eye_state else None
                 if self.refine:
                     if tr.refiner is None:
                         tr.refiner = FlowRefiner()
                     pts = pool.submit(_refine, tr.refiner, restart, rgb, pts)
-                pending.append((rows, ti, tr, restart, pts, float(min(1.0, tr.score) * conf)))
+                pending.append((rows, ti, tr, restart, pts, float(min(1.0, tr.score) * conf), eyes))
             for item in done_waiting:
                 finish(*item)
             done_waiting, pending = pending, []
@@ -510,8 +522,10 @@ class Analyzer:
                                n_tracks=len(tracks), embedding_dim=int(self.embedder.dim), source=src.name)
         if self.smooth:  # the AU solve reads the landmarks before stabilisation (see ShotAnalysis)
             a.solve_landmarks = np.full_like(a.landmarks, np.nan)
+        if self.eye_state:
+            a.eye_open = np.full(a.present.shape + (2,), np.nan, np.float32)
         for t, rows in enumerate(per_frame):
-            for ti, (conf, box, pts, euler, trans, gaze, solve) in rows.items():
+            for ti, (conf, box, pts, euler, trans, gaze, solve, eyes) in rows.items():
                 f = remap[ti]
                 a.present[t, f] = True
                 a.confidence[t, f] = conf
@@ -522,6 +536,8 @@ class Analyzer:
                 a.pose[t, f] = euler
                 a.translation[t, f] = trans
                 a.gaze[t, f] = gaze
+                if a.eye_open is not None:
+                    a.eye_open[t, f] = eyes
         for tr in tracks:
             e = tr.mean_embedding()
             new = remap[tr.index]

@@ -34,6 +34,8 @@ _ARRAYS = (
     "gaze",
     "embeddings",
 )
+# arrays an analysis may lack (older files, stills): name -> shape after (frames, tracks)
+_OPTIONAL = {"solve_landmarks": (N_LANDMARKS, 3), "eye_open": (2,)}
 
 
 @dataclass
@@ -69,6 +71,11 @@ class ShotAnalysis:
     # frames; filtering the landmarks too cut its peak). None when nothing was stabilised, or in
     # analyses written before it existed: the solve then reads `landmarks`.
     solve_landmarks: np.ndarray | None = None
+    # (T, F, 2) float32: per frame and eye (subject's right, left), how strongly a trained
+    # open-eye detector fires on the eye (core.analysis.eyestate); NaN where it was not checked.
+    # The AU solve lifts a shut eye's AU45 with it (core.facs.eyes). None in analyses written
+    # before it existed, and for stills.
+    eye_open: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:
@@ -111,7 +118,7 @@ class ShotAnalysis:
             "source": self.source, "meta": self.meta, "schema": 1,
         }
         buf = io.BytesIO()
-        extra = {} if self.solve_landmarks is None else {"solve_landmarks": self.solve_landmarks}
+        extra = {k: getattr(self, k) for k in _OPTIONAL if getattr(self, k) is not None}
         np.savez_compressed(buf, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
                             **{k: getattr(self, k) for k in _ARRAYS}, **extra)
         with atomic_path(path) as tmp:
@@ -124,11 +131,13 @@ class ShotAnalysis:
             with np.load(path, allow_pickle=False) as z:
                 header = json.loads(bytes(z["header"]).decode())
                 arrays = {k: z[k] for k in _ARRAYS}
-                solve = z["solve_landmarks"] if "solve_landmarks" in z.files else None
-                if solve is not None and solve.shape != arrays["landmarks"].shape:
-                    raise ValueError(f"solve_landmarks {solve.shape} do not match landmarks {arrays['landmarks'].shape}")
+                optional = {k: z[k] for k in _OPTIONAL if k in z.files}
+                t_f = arrays["landmarks"].shape[:2]
+                for k, tail in _OPTIONAL.items():
+                    if k in optional and optional[k].shape != t_f + tail:
+                        raise ValueError(f"{k} {optional[k].shape} do not match {t_f + tail} (frames, tracks)")
         except (OSError, KeyError, ValueError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
             raise ProjectError(f"analysis file {path} is damaged or incomplete: {exc}") from exc
         return cls(width=int(header["width"]), height=int(header["height"]),
                    fps=Fraction(*header["fps"]), source=header.get("source", ""),
-                   meta=header.get("meta", {}), solve_landmarks=solve, **arrays)
+                   meta=header.get("meta", {}), **optional, **arrays)

@@ -1,4 +1,5 @@
-"""AU extraction for a shot: per track, align every frame, calibrate a neutral, solve, filter."""
+"""AU extraction for a shot: per track, align every frame, calibrate a neutral, solve, lift shut
+eyes by appearance (core.facs.eyes), filter."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 
 from core.errors import FacsimileError
 from core.facs.calibrate import (
+    MIN_AUTO_FRAMES,
     calibration_auto,
     calibration_canonical,
     calibration_from_frames,
@@ -18,6 +20,7 @@ from core.facs.calibrate import (
     calibration_to_json,
 )
 from core.facs.catalogue import au_curve_names, catalogue, curve_names
+from core.facs.eyes import lift_shut_eyes
 from core.facs.filters import DEFAULTS, apply_filter
 from core.facs.geometry import rotation_to_euler
 from core.facs.model import align, basis_to_curves, fit_confidence, model, model_version, solve_aligned
@@ -214,6 +217,11 @@ def extract_shot(analysis, *, neutral: int | Mapping[int, int | None] | None = N
             raw[t, :n_au] = basis_to_curves(coef)
             lc = float(analysis.confidence[t, f]) if np.isfinite(analysis.confidence[t, f]) else 0.0
             conf[t] = fit_confidence(rms) * lc
+        eye_open = getattr(analysis, "eye_open", None)
+        if eye_open is not None and len(idx) >= MIN_AUTO_FRAMES:
+            sides = [names.index("AU45R"), names.index("AU45L")]
+            raw[:, sides], cal["eye_state"] = lift_shut_eyes(raw[:, sides], eye_open[:, f])
+            raw[:, names.index("AU45")] = np.fmax(raw[:, sides[0]], raw[:, sides[1]])
         raw[:, n_au:n_au + 3] = analysis.pose[:, f]
         raw[:, n_au + 3:n_au + 5] = analysis.gaze[:, f]
         raw[~ok, n_au:] = np.nan

@@ -579,7 +579,16 @@ def calibration_summary(cs: CurveSet | Mapping, detail: bool = True) -> str:
     else:
         how = "neutral not recorded (extracted before this was kept)"
     line = f"{how}; filter {ext.get('filter', 'one_euro')}" + (f"; note: {cal['note']}" if cal.get("note") else "")
-    return line + _stale_model_note(cal)
+    return line + _eye_state_note(cal) + _stale_model_note(cal)
+
+
+def _eye_state_note(calibration: Mapping) -> str:
+    """'; eyes read shut by appearance on N frames (...)' when the open-eye check lifted any
+    (core.facs.eyes), so a user comparing AU45 with the lid landmarks knows why it reads 5."""
+    lifted = (calibration.get("eye_state") or {}).get("frames_lifted") or [0, 0]
+    if not sum(lifted):
+        return ""
+    return f"; eyes read shut by appearance on {lifted[0]} (right) / {lifted[1]} (left) frames"
 
 
 def _stale_model_note(calibration: Mapping) -> str:
