@@ -81,8 +81,8 @@ def test_d6_blinks_are_short_peaks(shared_media, output_dir):
     Checked by eye (d6_sheet.png and a crop sheet of the eyes): frames 50, 208, 380, 392, 452,
     470, 931 and 960 both eyes shut (blinks); 222 half shut; frames 37, 74, 111, 148 and 185
     eyes wide open (grimaces, crossed eyes, brow raises: the expressions that once leaked into
-    AU45). Measured: the shut frames read 2.8-4.7 (all 8 above 2; 7 before each frame was solved
-    from its own landmarks), the wide-open ones at most 0.4."""
+    AU45). Measured: the shut frames read 3.7-4.9 (2.8-4.7 before the open-eye check lifted shut
+    eyes, core.facs.eyes; all 8 above 2), the wide-open ones at most 0.4."""
     _, face, images = _analyse(shared_media("clips", "d6.mp4"), (0, 1008))
     shut = [50, 208, 380, 392, 452, 470, 931, 960]
     wide = [37, 74, 111, 148, 185]
