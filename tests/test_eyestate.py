@@ -118,6 +118,11 @@ def test_lift_reads_a_shut_eye_as_shut_and_leaves_the_rest():
     assert rec["frames_lifted"] == [2, 1] and all(r > 200 for r in rec["open_reference"])
     untouched = np.delete(np.arange(t), [5, 17])
     np.testing.assert_array_equal(out[untouched], au45[untouched])
+    # a head turned past 30 degrees: the frontal detector is not trusted there
+    yaw = np.zeros(t)
+    yaw[5] = np.radians(40)
+    turned, _ = lift_shut_eyes(au45, evidence, yaw)
+    assert list(turned[5]) == [3.8, 2.0] and abs(turned[17, 0] - out[17, 0]) < 0.01
     # a face whose open eyes hardly fire the detector, or too few checked frames: nothing changes
     weak, rec = lift_shut_eyes(au45, np.where(np.isfinite(evidence), evidence / 20, np.nan))
     np.testing.assert_array_equal(weak, au45)

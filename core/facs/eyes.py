@@ -13,8 +13,10 @@ sideways, lids lowered in a squint or a downward look), so appearance alone neve
 eye: an eye is lifted only where the landmarks already read most of a closure (AU45 from
 LANDMARK_FROM, fully from LANDMARK_FULL) *and* the detector sees at most a small fraction of
 the face's open-eye level (fully at RATIO_SHUT, not at all from RATIO_OPEN). Between those
-the lift is proportional. Open eyes, partial closures and faces whose open eyes the detector
-hardly sees (reference under MIN_REFERENCE windows) keep the landmark reading.
+the lift is proportional. Open eyes, partial closures, faces whose open eyes the detector
+hardly sees (reference under MIN_REFERENCE windows) and heads turned past MAX_YAW (the
+cascade was trained on frontal eyes; a turned eye fires less whatever its state) keep the
+landmark reading.
 """
 
 from __future__ import annotations
@@ -27,15 +29,19 @@ MIN_CHECKED = 8  # checked frames needed for a reference
 RATIO_SHUT, RATIO_OPEN = 0.05, 0.10
 LANDMARK_FROM, LANDMARK_FULL = 2.5, 3.5
 FULL = 5.0
+MAX_YAW = np.radians(30.0)
 
 
-def lift_shut_eyes(au45: np.ndarray, evidence: np.ndarray) -> tuple[np.ndarray, dict]:
+def lift_shut_eyes(au45: np.ndarray, evidence: np.ndarray, yaw: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, dict]:
     """au45: (T, 2) per-frame AU45R, AU45L from the landmark solve (NaN without a face);
     evidence: (T, 2) open-eye evidence of the same eyes (core.analysis.eyestate, NaN where not
-    checked). Returns the lifted (T, 2) and a record {open_reference: [r, l] or None per eye,
+    checked); yaw: (T,) head yaw in radians (frames turned past MAX_YAW are left). Returns the lifted (T, 2) and a record {open_reference: [r, l] or None per eye,
     frames_lifted: [r, l]} for the calibration."""
     out = np.array(au45, np.float64, copy=True)
-    ev = np.asarray(evidence, np.float64)
+    ev = np.array(evidence, np.float64, copy=True)
+    if yaw is not None:
+        ev[~(np.abs(np.asarray(yaw, np.float64)) <= MAX_YAW)] = np.nan  # NaN yaw: not known to be frontal
     record: dict = {"open_reference": [None, None], "frames_lifted": [0, 0]}
     for eye in (0, 1):
         checked = ev[:, eye][np.isfinite(ev[:, eye])]
