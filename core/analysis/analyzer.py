@@ -318,6 +318,7 @@ class Analyzer:
                 "embedding_threshold": float(self.embedder.threshold), "detect_every": self.detect_every,
                 "max_faces": self.max_faces,
                 "landmark_refinement": "optical flow against a per-track anchor (DIS)" if self.refine else "none",
+                "eye_state": "OpenCV open-eye cascade (haarcascade_eye) on closing eyes" if self.eye_state else "none",
                 "pose_convention": "OpenFace 2.x: R = Rx(pitch) Ry(yaw) Rz(roll), camera x right, y down, "
                                    "z away; pitch > 0 head down; focal 500*W/640, 500*H/480 averaged"}
 
@@ -356,7 +357,7 @@ class Analyzer:
         pending: list[tuple] = []
         done_waiting: list[tuple] = []
 
-        def finish(rows: dict, ti: int, tr: _Track, restart: bool, pts, conf: float, eyes: np.ndarray) -> None:
+        def finish(rows: dict, ti: int, tr: _Track, restart: bool, pts, conf: float, eyes: np.ndarray | None) -> None:
             if not isinstance(pts, np.ndarray):
                 pts = pts.result()
             if restart:
