@@ -148,11 +148,16 @@ def test_analysis_stores_the_eye_state(face, tmp_path):
 
 
 def test_the_summary_says_when_eyes_were_read_shut():
+    """Through the project's extraction record (what the studio inspector and `project calibrate`
+    read), from a face's calibration as extract_shot leaves it."""
+    from types import SimpleNamespace
+
+    from core.curves.curveset import extraction_of
     from core.project.workflow import calibration_summary
 
-    ext = {"filter": "one_euro", "calibration": {"method": "auto", "neutral_frames": [],
-                                                 "eye_state": {"open_reference": [230.0, 280.0],
-                                                               "frames_lifted": [35, 22]}}}
-    assert "eyes read shut by appearance on 35 (right) / 22 (left) frames" in calibration_summary(ext)
-    ext["calibration"]["eye_state"]["frames_lifted"] = [0, 0]
-    assert "eyes read shut" not in calibration_summary(ext)
+    cal = {"method": "auto", "neutral": np.zeros((478, 3)), "neutral_frames": [],
+           "eye_state": {"open_reference": [230.0, 280.0], "frames_lifted": [35, 22]}}
+    face = SimpleNamespace(calibration=cal, filter={"name": "one_euro"})
+    assert "eyes read shut by appearance on 35 (right) / 22 (left) frames" in calibration_summary(extraction_of(face))
+    cal["eye_state"] = {"open_reference": [230.0, None], "frames_lifted": [0, 0]}
+    assert "eyes read shut" not in calibration_summary(extraction_of(face))

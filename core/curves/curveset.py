@@ -516,7 +516,7 @@ def extraction_of(face: object) -> dict:
     if cal.get("neutral_frames"):
         summary["neutral_frames"] = [[int(f) for f in zone] for zone in cal["neutral_frames"]]
         summary["regions"] = list(cal.get("regions") or [])
-    for key in ("note", "identity_weighted", "au_model"):
+    for key in ("note", "identity_weighted", "au_model", "eye_state"):
         if cal.get(key) is not None:
             summary[key] = cal[key]
     filt = getattr(face, "filter", None) or {}
