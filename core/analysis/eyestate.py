@@ -18,6 +18,7 @@ frame (EyeStateSampler).
 from __future__ import annotations
 
 import threading
+from collections import deque
 
 import cv2
 import numpy as np
@@ -123,13 +124,12 @@ class EyeStateSampler:
     never convert) and the face's landmarks; returns open_eye_evidence, NaN where unchecked."""
 
     def __init__(self, window: int = 90) -> None:
-        self.window = window
-        self.apertures: list[np.ndarray] = []
+        self.apertures: deque[np.ndarray] = deque(maxlen=window)  # the running median's window
         self.count = 0
 
     def __call__(self, gray, points: np.ndarray) -> np.ndarray:
         ap = lid_aperture(points)
-        self.apertures = (self.apertures + [ap])[-self.window:]
+        self.apertures.append(ap)
         median = np.nanmedian(np.array(self.apertures), axis=0)
         reference = self.count % REFERENCE_EVERY == 0
         self.count += 1

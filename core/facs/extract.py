@@ -174,6 +174,7 @@ def extract_shot(analysis, *, neutral: int | Mapping[int, int | None] | None = N
     # The neutral (a held state) is found on the stabilised landmarks; each frame is solved from
     # its own, so the curve filter is the only temporal filter on a curve
     per_frame = getattr(analysis, "solve_landmarks", None)
+    eye_open = getattr(analysis, "eye_open", None)  # lifts shut eyes' AU45 (core.facs.eyes)
     out = []
     for f in range(f_count):
         track_id = int(analysis.track_ids[f])
@@ -217,7 +218,6 @@ def extract_shot(analysis, *, neutral: int | Mapping[int, int | None] | None = N
             raw[t, :n_au] = basis_to_curves(coef)
             lc = float(analysis.confidence[t, f]) if np.isfinite(analysis.confidence[t, f]) else 0.0
             conf[t] = fit_confidence(rms) * lc
-        eye_open = getattr(analysis, "eye_open", None)
         if eye_open is not None and len(idx) >= MIN_AUTO_FRAMES:
             sides = [names.index("AU45R"), names.index("AU45L")]
             raw[:, sides], cal["eye_state"] = lift_shut_eyes(raw[:, sides], eye_open[:, f], analysis.pose[:, f, 1])

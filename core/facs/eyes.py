@@ -36,8 +36,9 @@ def lift_shut_eyes(au45: np.ndarray, evidence: np.ndarray, yaw: np.ndarray | Non
                    ) -> tuple[np.ndarray, dict]:
     """au45: (T, 2) per-frame AU45R, AU45L from the landmark solve (NaN without a face);
     evidence: (T, 2) open-eye evidence of the same eyes (core.analysis.eyestate, NaN where not
-    checked); yaw: (T,) head yaw in radians (frames turned past MAX_YAW are left). Returns the lifted (T, 2) and a record {open_reference: [r, l] or None per eye,
-    frames_lifted: [r, l]} for the calibration."""
+    checked); yaw: (T,) head yaw in radians (frames turned past MAX_YAW are left). Returns the
+    lifted (T, 2) and a record {open_reference: [r, l] or None per eye, frames_lifted: [r, l]}
+    for the calibration."""
     out = np.array(au45, np.float64, copy=True)
     ev = np.array(evidence, np.float64, copy=True)
     if yaw is not None:
