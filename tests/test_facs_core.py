@@ -15,7 +15,19 @@ import core.facs as facs
 from core.analysis.types import ShotAnalysis
 from core.errors import FacsimileError
 from core.facs.calibrate import calibration_canonical
-from core.facs.model import SOLVE_MAX, Pose, align, box_qp, model, solve_aligned
+from core.facs.model import (
+    SOLVE_MAX,
+    Pose,
+    align,
+    basis_intensities,
+    box_qp,
+    lip_gap,
+    model,
+    parting_gap,
+    parting_intensity,
+    rendered_parting,
+    solve_aligned,
+)
 
 
 def test_catalogue_and_names():
@@ -74,7 +86,8 @@ def test_synthesize_is_inverse_of_solve():
         out = facs.synthesize(face, truth)
         aligned, _ = align(out, m.neutral)
         got, rms = solve_aligned(aligned, m.neutral, raw=True)
-        assert np.abs(got - np.array(list(truth.values()))).max() < 0.02, (got, truth)
+        # the coefficients the curves ask for: each AU's own, AU25's the lip gap still missing
+        assert np.abs(got - basis_intensities(truth)).max() < 0.02, (got, truth)
         assert rms < 1e-3
     # bilateral names set both sides, sides override; a pose re-targets the head
     both = facs.synthesize(face, {"AU12": 3})
@@ -83,6 +96,50 @@ def test_synthesize_is_inverse_of_solve():
     assert np.allclose(posed, 50.0 * align(face, m.neutral)[0], atol=1e-6)
     with pytest.raises(FacsimileError, match="unknown AU"):
         facs.synthesize(face, {"AU99": 1})
+
+
+def test_au25_reads_the_lip_gap_and_synthesis_inverts_it():
+    """AU25 is FACS' 'lips part': read off the inner-lip gap against the person's neutral, whatever
+    parts the lips; synthesis makes the gap a key asks for, and says what it could not."""
+    m = model()
+    rng = np.random.default_rng(3)
+    person = m.neutral + rng.normal(0, 0.004, (478, 3))  # a person's neutral, lips together
+    person[m.parting_pairs[:, 1], 1] = person[m.parting_pairs[:, 0], 1]
+    face = Pose(np.eye(3), 150.0, np.array([320.0, 240.0, 0.0])).apply(person)
+    cal = {"method": "frame", "frame": 0, "neutral": align(face, m.neutral)[0]}
+    j = facs.au_curve_names().index("AU25")
+
+    def read(case):
+        return facs.solve_frame(facs.synthesize(face, case), cal)[0][j]
+
+    # the scale: 0 within the jitter, 1 where a parting shows, 5 wide open; the inverse is exact
+    assert parting_intensity([0.0, 0.01, 0.04, 0.5, 0.9]).tolist() == [0.0, 0.0, 1.0, 5.0, 5.0]
+    levels = np.array([0.3, 1.0, 2.5, 5.0])
+    assert np.allclose(parting_intensity(parting_gap(levels)), levels) and parting_gap(0.0) == 0.0
+    # closed lips read 0, also when pressed (AU23, AU17) or smiling with the lips together
+    for case in ({}, {"AU23": 5}, {"AU17": 4}, {"AU12": 3}):
+        assert read(case) < 0.05, case
+    # a key on closed lips parts them by that much
+    for v in (0.5, 1.0, 1.4):
+        assert rendered_parting({"AU25": v}) == pytest.approx(v) and read({"AU25": v}) == pytest.approx(v, abs=0.02)
+    # a jaw drop parts the lips too, so it reads AU25 beside AU26 (FACS 25+26) ...
+    jaw = rendered_parting({"AU26": 4})
+    assert jaw > 2.0 and read({"AU26": 4}) == pytest.approx(jaw, abs=0.02)
+    # ... a larger key on it parts them further, a smaller one does not close them
+    assert read({"AU26": 4, "AU25": 2.8}) == pytest.approx(2.8, abs=0.02)
+    assert rendered_parting({"AU26": 4, "AU25": 1}) == pytest.approx(jaw)
+    # the lips alone part only so far: a wide key without the jaw falls short, and says so
+    assert rendered_parting({"AU25": 5}) < 2.0 and read({"AU25": 5}) == pytest.approx(rendered_parting({"AU25": 5}),
+                                                                                     abs=0.02)
+    # the reading is the gap beyond the person's own rest: lips apart at rest are not AU25
+    apart = person.copy()
+    apart[m.parting_pairs[:, 1], 1] += 0.03
+    face2 = Pose(np.eye(3), 150.0, np.zeros(3)).apply(apart)
+    cal2 = {"method": "frame", "frame": 0, "neutral": align(face2, m.neutral)[0]}
+    assert facs.solve_frame(face2, cal2)[0][j] == 0.0
+    assert lip_gap(cal2["neutral"]) == pytest.approx(0.03, abs=1e-3)
+    # against the canonical neutral (stills) the reference is lips together, not its open average
+    assert facs.solve_frame(face2, calibration_canonical())[0][j] == pytest.approx(parting_intensity(0.03), abs=0.05)
 
 
 def _shot(meshes: np.ndarray, fps: int = 25) -> ShotAnalysis:

@@ -43,7 +43,9 @@ def _sheet(images: dict[int, np.ndarray], face: facs.FaceAUs, curves: list[str],
 def test_d0_smile_carries_au12(shared_media, output_dir):
     """d0.mp4 (78 frames): neutral on frames 0..12, broad open smile on about 25..65.
     Checked by eye on d0_sheet.png: frames 0 and 9 neutral (AU12 0.0), frames 27..63 a broad
-    smile with teeth (AU12 5.0), frame 72 relaxed again."""
+    smile with teeth (AU12 5.0), frame 72 relaxed again. The smile parts the lips over the teeth,
+    which FACS scores 25 (checked on mouth crops of frames 0-15, 20-65 and 70-77 every 5: lips
+    together on 0-15 and 70-77, AU25 0.0; teeth between parted lips on 20-65, AU25 1.4-2.5)."""
     _, face, images = _analyse(shared_media("clips", "d0.mp4"), (0, 78))
     _sheet(images, face, ["AU12", "AU06", "AU25", "AU45"], output_dir / "d0_sheet.png")
     au12 = face.curve("AU12")
@@ -51,6 +53,25 @@ def test_d0_smile_carries_au12(shared_media, output_dir):
     print(f"\nd0 AU12: smile frames 25..65 mean {smile:.2f}, neutral frames 0..12 mean {neutral:.2f}; "
           f"calibration {face.calibration['method']} on frames {face.calibration.get('neutral_frames')}")
     assert smile >= 3.0 and neutral <= 0.5
+    au25 = face.curve("AU25")
+    print(f"d0 AU25: smile frames 25..65 min {np.nanmin(au25[25:66]):.2f}; lips together (0..15, 70..77) max "
+          f"{np.nanmax(np.r_[au25[0:16], au25[70:78]]):.2f}")
+    assert np.nanmin(au25[25:66]) >= 1.0 and np.nanmax(np.r_[au25[0:16], au25[70:78]]) <= 0.3
+
+
+def test_d18_lips_part_whatever_parts_them(shared_media, output_dir):
+    """AU25 is FACS' 'lips part': d18.mp4 frames 0..149. Checked by eye on mouth crops (every 10th
+    frame and 25, 35): frames 0-10 at rest; 20-40 the jaw drops with the lips kept together (FACS
+    26 without 25: AU26 3.9-4.6, AU25 0.0); 60 and 100 lips together; 80 a wide-open mouth, 120
+    and 140 an open grin and a wide-open mouth showing the teeth (AU25 4.3-5.0 beside AU26 5)."""
+    _, face, images = _analyse(shared_media("clips", "d18.mp4"), (0, 150))
+    _sheet(images, face, ["AU25", "AU26"], output_dir / "d18_sheet.png")
+    au25, au26 = face.curve("AU25"), face.curve("AU26")
+    print(f"\nd18 AU25 / AU26: closed-lip jaw drop 20..40 {np.nanmax(au25[20:41]):.2f} / {np.nanmean(au26[20:41]):.2f}; "
+          f"open frames 80, 120, 140: {au25[[80, 120, 140]].round(2)}")
+    assert np.nanmean(au26[20:41]) >= 3.0 and np.nanmax(au25[20:41]) <= 0.3
+    assert np.nanmax(au25[[0, 10, 60, 100]]) <= 0.3
+    assert au25[[80, 120, 140]].min() >= 3.5
 
 
 @pytest.mark.slow

@@ -23,7 +23,15 @@ from core.facs.catalogue import au_curve_names, catalogue, curve_names
 from core.facs.eyes import lift_shut_eyes
 from core.facs.filters import DEFAULTS, apply_filter
 from core.facs.geometry import rotation_to_euler
-from core.facs.model import align, basis_to_curves, fit_confidence, model, model_version, solve_aligned
+from core.facs.model import (
+    align,
+    fit_confidence,
+    fit_curves,
+    model,
+    model_version,
+    neutral_gap,
+    solve_aligned,
+)
 
 log = logging.getLogger(__name__)
 PRESENCE_THRESHOLD = 1.0  # AUxx_c = 1 from intensity 1 (FACS trace, A) on
@@ -59,9 +67,10 @@ def solve_frame(landmarks: np.ndarray, calibration: dict) -> tuple[np.ndarray, f
         return np.full(len(au_curve_names()), np.nan), 0.0
     m = model()
     neutral = calibration["neutral"] if calibration is not None else m.neutral
+    canonical = calibration is None or _canonical(calibration)
     aligned, _ = align(x, neutral)
-    coef, rms = solve_aligned(aligned, neutral, identity=calibration is None or _canonical(calibration))
-    return basis_to_curves(coef), fit_confidence(rms)
+    coef, rms = solve_aligned(aligned, neutral, identity=canonical)
+    return fit_curves(coef, aligned, neutral_gap(neutral, canonical)), fit_confidence(rms)
 
 
 @dataclass
@@ -210,12 +219,13 @@ def extract_shot(analysis, *, neutral: int | Mapping[int, int | None] | None = N
         cal["au_model"] = version  # which bases these curves were solved with
         raw = np.full((t_count, len(names)), np.nan, np.float32)
         conf = np.zeros(t_count, np.float32)
+        rest_gap = neutral_gap(cal["neutral"], _canonical(cal))
         for j, t in enumerate(idx):
             own = None if per_frame is None else np.asarray(per_frame[t, f], np.float64)
             src = own if own is not None and np.isfinite(own[:468]).all() else aligned[j]
             x, _ = align(src, cal["neutral"])  # (re-)align onto this person's neutral
             coef, rms = solve_aligned(x, cal["neutral"], identity=_canonical(cal))
-            raw[t, :n_au] = basis_to_curves(coef)
+            raw[t, :n_au] = fit_curves(coef, x, rest_gap)
             lc = float(analysis.confidence[t, f]) if np.isfinite(analysis.confidence[t, f]) else 0.0
             conf[t] = fit_confidence(rms) * lc
         if eye_open is not None and len(idx) >= MIN_AUTO_FRAMES:

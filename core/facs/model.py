@@ -75,6 +75,11 @@ class Model:
     design_id: np.ndarray
     gram_id: np.ndarray
     penalty_id: np.ndarray
+    # AU25 (lips part) is read off the inner-lip gap (basis_spec.json 'parting'): [upper, lower]
+    # landmark pairs, the gap scale (IOD at intensity 0, 1, 5) and each basis's gap per unit
+    parting_pairs: np.ndarray  # (n, 2)
+    parting_scale: np.ndarray  # (3,)
+    parting_gain: np.ndarray  # (B,)
 
 
 @cache
@@ -88,6 +93,8 @@ def model() -> Model:
             names = tuple(str(n) for n in z["basis_names"])
             mirror = z["mirror"]
             identity_var = z["identity_var"]
+            parting_pairs = np.asarray(z["parting_pairs"], np.int64).reshape(-1, 2)
+            parting_scale = np.asarray(z["parting_scale"], np.float64)
     except (OSError, KeyError, ValueError) as exc:
         raise FacsimileError(f"AU basis file {path} is missing or damaged: {exc}; "
                              "run resources/facs/derive_bases.py or reinstall") from exc
@@ -119,8 +126,13 @@ def model() -> Model:
     missing = [f"AU{a:02d}" for a in AU_IDS if not any(n.startswith(f"AU{a:02d}") for n in names)]
     if missing:
         raise FacsimileError(f"AU basis file {path} lacks bases for {missing}")
+    lo, knee, full = parting_scale if parting_scale.shape == (3,) else (np.nan,) * 3
+    if not (len(parting_pairs) and 0 <= parting_pairs.min() and parting_pairs.max() < 468 and 0 <= lo < knee < full):
+        raise FacsimileError(f"AU basis file {path} has no valid lip-parting readout (parting_pairs, "
+                             "parting_scale); run resources/facs/derive_bases.py or reinstall")
+    gain = (bases[:, parting_pairs[:, 1], 1] - bases[:, parting_pairs[:, 0], 1]).mean(axis=1)
     return Model(neutral, bases, names, mirror, pw, sw, design, elem_w, gram, penalty, gram_d, cfb, tuple(bil),
-                 elem_w_id, design_id, gram_id, penalty_id)
+                 elem_w_id, design_id, gram_id, penalty_id, parting_pairs, parting_scale, gain)
 
 
 def model_path() -> Path:
@@ -330,6 +342,56 @@ def basis_to_curves(coef: np.ndarray) -> np.ndarray:
     return out
 
 
+PARTING = "AU25"  # the curve read off the lip gap, not off its basis coefficient
+
+
+def lip_gap(aligned: np.ndarray) -> np.ndarray:
+    """Mean vertical gap (IOD) between the inner lips of aligned meshes (..., 478, 3): about 0 where
+    the lips touch, negative where they press, whatever moved them."""
+    m = model()
+    x = np.asarray(aligned, np.float64)
+    pairs = m.parting_pairs
+    return (x[..., pairs[:, 1], 1] - x[..., pairs[:, 0], 1]).mean(axis=-1)
+
+
+def parting_intensity(gap: np.ndarray | float) -> np.ndarray:
+    """AU25 intensity (0..5) of a lip gap beyond the neutral's (IOD): 0 within the detector's jitter,
+    1 (trace) where a parting just shows, 5 for a wide-open mouth, linear between (the scale is
+    basis_spec.json's 'parting')."""
+    lo, knee, full = model().parting_scale
+    g = np.asarray(gap, np.float64)
+    out = np.where(g <= knee, (g - lo) / (knee - lo), 1.0 + 4.0 * (g - knee) / (full - knee))
+    return np.clip(out, 0.0, MAX_INTENSITY)
+
+
+def parting_gap(intensity: np.ndarray | float) -> np.ndarray:
+    """The lip gap beyond the neutral's (IOD) that an AU25 intensity asks for: parting_intensity's
+    inverse, 0 for 0 and extrapolated past 5 (gains)."""
+    lo, knee, full = model().parting_scale
+    i = np.asarray(intensity, np.float64)
+    out = np.where(i <= 1.0, lo + i * (knee - lo), knee + (i - 1.0) * (full - knee) / 4.0)
+    return np.where(i > 0, out, 0.0)
+
+
+def neutral_gap(neutral: np.ndarray, canonical: bool) -> float:
+    """The gap AU25 is read against: the person's own neutral (FACS scores a change from the
+    person's rest), or 0, lips together, for the canonical neutral (an average face, lips apart)."""
+    return 0.0 if canonical else float(lip_gap(neutral))
+
+
+def fit_curves(coef: np.ndarray, aligned: np.ndarray, rest_gap: float) -> np.ndarray:
+    """AU curve values (n_curves,) of one solved frame: the bases' coefficients, with AU25 read
+    off the aligned mesh's lip gap beyond rest_gap (neutral_gap)."""
+    out = basis_to_curves(coef)
+    out[_parting_curve()] = parting_intensity(lip_gap(aligned) - rest_gap)
+    return out
+
+
+@cache
+def _parting_curve() -> int:
+    return au_curve_names().index(PARTING)
+
+
 def fit_confidence(rms: float) -> float:
     """Confidence 0..1 from the fit residual: 1 for a perfect fit, 0.5 at RESIDUAL_HALF_CONFIDENCE."""
     return float(np.exp(-np.log(2.0) * (rms / RESIDUAL_HALF_CONFIDENCE) ** 2))
@@ -337,7 +399,28 @@ def fit_confidence(rms: float) -> float:
 
 def basis_intensities(intensities: Mapping[str | int, float]) -> np.ndarray:
     """Map {'AU12': 3, 'AU45L': 5, 26: 2, ...} to per-basis intensities; a bilateral name sets both
-    sides unless a side is also given. Unknown names raise FacsimileError."""
+    sides unless a side is also given. Unknown names raise FacsimileError.
+
+    AU25 is a lip gap (see parting_intensity): its basis makes up the gap the curve asks for
+    beyond what the other AUs part, never negative (the jaw drop's parting is not undone) and
+    at most 5 (the lips' own parting; a wider one needs AU26). rendered_parting says what the
+    result reads as."""
+    a = _requested(intensities)
+    m = model()
+    j = m.basis_names.index(PARTING)
+    want, a[j] = a[j], 0.0
+    if want > 0:
+        a[j] = np.clip((parting_gap(want) - m.parting_gain @ a) / m.parting_gain[j], 0.0, MAX_INTENSITY)
+    return a
+
+
+def rendered_parting(intensities: Mapping[str | int, float]) -> float:
+    """The AU25 a face synthesised from these intensities reads as: the curve asked for, or more
+    where the other AUs part the lips further (a jaw drop), or less past the lips' own reach."""
+    return float(parting_intensity(model().parting_gain @ basis_intensities(intensities)))
+
+
+def _requested(intensities: Mapping[str | int, float]) -> np.ndarray:
     m = model()
     a = np.zeros(len(m.basis_names))
     items = sorted(intensities.items(), key=lambda kv: len(_code(kv[0])))  # bilateral first, sides override

@@ -290,7 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     bases = np.array(fields)
     arrays = dict(neutral=neutral.astype(np.float64), bases=bases.astype(np.float64),
                   basis_names=np.array(names), mirror=perm.astype(np.int64), sources=np.array(sources),
-                  identity_var=identity_var.astype(np.float64))
+                  identity_var=identity_var.astype(np.float64),
+                  parting_pairs=np.array(spec["parting"]["pairs"], np.int64),
+                  parting_scale=np.array(spec["parting"]["scale"], np.float64))
     np.savez_compressed(args.out, **arrays)
     if args.response:
         # Diagnostic only (not saved, not used by the solver): how much of each basis MediaPipe
