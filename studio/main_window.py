@@ -794,21 +794,26 @@ class MainWindow(QMainWindow):
         w.ended.connect(ended)
         return w
 
-    def queue_render(self) -> None:
-        """Queue a render of the current shot (core.jobs; resumable)."""
+    def queue_render(self) -> QueueItem | None:
+        """Queue a render of the current shot: the job `facsimile render` runs (core.render.delivery:
+        consent check in swap mode, render id and watermark, sidecar metadata; resumable)."""
         s = self.session
         if s.shot is None:
-            return
-        if s.untitled:
-            if not self.save_as():
-                return
-        from core.jobs import JobSpec
+            return None
+        if (s.untitled or s.dirty) and not self.save():  # the job reads the project as saved
+            return None
+        from core.render.delivery import prepare_render
 
         out = s.project_path / "renders" / f"{s.shot.name}.####.exr"
-        spec = JobSpec.create(kind="render", source=str(s.project_path), output=str(out), frames=(s.first, s.last),
-                              shot=s.shot.id, settings=dict(s.shot.render_settings or {}))
-        self.queue.add(QueueItem("render", f"Render {s.shot.name} {s.first}-{s.last}", spec.to_json()))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            spec = prepare_render(str(s.project_path), str(out), shot=s.shot.id, frames=(s.first, s.last))
+        except FacsimileError as exc:
+            self.show_message(f"cannot render {s.shot.name}: {exc}", error=True)
+            return None
+        item = self.queue.add(QueueItem("render", f"Render {s.shot.name} {s.first}-{s.last}", spec.to_json()))
         self.dock_queue.show()
+        return item
 
     def queue_convert(self, kind: str) -> QueueItem | None:
         """Queue an export of the current plate range (ProRes 4444 .mov or EXR sequence)."""

@@ -69,6 +69,10 @@ def job_task(item: QueueItem) -> Task:
                 done[0] += int(n)
                 progress(done[0], total)
 
+            if spec.kind == "render":  # what `facsimile render` runs: sidecar metadata and notes too
+                from core.render.delivery import run_render_job
+
+                return run_render_job(spec, progress=step, cancel=cancelled)
             return str(run_job(spec, progress=step, cancel=cancelled))
 
         return run
@@ -212,6 +216,9 @@ class RenderQueue(QObject):
         it = self.get(item_id)
         if isinstance(result, str):
             it.output = result
+        elif isinstance(result, dict) and "output" in result:  # a render: output, sidecar, notes
+            it.output = str(result["output"])
+            it.message = "; ".join(result.get("notes") or [])
         self.resultReady.emit(item_id, result)
 
     def _ended(self, item_id: str, state: str) -> None:
@@ -272,7 +279,8 @@ class RenderQueuePanel(QWidget):
             name.setToolTip(it.message or it.output or it.label)
             self.table.setItem(r, 0, name)
             self.table.setItem(r, 1, QTableWidgetItem(it.kind))
-            st = QTableWidgetItem(it.state + (f": {it.message}" if it.message and it.state == "failed" else ""))
+            st = QTableWidgetItem(it.state + (f": {it.message}" if it.message and it.state in ("failed", "done")
+                                              else ""))
             self.table.setItem(r, 2, st)
             bar = QProgressBar()
             bar.setRange(0, max(it.total, 1))

@@ -142,6 +142,26 @@ def test_au25_reads_the_lip_gap_and_synthesis_inverts_it():
     assert facs.solve_frame(face2, calibration_canonical())[0][j] == pytest.approx(parting_intensity(0.03), abs=0.05)
 
 
+def test_an_au25_edit_parts_the_plate_lips_by_the_gap_it_asks_for():
+    """The render moves the plate by synthesis differences (core.render.retarget): an AU25 edit
+    changes the lip gap by what the key asks for, also where the plate's parting is more than the
+    bases' own (a smile over the teeth), and parting_as_rendered says when it cannot."""
+    from core.render.retarget import expression_delta, parting_as_rendered
+
+    m = model()
+    face = Pose(np.eye(3), 150.0, np.array([320.0, 240.0, 0.0])).apply(m.neutral)
+    base = {"AU25": 2.2, "AU26": 1.3, "AU12": 5.0, "AU12L": 5.0, "AU12R": 5.0}
+    gap0 = lip_gap(align(face, m.neutral)[0])
+    for target, reachable in (({"AU25": 2.8}, True), ({"AU25": 1.5}, True), ({"AU25": 4.5}, False),
+                              ({"AU25": 0.0}, False), ({"AU26": 3.0}, True)):
+        moved = face + expression_delta(face, base, target)
+        dgap = lip_gap(align(moved, m.neutral)[0]) - gap0
+        asked, rendered = parting_as_rendered(base, target)
+        assert rendered == pytest.approx(float(parting_intensity(parting_gap(2.2) + dgap)), abs=1e-6), target
+        assert (abs(rendered - asked) < 0.01) == reachable, (target, asked, rendered)
+    assert parting_as_rendered(base, dict(base)) is None  # nothing edited
+
+
 def _shot(meshes: np.ndarray, fps: int = 25) -> ShotAnalysis:
     t = len(meshes)
     a = ShotAnalysis.empty(640, 480, Fraction(fps), np.arange(t), np.arange(t) / fps, n_tracks=1)

@@ -530,3 +530,37 @@ def test_live_render_fast_while_scrubbing_full_at_rest(qtbot, face_project):
         brow_y = lm[[70, 63, 105, 66, 107, 336, 296, 334, 293, 300], 1].mean()
         mouth_y = lm[[13, 14], 1].mean()
         assert np.median(ys) < (brow_y + mouth_y) / 2, "the change is in the upper face, around the brows"
+
+
+def test_queue_render_is_the_cli_render_with_metadata_and_notes(qtbot, tmp_path):
+    """The studio's Render queues the job `facsimile render` runs (core.render.delivery): unsaved
+    edits are saved first, the frames carry the render id's watermark, the sidecar is written,
+    and the render's notes (no occlusion model; an AU25 key the lips alone cannot reach) show
+    in the queue."""
+    from core.delivery.provenance import verify
+    from core.project import Project
+    from core.project import workflow as wf
+    from tests.mediagen import analysed_astronaut_project
+
+    (tmp_path / "p").mkdir()
+    path = analysed_astronaut_project(tmp_path / "p", 6)
+    proj = Project.load(path)
+    wf.extract_shot_curves(proj.shots[0])
+    proj.save()
+    with open_window(qtbot, path) as w:
+        doc = w.session.doc
+        doc.add_keys(["AU25"], 2)
+        doc.move_keys({"AU25": [2]}, 0, 5.0 - float(doc.result_values("AU25", np.array([2]))[0]))
+        assert w.session.dirty
+        item = w.queue_render()
+        assert item is not None and not w.session.dirty  # saved: the job renders what is on screen
+        qtbot.waitUntil(lambda: item.state in ("done", "failed"), timeout=120000)
+        assert item.state == "done", item.message
+        frames = sorted((path / "renders").glob("sh.*.exr"))
+        assert len(frames) == 6
+        report = verify(frames[2])
+        assert report["watermark"]["present"] and report["watermark"]["matches_render_id"], report
+        assert report["sidecar"]["found"] and report["sidecar"]["matches_render_id"], report
+        assert "no occlusion model ran" in item.message
+        assert "AU25 (lips part) asks for up to 5.0 but renders at most" in item.message
+        assert "on frames 0-5" in item.message and "key AU26 (jaw drop) with it" in item.message  # one key holds

@@ -397,20 +397,20 @@ def fit_confidence(rms: float) -> float:
     return float(np.exp(-np.log(2.0) * (rms / RESIDUAL_HALF_CONFIDENCE) ** 2))
 
 
-def basis_intensities(intensities: Mapping[str | int, float]) -> np.ndarray:
+def basis_intensities(intensities: Mapping[str | int, float], parting_max: float = MAX_INTENSITY) -> np.ndarray:
     """Map {'AU12': 3, 'AU45L': 5, 26: 2, ...} to per-basis intensities; a bilateral name sets both
     sides unless a side is also given. Unknown names raise FacsimileError.
 
     AU25 is a lip gap (see parting_intensity): its basis makes up the gap the curve asks for
     beyond what the other AUs part, never negative (the jaw drop's parting is not undone) and
-    at most 5 (the lips' own parting; a wider one needs AU26). rendered_parting says what the
-    result reads as."""
+    at most parting_max (5: the lips' own parting; a wider one needs AU26). rendered_parting
+    says what the result reads as."""
     a = _requested(intensities)
     m = model()
     j = m.basis_names.index(PARTING)
     want, a[j] = a[j], 0.0
     if want > 0:
-        a[j] = np.clip((parting_gap(want) - m.parting_gain @ a) / m.parting_gain[j], 0.0, MAX_INTENSITY)
+        a[j] = np.clip((parting_gap(want) - m.parting_gain @ a) / m.parting_gain[j], 0.0, parting_max)
     return a
 
 
@@ -460,13 +460,17 @@ def synthesize(neutral: np.ndarray, intensities: Mapping[str | int, float],
     to drive the face with another frame's head pose. Intensities above 5 extrapolate
     linearly (gains); negative values count as 0.
     """
+    return synthesize_coefficients(neutral, basis_intensities(intensities), pose)
+
+
+def synthesize_coefficients(neutral: np.ndarray, coef: np.ndarray, pose: Pose | Mapping | None = None) -> np.ndarray:
+    """synthesize with per-basis coefficients (B,) instead of curve intensities (basis_intensities)."""
     m = model()
     neutral = np.asarray(neutral, np.float64)
     if neutral.shape != (478, 3) or not np.isfinite(neutral[:468]).all():
         raise FacsimileError(f"synthesize needs a complete (478, 3) neutral mesh, got {neutral.shape}")
     aligned, own = align(neutral, m.neutral)
-    a = basis_intensities(intensities)
-    deformed = aligned + np.tensordot(a, m.bases, axes=1)
+    deformed = aligned + np.tensordot(np.asarray(coef, np.float64), m.bases, axes=1)
     if pose is None:
         p = own
     elif isinstance(pose, Pose):

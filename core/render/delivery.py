@@ -94,10 +94,47 @@ def _delivery_info(spec: JobSpec, settings) -> dict:
     return info
 
 
+def parting_notes(curves, first: int, last: int, tolerance: float = 0.5) -> list[str]:
+    """Where the render cannot part the lips as AU25 is keyed (core.render.retarget.parting_as_rendered),
+    one note per direction with the frames, so an artist is not surprised by the re-analysed curve."""
+    from core.curves.curveset import frame_ranges
+    from core.render.retarget import parting_as_rendered
+
+    if curves is None:
+        return []
+    c0, c1 = curves.frame_range
+    frames = np.arange(max(first, c0), min(last, c1) + 1)
+    names = [n for n in curves.base if n.startswith("AU")]
+    if not len(frames) or "AU25" not in names:
+        return []
+    base = {n: np.asarray(curves.base[n], np.float64)[frames - c0] for n in names}
+    edit = {n: np.asarray(curves.evaluate(n, frames), np.float64) for n in names}
+    changed = np.zeros(len(frames), bool)
+    for n in names:
+        changed |= ~np.isclose(edit[n], base[n], atol=1e-6, equal_nan=True)
+    short, apart = [], []
+    for i in np.flatnonzero(changed):
+        r = parting_as_rendered({n: base[n][i] for n in names}, {n: edit[n][i] for n in names})
+        if r is not None and abs(r[1] - r[0]) > tolerance:
+            (short if r[1] < r[0] else apart).append((int(frames[i]), *r))
+    notes = []
+    if short:
+        notes.append(f"AU25 (lips part) asks for up to {max(a for _, a, _ in short):.1f} but renders at most "
+                     f"{max(g for _, _, g in short):.1f} on frames {frame_ranges(f for f, _, _ in short)}: the lips "
+                     "alone part only so far; key AU26 (jaw drop) with it")
+    if apart:
+        notes.append(f"AU25 (lips part) asks for as little as {min(a for _, a, _ in apart):.1f} but renders up to "
+                     f"{max(g for _, _, g in apart):.1f} on frames {frame_ranges(f for f, _, _ in apart)}: an open "
+                     "jaw keeps the lips apart; lower AU26 to close them")
+    return notes
+
+
 def run_render_job(spec: JobSpec, engine: str = "local", address: str | None = None, template: dict | None = None,
                    progress_bar: bool = False, progress: Callable[[int, int], None] | None = None,
                    cancel: Callable[[], bool] | None = None) -> dict:
-    """Render `spec` (resumable) and write its sidecars. Returns {"output", "sidecar", "csv", "notes"}."""
+    """Render `spec` (resumable) and write its sidecars. Returns {"output", "sidecar", "csv", "notes"}.
+
+    template: the identity template's summary for the sidecar (default: the shot's, in swap mode)."""
     from core.delivery.sidecar import build_sidecar, write_curves_csv, write_sidecar
     from core.project.model import DOC_NAME
     from core.render.job import ShotRenderContext
@@ -107,6 +144,8 @@ def run_render_job(spec: JobSpec, engine: str = "local", address: str | None = N
     consent = settings.pop("consent", None)
     ctx = ShotRenderContext(spec.source, spec.shot, settings)
     try:
+        if template is None and ctx.template is not None:
+            template = ctx.template.summary()
         notes = []
         if ctx.renderer.restore_status.startswith("off") and ctx.settings.restore != "off":
             notes.append(f"restoration is OFF: {ctx.renderer.restore_status[5:]}")
@@ -119,6 +158,7 @@ def run_render_job(spec: JobSpec, engine: str = "local", address: str | None = N
                      ctx.renderer.occlusion_model, getattr(ctx.renderer.occluder.runner, "provider", "?"))
         if ctx.settings.output == "patch" and spec.writer.get("codec") == "prores422hq" and not spec.sequence:
             notes.append("ProRes 422 HQ has no alpha: this patch carries no matte (use prores4444 or EXR)")
+        notes += parting_notes(ctx.curves, spec.first, spec.last)
         for note in notes:
             log.warning(note)
         bar = None
@@ -230,6 +270,29 @@ def render_shot(project_path: str, out: str, *, shot: str | None = None, frames:
                 progress: Callable[[int, int], None] | None = None, cancel: Callable[[], bool] | None = None) -> dict:
     """Render a shot of a project to `out` (.mov, a sequence pattern or a folder) as a resumable job.
 
+    prepare_render describes the job (every check, the render id); run_render_job renders it and
+    writes the sidecars. `job_only`: write the job description there and stop.
+    """
+    spec = prepare_render(project_path, out, shot=shot, frames=frames, overrides=overrides, template=template,
+                          override_consent=override_consent, codec=codec, colorspace=colorspace,
+                          compression=compression, pixel_type=pixel_type, start_number=start_number,
+                          handles=handles, preset=preset, chunk=chunk)
+    if job_only:
+        spec.save()
+        return {"output": str(spec.save(job_only)), "notes": []}
+    return run_render_job(spec, engine=engine, address=address, progress_bar=progress_bar, progress=progress,
+                          cancel=cancel)
+
+
+def prepare_render(project_path: str, out: str, *, shot: str | None = None,
+                   frames: str | tuple[int, int] | None = None, overrides: dict | None = None,
+                   template: str | None = None, override_consent: str | None = None, codec: str | None = None,
+                   colorspace: str | None = None, compression: str | None = None, pixel_type: str | None = None,
+                   start_number: int = 1001, handles: int | None = None, preset: str | None = None,
+                   chunk: int = 24) -> JobSpec:
+    """The resumable render job of a shot (core.jobs.JobSpec), checked and ready for run_render_job:
+    what `facsimile render` and the studio's render queue both run.
+
     `preset` (core.delivery.presets) sets format, colour space, pixel type, compression and
     output; explicit arguments override it. Without `frames` the render covers the shot's
     range with `handles` frames before and after (default: the shot's own handles), clipped
@@ -237,7 +300,7 @@ def render_shot(project_path: str, out: str, *, shot: str | None = None, frames:
 
     Running it again with the same arguments resumes the same job (same render id). A swap
     render needs a template with a valid consent record, or `override_consent` (a reason,
-    recorded in the metadata). `job_only`: write the job description there and stop.
+    recorded in the metadata). Raises FacsimileError on anything that would stop the render.
     """
     from pathlib import Path
 
@@ -267,7 +330,6 @@ def render_shot(project_path: str, out: str, *, shot: str | None = None, frames:
     out = resolve_output(out, sh.name, pre.extension if pre else None, rs.output)
     fmt = output_format(out)
     consent = None
-    template_info = None
     if rs.mode == "swap":
         from core.identity.consent import check_consent
         from core.identity.library import Library
@@ -277,7 +339,6 @@ def render_shot(project_path: str, out: str, *, shot: str | None = None, frames:
             raise FacsimileError("swap mode needs an identity template: --template ID or assign one to the shot")
         tpl = Library(project.library_path).get(template_id)
         consent = check_consent(tpl, override=bool(override_consent), reason=override_consent or "")
-        template_info = tpl.summary()
         if template_id != sh.identity:
             sh.identity = template_id
             project.save()
@@ -324,8 +385,4 @@ def render_shot(project_path: str, out: str, *, shot: str | None = None, frames:
         render_id = new_render_id()
         spec.settings = {**job_settings, "render_id": render_id, "consent": consent}
         spec.writer = {**writer, "attributes": provenance_tags(render_id)}
-    if job_only:
-        spec.save()
-        return {"output": str(spec.save(job_only)), "notes": []}
-    return run_render_job(spec, engine=engine, address=address, template=template_info, progress_bar=progress_bar,
-                          progress=progress, cancel=cancel)
+    return spec

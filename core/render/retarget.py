@@ -52,18 +52,50 @@ def side_intensities(values: dict[str, float], reference: dict[str, float] | Non
     return out
 
 
+def edit_coefficients(base: dict[str, float], target: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-basis coefficients (B,) of the extracted and the edited expression, for an edit.
+
+    AU25 is a lip gap (core.facs.model.basis_intensities): the extracted gap is taken whole (a
+    plate's parting can exceed what the bases' own parting explains: lips drawn back over the
+    teeth in a smile), and an edit may part the lips by up to one full AU25 basis beyond it."""
+    from core.facs.model import MAX_INTENSITY, PARTING, basis_intensities, model
+
+    a = basis_intensities(side_intensities(base), parting_max=np.inf)
+    j = model().basis_names.index(PARTING)
+    b = basis_intensities(side_intensities({**base, **target}, reference=base), parting_max=a[j] + MAX_INTENSITY)
+    return a, b
+
+
 def expression_delta(pts: np.ndarray, base: dict[str, float], target: dict[str, float]) -> np.ndarray:
     """(478, 3) displacement in plate pixels that takes the extracted expression to the edited one."""
     pts = np.asarray(pts, np.float64)
     if not base or all(abs(target.get(k, v) - v) < 1e-6 for k, v in base.items()):
         return np.zeros_like(pts)
-    from core.facs import synthesize
+    from core.facs.model import synthesize_coefficients
 
-    a = side_intensities(base)
-    b = side_intensities({**base, **target}, reference=base)
-    # synthesize aligns the mesh on its own stable points, adds the bases in the canonical
+    a, b = edit_coefficients(base, target)
+    # synthesis aligns the mesh on its own stable points, adds the bases in the canonical
     # frame and poses the result back: the difference is the posed edit displacement.
-    return np.asarray(synthesize(pts, b), np.float64) - np.asarray(synthesize(pts, a), np.float64)
+    return synthesize_coefficients(pts, b) - synthesize_coefficients(pts, a)
+
+
+def parting_as_rendered(base: dict[str, float], target: dict[str, float]) -> tuple[float, float] | None:
+    """(asked, rendered): the AU25 (lips part) an edit keys and what the render will read as, or
+    None where nothing is edited. The render moves the plate by synthesis differences, so it
+    parts the lips by the gap the key asks for, except where the AU25 basis would have to go
+    below 0 (an open jaw keeps them apart) or past its reach (edit_coefficients)."""
+    from core.facs.model import PARTING, model, parting_gap, parting_intensity
+
+    if PARTING not in base:
+        return None
+    asked, was = float({**base, **target}[PARTING]), float(base[PARTING])
+    if not np.isfinite(asked) or not np.isfinite(was):
+        return None
+    a, b = edit_coefficients(base, target)
+    if abs(asked - was) < 1e-6 and np.allclose(a, b):
+        return None
+    rendered = parting_intensity(parting_gap(max(was, 0.0)) + model().parting_gain @ (b - a))
+    return float(np.clip(asked, 0.0, AU_MAX)), float(rendered)
 
 
 def _to_canonical(mesh_pts: np.ndarray, canon: np.ndarray) -> np.ndarray:
