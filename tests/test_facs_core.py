@@ -120,13 +120,13 @@ def test_au25_reads_the_lip_gap_and_synthesis_inverts_it():
     for case in ({}, {"AU23": 5}, {"AU17": 4}, {"AU12": 3}):
         assert read(case) < 0.05, case
     # a key on closed lips parts them by that much
-    for v in (0.5, 1.0, 1.4):
+    for v in (0.5, 1.0, 1.2):
         assert rendered_parting({"AU25": v}) == pytest.approx(v) and read({"AU25": v}) == pytest.approx(v, abs=0.02)
     # a jaw drop parts the lips too, so it reads AU25 beside AU26 (FACS 25+26) ...
     jaw = rendered_parting({"AU26": 4})
-    assert jaw > 2.0 and read({"AU26": 4}) == pytest.approx(jaw, abs=0.02)
+    assert jaw > 1.5 and read({"AU26": 4}) == pytest.approx(jaw, abs=0.02)
     # ... a larger key on it parts them further, a smaller one does not close them
-    assert read({"AU26": 4, "AU25": 2.8}) == pytest.approx(2.8, abs=0.02)
+    assert read({"AU26": 4, "AU25": 2.2}) == pytest.approx(2.2, abs=0.02)
     assert rendered_parting({"AU26": 4, "AU25": 1}) == pytest.approx(jaw)
     # the lips alone part only so far: a wide key without the jaw falls short, and says so
     assert rendered_parting({"AU25": 5}) < 2.0 and read({"AU25": 5}) == pytest.approx(rendered_parting({"AU25": 5}),
