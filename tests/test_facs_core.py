@@ -160,6 +160,15 @@ def test_an_au25_edit_parts_the_plate_lips_by_the_gap_it_asks_for():
         assert rendered == pytest.approx(float(parting_intensity(parting_gap(2.2) + dgap)), abs=1e-6), target
         assert (abs(rendered - asked) < 0.01) == reachable, (target, asked, rendered)
     assert parting_as_rendered(base, dict(base)) is None  # nothing edited
+    # a jaw dropped with the lips kept together (FACS 26 without 25): the bases would part them,
+    # the plate does not; a key parts them from there, and raising the jaw alone parts them too
+    closed = {"AU25": 0.0, "AU26": 4.5}
+    for target, reachable in (({"AU25": 1.0}, True), ({"AU26": 5.0}, False)):
+        moved = face + expression_delta(face, closed, target)
+        dgap = lip_gap(align(moved, m.neutral)[0]) - gap0
+        asked, rendered = parting_as_rendered(closed, target)
+        assert rendered == pytest.approx(float(parting_intensity(dgap)), abs=1e-6), target
+        assert (abs(rendered - asked) < 0.01) == reachable, (target, asked, rendered)
 
 
 def _shot(meshes: np.ndarray, fps: int = 25) -> ShotAnalysis:

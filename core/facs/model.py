@@ -405,7 +405,7 @@ def basis_intensities(intensities: Mapping[str | int, float], parting_max: float
     beyond what the other AUs part, never negative (the jaw drop's parting is not undone) and
     at most parting_max (5: the lips' own parting; a wider one needs AU26). rendered_parting
     says what the result reads as."""
-    a = _requested(intensities)
+    a = curve_coefficients(intensities)
     m = model()
     j = m.basis_names.index(PARTING)
     want, a[j] = a[j], 0.0
@@ -420,7 +420,9 @@ def rendered_parting(intensities: Mapping[str | int, float]) -> float:
     return float(parting_intensity(model().parting_gain @ basis_intensities(intensities)))
 
 
-def _requested(intensities: Mapping[str | int, float]) -> np.ndarray:
+def curve_coefficients(intensities: Mapping[str | int, float]) -> np.ndarray:
+    """Per-basis values (B,) of AU intensities as given, AU25's slot still holding its curve value
+    (a lip gap, not a coefficient: basis_intensities resolves it)."""
     m = model()
     a = np.zeros(len(m.basis_names))
     items = sorted(intensities.items(), key=lambda kv: len(_code(kv[0])))  # bilateral first, sides override

@@ -55,14 +55,23 @@ def side_intensities(values: dict[str, float], reference: dict[str, float] | Non
 def edit_coefficients(base: dict[str, float], target: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
     """Per-basis coefficients (B,) of the extracted and the edited expression, for an edit.
 
-    AU25 is a lip gap (core.facs.model.basis_intensities): the extracted gap is taken whole (a
-    plate's parting can exceed what the bases' own parting explains: lips drawn back over the
-    teeth in a smile), and an edit may part the lips by up to one full AU25 basis beyond it."""
-    from core.facs.model import MAX_INTENSITY, PARTING, basis_intensities, model
+    AU25 is a lip gap (core.facs.model.parting_gap). An edit changes the gap by what its AU25
+    key asks beyond the extracted one, less what the other AUs' changes part: the plate's own
+    parting is taken as it is, whether the bases explain more of it (a smile over the teeth) or
+    less (a jaw dropped with the lips kept together). The AU25 basis stays between 0 (an open jaw
+    keeps the lips apart) and one full basis beyond the plate's (the lips alone part only so far)."""
+    from core.facs.model import MAX_INTENSITY, PARTING, curve_coefficients, model, parting_gap
 
-    a = basis_intensities(side_intensities(base), parting_max=np.inf)
-    j = model().basis_names.index(PARTING)
-    b = basis_intensities(side_intensities({**base, **target}, reference=base), parting_max=a[j] + MAX_INTENSITY)
+    m = model()
+    j = m.basis_names.index(PARTING)
+    a = curve_coefficients(side_intensities(base))
+    b = curve_coefficients(side_intensities({**base, **target}, reference=base))
+    was, asked = a[j], b[j]
+    a[j] = b[j] = 0.0
+    gain = m.parting_gain
+    own = max(0.0, float(parting_gap(was) - gain @ a) / gain[j])  # the plate's own-lips part, as the bases see it
+    change = float(parting_gap(asked) - parting_gap(was) - gain @ (b - a)) / gain[j]
+    a[j], b[j] = own, float(np.clip(own + change, 0.0, own + MAX_INTENSITY))
     return a, b
 
 
