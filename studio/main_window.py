@@ -248,7 +248,7 @@ class MainWindow(QMainWindow):
         self.identities.addFromFrameRequested.connect(self._add_identity_from_frame)
         self.identities.templatesChanged.connect(self._identity_library_changed)
         self.identities.runner = self._identity_job
-        self.queue.itemEnded.connect(lambda _id, st: self.show_message(f"render queue: job {st}"))
+        self.queue.itemEnded.connect(self._queue_job_ended)
 
     # ------------------------------------------------------------------ opening / saving
     def _queue_path(self) -> Path:
@@ -793,6 +793,14 @@ class MainWindow(QMainWindow):
             return None
         w.ended.connect(ended)
         return w
+
+    def _queue_job_ended(self, item_id: str, state: str) -> None:
+        """Status bar: how a queued job ended, with its last note (core adds the edit's own notes after the
+        missing-model ones; all are in the queue's status tooltip)."""
+        it = self.queue.get(item_id)
+        more = f" (+{len(it.notes) - 1} more in the queue)" if len(it.notes) > 1 else ""
+        note = f": {it.notes[-1]}{more}" if it.notes else ""
+        self.show_message(f"render queue: {it.label} {state}{note}", error=bool(it.notes) or state == "failed")
 
     def queue_render(self) -> QueueItem | None:
         """Queue a render of the current shot: the job `facsimile render` runs (core.render.delivery:

@@ -51,6 +51,7 @@ class QueueItem:
     message: str = ""
     created: float = field(default_factory=time.time)
     output: str = ""
+    notes: list[str] = field(default_factory=list)  # what a finished render could not do (core's notes)
 
 
 def job_task(item: QueueItem) -> Task:
@@ -184,7 +185,7 @@ class RenderQueue(QObject):
             return self.start_next()
         w = Worker(task, name=nxt.label, parent=self)
         self.worker, self.running_id = w, nxt.id
-        nxt.state, nxt.message = "running", ""
+        nxt.state, nxt.message, nxt.notes = "running", "", []
         w.progressed.connect(lambda d, t, eta, _id=nxt.id: self._progress(_id, d, t, eta))
         w.failed.connect(lambda msg, _id=nxt.id: self._set_message(_id, msg))
         w.finished.connect(lambda res, _id=nxt.id: self._result(_id, res))
@@ -218,7 +219,7 @@ class RenderQueue(QObject):
             it.output = result
         elif isinstance(result, dict) and "output" in result:  # a render: output, sidecar, notes
             it.output = str(result["output"])
-            it.message = "; ".join(result.get("notes") or [])
+            it.notes = [str(n) for n in result.get("notes") or []]
         self.resultReady.emit(item_id, result)
 
     def _ended(self, item_id: str, state: str) -> None:
@@ -248,7 +249,9 @@ class RenderQueuePanel(QWidget):
         self.table = QTableWidget(0, len(self.COLS))
         self.table.setHorizontalHeaderLabels(self.COLS)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeToContents)  # the dock is narrow: no column wider than it needs
+        header.setSectionResizeMode(0, QHeaderView.Stretch)
         self.table.setSelectionBehavior(QTableWidget.SelectRows)
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
         self._bars: dict[str, QProgressBar] = {}
@@ -279,8 +282,11 @@ class RenderQueuePanel(QWidget):
             name.setToolTip(it.message or it.output or it.label)
             self.table.setItem(r, 0, name)
             self.table.setItem(r, 1, QTableWidgetItem(it.kind))
-            st = QTableWidgetItem(it.state + (f": {it.message}" if it.message and it.state in ("failed", "done")
-                                              else ""))
+            text = it.state + (f": {it.message}" if it.message and it.state == "failed" else "")
+            if it.notes:
+                text += f" ({len(it.notes)} note{'s' if len(it.notes) > 1 else ''})"
+            st = QTableWidgetItem(text)
+            st.setToolTip("\n".join([it.message] * bool(it.message) + [f"• {n}" for n in it.notes]) or it.state)
             self.table.setItem(r, 2, st)
             bar = QProgressBar()
             bar.setRange(0, max(it.total, 1))

@@ -561,6 +561,12 @@ def test_queue_render_is_the_cli_render_with_metadata_and_notes(qtbot, tmp_path)
         report = verify(frames[2])
         assert report["watermark"]["present"] and report["watermark"]["matches_render_id"], report
         assert report["sidecar"]["found"] and report["sidecar"]["matches_render_id"], report
-        assert "no occlusion model ran" in item.message
-        assert "AU25 (lips part) asks for up to 5.0 but renders at most" in item.message
-        assert "on frames 0-5" in item.message and "key AU26 (jaw drop) with it" in item.message  # one key holds
+        notes = "\n".join(item.notes)
+        assert "no occlusion model ran" in notes
+        assert "AU25 (lips part) asks for up to 5.0 but renders at most" in notes
+        assert "on frames 0-5" in notes and "key AU26 (jaw drop) with it" in notes  # one key holds the value
+        # the queue says there are notes and lists them in the status tooltip; the status bar shows the last
+        w.queue_panel.rebuild()
+        status = w.queue_panel.table.item(0, 2)
+        assert status.text() == "done (2 notes)" and "• AU25 (lips part)" in status.toolTip()
+        assert "AU25 (lips part)" in w.status_msg.text()
