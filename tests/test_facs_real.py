@@ -59,6 +59,24 @@ def test_d0_smile_carries_au12(shared_media, output_dir):
     assert np.nanmin(au25[25:66]) >= 1.0 and np.nanmax(np.r_[au25[0:16], au25[70:78]]) <= 0.3
 
 
+@pytest.mark.slow
+def test_d3_open_mouth_reads_as_lips_part_and_jaw_drop(shared_media, output_dir):
+    """d3.mp4 whole (354 frames): at 300-340 she holds an open, rounded mouth (checked by eye on mouth
+    crops of 295-330: lips wide apart, jaw dropped, corners drawn in and down with the opening).
+    A coder scores 25+26 there. Measured: AU25 3.1, AU26 5.0, AU15 1.5 (max 3.4), AU23 0.2; before
+    AU26 carried the corners and upper lip as real open mouths move them, AU15 read 4.4 and AU23
+    4.8 on such frames. Frames 150-290 keep the lips together (AU25 <= 0.1)."""
+    _, face, images = _analyse(shared_media("clips", "d3.mp4"), (0, 354))
+    _sheet({t: img for t, img in images.items() if t >= 250}, face, ["AU25", "AU26", "AU15", "AU23"],
+           output_dir / "d3_open_sheet.png")
+    c = {n: face.curve(n) for n in ("AU25", "AU26", "AU15", "AU23", "AU14")}
+    op = slice(300, 341)
+    print("\nd3 open 300-340: " + ", ".join(f"{n} {np.nanmean(v[op]):.2f}" for n, v in c.items()))
+    assert np.nanmean(c["AU25"][op]) >= 2.5 and np.nanmean(c["AU26"][op]) >= 4.0
+    assert np.nanmean(c["AU15"][op]) <= 2.5 and np.nanmean(c["AU23"][op]) <= 1.0 and np.nanmean(c["AU14"][op]) <= 1.0
+    assert np.nanmax(c["AU25"][150:291]) <= 0.3
+
+
 def test_d18_lips_part_whatever_parts_them(shared_media, output_dir):
     """AU25 is FACS' 'lips part': d18.mp4 frames 0..149. Checked by eye on mouth crops (every 10th
     frame and 25, 35): frames 0-10 at rest; 20-40 the jaw drops with the lips kept together (FACS
