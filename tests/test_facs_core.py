@@ -325,3 +325,36 @@ def test_one_euro_is_zero_phase_offline():
     assert abs(centre(off) - centre(x)) < 0.25
     assert centre(causal) - centre(x) > 0.25
     assert off.max() > 3.0
+
+
+def test_damaged_au_model_is_a_clear_error(tmp_path, monkeypatch):
+    """A model file without the lip-parting readout, or with a scale out of order, or missing
+    altogether, names itself and the fix instead of failing somewhere in a solve."""
+    import shutil
+
+    import core.facs.model as fm
+    from core.paths import resources_dir
+
+    src = resources_dir() / fm.MODEL_FILE
+    shutil.copytree(resources_dir(), tmp_path, dirs_exist_ok=True)  # the catalogue and mesh data beside it
+    with np.load(src) as z:
+        arrays = {k: z[k] for k in z.files}
+    cases = {"no readout": {k: v for k, v in arrays.items() if not k.startswith("parting")},
+             "scale out of order": {**arrays, "parting_scale": np.array([0.5, 0.04, 0.01])}}
+    monkeypatch.setenv("FACSIMILE_RESOURCES", str(tmp_path))
+    try:
+        for data in cases.values():
+            np.savez(tmp_path / fm.MODEL_FILE, **data)
+            fm.model.cache_clear()
+            with pytest.raises(FacsimileError, match="derive_bases.py or reinstall"):
+                fm.model()
+        (tmp_path / fm.MODEL_FILE).unlink()
+        fm.model.cache_clear()
+        with pytest.raises(FacsimileError, match="missing or damaged"):
+            fm.model()
+        shutil.copy(src, tmp_path / fm.MODEL_FILE)  # the shipped file loads from there
+        fm.model.cache_clear()
+        assert fm.model().parting_scale.tolist() == [0.01, 0.04, 0.5]
+    finally:
+        monkeypatch.undo()
+        fm.model.cache_clear()
