@@ -828,12 +828,17 @@ class MainWindow(QMainWindow):
         s = self.session
         if s.shot is None:
             return None
-        from core.jobs import JobSpec
+        from core.jobs.convert import prepare_convert
 
         base = s.project_path if s.project_path is not None else user_data_dir() / "exports"
         name = s.shot.name
         out = base / "exports" / (f"{name}.mov" if kind == "mov" else f"{name}.####.exr")
-        spec = JobSpec.create(kind="convert", source=str(s.plate_of(s.shot)), output=str(out), frames=(s.first, s.last))
+        out.parent.mkdir(parents=True, exist_ok=True)  # the studio's own folder beside the project
+        try:  # what `facsimile convert` writes: the plate's colour space and alpha, its timecode
+            spec = prepare_convert(s.plate_of(s.shot), out, (s.first, s.last))
+        except FacsimileError as exc:
+            self.show_message(f"cannot export {name}: {exc}", error=True)
+            return None
         item = QueueItem("convert", f"Export {name} → {out.name}", spec.to_json())
         self.dock_queue.show()
         return self.queue.add(item)

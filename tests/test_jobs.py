@@ -190,3 +190,46 @@ def test_ray_two_worker_cluster(plate, tmp_path):
     finally:
         ray.shutdown()
         cluster.shutdown()
+
+
+def _linear_exr_plate(folder: Path, frames: int = 4) -> str:
+    """A linear half-float EXR sequence (the astronaut, sRGB-decoded) with a timecode."""
+    import skimage.data
+
+    from tests.mediagen import write_exr
+
+    folder.mkdir(parents=True, exist_ok=True)
+    img = skimage.data.astronaut()[::4, ::4].astype(np.float32) / 255
+    lin = np.where(img <= 0.04045, img / 12.92, ((img + 0.055) / 1.055) ** 2.4)
+    for k in range(frames):
+        write_exr(folder / f"cg.{1001 + k:04d}.exr", lin * (1 + 0.1 * k), fps=24, timecode="01:00:00:00")
+    return str(folder / "cg.####.exr")
+
+
+def _exr_rgb(path: Path) -> np.ndarray:
+    with OpenEXR.File(str(path)) as f:
+        ch = f.channels()
+        return np.asarray(ch["RGB"].pixels if "RGB" in ch else ch["RGBA"].pixels[..., :3], np.float32)
+
+
+def test_plate_export_keeps_a_linear_plate_linear_and_its_timecode(tmp_path):
+    """The studio's plate export (core.jobs.convert.prepare_convert) writes what `facsimile convert`
+    does: a linear EXR plate comes out with the same values (it was decoded as sRGB a second time,
+    half as bright), and the timecode moves on to the first exported frame."""
+    from core.jobs.convert import prepare_convert
+    from core.media.reader import open_media
+
+    plate = _linear_exr_plate(tmp_path / "plate")
+    (tmp_path / "out").mkdir()
+    spec = prepare_convert(plate, tmp_path / "out" / "e.####.exr", (1, 3))
+    assert spec.writer["input_colorspace"] == "Linear Rec.709 (sRGB)" and spec.writer["timecode"] == "01:00:00:01"
+    run_job(spec)
+    src = sorted((tmp_path / "plate").glob("cg.*.exr"))
+    out = sorted((tmp_path / "out").glob("e.*.exr"))
+    assert [p.name for p in out] == ["e.1001.exr", "e.1002.exr", "e.1003.exr"]
+    for a, b in zip(src[1:], out, strict=True):
+        np.testing.assert_allclose(_exr_rgb(b), _exr_rgb(a), atol=1e-3)
+    with open_media(str(tmp_path / "out" / "e.####.exr")) as r:
+        assert r.info.timecode == "01:00:00:01"
+    with pytest.raises(FacsimileError, match="outside the plate"):
+        prepare_convert(plate, tmp_path / "out" / "x.####.exr", (2, 9))

@@ -90,3 +90,37 @@ def test_unverified_file_is_reported(tmp_path):
 
     clip = plain_plate(tmp_path / "plain.mp4", frames=4)
     assert main(["verify", str(clip)]) == 1
+
+
+def test_render_of_a_linear_exr_plate_keeps_its_colours(tmp_path):
+    """A linear EXR plate renders to EXR with the plate's values outside the face (only the
+    watermark's small changes): the writer was told the frames were sRGB, and every render of a
+    linear plate came out darker (mean 0.28 -> 0.14)."""
+    import OpenEXR
+    import skimage.data
+
+    from core.analysis.analyzer import Analyzer
+    from core.project import Plate
+    from tests.mediagen import write_exr
+
+    img = skimage.data.astronaut().astype(np.float32) / 255
+    lin = np.where(img <= 0.04045, img / 12.92, ((img + 0.055) / 1.055) ** 2.4).astype(np.float32)
+    (tmp_path / "plate").mkdir()
+    for k in range(3):
+        write_exr(tmp_path / "plate" / f"a.{1001 + k:04d}.exr", lin, fps=24)
+    pattern = str(tmp_path / "plate" / "a.####.exr")
+    project = Project.create(tmp_path / "p.facsimile", name="p")
+    plate = project.add_plate(Plate.from_media(pattern))
+    shot = project.new_shot(plate.id, 0, 2, name="sh")
+    shot.analysis = Analyzer().analyze(pattern, frames=(0, 3))
+    project.save()
+    (tmp_path / "out").mkdir()
+    render_shot(str(tmp_path / "p.facsimile"), str(tmp_path / "out" / "r.####.exr"))
+    with OpenEXR.File(str(sorted((tmp_path / "out").glob("r.*.exr"))[0])) as f:
+        ch = f.channels()
+        rgb = np.asarray(ch["RGBA"].pixels, np.float32)[..., :3]
+        matte = np.asarray(ch["mask.Y"].pixels, np.float32)
+    outside = matte <= 0
+    assert outside.mean() > 0.5
+    assert abs(float(rgb[outside].mean()) / float(lin[outside].mean()) - 1) < 0.01
+    assert np.abs(rgb[outside] - lin[outside]).max() < 0.01  # the watermark's QIM steps, no colour change

@@ -68,31 +68,6 @@ def parse_frames(text: str | None, count: int) -> tuple[int, int]:
     return a, b
 
 
-def _input_colorspace(info, sample_dtype, override: str | None) -> tuple[str, bool]:
-    """(input colour space, premultiplied) for a plate whose frames come as `sample_dtype`.
-
-    Float frames (EXR, float TIFF) are scene-linear and, with alpha, premultiplied (the EXR
-    convention); integer frames are display-referred with straight alpha.
-    """
-    import numpy as np
-
-    from core.media import colour
-
-    is_float = np.dtype(sample_dtype).kind == "f"
-    premultiplied = is_float and bool(info.has_alpha)
-    if override:
-        return colour.resolve_colorspace(override), premultiplied
-    if is_float:
-        tagged = (getattr(info, "metadata", None) or {}).get("colorspace")
-        if isinstance(tagged, str):
-            try:
-                return colour.resolve_colorspace(tagged), premultiplied
-            except MediaError:
-                log.warning("unknown colour space tag '%s' in %s: assuming Linear Rec.709 (sRGB)", tagged, info.path)
-        return colour.DEFAULT_LINEAR_COLORSPACE, premultiplied
-    return colour.DEFAULT_INPUT_COLORSPACE, premultiplied
-
-
 def _progress(total: int, desc: str):
     from tqdm import tqdm
 
@@ -109,6 +84,7 @@ def _progress(total: int, desc: str):
 
 def run(args: argparse.Namespace) -> int:
     """Handler of `facsimile convert`."""
+    from core.media.colour import plate_colorspace
     from core.media.reader import open_media
     from core.media.writers import frame_path, open_writer
 
@@ -137,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
                 timecode = offset_timecode(info.timecode, first, info.fps)
             except MediaError as exc:
                 log.warning("the plate's timecode is not usable (%s): writing none", exc)
-        in_cs, premultiplied = _input_colorspace(info, reader.read(first).dtype, args.input_colorspace)
+        in_cs, premultiplied = plate_colorspace(info, reader.read(first).dtype, args.input_colorspace)
         writer = open_writer(
             output, width=info.width, height=info.height, fps=info.fps, codec=args.codec,
             colorspace=args.colorspace, input_colorspace=in_cs, compression=args.compression,

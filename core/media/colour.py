@@ -170,6 +170,35 @@ def resolve_colorspace(name: str) -> str:
     return cs.getName()
 
 
+def srgb_decode(encoded: np.ndarray) -> np.ndarray:
+    """sRGB-encoded 0..1 values -> linear (the inverse of the sRGB transfer function)."""
+    x = np.asarray(encoded, np.float32)
+    return np.where(x <= 0.04045, x / 12.92, np.power((np.clip(x, 0.0, None) + 0.055) / 1.055, 2.4)).astype(np.float32)
+
+
+def plate_colorspace(info, sample_dtype, override: str | None = None) -> tuple[str, bool]:
+    """(input colour space, premultiplied) of a plate whose frames decode as `sample_dtype`.
+
+    Float frames (EXR, float TIFF) are scene-linear, in the colour space their file names (else
+    Linear Rec.709) and, with alpha, premultiplied (the EXR convention); integer frames are
+    display-referred with straight alpha. A writer fed a plate's frames needs both, or a linear
+    plate is decoded as sRGB a second time (every render and export of it darker)."""
+    is_float = np.dtype(sample_dtype).kind == "f"
+    premultiplied = is_float and bool(getattr(info, "has_alpha", False))
+    if override:
+        return resolve_colorspace(override), premultiplied
+    if is_float:
+        tagged = (getattr(info, "metadata", None) or {}).get("colorspace")
+        if isinstance(tagged, str):
+            try:
+                return resolve_colorspace(tagged), premultiplied
+            except MediaError:
+                log.warning("unknown colour space tag '%s' in %s: assuming %s", tagged,
+                            getattr(info, "path", "the plate"), DEFAULT_LINEAR_COLORSPACE)
+        return DEFAULT_LINEAR_COLORSPACE, premultiplied
+    return DEFAULT_INPUT_COLORSPACE, premultiplied
+
+
 def is_linear(name: str) -> bool:
     """True for a scene-linear colour space of the config (ACEScg, Linear Rec.709 ...)."""
     return ocio_config().getColorSpace(resolve_colorspace(name)).getEncoding() == "scene-linear"

@@ -365,8 +365,17 @@ def prepare_render(project_path: str, out: str, *, shot: str | None = None,
         writer.update({"compression": compression, "pixel_type": pixel_type})
     if colorspace:
         writer["colorspace"] = colorspace
+    # the plate's colour space: a linear (float) plate must not be read as sRGB by the writer
+    from core.media.colour import plate_colorspace
+    from core.media.reader import open_media
+
+    with open_media(plate.path) as reader:
+        in_cs, plate_premultiplied = plate_colorspace(reader.info, reader.read(first).dtype)
+    writer["input_colorspace"] = in_cs
     if rs.output == "patch":
         writer["premultiplied"] = True
+    elif plate_premultiplied:
+        writer["premultiplied"] = True  # the comp keeps the plate's (EXR) alpha convention
     if rs.output == "matte" and fmt == "exr":
         # a matte is data: no colour transform (sRGB decoding would bend its ramp)
         writer["colorspace"] = writer["input_colorspace"] = MATTE_COLORSPACE

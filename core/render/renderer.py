@@ -163,7 +163,8 @@ class Renderer:
         self.occlusion_status = NO_OCCLUDER
         self._init_occlusion()
         self._template_canonical: np.ndarray | None = None
-        self._template_source: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # texture, mesh, fill
+        # texture (in the plate's encoding), mesh, fill, and whether that encoding is linear
+        self._template_source: tuple[np.ndarray, np.ndarray, np.ndarray, bool] | None = None
         # Edit mode without an explicit donor source: remember the last frame with each eye open.
         self.eye_memory = True
         self._eye_seen: dict[str, list[float]] = {"right": [], "left": []}
@@ -210,11 +211,10 @@ class Renderer:
         (aligned on `landmarks`), 1 elsewhere; None when no occluder runs."""
         if self.occluder is None:
             return None
-        rgb = frame[..., :3]
-        if rgb.dtype != np.uint8:  # the networks read 8-bit display-referred crops
-            f, _ = to_float(rgb)
-            rgb = from_float(np.clip(f, 0.0, 1.0), 255.0, np.uint8)
-        return self.occluder.face_mask(np.ascontiguousarray(rgb), kps5_from_landmarks(landmarks))
+        from core.media.reader import to_rgb8
+
+        rgb = to_rgb8(frame)  # the networks read 8-bit display-referred crops (a float plate is linear)
+        return self.occluder.face_mask(rgb, kps5_from_landmarks(landmarks))
 
     # ---- geometry ------------------------------------------------------------------------
     def target_mesh(self, landmarks: np.ndarray, base: dict[str, float], target: dict[str, float]) -> np.ndarray:
@@ -292,11 +292,16 @@ class Renderer:
             src_img, src_pts = plate_f, np.asarray(landmarks, np.float32)
             src_fill, _ = fill_mesh(src_pts)
         else:
-            if self._template_source is None:  # the template is the same every frame: convert it once
+            linear = np.dtype(rgb.dtype).kind == "f"  # a float plate is scene-linear, the texture sRGB
+            if self._template_source is None or self._template_source[3] != linear:  # convert it once
                 tex, _ = to_float(self.template.texture[..., :3])
+                if linear:
+                    from core.media.colour import srgb_decode
+
+                    tex = srgb_decode(tex)
                 pts = self.template.neutral_mesh
-                self._template_source = (tex, pts, fill_mesh(pts)[0])
-            src_img, src_pts, src_fill = self._template_source
+                self._template_source = (tex, pts, fill_mesh(pts)[0], linear)
+            src_img, src_pts, src_fill, _ = self._template_source
         plan = eye_plan(src_pts, m)
         closing = {side: wt for side, (kind, wt) in plan.items() if kind == "close"}
         if closing:  # no eyeball may be squeezed into closing lids: cover the source opening with lid skin
@@ -352,9 +357,18 @@ class Renderer:
         if eye_info:
             info["eyes"] = eye_info
         if self.restorer is not None:
-            comp8 = np.clip(comp * 255 + 0.5, 0, 255).astype(np.uint8)
+            linear = np.dtype(rgb.dtype).kind == "f"  # a float plate is scene-linear; the network reads sRGB
+            if linear:
+                from core.media.colour import srgb_decode
+                from core.media.reader import to_rgb8
+
+                comp8 = to_rgb8(comp)
+            else:
+                comp8 = np.clip(comp * 255 + 0.5, 0, 255).astype(np.uint8)
             restored = self.restorer.restore(comp8, kps5_from_landmarks(m), strength=s.restore_strength)
             comp = restored.astype(np.float32) / 255.0
+            if linear:
+                comp = srgb_decode(comp)
         if occlusion is not None:  # the occluder is plate, whatever blended, moved or restored there
             comp = plate_f + occlusion[..., None] * (comp - plate_f)
         out_rgb = from_float(np.clip(comp, 0, 1) if scale != 1.0 else comp, scale, rgb.dtype)

@@ -1,0 +1,45 @@
+"""The plate export job (`convert`) as the studio's queue runs it: the same colour, alpha and
+timecode handling as `facsimile convert`, in a resumable core.jobs job."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from core.errors import FacsimileError, MediaError
+from core.jobs.spec import JobSpec
+
+log = logging.getLogger(__name__)
+
+
+def prepare_convert(source: str | Path, output: str | Path, frames: tuple[int, int] | None = None, *,
+                    codec: str | None = None, colorspace: str | None = None, input_colorspace: str | None = None,
+                    start_number: int = 1001, chunk: int = 24) -> JobSpec:
+    """The convert job of plate frames `frames` (0-based, inclusive; default all) to `output` (.mov or a
+    sequence pattern): the plate's colour space and alpha convention (float frames are linear and
+    premultiplied, integer ones display-referred), its timecode moved on to the first frame, and
+    the source named in the file's metadata."""
+    from core.media.colour import plate_colorspace
+    from core.media.reader import open_media
+    from core.media.writers import offset_timecode
+
+    with open_media(source) as reader:
+        info = reader.info
+        first, last = frames if frames is not None else (0, info.frame_count - 1)
+        if not 0 <= first <= last < info.frame_count:
+            raise FacsimileError(f"frames {first}-{last} are outside the plate (frames 0-{info.frame_count - 1})")
+        in_cs, premultiplied = plate_colorspace(info, reader.read(first).dtype, input_colorspace)
+        timecode = None
+        if info.timecode:
+            try:
+                timecode = offset_timecode(info.timecode, first, info.fps)
+            except MediaError as exc:
+                log.warning("the plate's timecode is not usable (%s): writing none", exc)
+        name = Path(info.path).name
+    writer: dict = {"input_colorspace": in_cs, "premultiplied": premultiplied, "start_number": int(start_number),
+                    "timecode": timecode, "attributes": {"facsimile/source": name}}
+    if codec:
+        writer["codec"] = codec
+    if colorspace:
+        writer["colorspace"] = colorspace
+    return JobSpec.create("convert", str(source), str(output), (first, last), writer=writer, chunk_size=chunk)
