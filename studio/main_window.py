@@ -649,7 +649,13 @@ class MainWindow(QMainWindow):
         if s.shot is None:
             return
         plate = s.plate_of(s.shot)
-        first, last = s.first, s.last
+        from core.project.workflow import analysis_range
+
+        try:  # the shot with its handles, as `facsimile project analyze` does, so a render of them finds the face
+            first, stop = analysis_range(s.project, s.shot)
+        except FacsimileError as exc:
+            self.show_message(str(exc), error=True)
+            return
         shot_id = s.shot.id
 
         shot = s.shot
@@ -658,7 +664,7 @@ class MainWindow(QMainWindow):
             from core.analysis.analyzer import Analyzer
             from core.project.model import extract_curves
 
-            analysis = Analyzer().analyze(str(plate), frames=(first, last + 1), progress=progress, cancel=cancelled)
+            analysis = Analyzer().analyze(str(plate), frames=(first, stop), progress=progress, cancel=cancelled)
             try:
                 from core.facs import extract_shot  # type: ignore[attr-defined]  # noqa: F401
             except ImportError:
@@ -814,12 +820,12 @@ class MainWindow(QMainWindow):
 
         out = s.project_path / "renders" / f"{s.shot.name}.####.exr"
         out.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            spec = prepare_render(str(s.project_path), str(out), shot=s.shot.id, frames=(s.first, s.last))
+        try:  # the shot's range with its handles, numbered as `facsimile render` numbers it
+            spec = prepare_render(str(s.project_path), str(out), shot=s.shot.id)
         except FacsimileError as exc:
             self.show_message(f"cannot render {s.shot.name}: {exc}", error=True)
             return None
-        item = self.queue.add(QueueItem("render", f"Render {s.shot.name} {s.first}-{s.last}", spec.to_json()))
+        item = self.queue.add(QueueItem("render", f"Render {s.shot.name} {spec.first}-{spec.last}", spec.to_json()))
         self.dock_queue.show()
         return item
 

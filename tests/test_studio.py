@@ -570,3 +570,28 @@ def test_queue_render_is_the_cli_render_with_metadata_and_notes(qtbot, tmp_path)
         status = w.queue_panel.table.item(0, 2)
         assert status.text() == "done (2 notes)" and "• AU25 (lips part)" in status.toolTip()
         assert "AU25 (lips part)" in w.status_msg.text()
+
+
+def test_studio_analyses_and_renders_a_shot_with_its_handles(qtbot, tmp_path):
+    """A shot cut with handles (EDL import): the studio analyses and renders it over the same frames
+    as `facsimile project analyze` and `facsimile render` (range with handles, cut-in numbered
+    start + handles), so the handle frames of a render find their face."""
+    from core.project import Plate, Project
+
+    (tmp_path / "p").mkdir()
+    plate_path = make_plate(tmp_path / "p" / "astro.mp4", n=12, size=256)
+    proj = Project.create(tmp_path / "p" / "h.facsimile")
+    plate = proj.add_plate(Plate.from_media(plate_path))
+    proj.new_shot(plate.id, 4, 7, name="sh010", handles=2)
+    proj.save()
+    with open_window(qtbot, proj.path) as w:
+        assert (w.session.first, w.session.last) == (4, 7)  # the artist works on the cut
+        w.analyse_shot()
+        qtbot.waitUntil(lambda: w.job is None, timeout=60000)
+        shot = w.session.shot
+        assert list(shot.analysis.frame_indices) == list(range(2, 10))
+        item = w.queue_render()
+        assert item is not None and (item.spec["first"], item.spec["last"]) == (2, 9)
+        assert item.spec["writer"]["handles"]["head"] == 2
+        w.queue.cancel(item.id)
+        qtbot.waitUntil(lambda: item.state in ("cancelled", "done", "failed"), timeout=60000)
