@@ -95,7 +95,8 @@ def test_unverified_file_is_reported(tmp_path):
 def test_render_of_a_linear_exr_plate_keeps_its_colours(tmp_path):
     """A linear EXR plate renders to EXR with the plate's values outside the face (only the
     watermark's small changes): the writer was told the frames were sRGB, and every render of a
-    linear plate came out darker (mean 0.28 -> 0.14)."""
+    linear plate came out darker (mean 0.28 -> 0.14). The watermark still verifies: it is
+    embedded in the frame's sRGB encoding, where `facsimile verify` reads it."""
     import OpenEXR
     import skimage.data
 
@@ -124,3 +125,6 @@ def test_render_of_a_linear_exr_plate_keeps_its_colours(tmp_path):
     assert outside.mean() > 0.5
     assert abs(float(rgb[outside].mean()) / float(lin[outside].mean()) - 1) < 0.01
     assert np.abs(rgb[outside] - lin[outside]).max() < 0.01  # the watermark's QIM steps, no colour change
+    report = verify(tmp_path / "out" / "r.####.exr")  # the mark is where verify reads it: display values
+    assert report["watermark"]["present"] and report["watermark"]["matches_render_id"], report
+    assert report["verified"], report

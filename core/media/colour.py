@@ -170,6 +170,12 @@ def resolve_colorspace(name: str) -> str:
     return cs.getName()
 
 
+def srgb_encode(linear: np.ndarray) -> np.ndarray:
+    """Linear values -> sRGB-encoded 0..1 (clipped to 0..1 first)."""
+    x = np.clip(np.asarray(linear, np.float32), 0.0, 1.0)
+    return np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(x, 1.0 / 2.4) - 0.055).astype(np.float32)
+
+
 def srgb_decode(encoded: np.ndarray) -> np.ndarray:
     """sRGB-encoded 0..1 values -> linear (the inverse of the sRGB transfer function)."""
     x = np.asarray(encoded, np.float32)

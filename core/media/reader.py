@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import MediaError
+from core.media.colour import srgb_encode
 
 log = logging.getLogger(__name__)
 
@@ -151,9 +152,6 @@ class Reader:
 # --------------------------------------------------------------------------- conversions
 
 
-def _srgb_encode(linear: np.ndarray) -> np.ndarray:
-    x = np.clip(linear, 0.0, 1.0)
-    return np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(x, 1.0 / 2.4) - 0.055)
 
 
 def to_rgb8(img: np.ndarray) -> np.ndarray:
@@ -164,7 +162,7 @@ def to_rgb8(img: np.ndarray) -> np.ndarray:
     elif rgb.dtype == np.uint16:
         out = ((rgb.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
     elif np.issubdtype(rgb.dtype, np.floating):
-        enc = _srgb_encode(np.nan_to_num(rgb.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0))
+        enc = srgb_encode(np.nan_to_num(rgb.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0))
         out = (enc * 255.0 + 0.5).astype(np.uint8)
     else:
         raise MediaError(f"cannot convert pixels of type {rgb.dtype} to 8-bit RGB")

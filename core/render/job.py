@@ -149,6 +149,23 @@ class ShotRenderContext:
         self.reader.close()
 
 
+def watermarked(image: np.ndarray, render_id: str) -> np.ndarray:
+    """`image` carrying the render id's watermark where `facsimile verify` reads it: in display
+    (sRGB) values. A float frame is scene-linear (a linear plate), so its mark is embedded in its
+    sRGB encoding and decoded back; values outside 0..1 (highlights) are left as they are."""
+    from core.delivery.watermark import embed
+
+    if image.dtype.kind != "f":
+        return embed(image, render_id)
+    from core.media.colour import srgb_decode, srgb_encode
+
+    rgb = image[..., :3].astype(np.float32)
+    marked = srgb_decode(embed(srgb_encode(rgb), render_id))
+    out = image.copy()
+    out[..., :3] = np.where((rgb < 0.0) | (rgb > 1.0), rgb, marked).astype(image.dtype)
+    return out
+
+
 class RenderProducer:
     """FrameProducer for jobs of kind "render"."""
 
@@ -174,9 +191,7 @@ class RenderProducer:
         result = self.ctx.render(index)
         image = result.image
         if self.render_id and self.ctx.settings.output != "matte":
-            from core.delivery.watermark import embed
-
-            image = embed(image, self.render_id)
+            image = watermarked(image, self.render_id)
         return image, {"mask.Y": result.matte}
 
     def close(self) -> None:
