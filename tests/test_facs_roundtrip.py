@@ -199,8 +199,9 @@ def test_roundtrip_astronaut(output_dir):
 
 @pytest.mark.xfail(reason="issue 4 item 7 not met: measured overall r 0.94, MAE 0.14 (astronaut, levels 3/5 + "
                           "mixtures; before the optical-flow landmark refinement r 0.60, MAE 0.28). What is left: "
-                          "AU14's basis is mostly depth, which a 2-D image warp cannot render and MediaPipe does not "
-                          "read from shading either (it reads 1.1 at 5; r 0.954 without it); a closing lid squeezes "
+                          "AU14 reads 1.1 at 5 (r 0.954 without it): its basis is mostly depth, which a 2-D image warp "
+                          "cannot render, and the analyser reports a quarter of its corners' 2-D movement (the corner "
+                          "moves out while the skin beyond it moves in, a compression the flow averages away); a closing lid squeezes "
                           "the eye's texture into a line, where the flow recovers half the motion (AU45 at 5 reads "
                           "2.3); per-AU gains differ (0.22-0.86), and an under-read chin puts AU20 and AU14 beside a "
                           "jaw drop (pooled r without such cross-talk 0.951).",
