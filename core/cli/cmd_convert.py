@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from core.errors import FacsimileError, MediaError
-from core.media.writers import CODECS, COMPRESSIONS, describe_frames, is_sequence_pattern, offset_timecode
+from core.media.writers import CODECS, COMPRESSIONS, describe_frames, is_sequence_pattern, plate_timecode_at
 
 log = logging.getLogger(__name__)
 
@@ -107,12 +107,7 @@ def run(args: argparse.Namespace) -> int:
             raise MediaError(f"{args.input} has no audio track to copy (leave out --audio)")
         if args.audio and output.suffix.lower() != ".mov":
             raise MediaError("--audio needs a .mov output (image sequences carry no audio)")
-        timecode = None
-        if info.timecode:
-            try:
-                timecode = offset_timecode(info.timecode, first, info.fps)
-            except MediaError as exc:
-                log.warning("the plate's timecode is not usable (%s): writing none", exc)
+        timecode = plate_timecode_at(info, first)
         in_cs, premultiplied = plate_colorspace(info, reader.read(first).dtype, args.input_colorspace)
         writer = open_writer(
             output, width=info.width, height=info.height, fps=info.fps, codec=args.codec,

@@ -3,13 +3,10 @@ timecode handling as `facsimile convert`, in a resumable core.jobs job."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
-from core.errors import FacsimileError, MediaError
+from core.errors import FacsimileError
 from core.jobs.spec import JobSpec
-
-log = logging.getLogger(__name__)
 
 
 def prepare_convert(source: str | Path, output: str | Path, frames: tuple[int, int] | None = None, *,
@@ -21,7 +18,7 @@ def prepare_convert(source: str | Path, output: str | Path, frames: tuple[int, i
     the source named in the file's metadata."""
     from core.media.colour import plate_colorspace
     from core.media.reader import open_media
-    from core.media.writers import offset_timecode
+    from core.media.writers import plate_timecode_at
 
     with open_media(source) as reader:
         info = reader.info
@@ -29,12 +26,7 @@ def prepare_convert(source: str | Path, output: str | Path, frames: tuple[int, i
         if not 0 <= first <= last < info.frame_count:
             raise FacsimileError(f"frames {first}-{last} are outside the plate (frames 0-{info.frame_count - 1})")
         in_cs, premultiplied = plate_colorspace(info, reader.read(first).dtype, input_colorspace)
-        timecode = None
-        if info.timecode:
-            try:
-                timecode = offset_timecode(info.timecode, first, info.fps)
-            except MediaError as exc:
-                log.warning("the plate's timecode is not usable (%s): writing none", exc)
+        timecode = plate_timecode_at(info, first)
         name = Path(info.path).name
     writer: dict = {"input_colorspace": in_cs, "premultiplied": premultiplied, "start_number": int(start_number),
                     "timecode": timecode, "attributes": {"facsimile/source": name}}

@@ -96,6 +96,18 @@ def offset_timecode(tc: str, frames: int, fps: Fraction) -> str:
     return format_timecode(parse_timecode(tc, fps) + frames, fps, drop_frame=drop)
 
 
+def plate_timecode_at(info, frame: int) -> str | None:
+    """The timecode of plate frame `frame` (a MediaInfo's start timecode moved on), or None when
+    the plate has none or it is unusable (said in the log: the output then carries none)."""
+    if not getattr(info, "timecode", None):
+        return None
+    try:
+        return offset_timecode(info.timecode, frame, info.fps)
+    except MediaError as exc:
+        log.warning("the plate's timecode is not usable (%s): writing none", exc)
+        return None
+
+
 def as_rate(fps: Fraction | float | int | str) -> Fraction:
     """A frame rate as an exact rational; a float NTSC rate (29.97, 23.976, 59.94) becomes
     30000/1001 etc., any other float its nearest fraction with denominator <= 1001."""
