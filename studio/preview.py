@@ -99,6 +99,7 @@ class LivePreview:
             self.last_info = {"face": False}
             return plate
         base, edited = self._values(frame)
+        note = self._parting_note(base, edited)
         r = self._renderer(fast)
         r.smoother.reset()
         h, w = plate.shape[:2]
@@ -107,8 +108,22 @@ class LivePreview:
             lm_s = np.asarray(lm, np.float32).copy()
             lm_s[:, :2] *= FAST_SCALE
             res = r.render(small, lm_s, base, edited)
-            self.last_info = dict(res.info)
+            self.last_info = {**res.info, "note": note}
             return cv2.resize(res.image[..., :3], (w, h), interpolation=cv2.INTER_LINEAR)
         res = r.render(plate, lm, base, edited)
-        self.last_info = dict(res.info)
+        self.last_info = {**res.info, "note": note}
         return res.image[..., :3]
+
+    @staticmethod
+    def _parting_note(base: dict[str, float], edited: dict[str, float]) -> str:
+        """What the viewer says when this frame's AU25 key cannot be met (core.render.retarget), as
+        the render job's notes do for the whole shot; '' otherwise."""
+        from core.render.retarget import parting_as_rendered
+
+        r = parting_as_rendered(base, edited) if base else None
+        if r is None or abs(r[1] - r[0]) <= 0.5:
+            return ""
+        asked, got = r
+        why = ("the lips alone part only so far: key AU26 with it" if got < asked
+               else "an open jaw keeps the lips apart: lower AU26 too")
+        return f"AU25 {asked:.1f} renders as {got:.1f} here: {why}"

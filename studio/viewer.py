@@ -184,6 +184,7 @@ class Viewer(QWidget):
             else:
                 try:
                     b = self.render_fn(index, plate, fast)
+                    self.notice.setText((getattr(self.render_fn, "last_info", None) or {}).get("note") or "")
                 except Exception as exc:  # noqa: BLE001 - shown in the viewer, logged
                     log.error("render of frame %d failed: %s", index, exc)
                     self.notice.setText(f"render failed: {exc}")

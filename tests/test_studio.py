@@ -536,7 +536,7 @@ def test_queue_render_is_the_cli_render_with_metadata_and_notes(qtbot, tmp_path)
     """The studio's Render queues the job `facsimile render` runs (core.render.delivery): unsaved
     edits are saved first, the frames carry the render id's watermark, the sidecar is written,
     and the render's notes (no occlusion model; an AU25 key the lips alone cannot reach) show
-    in the queue."""
+    in the queue; the viewer says the AU25 one on the frame as soon as it is keyed."""
     from core.delivery.provenance import verify
     from core.project import Project
     from core.project import workflow as wf
@@ -552,6 +552,11 @@ def test_queue_render_is_the_cli_render_with_metadata_and_notes(qtbot, tmp_path)
         doc.add_keys(["AU25"], 2)
         doc.move_keys({"AU25": [2]}, 0, 5.0 - float(doc.result_values("AU25", np.array([2]))[0]))
         assert w.session.dirty
+        v = w.viewer  # the viewer says at once what the render notes will say for the shot
+        v.mode.setCurrentIndex(1)
+        v.show_frame(2)
+        notice = v.notice.textItem.toPlainText()  # a pyqtgraph TextItem drawn over the picture
+        assert "AU25 5.0 renders as" in notice and "key AU26 with it" in notice
         item = w.queue_render()
         assert item is not None and not w.session.dirty  # saved: the job renders what is on screen
         qtbot.waitUntil(lambda: item.state in ("done", "failed"), timeout=120000)
