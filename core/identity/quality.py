@@ -75,13 +75,11 @@ class QualityReport:
 
 
 def eye_openness(landmarks: np.ndarray) -> tuple[float, float]:
-    """Lid gap over eye width for the subject's right and left eye."""
-    p = np.asarray(landmarks, np.float64)[:, :2]
+    """Lid gap over eye width for the subject's right and left eye (the analyser's lid aperture)."""
+    from core.analysis.eyestate import lid_aperture
 
-    def ratio(top: int, bottom: int, a: int, b: int) -> float:
-        return float(np.linalg.norm(p[top] - p[bottom]) / max(np.linalg.norm(p[a] - p[b]), 1e-6))
-
-    return ratio(159, 145, 33, 133), ratio(386, 374, 263, 362)
+    right, left = lid_aperture(np.asarray(landmarks, np.float64))
+    return float(right), float(left)
 
 
 def mouth_openness(landmarks: np.ndarray) -> float:
