@@ -152,8 +152,6 @@ class Reader:
 # --------------------------------------------------------------------------- conversions
 
 
-
-
 def to_rgb8(img: np.ndarray) -> np.ndarray:
     """Native-depth picture -> uint8 HxWx3 display RGB (alpha dropped, float treated as linear sRGB)."""
     rgb = img[..., :3]

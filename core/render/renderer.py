@@ -30,6 +30,8 @@ import numpy as np
 
 from core.errors import FacsimileError
 from core.facs import mesh
+from core.media.colour import srgb_decode
+from core.media.reader import to_rgb8
 from core.render.backend import from_float, to_float
 
 log = logging.getLogger(__name__)
@@ -211,8 +213,6 @@ class Renderer:
         (aligned on `landmarks`), 1 elsewhere; None when no occluder runs."""
         if self.occluder is None:
             return None
-        from core.media.reader import to_rgb8
-
         rgb = to_rgb8(frame)  # the networks read 8-bit display-referred crops (a float plate is linear)
         return self.occluder.face_mask(rgb, kps5_from_landmarks(landmarks))
 
@@ -287,17 +287,15 @@ class Renderer:
         h, w = frame.shape[:2]
         rgb = frame[..., :3]
         plate_f, scale = to_float(rgb)
+        linear = np.dtype(rgb.dtype).kind == "f"  # a float plate is scene-linear; textures and networks are sRGB
         pts_fill, tris_fill = fill_mesh(m)
         if s.mode == "edit":
             src_img, src_pts = plate_f, np.asarray(landmarks, np.float32)
             src_fill, _ = fill_mesh(src_pts)
         else:
-            linear = np.dtype(rgb.dtype).kind == "f"  # a float plate is scene-linear, the texture sRGB
             if self._template_source is None or self._template_source[3] != linear:  # convert it once
                 tex, _ = to_float(self.template.texture[..., :3])
                 if linear:
-                    from core.media.colour import srgb_decode
-
                     tex = srgb_decode(tex)
                 pts = self.template.neutral_mesh
                 self._template_source = (tex, pts, fill_mesh(pts)[0], linear)
@@ -357,11 +355,7 @@ class Renderer:
         if eye_info:
             info["eyes"] = eye_info
         if self.restorer is not None:
-            linear = np.dtype(rgb.dtype).kind == "f"  # a float plate is scene-linear; the network reads sRGB
             if linear:
-                from core.media.colour import srgb_decode
-                from core.media.reader import to_rgb8
-
                 comp8 = to_rgb8(comp)
             else:
                 comp8 = np.clip(comp * 255 + 0.5, 0, 255).astype(np.uint8)
