@@ -94,11 +94,11 @@ def _delivery_info(spec: JobSpec, settings) -> dict:
     return info
 
 
-def parting_notes(curves, first: int, last: int, tolerance: float = 0.5) -> list[str]:
-    """Where the render cannot part the lips as AU25 is keyed (core.render.retarget.parting_as_rendered),
+def parting_notes(curves, first: int, last: int) -> list[str]:
+    """Where the render cannot part the lips as AU25 is keyed (core.render.retarget.parting_shortfall),
     one note per direction with the frames, so an artist is not surprised by the re-analysed curve."""
     from core.curves.curveset import frame_ranges
-    from core.render.retarget import parting_as_rendered
+    from core.render.retarget import PARTING_ADVICE, parting_shortfall
 
     if curves is None:
         return []
@@ -112,20 +112,22 @@ def parting_notes(curves, first: int, last: int, tolerance: float = 0.5) -> list
     changed = np.zeros(len(frames), bool)
     for n in names:
         changed |= ~np.isclose(edit[n], base[n], atol=1e-6, equal_nan=True)
-    short, apart = [], []
+    missed: dict[str, list[tuple[int, float, float]]] = {"short": [], "apart": []}
     for i in np.flatnonzero(changed):
-        r = parting_as_rendered({n: base[n][i] for n in names}, {n: edit[n][i] for n in names})
-        if r is not None and abs(r[1] - r[0]) > tolerance:
-            (short if r[1] < r[0] else apart).append((int(frames[i]), *r))
+        r = parting_shortfall({n: base[n][i] for n in names}, {n: edit[n][i] for n in names})
+        if r is not None:
+            missed[r[0]].append((int(frames[i]), r[1], r[2]))
     notes = []
-    if short:
+    if missed["short"]:
+        short = missed["short"]
         notes.append(f"AU25 (lips part) asks for up to {max(a for _, a, _ in short):.1f} but renders at most "
-                     f"{max(g for _, _, g in short):.1f} on frames {frame_ranges(f for f, _, _ in short)}: the lips "
-                     "alone part only so far; key AU26 (jaw drop) with it")
-    if apart:
+                     f"{max(g for _, _, g in short):.1f} on frames {frame_ranges(f for f, _, _ in short)}: "
+                     f"{PARTING_ADVICE['short']}")
+    if missed["apart"]:
+        apart = missed["apart"]
         notes.append(f"AU25 (lips part) asks for as little as {min(a for _, a, _ in apart):.1f} but renders up to "
-                     f"{max(g for _, _, g in apart):.1f} on frames {frame_ranges(f for f, _, _ in apart)}: an open "
-                     "jaw keeps the lips apart; lower AU26 to close them")
+                     f"{max(g for _, _, g in apart):.1f} on frames {frame_ranges(f for f, _, _ in apart)}: "
+                     f"{PARTING_ADVICE['apart']}")
     return notes
 
 

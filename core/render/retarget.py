@@ -107,6 +107,21 @@ def parting_as_rendered(base: dict[str, float], target: dict[str, float]) -> tup
     return float(np.clip(asked, 0.0, AU_MAX)), float(rendered)
 
 
+PARTING_TOLERANCE = 0.5  # how far (AU25 intensity) a render may miss an AU25 key before it is said
+PARTING_ADVICE = {"short": "the lips alone part only so far; key AU26 (jaw drop) with it",
+                  "apart": "an open jaw keeps the lips apart; lower AU26 to close them"}
+
+
+def parting_shortfall(base: dict[str, float], target: dict[str, float]) -> tuple[str, float, float] | None:
+    """(kind, asked, rendered) where the render misses the AU25 an edit asks for by more than
+    PARTING_TOLERANCE: kind 'short' (the lips cannot part so far) or 'apart' (they cannot close
+    so far; PARTING_ADVICE says what to do), else None."""
+    r = parting_as_rendered(base, target)
+    if r is None or abs(r[1] - r[0]) <= PARTING_TOLERANCE:
+        return None
+    return ("short" if r[1] < r[0] else "apart", *r)
+
+
 def _to_canonical(mesh_pts: np.ndarray, canon: np.ndarray) -> np.ndarray:
     s, r, t = similarity(np.asarray(mesh_pts, np.float64)[STABLE_POINTS], canon[STABLE_POINTS], STABLE_WEIGHTS)
     return s * np.asarray(mesh_pts, np.float64) @ r.T + t
