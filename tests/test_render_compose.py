@@ -117,3 +117,48 @@ def test_restoration_and_occlusion_off_are_said_in_log_and_metadata(tmp_path, ca
     stages = {m["stage"]: m for m in doc["models"]}
     assert stages["restoration"]["status"].startswith("off: "), stages
     assert stages["occlusion"]["status"].startswith("off"), stages
+
+
+def test_restorer_keeps_a_deep_plate_deep(tmp_path):
+    """The restorer network reads and writes 8-bit sRGB. Only its change comes back into the
+    comp, so inside the face a 16-bit plate keeps its own precision (it was quantised to 256
+    levels, multiples of 257) and a linear float plate keeps its highlights above 1 (they were
+    clipped to 1). The network is a real ONNX graph (an identity stand-in) run by ONNX Runtime."""
+    import skimage.data
+
+    from core.analysis.analyzer import Analyzer
+    from core.render.renderer import Renderer, RenderSettings
+    from core.runtime.adapters.restore import OnnxRestorer
+    from tests.onnx_standins import make_restorer_standin
+
+    img8 = skimage.data.astronaut()
+    lm = np.asarray(Analyzer(max_faces=1).analyze_image(img8, embed=False)[0].landmarks, np.float32)
+    restorer = OnnxRestorer(make_restorer_standin(tmp_path / "gpen_standin.onnx", 512), model_id="gpen_bfr_512",
+                            strength=1.0)
+    edit = {"AU12": 3.0}
+
+    def render(frame: np.ndarray, restore: bool):
+        r = Renderer(RenderSettings(mode="edit"))
+        r.restorer = restorer if restore else None
+        return r.render(frame, lm, {}, edit)
+
+    # 16-bit: a smooth ramp added to the plate so that the face has values between 8-bit levels
+    ramp = np.linspace(0, 255, img8.shape[1], dtype=np.float64)[None, :, None]
+    img16 = np.clip(img8.astype(np.float64) * 257 + ramp, 0, 65535).astype(np.uint16)
+    out = render(img16, True)
+    face = out.matte > 0.99
+    assert face.sum() > 3000
+    assert (out.image[face] % 257 != 0).mean() > 0.9  # not 8-bit levels
+    plain = render(img16, False).image
+    assert np.abs(out.image[face].astype(int) - plain[face].astype(int)).mean() < 4 * 257  # the net's small change
+
+    # linear float with a highlight above 1 on the forehead
+    lin = (img8.astype(np.float32) / 255) ** 2.2
+    y, x = np.round(lm[10, :2]).astype(int)[::-1]
+    lin[y + 5:y + 25, x - 10:x + 10] = 4.0
+    hot = np.zeros(lin.shape[:2], bool)
+    hot[y + 5:y + 25, x - 10:x + 10] = True
+    out = render(lin, True)
+    inside = hot & (out.matte > 0.99)
+    assert inside.sum() > 100
+    assert np.median(out.image[inside]) > 3.0, np.median(out.image[inside])

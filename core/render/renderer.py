@@ -30,7 +30,7 @@ import numpy as np
 
 from core.errors import FacsimileError
 from core.facs import mesh
-from core.media.colour import srgb_decode
+from core.media.colour import srgb_decode, srgb_encode
 from core.media.reader import to_rgb8
 from core.render.backend import from_float, to_float
 
@@ -272,6 +272,22 @@ class Renderer:
         matte[y0:y1, x0:x1] = crop.matte
         return self._output(out, matte, crop.info)
 
+    def _restore(self, comp: np.ndarray, m: np.ndarray, linear: bool) -> np.ndarray:
+        """The restorer's change applied to the float comp (0..1, or scene-linear when `linear`).
+
+        The network reads and writes 8-bit sRGB, so only what it changed is taken back: where it
+        changes nothing a 16-bit or float plate keeps its own precision (no 8-bit banding in the
+        face), and a linear plate's values outside 0..1 (highlights) go around the network."""
+        base = np.clip(comp, 0.0, 1.0)
+        enc = srgb_encode(base) if linear else base
+        comp8 = (enc * 255.0 + 0.5).astype(np.uint8)
+        restored = self.restorer.restore(comp8, kps5_from_landmarks(m), strength=self.settings.restore_strength)
+        delta = (restored.astype(np.float32) - comp8.astype(np.float32)) * np.float32(1.0 / 255.0)
+        out = np.clip(enc + delta, 0.0, 1.0)
+        if linear:
+            out = srgb_decode(out)
+        return out + (comp - base)
+
     def _compose(self, frame: np.ndarray, landmarks: np.ndarray, m: np.ndarray,
                  donors: dict[str, EyeDonor] | None = None, occlusion: np.ndarray | None = None) -> RenderResult:
         """Warp, mask, colour, blend and restore one frame (or crop) with plate mesh
@@ -355,14 +371,7 @@ class Renderer:
         if eye_info:
             info["eyes"] = eye_info
         if self.restorer is not None:
-            if linear:
-                comp8 = to_rgb8(comp)
-            else:
-                comp8 = np.clip(comp * 255 + 0.5, 0, 255).astype(np.uint8)
-            restored = self.restorer.restore(comp8, kps5_from_landmarks(m), strength=s.restore_strength)
-            comp = restored.astype(np.float32) / 255.0
-            if linear:
-                comp = srgb_decode(comp)
+            comp = self._restore(comp, m, linear)
         if occlusion is not None:  # the occluder is plate, whatever blended, moved or restored there
             comp = plate_f + occlusion[..., None] * (comp - plate_f)
         out_rgb = from_float(np.clip(comp, 0, 1) if scale != 1.0 else comp, scale, rgb.dtype)
