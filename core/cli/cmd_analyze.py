@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="frames between full-frame face detections while tracking holds (default 12)")
     p.add_argument("--no-refine", dest="refine", action="store_false",
                    help="keep the landmark network's own positions: skip the optical-flow refinement that adds "
-                        "the small expression movements the network under-reports (analysis about 2.5x faster; "
+                        "the small expression movements the network under-reports (analysis about 3x faster; "
                         "AU curves then read weaker)")
     p.add_argument("--neutral", type=int, metavar="FRAME",
                    help="plate frame where every face is at rest: AU curves are measured from it (default: an "

@@ -92,7 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--max-faces", type=int, default=8, help="most faces tracked at once (default 8)")
     a.add_argument("--no-refine", dest="refine", action="store_false",
                    help="keep the landmark network's own positions: skip the optical-flow refinement "
-                        "(analysis about 2.5x faster; AU curves then read weaker)")
+                        "(analysis about 3x faster; AU curves then read weaker)")
     a.add_argument("--extract-only", action="store_true",
                    help="re-extract AU curves from the stored analysis without analysing again")
 
