@@ -167,9 +167,9 @@ def report(truth: np.ndarray, got: np.ndarray, title: str) -> tuple[float, float
 
 
 # AUs the round trip recovers well today (astronaut, levels 3 and 5 + mixtures: r 0.96..1.00); a
-# regression guard, not the issue's target, which the next test holds the engine to. Not here:
-# AU14 (r 0.74: most of its basis is depth, which a 2-D image warp cannot show) and AU20 (r 0.93:
-# an under-read chin puts it beside a jaw drop). AU25, read off the lip gap, is (r 0.98).
+# per-AU regression guard beside the issue's pooled target (the next test). Not here: AU14 (r
+# 0.78: most of its basis is depth, which a 2-D image warp cannot show) and AU20 (r 0.95: an
+# under-read chin puts it beside a jaw drop). AU25, read off the lip gap, is (r 0.98).
 RECOVERED = ("AU01", "AU02", "AU04", "AU05", "AU06", "AU07", "AU09", "AU10", "AU12", "AU15", "AU17", "AU23", "AU25",
              "AU26", "AU45")
 
@@ -197,16 +197,13 @@ def test_roundtrip_astronaut(output_dir):
         assert np.abs(truth[:, j] - got[:, j]).mean() <= 0.5, code
 
 
-@pytest.mark.xfail(reason="issue 4 item 7 met on this fast set only at its edge: measured r 0.952, MAE 0.122 "
-                          "(astronaut, levels 3/5 + mixtures; 0.937 with the flow refinement at IOD 80, 0.60 "
-                          "without the refinement), so another CPU may land below 0.95. The full set (astronaut + "
-                          "s11, levels 1/3/5, test_roundtrip_full) reads 0.935. What is left: AU14 (r 0.74 here, "
-                          "gain 0.27): its basis is mostly depth, which a 2-D image warp cannot render, and on s11 "
-                          "MediaPipe's depth guess puts a smile's corners 1.5x further back than AU12's basis, so "
-                          "smiles read AU14 2.5-3.0 beside AU12; per-AU gains differ (0.27-0.89).",
-                   strict=False)
 def test_roundtrip_issue_target(output_dir):
-    """The issue's target over the fast set: Pearson r >= 0.95 and MAE <= 0.5 over every case x AU."""
+    """The issue's target over the fast set: Pearson r >= 0.95 and MAE <= 0.5 over every case x AU.
+
+    Measured 2026-11-30: r 0.955, MAE 0.117 (0.937 / 0.135 with the flow refinement's crop at
+    80 px between the eyes and the depth plane in the fit; 0.60 / 0.28 without the refinement).
+    What still costs most: AU14 (r 0.78, gain 0.28), whose basis is mostly depth, which a 2-D
+    image warp cannot render; per-AU gains differ (0.28-0.89)."""
     truth, got = _astronaut(output_dir.parent / "roundtrip")
     r = float(np.corrcoef(truth.ravel(), got.ravel())[0, 1])
     mae = float(np.abs(truth - got).mean())
@@ -214,9 +211,11 @@ def test_roundtrip_issue_target(output_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="issue 4 item 7 not met yet (see test_roundtrip_issue_target)", strict=False)
 def test_roundtrip_full(output_dir, shared_media):
-    """Astronaut and a shared neutral still (s11.jpg), each AU alone at 1, 3, 5, plus the mixtures."""
+    """Astronaut and a shared neutral still (s11.jpg), each AU alone at 1, 3, 5, plus the mixtures:
+    the issue's r >= 0.95 and MAE <= 0.5 over the whole set. Measured 2026-11-30: r 0.952, MAE
+    0.087 (astronaut 0.952, s11 0.956); 0.909 before the flow refinement kept the faces' own
+    resolution and the fit left the depth plane out (s11's smiles read AU14 2.5-3.0)."""
     import skimage.data
 
     still = cv2.cvtColor(cv2.imread(str(shared_media("stills", "s11.jpg"))), cv2.COLOR_BGR2RGB)

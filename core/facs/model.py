@@ -80,6 +80,9 @@ class Model:
     parting_pairs: np.ndarray  # (n, 2)
     parting_scale: np.ndarray  # (3,)
     parting_gain: np.ndarray  # (B,)
+    # the depth plane the solve leaves out (_depth_plane), under elem_w and under elem_w_id
+    depth_plane: np.ndarray  # (P, 3)
+    depth_plane_id: np.ndarray  # (P, 3)
 
 
 @cache
@@ -107,13 +110,15 @@ def model() -> Model:
     sw[STABLE_POINTS] = STABLE_WEIGHTS
     elem_w = (pw[:, None] * AXIS_WEIGHTS[None, :]).ravel()
     flat = bases.reshape(len(bases), -1)
-    design, gram, gram_d, penalty = _weighted_problem(flat, elem_w)
+    plane = _depth_plane(neutral, elem_w)
+    design, gram, gram_d, penalty = _weighted_problem(_without_plane(flat, elem_w, plane), elem_w)
     # A still measured from the canonical neutral carries the person's identity offset in its
     # residual on top of the detector noise; weighting each element by the inverse of that total
     # variance (relative to the noise alone) is the least-squares fit under both: where neutral
     # faces differ most between people, a displacement is least evidence of an expression.
     elem_w_id = elem_w / (1.0 + np.asarray(identity_var, np.float64).ravel() / LANDMARK_NOISE ** 2)
-    design_id, _, gram_id, penalty_id = _weighted_problem(flat, elem_w_id)
+    plane_id = _depth_plane(neutral, elem_w_id)
+    design_id, _, gram_id, penalty_id = _weighted_problem(_without_plane(flat, elem_w_id, plane_id), elem_w_id)
     curves = au_curve_names()
     cfb = np.full(len(curves), -1, np.int64)
     bil = []
@@ -132,7 +137,7 @@ def model() -> Model:
                              "parting_scale); run resources/facs/derive_bases.py or reinstall")
     gain = (bases[:, parting_pairs[:, 1], 1] - bases[:, parting_pairs[:, 0], 1]).mean(axis=1)
     return Model(neutral, bases, names, mirror, pw, sw, design, elem_w, gram, penalty, gram_d, cfb, tuple(bil),
-                 elem_w_id, design_id, gram_id, penalty_id, parting_pairs, parting_scale, gain)
+                 elem_w_id, design_id, gram_id, penalty_id, parting_pairs, parting_scale, gain, plane, plane_id)
 
 
 def model_path() -> Path:
@@ -292,6 +297,33 @@ def _box_qp_active_set(gram: np.ndarray, rhs: np.ndarray, lo: float, hi: float, 
     return np.clip(a, lo, hi)  # pragma: no cover - max_iter is far above what the bases need
 
 
+def _depth_plane(neutral: np.ndarray, elem_w: np.ndarray) -> np.ndarray:
+    """(P, 3) orthonormal basis, in the weighted residual space, of a plane in depth over the mesh:
+    a z offset and z slopes along x and y (irises and zero-weight elements excluded).
+
+    MediaPipe's depth is a learned guess, and the alignment's pitch and yaw rest on it (the
+    stable points' z): an error there tilts the whole residual's z as a plane, which no AU does
+    (they move parts of the face). The solve leaves that plane out, so a pitched or turned head
+    does not read as the AUs with the most depth (AU14 on d12's laughs with the head back; on the
+    image round trip, a smile's corners guessed 1.5x deeper than AU12 moves them read AU14 2-3).
+    x and y are measured and stay whole."""
+    n = np.zeros((3, 478, 3))
+    n[0, :468, 2] = 1.0
+    n[1, :468, 2] = neutral[:468, 0]
+    n[2, :468, 2] = neutral[:468, 1]
+    q, _ = np.linalg.qr((n.reshape(3, -1) * np.sqrt(elem_w)[None, :]).T)
+    return q
+
+
+def _without_plane(flat: np.ndarray, elem_w: np.ndarray, plane: np.ndarray) -> np.ndarray:
+    """The bases (B, P) less their (weighted) part in the depth plane: fitting these to a
+    residual is the fit with the plane's three coefficients free and eliminated."""
+    sw = np.sqrt(elem_w)
+    d = flat * sw[None, :]
+    d = d - (d @ plane) @ plane.T
+    return np.divide(d, sw[None, :], out=np.zeros_like(d), where=sw[None, :] > 0)
+
+
 def align(landmarks: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, Pose]:
     """Landmarks (pixels) rigidly aligned onto target (canonical frame) on the stable points.
 
@@ -314,7 +346,9 @@ def solve_aligned(aligned: np.ndarray, neutral: np.ndarray, raw: bool = False,
     the fewest AUs that explain a movement. raw=True: the plain bounded least-squares
     coefficients (for meshes made by synthesize, no detector involved). identity=True: the
     neutral is the canonical one, not the person's own (stills): the residual is also weighted
-    by the identity spread, so face shape reads less as expression.
+    by the identity spread, so face shape reads less as expression. In every case a plane in
+    depth over the face (an error of the alignment's pitch or yaw; see _depth_plane) is left
+    out of the fit and of the RMS.
     """
     m = model()
     res = (aligned - neutral).ravel()
@@ -324,8 +358,10 @@ def solve_aligned(aligned: np.ndarray, neutral: np.ndarray, raw: bool = False,
         a = box_qp(m.gram, m.design @ (res * np.sqrt(m.elem_w)))
     else:
         a = box_qp(m.gram_d, m.design @ (res * np.sqrt(m.elem_w)) - m.penalty, hi=SOLVE_MAX)
-    fit = res - m.bases.reshape(len(a), -1).T @ a
-    rms = float(np.sqrt((m.elem_w * fit * fit).sum() / m.elem_w.sum()))
+    # the fit residual, less the depth plane the solve leaves out (an alignment error, not a misfit)
+    fit = (res - m.bases.reshape(len(a), -1).T @ a) * np.sqrt(m.elem_w)
+    fit -= m.depth_plane @ (m.depth_plane.T @ fit)
+    rms = float(np.sqrt((fit * fit).sum() / m.elem_w.sum()))
     return np.minimum(a, MAX_INTENSITY), rms
 
 
