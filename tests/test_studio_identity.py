@@ -220,3 +220,26 @@ def test_panel_follows_the_projects_own_library(win, qtbot, pictures, tmp_path):
     assert win.session.shot.identity == t.id
     assert f"identity: Eileen ({t.id})" in win.inspector.shot_label.text()
     assert not any("consent" in x for x in win.inspector.warnings())
+
+
+def test_template_from_a_frame_after_analysing_the_shot(qtbot, tmp_path):
+    """Analyse a shot, then make a template from one of its frames, both as background jobs of
+    the same window: the second job's face descriptor crashed the studio (segfault in dlib,
+    whose exception path reused a thread state freed with the first job's task)."""
+    from core.project import Plate, Project
+
+    (tmp_path / "p").mkdir()
+    plate_path = make_plate(tmp_path / "p" / "astro.mp4", n=4, size=640)
+    proj = Project.create(tmp_path / "p" / "h.facsimile")
+    plate = proj.add_plate(Plate.from_media(plate_path))
+    proj.new_shot(plate.id, 0, 3, name="sh010")
+    proj.save()
+    with open_window(qtbot, proj.path) as w:
+        w.analyse_shot()
+        qtbot.waitUntil(lambda: w.job is None, timeout=60000)
+        assert w.session.shot.analysis is not None
+        w.session.set_frame(2)
+        w.identities.btn_frame.click()
+        _wait_added(qtbot, w)
+        assert w.identities.last_error == ""
+        assert [t.name for t in w.identities.library.list()] == ["sh010 frame 2"]

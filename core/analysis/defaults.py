@@ -197,7 +197,11 @@ class DlibEmbedder:
         with self._lock:
             shape = self._sp(rgb, rect)
             desc = self._net.compute_face_descriptor(rgb, shape, 0, 0.25)
-        return np.asarray(desc, np.float32)
+            # Indexed, never iterated: numpy ends an iteration on dlib's IndexError, and dlib's
+            # exception path takes the GIL with a thread state pybind11 cached on an earlier task
+            # of the same pool thread, since freed: the studio crashed (segfault) making a
+            # template from a frame after analysing a shot.
+            return np.array([desc[i] for i in range(len(desc))], np.float32)
 
 
 def embedding_distance(a: np.ndarray, b: np.ndarray, metric: str = "euclidean") -> float:
