@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -810,24 +811,48 @@ class MainWindow(QMainWindow):
 
     def queue_render(self) -> QueueItem | None:
         """Queue a render of the current shot: the job `facsimile render` runs (core.render.delivery:
-        consent check in swap mode, render id and watermark, sidecar metadata; resumable)."""
+        consent check in swap mode, render id and watermark, sidecar metadata; resumable). A swap whose
+        template has no valid consent record asks for an override reason, as the CLI's
+        --override-consent takes one; without one the render is refused."""
         s = self.session
         if s.shot is None:
             return None
         if (s.untitled or s.dirty) and not self.save():  # the job reads the project as saved
             return None
+        from core.identity.consent import ConsentError
         from core.render.delivery import prepare_render
 
         out = s.project_path / "renders" / f"{s.shot.name}.####.exr"
         out.parent.mkdir(parents=True, exist_ok=True)
-        try:  # the shot's range with its handles, numbered as `facsimile render` numbers it
-            spec = prepare_render(str(s.project_path), str(out), shot=s.shot.id)
+
+        def prepare(override: str | None = None):  # the shot's range with its handles, numbered as the CLI does
+            return prepare_render(str(s.project_path), str(out), shot=s.shot.id, override_consent=override)
+
+        try:
+            try:
+                spec = prepare()
+            except ConsentError as exc:  # `facsimile render --override-consent REASON`, asked for here
+                reason = self._ask_consent_override(str(exc))
+                if reason is None:
+                    raise
+                spec = prepare(reason)
         except FacsimileError as exc:
             self.show_message(f"cannot render {s.shot.name}: {exc}", error=True)
             return None
         item = self.queue.add(QueueItem("render", f"Render {s.shot.name} {spec.first}-{spec.last}", spec.to_json()))
         self.dock_queue.show()
         return item
+
+    def _ask_consent_override(self, problem: str) -> str | None:
+        """The reason for rendering a swap without a valid consent record, or None (cancelled or empty).
+        The reason, who gave it and when go into the render's metadata, as with the CLI's override."""
+        head = problem.split("; record the person's consent")[0]
+        reason, ok = QInputDialog.getText(
+            self, "Render without consent?",
+            f"{head}.\n\nRecord the person's consent in the Identity panel, or override: type who authorised "
+            "this render and why. The reason, your user name and the time are written into the render's "
+            "metadata (sidecar), where `facsimile verify` shows them.")
+        return reason.strip() if ok and reason.strip() else None
 
     def queue_convert(self, kind: str) -> QueueItem | None:
         """Queue an export of the current plate range (ProRes 4444 .mov or EXR sequence)."""

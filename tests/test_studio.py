@@ -600,3 +600,44 @@ def test_studio_analyses_and_renders_a_shot_with_its_handles(qtbot, tmp_path):
         assert item.spec["writer"]["handles"]["head"] == 2
         w.queue.cancel(item.id)
         qtbot.waitUntil(lambda: item.state in ("cancelled", "done", "failed"), timeout=60000)
+
+
+def test_queue_render_of_a_swap_without_consent_asks_for_an_override_reason(qtbot, tmp_path, monkeypatch):
+    """A swap whose template has no consent record: the studio asks for the reason the CLI's
+    --override-consent takes. Cancelled (or empty), nothing is queued and the status bar says why;
+    with a reason, the job renders and its sidecar records the override, the reason and who."""
+    import json
+
+    from PySide6.QtWidgets import QInputDialog
+    from skimage.data import astronaut
+
+    from core.delivery.sidecar import sidecar_path
+    from core.identity import Library
+    from core.project import Project
+    from tests.mediagen import analysed_astronaut_project
+
+    (tmp_path / "p").mkdir()
+    path = analysed_astronaut_project(tmp_path / "p", 3)
+    proj = Project.load(path)
+    tpl = Library(proj.library_path).add("Eileen", [astronaut()])  # no consent recorded
+    proj.shots[0].identity = tpl.id
+    proj.shots[0].render_settings = {"mode": "swap"}
+    proj.save()
+    asked = []
+    with open_window(qtbot, path) as w:
+        monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: asked.append(a[2]) or ("", False))
+        assert w.queue_render() is None and w.queue.items == []
+        assert "has no consent record" in asked[0] and "metadata" in asked[0]
+        assert "no consent record" in w.status_msg.text()
+        monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("  ", True))  # an empty reason is none
+        assert w.queue_render() is None
+        reason = "performer's agent approved by phone, 2026-11-30 (J. Doe)"
+        monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: (reason, True))
+        item = w.queue_render()
+        assert item is not None
+        qtbot.waitUntil(lambda: item.state in ("done", "failed"), timeout=120000)
+        assert item.state == "done", item.message
+        assert len(sorted((path / "renders").glob("sh.*.exr"))) == 3
+        doc = json.loads(sidecar_path(path / "renders" / "sh.####.exr").read_text())
+        assert doc["consent"]["status"] == "override" and doc["consent"]["override_reason"] == reason
+        assert doc["consent"]["override_by"]

@@ -76,6 +76,11 @@ class Consent:
                       if d.get(k) is not None})
 
 
+class ConsentError(FacsimileError):
+    """A render refused for want of a valid consent record (missing, expired, or an override
+    without a reason): the studio offers the override, with a reason, instead of a dead end."""
+
+
 def check_consent(template, override: bool = False, reason: str = "", today: _dt.date | None = None) -> dict:
     """The consent record to write into a render's metadata, or a clear FacsimileError.
 
@@ -93,11 +98,11 @@ def check_consent(template, override: bool = False, reason: str = "", today: _dt
     if problem is None:
         return {**base, "status": "consented", "override": False}
     if not override:
-        raise FacsimileError(
+        raise ConsentError(
             f"{problem}; record the person's consent with `facsimile library consent {template.id} --by WHO "
             "--use TEXT [--until DATE]`, or override explicitly with a reason (the override is written into the "
             "render's metadata)")
     if not reason or not reason.strip():
-        raise FacsimileError(f"{problem}; an override needs a reason (who authorised it and why)")
+        raise ConsentError(f"{problem}; an override needs a reason (who authorised it and why)")
     return {**base, "status": "override", "override": True, "override_reason": reason.strip(),
             "override_by": _user(), "override_at": _now()}
