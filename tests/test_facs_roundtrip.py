@@ -177,7 +177,7 @@ RECOVERED = ("AU01", "AU02", "AU04", "AU05", "AU06", "AU07", "AU09", "AU10", "AU
 AT_THRESHOLD = pytest.mark.xfail(
     reason="issue 4 item 7 sits at its threshold, not past it: this machine measures r 0.955 (fast set) and 0.952 "
            "(full set), but with +-1 grey level of noise on the warped renders the full set reads 0.947-0.953 "
-           "(mean 0.950 over 5 draws), so another CPU's MediaPipe may land either side. What still costs most: "
+           "(mean 0.950 over 5 draws; resources/facs/roundtrip_noise.py), so another CPU's MediaPipe may land either side. What still costs most: "
            "AU14 (r 0.78-0.85, gain 0.3), whose basis is mostly depth, which a 2-D image warp cannot render; "
            "per-AU gains differ (0.28-0.89); AU15 reads 1.8 beside a jaw drop.",
     strict=False)
