@@ -17,9 +17,9 @@ resolution in a 512-pixel close-up or a 1080p medium shot: the lid, lip-corner a
 movements are a few pixels, and a crop that shrinks the face loses them (image round trip at
 IOD_PX 80 / 100 / 120 / 160: r 0.909 / 0.923 / 0.932 / 0.933 on the full set, for 32 / 47 / 59 /
 ~100 ms a frame; measured before the AU solve left the depth plane out). A landmark's
-correction counts only where the forward and backward flows agree (occlusion, new texture such as teeth, or a
-lighting change make them disagree) and never exceeds MAX_CORRECTION; the rest keep the
-detector's position. A new anchor is taken only when the head has turned further than
+correction counts only where the forward and backward flows agree (occlusion, new texture such
+as teeth, or a lighting change make them disagree) and never exceeds MAX_CORRECTION; the rest
+keep the detector's position. A new anchor is taken only when the head has turned further than
 REANCHOR_ANGLE from every anchor; it carries its own correction, so curves stay continuous,
 and a head that turns back reuses the earlier anchor, so corrections do not drift.
 """

@@ -80,9 +80,8 @@ class Model:
     parting_pairs: np.ndarray  # (n, 2)
     parting_scale: np.ndarray  # (3,)
     parting_gain: np.ndarray  # (B,)
-    # the depth plane the solve leaves out (_depth_plane), under elem_w and under elem_w_id
+    # the depth plane the solve leaves out (_depth_plane) under elem_w, for the fit RMS
     depth_plane: np.ndarray  # (P, 3)
-    depth_plane_id: np.ndarray  # (P, 3)
 
 
 @cache
@@ -117,8 +116,8 @@ def model() -> Model:
     # variance (relative to the noise alone) is the least-squares fit under both: where neutral
     # faces differ most between people, a displacement is least evidence of an expression.
     elem_w_id = elem_w / (1.0 + np.asarray(identity_var, np.float64).ravel() / LANDMARK_NOISE ** 2)
-    plane_id = _depth_plane(neutral, elem_w_id)
-    design_id, _, gram_id, penalty_id = _weighted_problem(_without_plane(flat, elem_w_id, plane_id), elem_w_id)
+    design_id, _, gram_id, penalty_id = _weighted_problem(
+        _without_plane(flat, elem_w_id, _depth_plane(neutral, elem_w_id)), elem_w_id)
     curves = au_curve_names()
     cfb = np.full(len(curves), -1, np.int64)
     bil = []
@@ -137,7 +136,7 @@ def model() -> Model:
                              "parting_scale); run resources/facs/derive_bases.py or reinstall")
     gain = (bases[:, parting_pairs[:, 1], 1] - bases[:, parting_pairs[:, 0], 1]).mean(axis=1)
     return Model(neutral, bases, names, mirror, pw, sw, design, elem_w, gram, penalty, gram_d, cfb, tuple(bil),
-                 elem_w_id, design_id, gram_id, penalty_id, parting_pairs, parting_scale, gain, plane, plane_id)
+                 elem_w_id, design_id, gram_id, penalty_id, parting_pairs, parting_scale, gain, plane)
 
 
 def model_path() -> Path:
