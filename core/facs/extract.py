@@ -219,12 +219,13 @@ def extract_shot(analysis, *, neutral: int | Mapping[int, int | None] | None = N
         cal["au_model"] = version  # which bases these curves were solved with
         raw = np.full((t_count, len(names)), np.nan, np.float32)
         conf = np.zeros(t_count, np.float32)
-        rest_gap = neutral_gap(cal["neutral"], _canonical(cal))
+        canonical = _canonical(cal)
+        rest_gap = neutral_gap(cal["neutral"], canonical)
         for j, t in enumerate(idx):
             own = None if per_frame is None else np.asarray(per_frame[t, f], np.float64)
             src = own if own is not None and np.isfinite(own[:468]).all() else aligned[j]
             x, _ = align(src, cal["neutral"])  # (re-)align onto this person's neutral
-            coef, rms = solve_aligned(x, cal["neutral"], identity=_canonical(cal))
+            coef, rms = solve_aligned(x, cal["neutral"], identity=canonical)
             raw[t, :n_au] = fit_curves(coef, x, rest_gap)
             lc = float(analysis.confidence[t, f]) if np.isfinite(analysis.confidence[t, f]) else 0.0
             conf[t] = fit_confidence(rms) * lc

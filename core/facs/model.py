@@ -351,14 +351,15 @@ def solve_aligned(aligned: np.ndarray, neutral: np.ndarray, raw: bool = False,
     """
     m = model()
     res = (aligned - neutral).ravel()
+    sw = np.sqrt(m.elem_w)
     if identity and not raw:
         a = box_qp(m.gram_id, m.design_id @ (res * np.sqrt(m.elem_w_id)) - m.penalty_id, hi=SOLVE_MAX)
     elif raw:
-        a = box_qp(m.gram, m.design @ (res * np.sqrt(m.elem_w)))
+        a = box_qp(m.gram, m.design @ (res * sw))
     else:
-        a = box_qp(m.gram_d, m.design @ (res * np.sqrt(m.elem_w)) - m.penalty, hi=SOLVE_MAX)
+        a = box_qp(m.gram_d, m.design @ (res * sw) - m.penalty, hi=SOLVE_MAX)
     # the fit residual, less the depth plane the solve leaves out (an alignment error, not a misfit)
-    fit = (res - m.bases.reshape(len(a), -1).T @ a) * np.sqrt(m.elem_w)
+    fit = (res - m.bases.reshape(len(a), -1).T @ a) * sw
     fit -= m.depth_plane @ (m.depth_plane.T @ fit)
     rms = float(np.sqrt((fit * fit).sum() / m.elem_w.sum()))
     return np.minimum(a, MAX_INTENSITY), rms
