@@ -118,12 +118,10 @@ class LivePreview:
     def _parting_note(base: dict[str, float], edited: dict[str, float]) -> str:
         """What the viewer says when this frame's AU25 key cannot be met (core.render.retarget), as
         the render job's notes do for the whole shot; '' otherwise."""
-        from core.render.retarget import parting_shortfall
+        from core.render.retarget import PARTING_ADVICE, parting_shortfall
 
         r = parting_shortfall(base, edited) if base else None
         if r is None:
             return ""
         kind, asked, got = r
-        why = ("the lips alone part only so far: key AU26 with it" if kind == "short"
-               else "an open jaw keeps the lips apart: lower AU26 too")
-        return f"AU25 {asked:.1f} renders as {got:.1f} here: {why}"
+        return f"AU25 {asked:.1f} renders as {got:.1f} here: {PARTING_ADVICE[kind]}"

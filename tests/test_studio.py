@@ -556,7 +556,7 @@ def test_queue_render_is_the_cli_render_with_metadata_and_notes(qtbot, tmp_path)
         v.mode.setCurrentIndex(1)
         v.show_frame(2)
         notice = v.notice.textItem.toPlainText()  # a pyqtgraph TextItem drawn over the picture
-        assert "AU25 5.0 renders as" in notice and "key AU26 with it" in notice
+        assert "AU25 5.0 renders as" in notice and "key AU26 (jaw drop) with it" in notice
         item = w.queue_render()
         assert item is not None and not w.session.dirty  # saved: the job renders what is on screen
         qtbot.waitUntil(lambda: item.state in ("done", "failed"), timeout=120000)
