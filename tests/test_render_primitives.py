@@ -89,6 +89,68 @@ def test_warp_fill_mesh_covers_eyes_and_mouth_and_matches_per_triangle():
     assert np.abs(out_fill.astype(int) - ref.astype(int))[inner].mean() < 0.5
 
 
+def _source_of(lm: np.ndarray, dst: np.ndarray, at: np.ndarray, eyeball: bool) -> np.ndarray:
+    """How far from `at` in the source the warp to `dst` samples the destination point `at`."""
+    if eyeball:
+        p, q, t = warp.fill_mesh_pair(lm, dst)
+    else:
+        (p, t), (q, _) = warp.fill_mesh(lm), warp.fill_mesh(dst)
+    x, y = int(np.floor(at[0])), int(np.floor(at[1]))
+    wm = warp.compute_warp_map(p, q, t, (x, y, x + 2, y + 2))
+    fx, fy = at[0] - x, at[1] - y  # bilinear between the 2x2 pixels around the exact point
+    wts = np.array([[(1 - fx) * (1 - fy), fx * (1 - fy)], [(1 - fx) * fy, fx * fy]])
+    return np.array([(wm.map_x * wts).sum(), (wm.map_y * wts).sum()]) - at[:2]
+
+
+def _fan_folds(p: np.ndarray, q: np.ndarray, t: np.ndarray) -> int:
+    """Fan triangles of the eye and mouth openings whose orientation the warp p -> q reverses."""
+    f = t[len(mesh.triangles()):]
+
+    def area(x: np.ndarray) -> np.ndarray:
+        a, b = x[f[:, 1], :2] - x[f[:, 0], :2], x[f[:, 2], :2] - x[f[:, 0], :2]
+        return a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+
+    return int((np.sign(area(p)) != np.sign(area(q))).sum())
+
+
+@pytest.mark.parametrize("case", [{"AU05R": 5, "AU05L": 5}, {"AU05R": 3, "AU07L": 3}, {"AU07R": 2, "AU07L": 2}])
+def test_warp_keeps_the_eyeball_still_under_moving_lids(case):
+    """A lid that rises or tightens slides over the eyeball (fill_mesh_pair): the point at each
+    iris centre still shows the source's iris centre, where a fan to the moving lids' centroid
+    (fill_mesh on each end) drags it with a raised lid (0.7 px on this small face; it animates
+    as a swimming eye), and no fan triangle folds."""
+    from core.facs import synthesize
+
+    _img, lm = astronaut_and_landmarks()
+    dst = synthesize(lm.astype(np.float64), case).astype(np.float32)
+    for iris, side in ((468, "R"), (473, "L")):
+        assert np.allclose(dst[iris, :2], lm[iris, :2], atol=1e-3)  # the AUs leave the irises where they are
+        still = np.hypot(*_source_of(lm, dst, lm[iris], eyeball=True))
+        dragged = np.hypot(*_source_of(lm, dst, lm[iris], eyeball=False))
+        assert still < 0.15, (case, iris, still)  # bilinear across the fan triangles meeting there
+        if case.get("AU05" + side, 0) >= 5:
+            assert dragged > 0.5, (case, iris, dragged)
+    assert _fan_folds(*warp.fill_mesh_pair(lm, dst)) == 0
+
+
+def test_warp_pair_keeps_the_centroid_fan_for_a_closing_eye():
+    """A closing eye has no room around the eyeball's centre: fill_mesh_pair then fans that eye
+    to its lids' centroid at both ends, exactly as fill_mesh does, and the open eye keeps its
+    eyeball."""
+    from core.facs import synthesize
+
+    _img, lm = astronaut_and_landmarks()
+    dst = synthesize(lm.astype(np.float64), {"AU45R": 5, "AU05L": 5}).astype(np.float32)
+    p, q, t = warp.fill_mesh_pair(lm, dst)
+    (p0, t0), (q0, _) = warp.fill_mesh(lm), warp.fill_mesh(dst)
+    n = len(lm)
+    np.testing.assert_array_equal(t, t0)
+    np.testing.assert_array_equal(q[n], q0[n])  # right eye (shut): the centroid fan
+    np.testing.assert_array_equal(p[n], p0[n])
+    np.testing.assert_allclose(p[n + 1, :2], lm[473, :2])  # left eye (raised lid): around the iris
+    assert np.hypot(*_source_of(lm, dst, lm[473], eyeball=True)) < 0.15
+
+
 def test_warp_crop_and_bad_input():
     img, lm = astronaut_and_landmarks()
     crop, v = warp.warp_image(img, lm, lm, crop=True)

@@ -166,7 +166,7 @@ class Renderer:
         self._init_occlusion()
         self._template_canonical: np.ndarray | None = None
         # texture (in the plate's encoding), mesh, fill, and whether that encoding is linear
-        self._template_source: tuple[np.ndarray, np.ndarray, np.ndarray, bool] | None = None
+        self._template_source: tuple[np.ndarray, np.ndarray, bool] | None = None
         # Edit mode without an explicit donor source: remember the last frame with each eye open.
         self.eye_memory = True
         self._eye_seen: dict[str, list[float]] = {"right": [], "left": []}
@@ -297,7 +297,7 @@ class Renderer:
         from core.render import blend as blend_mod
         from core.render.colour import match_colour
         from core.render.masks import Regions, face_mask
-        from core.render.warp import fill_mesh, warp_image
+        from core.render.warp import fill_mesh, fill_mesh_pair, warp_image
 
         s = self.settings
         h, w = frame.shape[:2]
@@ -307,22 +307,23 @@ class Renderer:
         pts_fill, tris_fill = fill_mesh(m)
         if s.mode == "edit":
             src_img, src_pts = plate_f, np.asarray(landmarks, np.float32)
-            src_fill, _ = fill_mesh(src_pts)
         else:
-            if self._template_source is None or self._template_source[3] != linear:  # convert it once
+            if self._template_source is None or self._template_source[2] != linear:  # convert it once
                 tex, _ = to_float(self.template.texture[..., :3])
                 if linear:
                     tex = srgb_decode(tex)
                 pts = self.template.neutral_mesh
-                self._template_source = (tex, pts, fill_mesh(pts)[0], linear)
-            src_img, src_pts, src_fill, _ = self._template_source
+                self._template_source = (tex, pts, linear)
+            src_img, src_pts, _ = self._template_source
         plan = eye_plan(src_pts, m)
         closing = {side: wt for side, (kind, wt) in plan.items() if kind == "close"}
         if closing:  # no eyeball may be squeezed into closing lids: cover the source opening with lid skin
             src_img = src_img.copy()
             for side, wt in closing.items():
                 close_source_eye(src_img, src_pts, side, wt)
-        warped, valid = warp_image(src_img, src_fill, pts_fill, tris_fill, out_shape=(h, w))
+        # the eyeballs move with the eye corners, not with the lids (core.render.warp.fill_mesh_pair)
+        eyes_src, eyes_dst, _ = fill_mesh_pair(src_pts, m)
+        warped, valid = warp_image(src_img, eyes_src, eyes_dst, tris_fill, out_shape=(h, w))
         eye_info = {}
         for side, (kind, wt) in plan.items():
             if kind == "close":

@@ -70,6 +70,49 @@ def fill_mesh(pts: np.ndarray, triangles: np.ndarray | None = None) -> tuple[np.
     return np.concatenate([p, extra]), np.concatenate([tris, *fans]).astype(np.int64)
 
 
+# each eye's corners (outer, inner) and MediaPipe's refined iris centre (478-point meshes)
+EYES = {"right": ((33, 133), 468), "left": ((263, 362), 473)}
+
+
+def fill_mesh_pair(src: np.ndarray, dst: np.ndarray, triangles: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """fill_mesh for both ends of a warp src -> dst at once: (src points, dst points, triangles).
+
+    The eyeball moves with the eye socket, not with the lids: each eye opening is fanned around
+    the source's iris centre (its eye centroid without irises), and in the destination around
+    that point carried by the eye corners' similarity, so a lid that rises, tightens or
+    half-closes slides over the eyeball. A fan to the lids' centroid, as fill_mesh makes, drags
+    the iris with a raised lid (about 1.5 % of the eye's width per FACS E of AU05), which animates
+    as a swimming eye. Where that fan would fold a triangle at either end (the iris under a lid,
+    an eye closing far), the eye keeps the centroid fan of fill_mesh."""
+    sp, tris = fill_mesh(src, triangles)
+    dp, _ = fill_mesh(dst, triangles)
+    s2, d2 = np.asarray(src, np.float64)[:, :2], np.asarray(dst, np.float64)[:, :2]
+    n = len(np.asarray(src))
+    for k, side in enumerate(("right", "left")):
+        loop = mesh.eye_loop(side)
+        (a, b), iris = EYES[side]
+        c_src = s2[iris] if n > iris and np.isfinite(s2[iris]).all() else s2[loop].mean(axis=0)
+        u, v = complex(*(s2[b] - s2[a])), complex(*(d2[b] - d2[a]))
+        if abs(u) < 1e-6 or not np.isfinite(c_src).all():
+            continue
+        z = complex(*(c_src - s2[a])) * (v / u) + complex(*d2[a])
+        c_dst = np.array([z.real, z.imag])
+        if _fan_is_valid(s2, loop, c_src) and _fan_is_valid(d2, loop, c_dst):
+            sp[n + k, :2] = c_src
+            dp[n + k, :2] = c_dst
+    return sp, dp, tris
+
+
+def _fan_is_valid(pts: np.ndarray, loop: np.ndarray, centre: np.ndarray) -> bool:
+    """Every triangle of the fan from `centre` to the closed `loop` turns the loop's own way."""
+    ring = pts[loop]
+    nxt = np.roll(ring, -1, axis=0)
+    turn = ((ring[:, 0] - centre[0]) * (nxt[:, 1] - centre[1]) - (ring[:, 1] - centre[1]) * (nxt[:, 0] - centre[0]))
+    orient = np.sign((ring[:, 0] * nxt[:, 1] - ring[:, 1] * nxt[:, 0]).sum())
+    return bool(orient != 0 and (np.sign(turn) == orient).all())
+
+
 def _affines(src: np.ndarray, dst: np.ndarray, tris: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-triangle 2x3 affines mapping destination to source, and which are non-degenerate."""
     d = dst[tris]  # (T, 3, 2)

@@ -217,10 +217,9 @@ def render_au(img: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     import cv2
 
     from core.facs.mesh import MOUTH_INNER_LOOP
-    from core.render.warp import fill_mesh, warp_image
+    from core.render.warp import fill_mesh_pair, warp_image
 
-    sp, tris = fill_mesh(src)
-    dp, _ = fill_mesh(dst)
+    sp, dp, tris = fill_mesh_pair(src, dst)  # the eyeballs stay with the eye corners, as the renderer's
     out, mask = warp_image(img, sp, dp, tris)
     comp = np.where(mask[..., None] > 0, out, img).astype(np.uint8)
     cv2.fillPoly(comp, [np.round(dst[MOUTH_INNER_LOOP, :2]).astype(np.int32)], (40, 20, 20), lineType=cv2.LINE_AA)
