@@ -383,3 +383,60 @@ def test_damaged_au_model_is_a_clear_error(tmp_path, monkeypatch):
     finally:
         monkeypatch.undo()
         fm.model.cache_clear()
+
+
+def _looking_up(neutral: np.ndarray, g: float) -> np.ndarray:
+    """The neutral with the eyes turned up by g IOD: the irises up by g, the lid margins (and the
+    lid skin they carry) up by LID_FOLLOW of it, as core.facs.gaze models lids riding the eye."""
+    from core.facs import gaze
+
+    pts, share, _ = gaze._field()
+    out = neutral.copy()
+    out[468:478, 1] -= g
+    out[pts, 1] -= gaze.LID_FOLLOW * g * share
+    return out
+
+
+def test_an_upward_look_is_not_au05_or_au07():
+    """The lids ride on the eyeball: an upward look raises both with the iris, which the solve
+    read as AU05 and AU07 (5 on d12's eye-rolls). The lids' share of the look (read off the iris
+    edge no lid moved) is taken back first, so the look reads neither, while the same lid rises
+    over a still eye keep their readings: AU05 (the detector's iris top and centre follow the
+    uncovered iris, its bottom stays), AU07 (the bottom follows the lower lid, the top a little).
+    A blink, whose lids drag every iris point down, is untouched, and nothing gains closure."""
+    from core.facs import gaze
+    from core.facs.calibrate import calibration_from_frames
+    from core.facs.model import basis_to_curves
+
+    m = model()
+    cal = calibration_from_frames(m.neutral[None])
+    names = facs.au_curve_names()
+
+    def au(x: np.ndarray, code: str) -> float:
+        return float(facs.solve_frame(x, cal)[0][names.index(code)])
+
+    def plain(x: np.ndarray, code: str) -> float:
+        return float(basis_to_curves(solve_aligned(x, m.neutral)[0])[names.index(code)])
+
+    look = _looking_up(m.neutral, 0.08)
+    assert plain(look, "AU05") > 2.0 and plain(look, "AU07") > 2.0  # what the solve read before
+    assert au(look, "AU05") < 0.5 and au(look, "AU07") < 0.5
+
+    (rt, rb), (lt, lb) = gaze._field()[2]
+    raised = facs.synthesize(m.neutral, {"AU05": 4})
+    lid = float(m.neutral[159, 1] - raised[159, 1])
+    raised[[rt, lt], 1] -= 0.7 * lid  # as the round trip's renders show the detector's iris
+    raised[[468, 473], 1] -= 0.35 * lid
+    assert abs(au(raised, "AU05") - plain(raised, "AU05")) < 1e-9
+    squint = facs.synthesize(m.neutral, {"AU07": 4})
+    lid = float(squint[145, 1] - m.neutral[145, 1]) * -1
+    squint[[rb, lb], 1] -= 0.8 * lid
+    squint[[rt, lt], 1] -= 0.008
+    assert abs(au(squint, "AU07") - plain(squint, "AU07")) < 1e-9
+
+    blink = facs.synthesize(m.neutral, {"AU45": 5})
+    blink[468:478, 1] += 0.03  # dragged down by the closing lids
+    assert au(blink, "AU45") == pytest.approx(plain(blink, "AU45"), abs=1e-9)
+    squint_up = _looking_up(facs.synthesize(m.neutral, {"AU07": 4}), 0.04)
+    assert au(squint_up, "AU45") <= plain(squint_up, "AU45") + 0.5
+    assert au(squint_up, "AU07") > 1.0  # the squint beyond the look stays

@@ -22,6 +22,7 @@ from core.facs.calibrate import (
 from core.facs.catalogue import au_curve_names, catalogue, curve_names
 from core.facs.eyes import lift_shut_eyes
 from core.facs.filters import DEFAULTS, apply_filter
+from core.facs.gaze import discount_upward_gaze
 from core.facs.geometry import rotation_to_euler
 from core.facs.model import (
     align,
@@ -68,7 +69,7 @@ def solve_frame(landmarks: np.ndarray, calibration: dict) -> tuple[np.ndarray, f
     m = model()
     neutral = calibration["neutral"] if calibration is not None else m.neutral
     canonical = calibration is None or _canonical(calibration)
-    aligned, _ = align(x, neutral)
+    aligned = discount_upward_gaze(align(x, neutral)[0], neutral)
     coef, rms = solve_aligned(aligned, neutral, identity=canonical)
     return fit_curves(coef, aligned, neutral_gap(neutral, canonical)), fit_confidence(rms)
 
@@ -225,6 +226,7 @@ def extract_shot(analysis, *, neutral: int | Mapping[int, int | None] | None = N
             own = None if per_frame is None else np.asarray(per_frame[t, f], np.float64)
             src = own if own is not None and np.isfinite(own[:468]).all() else aligned[j]
             x, _ = align(src, cal["neutral"])  # (re-)align onto this person's neutral
+            x = discount_upward_gaze(x, cal["neutral"])  # an upward look is not AU05
             coef, rms = solve_aligned(x, cal["neutral"], identity=canonical)
             raw[t, :n_au] = fit_curves(coef, x, rest_gap)
             lc = float(analysis.confidence[t, f]) if np.isfinite(analysis.confidence[t, f]) else 0.0
