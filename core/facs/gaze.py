@@ -62,9 +62,9 @@ def upward_turn(aligned: np.ndarray, neutral: np.ndarray) -> float:
     off the iris edge no lid moved (the smaller rise of the iris's top and bottom points) and
     averaged over both eyes. Canonical frame (y points down); NaN without iris points."""
     _, _, eyes = _field()
-    rises = [min(neutral[top, 1] - aligned[top, 1], neutral[bottom, 1] - aligned[bottom, 1])
-             for top, bottom in eyes]
-    return float(np.mean(rises))
+    idx = np.array(eyes)  # [[top, bottom] per eye]
+    rise = neutral[idx, 1] - aligned[idx, 1]
+    return float(rise.min(axis=1).mean())
 
 
 def discount_upward_gaze(aligned: np.ndarray, neutral: np.ndarray) -> np.ndarray:
