@@ -440,3 +440,40 @@ def test_an_upward_look_is_not_au05_or_au07():
     squint_up = _looking_up(facs.synthesize(m.neutral, {"AU07": 4}), 0.04)
     assert au(squint_up, "AU45") <= plain(squint_up, "AU45") + 0.5
     assert au(squint_up, "AU07") > 1.0  # the squint beyond the look stays
+
+
+def test_a_noisy_face_needs_a_larger_movement_to_read_as_an_au():
+    """A small or dim face jitters more (in IOD) than the solve's LANDMARK_NOISE assumes (stage
+    faces of short_hamilton_clip, 16-35 px between the eyes: 0.012-0.03 IOD), and that jitter read
+    as AUs on every frame. Each track's noise is measured from its own landmarks (second
+    differences over consecutive frames) and recorded; the activation cost grows with it, so the
+    resting frames of a jittery face read fewer AUs, while a quiet face is solved as before and a
+    smile far above the noise still reads."""
+    from core.facs.extract import landmark_noise
+    from core.facs.model import LANDMARK_NOISE
+
+    rng = np.random.default_rng(7)
+    quiet, _ = _person_track(rng)
+    face_q = facs.extract_shot(_shot(quiet), filter="none")[0]
+    assert face_q.calibration["landmark_noise"] == pytest.approx(LANDMARK_NOISE)
+
+    jitter = 0.03  # IOD per coordinate
+    noisy = quiet + rng.normal(0, jitter * 100.0, quiet.shape).astype(np.float32)  # the track's scale is 100 px/IOD
+    a = _shot(noisy)
+    face = facs.extract_shot(a, filter="none")[0]
+    assert face.calibration["landmark_noise"] == pytest.approx(jitter, rel=0.25)
+    m = model()
+    aligned = np.array([align(np.asarray(x, np.float64), m.neutral)[0] for x in noisy])
+    # (the extraction measures it on the frames aligned onto the track's own neutral)
+    assert landmark_noise(aligned, np.arange(len(noisy))) == pytest.approx(face.calibration["landmark_noise"], rel=0.02)
+    au = [i for i, n in enumerate(face.names) if n in facs.au_curve_names() and n != "AU25"]
+    rest = np.r_[0:40, 60:80, 90:120]
+    quiet_cal = {**face.calibration, "landmark_noise": None}  # solved as if the noise were LANDMARK_NOISE
+    assumed = [facs.solve_frame(noisy[t], quiet_cal)[0][au] for t in rest]
+    # solve_frame (the streaming API) honours the track's measured noise, as the extraction does
+    np.testing.assert_allclose(facs.solve_frame(noisy[5], face.calibration)[0][au], face.raw[5][au], atol=1e-5)
+    summed_now = np.nansum(face.raw[rest][:, au], axis=1).mean()
+    summed_before = np.nansum(np.array(assumed), axis=1).mean()
+    print(f"resting frames, summed AUs: {summed_before:.2f} as if quiet -> {summed_now:.2f}")
+    assert summed_now < 0.5 * summed_before, (summed_now, summed_before)
+    assert np.nanmean(face.raw[45:55, face.names.index("AU12")]) > 1.5  # the smile (3) still reads

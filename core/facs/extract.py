@@ -25,6 +25,7 @@ from core.facs.filters import DEFAULTS, apply_filter
 from core.facs.gaze import discount_upward_gaze
 from core.facs.geometry import rotation_to_euler
 from core.facs.model import (
+    LANDMARK_NOISE,
     align,
     fit_confidence,
     fit_curves,
@@ -53,6 +54,21 @@ def filter_curves(raw: np.ndarray, names: list[str], fps: float, filter: str, **
     return out
 
 
+def landmark_noise(aligned: np.ndarray, frames: np.ndarray) -> float:
+    """The landmarks' noise in this track (IOD per coordinate, at least LANDMARK_NOISE): the
+    robust spread of their second difference over consecutive frames (motion is smooth over
+    three frames, detector jitter is not; the median keeps fast expressions out). A small or
+    dim face jitters more in IOD units than the solve's LANDMARK_NOISE assumes, and that jitter
+    read as AUs everywhere (short_hamilton_clip's stage faces, 16-35 px between the eyes:
+    0.012-0.03). Fewer than MIN_AUTO_FRAMES consecutive triples: LANDMARK_NOISE."""
+    frames = np.asarray(frames)
+    trip = np.nonzero(frames[2:] - frames[:-2] == 2)[0]
+    if len(trip) < MIN_AUTO_FRAMES:
+        return LANDMARK_NOISE
+    d2 = aligned[trip, :468, :2] - 2.0 * aligned[trip + 1, :468, :2] + aligned[trip + 2, :468, :2]
+    return max(LANDMARK_NOISE, float(1.4826 * np.median(np.abs(d2)) / np.sqrt(6.0)))
+
+
 def _canonical(calibration: dict) -> bool:
     """Measured from the canonical neutral (no neutral of the person's own): the solve then
     weights the residual by the identity spread (core.facs.model)."""
@@ -70,7 +86,8 @@ def solve_frame(landmarks: np.ndarray, calibration: dict) -> tuple[np.ndarray, f
     neutral = calibration["neutral"] if calibration is not None else m.neutral
     canonical = calibration is None or _canonical(calibration)
     aligned = discount_upward_gaze(align(x, neutral)[0], neutral)
-    coef, rms = solve_aligned(aligned, neutral, identity=canonical)
+    noise = float((calibration or {}).get("landmark_noise") or LANDMARK_NOISE)  # the track's, when measured
+    coef, rms = solve_aligned(aligned, neutral, identity=canonical, noise=noise)
     return fit_curves(coef, aligned, neutral_gap(neutral, canonical)), fit_confidence(rms)
 
 
@@ -222,12 +239,16 @@ def extract_shot(analysis, *, neutral: int | Mapping[int, int | None] | None = N
         conf = np.zeros(t_count, np.float32)
         canonical = _canonical(cal)
         rest_gap = neutral_gap(cal["neutral"], canonical)
+        xs = np.empty((len(idx), 478, 3))
         for j, t in enumerate(idx):
             own = None if per_frame is None else np.asarray(per_frame[t, f], np.float64)
             src = own if own is not None and np.isfinite(own[:468]).all() else aligned[j]
-            x, _ = align(src, cal["neutral"])  # (re-)align onto this person's neutral
-            x = discount_upward_gaze(x, cal["neutral"])  # an upward look is not AU05
-            coef, rms = solve_aligned(x, cal["neutral"], identity=canonical)
+            xs[j], _ = align(src, cal["neutral"])  # (re-)align onto this person's neutral
+        noise = round(landmark_noise(xs, idx), 5)  # as recorded, so a re-solve from the record matches
+        cal["landmark_noise"] = noise
+        for j, t in enumerate(idx):
+            x = discount_upward_gaze(xs[j], cal["neutral"])  # an upward look is not AU05
+            coef, rms = solve_aligned(x, cal["neutral"], identity=canonical, noise=noise)
             raw[t, :n_au] = fit_curves(coef, x, rest_gap)
             lc = float(analysis.confidence[t, f]) if np.isfinite(analysis.confidence[t, f]) else 0.0
             conf[t] = fit_confidence(rms) * lc

@@ -337,7 +337,7 @@ def align(landmarks: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, Pose]:
 
 
 def solve_aligned(aligned: np.ndarray, neutral: np.ndarray, raw: bool = False,
-                  identity: bool = False) -> tuple[np.ndarray, float]:
+                  identity: bool = False, noise: float = LANDMARK_NOISE) -> tuple[np.ndarray, float]:
     """AU intensities per basis (B,) of an aligned mesh's displacement from neutral, and the fit RMS (IOD).
 
     Default (landmarks from the detector): the residual is fitted with the bases under a small
@@ -345,19 +345,22 @@ def solve_aligned(aligned: np.ndarray, neutral: np.ndarray, raw: bool = False,
     the fewest AUs that explain a movement. raw=True: the plain bounded least-squares
     coefficients (for meshes made by synthesize, no detector involved). identity=True: the
     neutral is the canonical one, not the person's own (stills): the residual is also weighted
-    by the identity spread, so face shape reads less as expression. In every case a plane in
-    depth over the face (an error of the alignment's pitch or yaw; see _depth_plane) is left
-    out of the fit and of the RMS.
+    by the identity spread, so face shape reads less as expression. noise: the landmarks' noise
+    (IOD per coordinate) when it is known to be above LANDMARK_NOISE (a small or dim face,
+    core.facs.extract.landmark_noise): the activation cost grows with it, so an AU must explain
+    more than that noise. In every case a plane in depth over the face (an error of the
+    alignment's pitch or yaw; see _depth_plane) is left out of the fit and of the RMS.
     """
     m = model()
     res = (aligned - neutral).ravel()
     sw = np.sqrt(m.elem_w)
+    cost = max(float(noise), LANDMARK_NOISE) / LANDMARK_NOISE
     if identity and not raw:
-        a = box_qp(m.gram_id, m.design_id @ (res * np.sqrt(m.elem_w_id)) - m.penalty_id, hi=SOLVE_MAX)
+        a = box_qp(m.gram_id, m.design_id @ (res * np.sqrt(m.elem_w_id)) - cost * m.penalty_id, hi=SOLVE_MAX)
     elif raw:
         a = box_qp(m.gram, m.design @ (res * sw))
     else:
-        a = box_qp(m.gram_d, m.design @ (res * sw) - m.penalty, hi=SOLVE_MAX)
+        a = box_qp(m.gram_d, m.design @ (res * sw) - cost * m.penalty, hi=SOLVE_MAX)
     # the fit residual, less the depth plane the solve leaves out (an alignment error, not a misfit)
     fit = (res - m.bases.reshape(len(a), -1).T @ a) * sw
     fit -= m.depth_plane @ (m.depth_plane.T @ fit)
