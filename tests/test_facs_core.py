@@ -462,6 +462,8 @@ def test_a_noisy_face_needs_a_larger_movement_to_read_as_an_au():
     a = _shot(noisy)
     face = facs.extract_shot(a, filter="none")[0]
     assert face.calibration["landmark_noise"] == pytest.approx(jitter, rel=0.25)
+    assert "small movements do not read" in face.calibration["note"]  # said in the record and the log
+    assert "note" not in face_q.calibration
     m = model()
     aligned = np.array([align(np.asarray(x, np.float64), m.neutral)[0] for x in noisy])
     # (the extraction measures it on the frames aligned onto the track's own neutral)

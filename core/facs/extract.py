@@ -37,6 +37,7 @@ from core.facs.model import (
 
 log = logging.getLogger(__name__)
 PRESENCE_THRESHOLD = 1.0  # AUxx_c = 1 from intensity 1 (FACS trace, A) on
+NOISY_FACE = 2.0  # a track whose landmarks jitter this many times LANDMARK_NOISE is said to be coarse
 
 
 def filter_curves(raw: np.ndarray, names: list[str], fps: float, filter: str, **params: float) -> np.ndarray:
@@ -246,6 +247,11 @@ def extract_shot(analysis, *, neutral: int | Mapping[int, int | None] | None = N
             xs[j], _ = align(src, cal["neutral"])  # (re-)align onto this person's neutral
         noise = round(landmark_noise(xs, idx), 5)  # as recorded, so a re-solve from the record matches
         cal["landmark_noise"] = noise
+        if noise >= NOISY_FACE * LANDMARK_NOISE:
+            coarse = (f"landmarks jitter {noise:.3f} IOD ({noise / LANDMARK_NOISE:.1f}x a clean face's): "
+                      "small movements do not read (a small, dim or soft face)")
+            cal["note"] = f"{cal['note']}; {coarse}" if cal.get("note") else coarse
+            log.warning("AU extraction, track %d: %s", track_id, coarse)
         for j, t in enumerate(idx):
             x = discount_upward_gaze(xs[j], cal["neutral"])  # an upward look is not AU05
             coef, rms = solve_aligned(x, cal["neutral"], identity=canonical, noise=noise)
