@@ -437,6 +437,9 @@ def test_an_upward_look_is_not_au05_or_au07():
     blink = facs.synthesize(m.neutral, {"AU45": 5})
     blink[468:478, 1] += 0.03  # dragged down by the closing lids
     assert au(blink, "AU45") == pytest.approx(plain(blink, "AU45"), abs=1e-9)
+    no_iris = look.copy()
+    no_iris[468:] = np.nan  # a 468-point mesh padded to 478: no turn can be read, the lids stay as measured
+    assert au(no_iris, "AU05") == pytest.approx(plain(no_iris, "AU05"), abs=1e-9)
     squint_up = _looking_up(facs.synthesize(m.neutral, {"AU07": 4}), 0.04)
     assert au(squint_up, "AU45") <= plain(squint_up, "AU45") + 0.5
     assert au(squint_up, "AU07") > 1.0  # the squint beyond the look stays

@@ -353,6 +353,7 @@ def solve_aligned(aligned: np.ndarray, neutral: np.ndarray, raw: bool = False,
     """
     m = model()
     res = (aligned - neutral).ravel()
+    res[~np.isfinite(res)] = 0.0  # missing irises (a 468-point mesh): they carry no weight in the fit
     sw = np.sqrt(m.elem_w)
     cost = max(float(noise), LANDMARK_NOISE) / LANDMARK_NOISE
     if identity and not raw:
