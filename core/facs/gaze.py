@@ -45,16 +45,16 @@ TURN_MARGIN = LANDMARK_NOISE
 
 
 @cache
-def _field() -> tuple[np.ndarray, np.ndarray, tuple[tuple[int, int], tuple[int, int]]]:
+def _field() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lid points, their share of the lid margin's rise, iris [[top, bottom] per eye]), both eyes."""
     mirror = model().mirror
     pts, share = [], []
     for group, s in RIGHT_LIDS:
         for p in group:
             pts += [p, int(mirror[p])]
             share += [s, s]
-    right = (RIGHT_IRIS_TOP, RIGHT_IRIS_BOTTOM)
-    left = (int(mirror[RIGHT_IRIS_TOP]), int(mirror[RIGHT_IRIS_BOTTOM]))
-    return np.array(pts), np.array(share, np.float64), (right, left)
+    eyes = np.array([[RIGHT_IRIS_TOP, RIGHT_IRIS_BOTTOM], [mirror[RIGHT_IRIS_TOP], mirror[RIGHT_IRIS_BOTTOM]]])
+    return np.array(pts), np.array(share, np.float64), eyes
 
 
 def upward_turn(aligned: np.ndarray, neutral: np.ndarray) -> float:
@@ -62,8 +62,7 @@ def upward_turn(aligned: np.ndarray, neutral: np.ndarray) -> float:
     off the iris edge no lid moved (the smaller rise of the iris's top and bottom points) and
     averaged over both eyes. Canonical frame (y points down); NaN without iris points."""
     _, _, eyes = _field()
-    idx = np.array(eyes)  # [[top, bottom] per eye]
-    rise = neutral[idx, 1] - aligned[idx, 1]
+    rise = neutral[eyes, 1] - aligned[eyes, 1]
     return float(rise.min(axis=1).mean())
 
 
