@@ -203,3 +203,24 @@ def test_cli_analyze_image_sequence(tmp_path, astronaut, capsys):
     assert a.meta["first_frame_number"] == 1001
     with open(out / "shot.csv") as fh:
         assert len(list(csv.reader(fh))) == 5
+
+
+def test_model_start_up_prints_no_native_chatter_but_keeps_other_stderr():
+    """Building the MediaPipe graphs used to print TFLite's start-up notes ("W0000 ...
+    Feedback manager requires a model with a single signature") on every command, which reads
+    as a fault. They are filtered; any other line written to stderr meanwhile still comes out."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import os\n"
+            "from core.analysis import defaults as d\n"
+            "d.MediaPipeDetector(); d.MediaPipeLandmarker()\n"
+            "with d._native_stderr_filtered():\n"
+            "    os.write(2, b'a real native error\\n')\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=str(Path(__file__).resolve().parents[1]))
+    assert run.returncode == 0, run.stderr
+    assert "a real native error" in run.stderr
+    for chatter in ("Feedback manager", "XNNPACK", "absl::InitializeLog", "W0000"):
+        assert chatter not in run.stderr, run.stderr

@@ -10,8 +10,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
+import sys
+import tempfile
 import threading
 import warnings
 
@@ -24,6 +28,55 @@ from core.errors import ModelError
 
 log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype\(\) is deprecated")
+
+
+# What MediaPipe's TFLite runtime prints on stderr while it builds a graph: start-up notes, not
+# problems (absl logs straight to fd 2 before anything could configure it; GLOG_minloglevel no
+# longer reaches it). Shown to a user, "W0000 ... Feedback manager requires a model with a single
+# signature" reads as a fault on every run.
+_NATIVE_CHATTER = re.compile(
+    r"Created TensorFlow Lite XNNPACK delegate|All log messages before absl::InitializeLog|"
+    r"inference_feedback_manager\.cc|Feedback manager requires a model")
+_NATIVE_LOCK = threading.Lock()
+
+
+def _built_quietly(make):
+    """make() builds a MediaPipe graph; it is run once on a blank frame while stderr is filtered,
+    because the runtime starts its interpreters (and prints) on the graph's own threads, after
+    the constructor has returned."""
+    with _native_stderr_filtered():
+        graph = make()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            graph.process(np.zeros((64, 64, 3), np.uint8))
+    return graph
+
+
+@contextlib.contextmanager
+def _native_stderr_filtered():
+    """Capture the process's fd 2 while a MediaPipe graph is built, then write back every line
+    that is not known start-up chatter: anything else (a real native error, or a line another
+    thread logged meanwhile) still reaches the terminal, only later."""
+    with _NATIVE_LOCK, tempfile.TemporaryFile() as tmp:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no usable fd 2 (embedded interpreter): nothing to filter
+            yield
+            return
+        try:
+            os.dup2(tmp.fileno(), 2)
+            yield
+        finally:
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            kept = [ln for ln in tmp.read().decode("utf-8", "replace").splitlines(keepends=True)
+                    if not _NATIVE_CHATTER.search(ln)]
+            if kept:
+                os.write(2, "".join(kept).encode())
 
 
 def _mp_solutions():
@@ -49,8 +102,8 @@ class MediaPipeDetector:
 
     def __init__(self, min_score: float = 0.5, model_selection: int = 1, close_up_fallback: bool = True) -> None:
         self.min_score = float(min_score)
-        self._graph = _mp_solutions().face_detection.FaceDetection(
-            model_selection=model_selection, min_detection_confidence=self.min_score)
+        self._graph = _built_quietly(lambda: _mp_solutions().face_detection.FaceDetection(
+            model_selection=model_selection, min_detection_confidence=self.min_score))
         self._fallback = None
         self._use_fallback = bool(close_up_fallback) and model_selection == 1
         self._lock = threading.Lock()
@@ -66,8 +119,8 @@ class MediaPipeDetector:
             res = self._graph.process(rgb)
             if not res.detections and self._use_fallback:
                 if self._fallback is None:
-                    self._fallback = _mp_solutions().face_detection.FaceDetection(
-                        model_selection=0, min_detection_confidence=self.min_score)
+                    self._fallback = _built_quietly(lambda: _mp_solutions().face_detection.FaceDetection(
+                        model_selection=0, min_detection_confidence=self.min_score))
                 res = self._fallback.process(rgb)
         out: list[Detection] = []
         for d in res.detections or []:
@@ -135,9 +188,9 @@ class MediaPipeLandmarker:
     def __init__(self, crop_scale: float = 1.9, crop_size: int = 256, min_score: float = 0.5) -> None:
         self.crop_scale = float(crop_scale)
         self.crop_size = int(crop_size)
-        self._graph = _mp_solutions().face_mesh.FaceMesh(
+        self._graph = _built_quietly(lambda: _mp_solutions().face_mesh.FaceMesh(
             static_image_mode=True, max_num_faces=1, refine_landmarks=True,
-            min_detection_confidence=min_score)
+            min_detection_confidence=min_score))
         self._lock = threading.Lock()
 
     def landmarks(self, image: np.ndarray, detection: Detection) -> tuple[np.ndarray, float] | None:
