@@ -242,3 +242,36 @@ def test_to_json_roundtrip(tmp_path):
         data = json.loads(json.dumps(r.info.to_json()))
     assert data["fps"] == "30000/1001" and data["fps_float"] == pytest.approx(29.97, abs=1e-3)
     assert data["frame_count"] == 5 and set(MediaInfo.__dataclass_fields__) <= set(data)
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32, np.float16, np.float64])
+@pytest.mark.parametrize("channels", [3, 4])
+def test_to_rgb8_matches_the_transfer_function_and_leaves_the_frame_alone(dtype, channels):
+    """The 8-bit view of a deep frame (what analysis and the networks see) is the nearest code:
+    value / 257 exactly for 16-bit; for float, sRGB-encoded scene-linear, NaN and negatives black,
+    above 1 and +inf white, at most one code off the float64 answer (float32 rounding, rare).
+    The caller's frame is never modified (OpenCV works in place on its own copy)."""
+    from core.media.reader import to_rgb8
+
+    rng = np.random.default_rng(3)
+    if dtype == np.uint16:
+        img = np.concatenate([np.arange(65536, dtype=np.uint16).reshape(256, 256, 1).repeat(channels, 2),
+                              rng.integers(0, 65536, (40, 256, channels), dtype=np.uint16)])
+        truth = np.rint(img[..., :3].astype(np.float64) / 257.0)
+    else:
+        lin = np.concatenate([np.linspace(-0.1, 1.1, 256 * 256).reshape(256, 256),
+                              rng.random((40, 256)) * 1.3 - 0.1]).astype(dtype)
+        img = np.repeat(lin[:, :, None], channels, 2)
+        img[0, :4, 0] = [np.nan, np.inf, -np.inf, 7.0]
+        x = np.clip(np.nan_to_num(img[..., :3].astype(np.float64), nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
+        truth = np.rint(255.0 * np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055))
+    before = img.copy()
+    for view in (img, img[:, ::-1]):  # contiguous and strided input
+        out = to_rgb8(view)
+        assert out.dtype == np.uint8 and out.shape == view.shape[:2] + (3,) and out.flags.c_contiguous
+        diff = np.abs(out.astype(np.float64) - (truth if view is img else truth[:, ::-1]))
+        assert diff.max() <= (0 if dtype == np.uint16 else 1)
+        assert (diff > 0).mean() < 1e-4
+    np.testing.assert_array_equal(img, before)
+    if dtype != np.uint16:
+        assert to_rgb8(img)[0, :4, 0].tolist() == [0, 255, 0, 255]

@@ -153,7 +153,20 @@ class Reader:
 
 
 def to_rgb8(img: np.ndarray) -> np.ndarray:
-    """Native-depth picture -> uint8 HxWx3 display RGB (alpha dropped, float treated as linear sRGB)."""
+    """Native-depth picture -> uint8 HxWx3 display RGB (alpha dropped, float treated as linear sRGB).
+
+    Every analysed and rendered frame of a 10/12-bit or float plate passes through here, so it
+    runs on OpenCV's threaded kernels: a 4K frame costs about 10 ms from 16-bit (numpy integer
+    maths took 120) and 150 ms from float (numpy's power took 550-1900). 16-bit is exact (the
+    nearest code of value / 257); float is the nearest code of the sRGB-encoded value, which
+    float32 rounding moves by one code for about 1 value in 100 000."""
+    if img.ndim == 3 and img.shape[2] in (3, 4) and img.shape[0] > 0 and img.shape[1] > 0:
+        import cv2  # imported here: probing a file needs no OpenCV
+
+        if img.dtype == np.uint16:
+            return cv2.convertScaleAbs(_rgb_contiguous(img), alpha=1.0 / 257.0)
+        if np.issubdtype(img.dtype, np.floating):
+            return _linear_to_srgb8(img)
     rgb = img[..., :3]
     if rgb.dtype == np.uint8:
         out = rgb
@@ -165,6 +178,36 @@ def to_rgb8(img: np.ndarray) -> np.ndarray:
     else:
         raise MediaError(f"cannot convert pixels of type {rgb.dtype} to 8-bit RGB")
     return np.ascontiguousarray(out)
+
+
+def _rgb_contiguous(img: np.ndarray) -> np.ndarray:
+    """The first three channels as a C-contiguous array (a copy only where one is needed)."""
+    import cv2
+
+    if img.shape[2] == 4:
+        return cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGBA2RGB)
+    return np.ascontiguousarray(img)
+
+
+def _linear_to_srgb8(img: np.ndarray) -> np.ndarray:
+    """Scene-linear float RGB(A) -> 8-bit sRGB: NaN and below 0 -> 0, above 1 (and +inf) -> 255."""
+    import cv2
+
+    h, w = img.shape[:2]
+    if img.dtype != np.float32:  # half (EXR) and double: OpenCV's kernels want float32
+        x = np.array(img[..., :3], np.float32, order="C")
+    else:
+        x = _rgb_contiguous(img)
+        if np.shares_memory(x, img):
+            x = x.copy()  # the caller's frame is not touched
+    x = x.reshape(h, w * 3)
+    cv2.patchNaNs(x, 0.0)
+    cv2.min(x, 1.0, dst=x)
+    cv2.max(x, 0.0, dst=x)
+    # the power segment everywhere, then the linear toe (x <= 0.0031308, codes 0-10) over it
+    out = cv2.convertScaleAbs(cv2.pow(x, 1.0 / 2.4), alpha=1.055 * 255.0, beta=-0.055 * 255.0)
+    cv2.copyTo(cv2.convertScaleAbs(x, alpha=12.92 * 255.0), cv2.compare(x, 0.0031308, cv2.CMP_LE), out)
+    return out.reshape(h, w, 3)
 
 
 def _to_3or4(img: np.ndarray) -> np.ndarray:
