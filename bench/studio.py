@@ -1,11 +1,13 @@
 """Studio latency bench (offscreen Qt): scrub-to-pixels at 1080p and key-drag-to-redraw.
 
-1. Scrub: a 1920x1080 H.264 plate made here from the shared clip d0.mp4 (the face scaled up
-   and centred), analysed by core, with a brow key; the viewer shows the render side (B). For
-   each step the cursor moves to the next frame (Session.set_frame -> viewer preview path:
-   decode, half-size Gaussian render, image upload) and the viewer's viewport is repainted;
-   the time from set_frame to painted pixels is the latency. Target <= 100 ms (preview path).
-   The full path (Poisson, full size, shown once the cursor rests) is timed too, for reference.
+1. Scrub: a 1920x1080 H.264 plate (--height 2160: 3840x2160) made here from the shared clip
+   d0.mp4 (the face scaled up and centred), analysed by core, with a brow key; the viewer shows
+   the render side (B). For each step the cursor moves to the next frame (Session.set_frame ->
+   viewer preview path: decode, half-size Gaussian render on the viewer's worker thread, image
+   upload) and the viewer's viewport is repainted; the time from set_frame to painted pixels
+   is the latency, target <= 100 ms at 1080p. Beside it, how long set_frame holds the UI thread
+   (the decode and render do not run there: a few ms at any plate size). The full path
+   (Poisson, full size, shown once the cursor rests) is timed too, for reference.
 2. Key drag: a CurveSet of 40 curves x 10,000 frames in the curve editor (lanes), all visible,
    one key per curve selected; each step moves the keys (one merged undo command) and repaints
    the whole graph (every lane, a worst case: held to the target <= 30 ms). For reference, the
@@ -32,8 +34,8 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
-def make_1080p_plate(clip: Path, out: Path, n: int) -> Path:
-    """The first n frames of `clip` scaled to 1080 high and centred on a 1920x1080 grey frame."""
+def make_1080p_plate(clip: Path, out: Path, n: int, height: int = 1080) -> Path:
+    """The first n frames of `clip` scaled to `height` high and centred on a 16:9 grey frame."""
     import av
     import cv2
 
@@ -41,14 +43,15 @@ def make_1080p_plate(clip: Path, out: Path, n: int) -> Path:
 
     with open_media(str(clip)) as r, av.open(str(out), "w") as o:
         st = o.add_stream("libx264", rate=int(round(float(r.info.fps))))
-        st.width, st.height, st.pix_fmt = 1920, 1080, "yuv420p"
+        width = height * 16 // 9
+        st.width, st.height, st.pix_fmt = width, height, "yuv420p"
         st.options = {"crf": "16", "g": "25"}
         for i in range(min(n, r.info.frame_count)):
             img = r.read_rgb8(i)
-            s = 1080 / img.shape[0]
-            img = cv2.resize(img, (int(img.shape[1] * s), 1080), interpolation=cv2.INTER_CUBIC)
-            canvas = np.full((1080, 1920, 3), 90, np.uint8)
-            x0 = (1920 - img.shape[1]) // 2
+            s = height / img.shape[0]
+            img = cv2.resize(img, (int(img.shape[1] * s), height), interpolation=cv2.INTER_CUBIC)
+            canvas = np.full((height, width, 3), 90, np.uint8)
+            x0 = (width - img.shape[1]) // 2
             canvas[:, x0:x0 + img.shape[1]] = img
             for pkt in st.encode(av.VideoFrame.from_ndarray(canvas, format="rgb24")):
                 o.mux(pkt)
@@ -62,12 +65,13 @@ def stats(ms: list[float]) -> str:
     return f"median {statistics.median(ms):6.1f} ms   p90 {np.percentile(a, 90):6.1f} ms   max {a.max():6.1f} ms  (n={a.size})"
 
 
-def bench_scrub(clip: Path, n: int, work: Path) -> tuple[float, float]:
+def bench_scrub(clip: Path, n: int, work: Path, height: int = 1080) -> tuple[float, float, float]:
+    """Medians of (set_frame -> preview pixels, UI thread held by set_frame, full path), ms."""
     from core.project import workflow as wf
     from studio.app import ensure_app, settle
     from studio.main_window import MainWindow
 
-    plate = make_1080p_plate(clip, work / "plate1080.mp4", n)
+    plate = make_1080p_plate(clip, work / f"plate{height}.mp4", n, height)
     proj = wf.create_project(work / "bench.facsimile", plates=[plate])
     shot = proj.shots[0]
     wf.analyze_shot(proj, shot, max_faces=1)
@@ -84,24 +88,33 @@ def bench_scrub(clip: Path, n: int, work: Path) -> tuple[float, float]:
     win.curves.select({"AU01": {n // 2}, "AU02": {n // 2}})
     win.curves.move_selected(0, 1.5)
     v.mode.setCurrentIndex(1)
-    v._rest.stop()
-    preview, full = [], []
+    v._rest.setInterval(60_000)  # the full path is timed on its own below
+    v.wait_idle()
+    settle(app)
+    shown: list[tuple[int, str]] = []
+    v.frameShown.connect(lambda f, path: shown.append((f, path)))
+    preview, held, full = [], [], []
     for f in range(1, n):
         t0 = time.perf_counter()
-        s.set_frame(f)  # preview path (the rest timer would show the full path 120 ms later)
+        s.set_frame(f)
+        held.append((time.perf_counter() - t0) * 1e3)
+        while (f, "preview") not in shown:  # the worker's result arrives through the event loop
+            app.processEvents()
+            time.sleep(0.0005)
         v.view.viewport().repaint()
         preview.append((time.perf_counter() - t0) * 1e3)
-        v._rest.stop()
         if f % 4 == 0:
             t0 = time.perf_counter()
             v.show_frame(f, fast=False)
             v.view.viewport().repaint()
             full.append((time.perf_counter() - t0) * 1e3)
-    print(f"scrub 1080p, render side, preview path: {stats(preview)}   target <= 100 ms")
+    size = f"{height * 16 // 9}x{height}"
+    print(f"scrub {size}, render side, preview path: {stats(preview)}   target <= 100 ms at 1080p")
+    print(f"  UI thread held by set_frame:        {stats(held)}   (the rest runs on the viewer's worker)")
     print(f"  at rest, full path (Poisson, full size): {stats(full)}   (reference)")
     s.mark_dirty(False)
     win.close()
-    return statistics.median(preview), statistics.median(full)
+    return statistics.median(preview), statistics.median(held), statistics.median(full)
 
 
 def bench_drag(n_curves: int = 40, n_frames: int = 10_000, steps: int = 40) -> float:
@@ -181,14 +194,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clip", type=Path, default=REPO.parent / "shared" / "media" / "clips" / "d0.mp4")
     ap.add_argument("--frames", type=int, default=40, help="plate frames to scrub over (default 40)")
+    ap.add_argument("--height", type=int, default=1080, help="plate height: 1080 (held to the target) or e.g. 2160")
     args = ap.parse_args()
     drag = bench_drag()  # the typical drag (a few keys) is the one held to the target
     if not args.clip.exists():
         print(f"scrub bench skipped: {args.clip} not found")
         return 0 if drag <= 30 else 1
     with tempfile.TemporaryDirectory() as d:
-        scrub, _full = bench_scrub(args.clip, args.frames, Path(d))
-    ok = scrub <= 100 and drag <= 30
+        scrub, _held, _full = bench_scrub(args.clip, args.frames, Path(d), args.height)
+    ok = (scrub <= 100 or args.height > 1080) and drag <= 30
     print("PASS" if ok else "ABOVE TARGET")
     return 0 if ok else 1
 

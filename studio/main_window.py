@@ -382,6 +382,7 @@ class MainWindow(QMainWindow):
         if self.queue.worker is not None:
             self.queue.worker.cancel()
         self.transport.stop()
+        self.viewer.shutdown()
         ev.accept()
 
     # ------------------------------------------------------------------ session -> widgets

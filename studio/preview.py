@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -31,6 +33,7 @@ class LivePreview:
         self.session = session
         self._renderers: dict[tuple[str, bool], Any] = {}
         self.last_info: dict = {}
+        self._lock = threading.RLock()
 
     def _settings(self, fast: bool):
         from core.render.renderer import RenderSettings
@@ -43,20 +46,20 @@ class LivePreview:
             d["restore"] = "off"
         return RenderSettings.from_json(d)
 
-    def _renderer(self, fast: bool):
+    def _renderer(self, settings, identity: str | None, library_path, fast: bool):
+        """The cached Renderer for these settings (built on first use: it may load models)."""
         from core.render.renderer import Renderer
 
-        settings = self._settings(fast)
-        key = (json.dumps(settings.to_json(), sort_keys=True) + f"|{self.session.shot.identity}", fast)
+        key = (json.dumps(settings.to_json(), sort_keys=True) + f"|{identity}", fast)
         r = self._renderers.get(key)
         if r is None:
             template = None
             if settings.mode == "swap":
-                if not self.session.shot.identity:
+                if not identity:
                     raise FacsimileError("swap mode needs an identity: assign one from the Identities tab")
                 from core.identity.library import Library
 
-                template = Library(self.session.project.library_path).get(self.session.shot.identity)
+                template = Library(library_path).get(identity)
             r = Renderer(settings, template)
             r.eye_memory = False  # a preview frame must not depend on the scrub history
             # settings changed: drop the old renderer of this path, keep the other path's (scrub and
@@ -92,27 +95,49 @@ class LivePreview:
         return base, {n: float(cs.evaluate(n, arr)[0]) for n in base}
 
     def __call__(self, frame: int, plate: np.ndarray, fast: bool) -> np.ndarray:
-        import cv2
+        return self.prepare(frame, fast)(plate)[0]
 
+    def prepare(self, frame: int, fast: bool) -> Callable[[np.ndarray], tuple[np.ndarray, str]]:
+        """Gather frame `frame`'s render inputs now and return `render(plate) -> (rgb, note)`.
+
+        Called on the UI thread, so the curves being dragged and the shot's settings are read
+        once and consistently; the returned render (the slow part: decode aside, all of it) is
+        what the viewer runs on its worker thread. Renders are serialised by a lock."""
         lm = self._landmarks(frame)
         if lm is None:
-            self.last_info = {"face": False}
-            return plate
+            def no_face(plate: np.ndarray) -> tuple[np.ndarray, str]:
+                with self._lock:
+                    self.last_info = {"face": False}
+                return plate, ""
+
+            return no_face
+        lm = np.array(lm, np.float32, copy=True)
         base, edited = self._values(frame)
         note = self._parting_note(base, edited)
-        r = self._renderer(fast)
-        r.smoother.reset()
-        h, w = plate.shape[:2]
-        if fast and w > 640:
-            small = cv2.resize(plate, (int(w * FAST_SCALE), int(h * FAST_SCALE)), interpolation=cv2.INTER_AREA)
-            lm_s = np.asarray(lm, np.float32).copy()
-            lm_s[:, :2] *= FAST_SCALE
-            res = r.render(small, lm_s, base, edited)
-            self.last_info = {**res.info, "note": note}
-            return cv2.resize(res.image[..., :3], (w, h), interpolation=cv2.INTER_LINEAR)
-        res = r.render(plate, lm, base, edited)
-        self.last_info = {**res.info, "note": note}
-        return res.image[..., :3]
+        settings = self._settings(fast)
+        identity = self.session.shot.identity
+        library_path = getattr(self.session.project, "library_path", None) if settings.mode == "swap" else None
+
+        def render(plate: np.ndarray) -> tuple[np.ndarray, str]:
+            import cv2
+
+            with self._lock:
+                r = self._renderer(settings, identity, library_path, fast)
+                r.smoother.reset()
+                h, w = plate.shape[:2]
+                if fast and w > 640:
+                    small = cv2.resize(plate, (int(w * FAST_SCALE), int(h * FAST_SCALE)), interpolation=cv2.INTER_AREA)
+                    lm_s = lm.copy()
+                    lm_s[:, :2] *= FAST_SCALE
+                    res = r.render(small, lm_s, base, edited)
+                    out = cv2.resize(res.image[..., :3], (w, h), interpolation=cv2.INTER_LINEAR)
+                else:
+                    res = r.render(plate, lm, base, edited)
+                    out = res.image[..., :3]
+                self.last_info = {**res.info, "note": note}
+            return out, note
+
+        return render
 
     @staticmethod
     def _parting_note(base: dict[str, float], edited: dict[str, float]) -> str:

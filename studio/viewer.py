@@ -5,6 +5,12 @@ shows a half-resolution image stretched over the same rectangle and skips the re
 full quality; when the cursor rests (debounce timer) the full path draws the frame at full
 resolution. The render side is a pluggable callable `render_fn(frame, plate_rgb, fast) ->
 rgb`; until a renderer is plugged in the render side shows the plate with a notice.
+
+Interactive requests (scrubbing, edits, view changes) are decoded and rendered on one worker
+thread, newest request first: a 4K frame's decode and render take 0.2-1 s, and the UI thread
+must never wait for them. Requests that a newer one overtakes before they start are skipped,
+and a result never replaces a newer one already on screen. `show_frame` still does the same
+work synchronously, for scripts, screenshots and tests.
 """
 
 from __future__ import annotations
@@ -12,10 +18,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QRectF, QRunnable, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -28,11 +35,44 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.errors import FacsimileError
 from studio.frames import FrameCache
 
 log = logging.getLogger(__name__)
 
 RenderFn = Callable[[int, np.ndarray, bool], np.ndarray]
+FrameJob = Callable[[], tuple[np.ndarray, np.ndarray | None, str]]
+
+
+class _Results(QObject):
+    """Carries a worker's finished frame to the UI thread (a queued signal)."""
+
+    ready = Signal(object)
+
+
+class _FrameRun(QRunnable):
+    """One frame request on the viewer's single worker thread; skipped if a newer one exists."""
+
+    def __init__(self, viewer: Viewer, seq: int, job: FrameJob, index: int, fast: bool, t0: float) -> None:
+        super().__init__()
+        self._viewer, self._seq, self._job = viewer, seq, job
+        self._index, self._fast, self._t0 = index, fast, t0
+
+    def run(self) -> None:
+        v = self._viewer
+        if self._seq != v._seq:
+            return  # overtaken before it started: the newest request is what the user wants
+        try:
+            out: Any = self._job()
+        except FacsimileError as exc:  # a damaged frame: said in the viewer, the picture kept
+            out = exc
+        except Exception as exc:  # noqa: BLE001 - reported in the viewer and the log
+            log.exception("frame %d could not be shown", self._index)
+            out = exc
+        try:
+            v._results.ready.emit((self._seq, self._index, self._fast, out, self._t0))
+        except RuntimeError:  # the viewer was closed meanwhile
+            pass
 
 VIEW_MODES = ("Plate (A)", "Render (B)", "Wipe A|B")
 
@@ -65,6 +105,12 @@ class Viewer(QWidget):
         self._b: np.ndarray | None = None
         self._edges: np.ndarray | None = None
         self._pending = -1
+        self._seq = 0  # frame requests made, shown synchronously or not
+        self._shown_seq = 0  # the request whose pixels are on screen
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)  # one worker: requests run in order, renders never overlap
+        self._results = _Results(self)
+        self._results.ready.connect(self._frame_ready)
 
         self.view = pg.GraphicsView()
         self.vb = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
@@ -135,6 +181,8 @@ class Viewer(QWidget):
         self.frames = frames
         self.current_frame = -1
         self._a = self._b = None
+        self._seq += 1
+        self._shown_seq = self._seq  # results of the previous plate still in flight are dropped
         if frames is None:
             self.image.clear()
             self.info.setText("no plate")
@@ -156,40 +204,111 @@ class Viewer(QWidget):
 
     # --- display --------------------------------------------------------------------------
     def request_frame(self, index: int) -> None:
-        """Scrub: show `index` now on the preview path, then on the full path once it rests."""
-        self.show_frame(index, fast=True)
+        """Scrub: ask for `index` on the preview path now (off the UI thread), then on the full
+        path once the cursor rests."""
+        index = self._clamp(index)
+        if index < 0:
+            return
+        self._submit(index, fast=True)
         self._pending = index
         self._rest.start()
 
     def _show_full_pending(self) -> None:
         if self._pending >= 0:
-            self.show_frame(self._pending, fast=False)
+            self._submit(self._pending, fast=False)
+
+    def _clamp(self, index: int) -> int:
+        if self.frames is None:
+            return -1
+        return int(min(max(index, 0), max(self.frames.frame_count - 1, 0)))
+
+    def _submit(self, index: int, fast: bool) -> None:
+        """Queue frame `index` on the worker; its inputs are gathered now, on this thread."""
+        self._seq += 1
+        self._pool.start(_FrameRun(self, self._seq, self._frame_job(index, fast), index, fast, time.perf_counter()))
+
+    def busy(self) -> bool:
+        """Whether a frame request is still being decoded or rendered."""
+        return self._pool.activeThreadCount() > 0
+
+    def shutdown(self, timeout_ms: int = 5000) -> None:
+        """Drop queued frame requests and wait for the one running (the window is closing)."""
+        self._rest.stop()
+        self._seq += 1
+        self._shown_seq = self._seq
+        self._pool.waitForDone(timeout_ms)
+
+    def wait_idle(self, timeout_ms: int = 30000) -> bool:
+        """Block until the worker has finished (tests, scripts and closing); True if it did."""
+        return bool(self._pool.waitForDone(timeout_ms))
 
     def show_frame(self, index: int, fast: bool = False) -> None:
-        """Decode (or take from cache) frame `index` and display it; fast = preview path."""
-        if self.frames is None:
+        """Decode (or take from cache) frame `index` and display it now, on this thread; fast =
+        preview path. Interactive callers use request_frame."""
+        index = self._clamp(index)
+        if index < 0:
             return
         t0 = time.perf_counter()
-        n = self.frames.frame_count
-        index = int(min(max(index, 0), max(n - 1, 0)))
-        plate = self.frames.get(index)
-        mode = self.mode.currentIndex()
-        a = plate
-        b = None
-        self.notice.setText("")
-        if mode != 0:
-            if self.render_fn is None:
-                b = plate
-                self.notice.setText("render: no renderer available — showing the plate")
-            else:
+        self._seq += 1
+        seq = self._seq
+        plate, b, note = self._frame_job(index, fast)()
+        self._display(seq, index, fast, plate, b, note, t0)
+
+    def _frame_job(self, index: int, fast: bool) -> FrameJob:
+        """The work of showing frame `index`: decode, and render when the B side shows.
+
+        The renderer's inputs (the curves being edited, the shot's settings) are read here, when
+        the request is made, so the worker never reads what the UI thread is changing; an edit
+        made meanwhile is the next request's. Returns (plate, render or None, notice)."""
+        frames, mode, fn = self.frames, self.mode.currentIndex(), self.render_fn
+        render: Callable[[np.ndarray], tuple[np.ndarray, str]] | None = None
+        failed = ""
+        if mode != 0 and fn is not None:
+            prepare = getattr(fn, "prepare", None)
+            if prepare is not None:
                 try:
-                    b = self.render_fn(index, plate, fast)
-                    self.notice.setText((getattr(self.render_fn, "last_info", None) or {}).get("note") or "")
+                    render = prepare(index, fast)
                 except Exception as exc:  # noqa: BLE001 - shown in the viewer, logged
                     log.error("render of frame %d failed: %s", index, exc)
-                    self.notice.setText(f"render failed: {exc}")
-                    b = plate
-        self._a, self._b = a, b
+                    failed = f"render failed: {exc}"
+            else:
+                def render(plate: np.ndarray) -> tuple[np.ndarray, str]:
+                    out = fn(index, plate, fast)
+                    return out, (getattr(fn, "last_info", None) or {}).get("note") or ""
+
+        def job() -> tuple[np.ndarray, np.ndarray | None, str]:
+            plate = frames.get(index)
+            if mode == 0:
+                return plate, None, ""
+            if fn is None:
+                return plate, plate, "render: no renderer available — showing the plate"
+            if render is None:
+                return plate, plate, failed
+            try:
+                b, note = render(plate)
+            except Exception as exc:  # noqa: BLE001 - shown in the viewer, logged
+                log.error("render of frame %d failed: %s", index, exc)
+                return plate, plate, f"render failed: {exc}"
+            return plate, b, note
+
+        return job
+
+    def _frame_ready(self, result: tuple) -> None:
+        seq, index, fast, out, t0 = result
+        if seq <= self._shown_seq:
+            return  # a newer frame is on screen already (or the plate changed)
+        if isinstance(out, Exception):
+            self._shown_seq = seq
+            self.notice.setText(f"frame {index} cannot be shown: {out}")
+            return
+        plate, b, note = out
+        self._display(seq, index, fast, plate, b, note, t0)
+
+    def _display(self, seq: int, index: int, fast: bool, plate: np.ndarray, b: np.ndarray | None,
+                 note: str, t0: float) -> None:
+        self._shown_seq = seq
+        self._a, self._b = plate, b
+        self.notice.setText(note)
         self.current_frame = index
         self.shown_path = "preview" if fast else "full"
         self._compose(fast)
@@ -227,7 +346,7 @@ class Viewer(QWidget):
     def _mode_changed(self, mode: int) -> None:
         self.wipe_line.setVisible(mode == 2)
         if self.current_frame >= 0:
-            self.show_frame(self.current_frame)
+            self._submit(self.current_frame, fast=False)
 
     def toggle_ab(self) -> None:
         """Flip between plate and render (from wipe: to plate)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pyqtgraph")
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt  # noqa: E402
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt, QTimer  # noqa: E402
 from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
@@ -343,6 +344,56 @@ def test_scrub_moves_viewer_frame_accurately(win, qtbot):
     assert win.session.frame == 50
 
 
+def test_viewer_decodes_and_renders_off_the_ui_thread_newest_request_first(win, qtbot):
+    """A 4K frame's decode and render take 0.2-1 s; the UI thread must not wait for them. With a
+    renderer that takes 0.3 s a frame, a scrub over ten frames returns at once, the event loop
+    keeps running meanwhile, frames the cursor passed before their turn came are skipped, the
+    last frame asked for is the one left on screen, and an older result never replaces it."""
+    import threading
+
+    v = win.viewer
+    v.wait_idle()
+    rendered: list[tuple[int, bool]] = []
+    threads: set[int] = set()
+
+    def slow(i, rgb, fast):
+        threads.add(threading.get_ident())
+        time.sleep(0.3)
+        rendered.append((i, fast))
+        return 255 - rgb
+
+    v.set_render_fn(slow)
+    v.mode.setCurrentIndex(1)
+    v.wait_idle()
+    shown: list[tuple[int, str]] = []
+    v.frameShown.connect(lambda f, path: shown.append((f, path)))
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start(20)
+    t0 = time.perf_counter()
+    for f in range(1, 11):
+        win.session.set_frame(f)
+    assert time.perf_counter() - t0 < 0.25, "scrubbing ten frames must not wait for their renders"
+    qtbot.waitUntil(lambda: (10, "full") in shown, timeout=15000)
+    timer.stop()
+    v.wait_idle()
+    qtbot.wait(50)
+    assert threading.get_ident() not in threads, "the render ran on the UI thread"
+    assert len(ticks) >= 10, "the event loop stalled while frames rendered"
+    skipped = [f for f in range(2, 10) if (f, True) not in rendered]
+    assert len(skipped) >= 5, f"frames the cursor passed were rendered anyway: {rendered}"
+    assert v.current_frame == 10 and v.shown_path == "full"
+    np.testing.assert_array_equal(v._b, 255 - v._a)
+    # a result that comes back after a newer frame was shown is dropped
+    v._rest.setInterval(10_000)
+    win.session.set_frame(3)  # queued on the worker...
+    v.show_frame(7, fast=False)  # ...while frame 7 is shown synchronously (newer)
+    v.wait_idle()
+    qtbot.wait(100)
+    assert v.current_frame == 7 and shown[-1] == (7, "full")
+
+
 def test_viewer_wipe_and_overlay_toggles(win):
     v = win.viewer
     v.mode.setCurrentIndex(2)
@@ -518,11 +569,19 @@ def test_live_render_fast_while_scrubbing_full_at_rest(qtbot, face_project):
         ed = w.curves
         ed.select({"AU01": {40}, "AU02": {40}})
         ed.move_selected(0, 2.0)  # brows up by 2 intensity units, not saved
+        shown: list[tuple[int, str]] = []
+        v.frameShown.connect(lambda f, path: shown.append((f, path)))
+        v._rest.setInterval(1500)  # a slow rest, so this loaded test machine shows the preview first
         w.session.set_frame(39)
         w.session.set_frame(40)
-        assert v.shown_path == "preview" and v.render_fn.last_info.get("face")
+        # decoded and rendered on the viewer's worker: nothing is shown before the UI thread
+        # returns to its event loop
+        assert not shown
+        qtbot.waitUntil(lambda: (40, "preview") in shown, timeout=10000)
+        assert v.render_fn.last_info.get("face")
         assert v._b.shape == v._a.shape
-        qtbot.waitUntil(lambda: v.shown_path == "full", timeout=5000)
+        qtbot.waitUntil(lambda: (40, "full") in shown, timeout=10000)
+        assert shown.index((40, "preview")) < shown.index((40, "full")) and v.shown_path == "full"
         diff = np.abs(v._b.astype(int) - v._a.astype(int)).sum(axis=2)
         ys, xs = np.nonzero(diff > 12)
         assert ys.size > 200, "the brow edit must change pixels"
