@@ -70,6 +70,8 @@ def run_studio(path: str | None = None, screenshot: str | None = None, frame: in
         win.session.set_frame(frame)
     if screenshot:
         win.viewer.show_frame(win.session.frame, fast=False)
+        win.viewer.wait_idle()
+        win.bin.wait_thumbnails()
         settle(app, 10)
         out = grab_png(win, screenshot)
         log.info("screenshot written: %s", out)

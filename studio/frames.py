@@ -29,13 +29,21 @@ def open_reader(path: str | Path) -> Any:
     return open_media(str(path))
 
 
-class FrameCache:
-    """Thread-safe LRU of decoded RGB8 frames of one reader."""
+# What one plate's cache may hold. 48 frames are 140 MB at 1080p but 1.2 GB at 4K and 4.8 GB at
+# 8K, per plate the session has opened; the byte bound keeps a film plate's cache to 16 4K frames.
+CACHE_BYTES = 384 * 1024 * 1024
 
-    def __init__(self, reader: Any, capacity: int = 48) -> None:
+
+class FrameCache:
+    """Thread-safe LRU of decoded RGB8 frames of one reader, bounded by count and by bytes
+    (at least two frames are kept, so an A/B toggle never decodes twice)."""
+
+    def __init__(self, reader: Any, capacity: int = 48, max_bytes: int = CACHE_BYTES) -> None:
         self.reader = reader
         self.capacity = capacity
+        self.max_bytes = max_bytes
         self._frames: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
 
     @property
@@ -55,9 +63,16 @@ class FrameCache:
                 return frame
             frame = np.ascontiguousarray(self.reader.read_rgb8(index))
             self._frames[index] = frame
-            while len(self._frames) > self.capacity:
-                self._frames.popitem(last=False)
+            self._bytes += frame.nbytes
+            while len(self._frames) > 2 and (len(self._frames) > self.capacity or self._bytes > self.max_bytes):
+                self._bytes -= self._frames.popitem(last=False)[1].nbytes
             return frame
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the frames held."""
+        with self._lock:
+            return self._bytes
 
     def cached(self, index: int) -> np.ndarray | None:
         """The frame if already decoded, else None (never decodes)."""
@@ -67,3 +82,4 @@ class FrameCache:
     def clear(self) -> None:
         with self._lock:
             self._frames.clear()
+            self._bytes = 0

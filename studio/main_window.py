@@ -383,6 +383,7 @@ class MainWindow(QMainWindow):
             self.queue.worker.cancel()
         self.transport.stop()
         self.viewer.shutdown()
+        self.bin.shutdown()
         ev.accept()
 
     # ------------------------------------------------------------------ session -> widgets

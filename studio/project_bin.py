@@ -1,11 +1,16 @@
-"""The project bin: plates and shots with thumbnails; double-click (or select) a shot to open it."""
+"""The project bin: plates and shots with thumbnails; double-click (or select) a shot to open it.
+
+Thumbnails are decoded on a worker thread: reaching a shot's first frame can mean opening and
+indexing a long plate and decoding a GOP of 4K frames, seconds per shot that opening a project
+must not freeze the window for. A shot shows its icon when its frame arrives."""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
@@ -19,6 +24,42 @@ def rgb_to_pixmap(rgb: np.ndarray, size: QSize = THUMB) -> QPixmap:
     h, w = rgb.shape[:2]
     img = QImage(rgb.data, w, h, 3 * w, QImage.Format_RGB888).copy()
     return QPixmap.fromImage(img).scaled(size, Qt.KeepAspectRatio, Qt.SmoothTransformation)
+
+
+def thumbnail_rgb(path: Path, frame: int, size: QSize = THUMB) -> np.ndarray:
+    """Frame `frame` of the plate at `path` shrunk to twice `size` (sharp on high-DPI screens),
+    from a reader of its own; run on the bin's worker thread."""
+    import cv2
+
+    from core.media.reader import open_media
+
+    with open_media(str(path)) as reader:
+        rgb = reader.read_rgb8(min(max(int(frame), 0), max(reader.info.frame_count - 1, 0)))
+    h, w = rgb.shape[:2]
+    s = min(1.0, 2 * size.width() / w, 2 * size.height() / h)
+    if s < 1.0:
+        rgb = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(rgb[..., :3])
+
+
+class _ThumbResults(QObject):
+    ready = Signal(str, object)  # key, RGB8 array or the exception
+
+
+class _ThumbRun(QRunnable):
+    def __init__(self, results: _ThumbResults, key: str, path: Path, frame: int) -> None:
+        super().__init__()
+        self._results, self._key, self._path, self._frame = results, key, path, frame
+
+    def run(self) -> None:
+        try:
+            out: object = thumbnail_rgb(self._path, self._frame)
+        except Exception as exc:  # noqa: BLE001 - a missing thumbnail must not stop the bin
+            out = exc
+        try:
+            self._results.ready.emit(self._key, out)
+        except RuntimeError:  # the bin was closed meanwhile
+            pass
 
 
 class ProjectBin(QWidget):
@@ -38,6 +79,11 @@ class ProjectBin(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.tree)
         self._thumbs: dict[str, QPixmap] = {}
+        self._asked: set[str] = set()
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._results = _ThumbResults(self)
+        self._results.ready.connect(self._thumb_ready)
 
     def populate(self, session) -> None:
         """Rebuild from the session's project (thumbnails: first frame of each shot, via core.media)."""
@@ -58,6 +104,7 @@ class ProjectBin(QWidget):
                 flags.append(f"{len(shot.curves)} face{'s' if len(shot.curves) > 1 else ''}")
             it = QTreeWidgetItem(shots, [shot.name, f"{shot.frame_in}-{shot.frame_out}"])
             it.setData(0, Qt.UserRole, shot.id)
+            it.setData(0, Qt.UserRole + 1, f"{shot.plate_id}:{shot.frame_in}")
             it.setToolTip(0, f"{shot.name} ({shot.id}) plate {shot.plate_id}" + (f"\n{', '.join(flags)}" if flags else ""))
             pix = self._thumb(session, shot)
             if pix is not None:
@@ -68,18 +115,44 @@ class ProjectBin(QWidget):
         shots.setExpanded(True)
 
     def _thumb(self, session, shot) -> QPixmap | None:
+        """The shot's thumbnail if made already; else it is queued on the worker (None now)."""
         key = f"{shot.plate_id}:{shot.frame_in}"
         if key in self._thumbs:
             return self._thumbs[key]
-        try:
-            plate = session.plate_of(shot)
-            frames = session.frames_for(plate)
-            pix = rgb_to_pixmap(frames.get(int(shot.frame_in)))
-        except Exception as exc:  # noqa: BLE001 - a missing thumbnail must not stop the bin
-            log.warning("no thumbnail for shot %s: %s", shot.name, exc)
-            return None
+        if key not in self._asked:
+            try:
+                plate = session.plate_of(shot)
+            except Exception as exc:  # noqa: BLE001 - a missing thumbnail must not stop the bin
+                log.warning("no thumbnail for shot %s: %s", shot.name, exc)
+                return None
+            if plate is None:
+                return None
+            self._asked.add(key)
+            self._pool.start(_ThumbRun(self._results, key, Path(plate), int(shot.frame_in)))
+        return None
+
+    def _thumb_ready(self, key: str, out: object) -> None:
+        if isinstance(out, Exception):
+            log.warning("no thumbnail for %s: %s", key, out)
+            return
+        pix = rgb_to_pixmap(out)
         self._thumbs[key] = pix
-        return pix
+        root = self.tree.invisibleRootItem()
+        for i in range(root.childCount()):
+            group = root.child(i)
+            for j in range(group.childCount()):
+                it = group.child(j)
+                if it.data(0, Qt.UserRole + 1) == key:
+                    it.setIcon(0, QIcon(pix))
+
+    def shutdown(self, timeout_ms: int = 5000) -> None:
+        """Drop the thumbnails not started and wait for the one being decoded (window closing)."""
+        self._pool.clear()
+        self._pool.waitForDone(timeout_ms)
+
+    def wait_thumbnails(self, timeout_ms: int = 30000) -> bool:
+        """Block until queued thumbnails are decoded (their icons then arrive through the event loop)."""
+        return bool(self._pool.waitForDone(timeout_ms))
 
     def _activated(self, item: QTreeWidgetItem, _col: int = 0) -> None:
         sid = item.data(0, Qt.UserRole)

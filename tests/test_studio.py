@@ -344,6 +344,49 @@ def test_scrub_moves_viewer_frame_accurately(win, qtbot):
     assert win.session.frame == 50
 
 
+def test_bin_thumbnails_arrive_from_a_worker(win, qtbot, plate):
+    """Opening a project does not decode its shots' first frames on the UI thread: each shot's
+    icon arrives from the bin's worker, a shrunken copy of the plate's frame."""
+    from core.media.reader import open_media
+    from studio.project_bin import THUMB, thumbnail_rgb
+
+    b = win.bin
+    b.wait_thumbnails()
+    root = b.tree.invisibleRootItem()
+    shots = [root.child(i) for i in range(root.childCount()) if root.child(i).text(0) == "Shots"][0]
+    items = [shots.child(j) for j in range(shots.childCount())]
+    assert items
+    qtbot.waitUntil(lambda: all(not it.icon(0).isNull() for it in items), timeout=10000)
+    small = thumbnail_rgb(plate, 3)
+    assert small.shape[1] <= 2 * THUMB.width() and small.shape[0] <= 2 * THUMB.height()
+    with open_media(plate) as r:
+        full = r.read_rgb8(3)
+    import cv2
+
+    ref = cv2.resize(full, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA)
+    np.testing.assert_array_equal(small, ref)
+
+
+def test_frame_cache_is_bounded_by_bytes_as_well_as_frames(plate):
+    """48 cached frames are 1.2 GB at 4K per opened plate: the viewer's cache also stops at a
+    byte budget (here three frames' worth), keeps the most recently used, and returns exactly
+    what the reader decodes."""
+    from core.media.reader import open_media
+    from studio.frames import FrameCache
+
+    with open_media(plate) as reader, open_media(plate) as check:
+        one = reader.read_rgb8(0).nbytes
+        cache = FrameCache(reader, capacity=48, max_bytes=3 * one)
+        for i in (0, 1, 2, 3, 1, 4, 5):
+            np.testing.assert_array_equal(cache.get(i), check.read_rgb8(i))
+            assert cache.nbytes <= 3 * one
+        assert [i for i in range(6) if cache.cached(i) is not None] == [1, 4, 5]
+        tiny = FrameCache(reader, max_bytes=1)  # a budget under one frame still keeps an A/B pair
+        tiny.get(0)
+        tiny.get(1)
+        assert tiny.cached(0) is not None and tiny.cached(1) is not None
+
+
 def test_viewer_decodes_and_renders_off_the_ui_thread_newest_request_first(win, qtbot):
     """A 4K frame's decode and render take 0.2-1 s; the UI thread must not wait for them. With a
     renderer that takes 0.3 s a frame, a scrub over ten frames returns at once, the event loop
