@@ -64,3 +64,57 @@ def test_fast_enough_for_every_frame(frame):
     per = (time.perf_counter() - t0) / 3
     # 1080p: ~0.08 s on a busy 2-core machine (the DWT/DCT/IDCT/IDWT chain took 0.4 s)
     assert per < 0.25, per
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_linear_float_frame_is_marked_in_display_values_and_keeps_the_rest(frame, channels):
+    """An EXR render (scene-linear float) is marked in its sRGB encoding and decoded back: the
+    mark reads from the encoded frame, alpha is untouched, values outside 0..1 (highlights,
+    negatives) and NaN keep their value, and the frame given is not modified."""
+    from core.media.colour import srgb_decode, srgb_encode
+    from core.render.job import watermarked
+
+    lin = srgb_decode(frame.astype(np.float32) / 255)
+    img = np.concatenate([lin, np.full(lin.shape[:2] + (1,), 0.75, np.float32)], axis=2)[..., :channels].copy()
+    img[10:20, 10:20, 0] = 4.0  # a highlight
+    img[30:40, 10:20, 1] = -0.02  # a negative (grain below black)
+    img[50, 50, 2] = np.nan
+    before = img.copy()
+    for probe in (img, np.nan_to_num(img, nan=0.5)):  # with a NaN (numpy path) and without (OpenCV)
+        out = watermarked(probe, "linear")
+        assert out.dtype == np.float32 and out.shape == probe.shape
+        assert detect(srgb_encode(np.nan_to_num(out[..., :3])), "linear")["matches"] is True
+        outside = ~((probe[..., :3] >= 0) & (probe[..., :3] <= 1))
+        np.testing.assert_array_equal(out[..., :3][outside], probe[..., :3][outside])
+        if channels == 4:
+            np.testing.assert_array_equal(out[..., 3], probe[..., 3])
+        inside = ~outside
+        assert 0 < np.abs(out[..., :3][inside] - probe[..., :3][inside]).max() < 0.02
+    np.testing.assert_array_equal(img, before)
+
+
+def test_srgb_transfer_whole_frames_match_the_formula():
+    """srgb_encode / srgb_decode on whole frames (OpenCV kernels) give the sRGB formula's values
+    to float32 rounding, on small arrays and with NaN (numpy) too; NaN stays NaN."""
+    from core.media.colour import srgb_decode, srgb_encode
+
+    def enc(v: np.ndarray) -> np.ndarray:
+        v = np.clip(v.astype(np.float64), 0, 1)
+        return np.where(v <= 0.0031308, v * 12.92, 1.055 * v ** (1 / 2.4) - 0.055)
+
+    def dec(v: np.ndarray) -> np.ndarray:
+        v = v.astype(np.float64)
+        return np.where(v <= 0.04045, v / 12.92, ((np.clip(v, 0, None) + 0.055) / 1.055) ** 2.4)
+
+    rng = np.random.default_rng(5)
+    for shape in [(512, 512, 3), (300, 700), (7, 5, 3), (100_000,)]:
+        x = (rng.random(shape) * 1.6 - 0.3).astype(np.float32)
+        for fn, ref in ((srgb_encode, enc), (srgb_decode, dec)):
+            got = fn(x)
+            assert got.dtype == np.float32 and got.shape == x.shape
+            np.testing.assert_allclose(got, ref(x), rtol=2e-6, atol=2e-7)
+            y = x.copy()
+            y.flat[3] = np.nan
+            got = fn(y)
+            assert np.isnan(got.flat[3])
+            np.testing.assert_allclose(np.delete(got.ravel(), 3), np.delete(ref(y).ravel(), 3), rtol=2e-6, atol=2e-7)

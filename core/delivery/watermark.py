@@ -100,25 +100,46 @@ def embed(rgb: np.ndarray, render_id: str) -> np.ndarray:
         # it is scaled by alpha; unscaled, a soft edge at alpha 0.05 would carry it 20x louder
         # once a compositor unpremultiplies, and alpha-0 pixels would get colour.
         full = 1.0 if rgb.dtype.kind == "f" else float(np.iinfo(rgb.dtype).max)
-        delta *= rgb[..., 3].astype(np.float32) / full
+        delta *= np.ascontiguousarray(rgb[..., 3]).astype(np.float32) / np.float32(full)
+    if rgb.ndim == 3 and rgb.shape[2] in (3, 4) and rgb.dtype in (np.uint8, np.uint16, np.float32):
+        return _add_to_colour(rgb, delta, scale)
     out = rgb.copy()
     if rgb.dtype.kind == "f":
         out[..., :3] += (delta * scale)[..., None].astype(rgb.dtype)
         return out
     # integer pixels: round(p + d) == p + round(d), so only the (H, W) delta is rounded
     d = np.rint(delta * scale)
-    if rgb.dtype == np.uint8:  # saturating adds (OpenCV, SIMD): 3x faster than widening numpy
-        import cv2
-
-        up = np.clip(d, 0, 255).astype(np.uint8)
-        down = np.clip(-d, 0, 255).astype(np.uint8)
-        rgb3 = np.ascontiguousarray(rgb[..., :3])
-        out[..., :3] = cv2.subtract(cv2.add(rgb3, cv2.merge([up] * 3)), cv2.merge([down] * 3))
-        return out
     info = np.iinfo(rgb.dtype)
     out[..., :3] = np.clip(rgb[..., :3].astype(np.int32) + d.astype(np.int32)[..., None], info.min,
                            info.max).astype(rgb.dtype)
     return out
+
+
+def _add_to_colour(rgb: np.ndarray, delta: np.ndarray, scale: float) -> np.ndarray:
+    """rgb + delta * scale on the colour channels (alpha untouched), saturating for integers.
+
+    Every delivered frame is marked, so this runs on OpenCV over the whole interleaved frame
+    (a delta image with 0 in alpha): slicing the colour channels out and back (numpy) took
+    three quarters of a 4K 16-bit RGBA frame's 500 ms. Integers: round(p + d) == p + round(d),
+    so only the (H, W) delta is rounded, then added and subtracted with saturation."""
+    import cv2
+
+    rgb = np.ascontiguousarray(rgb)
+    if rgb.dtype == np.float32:
+        planes = [np.ascontiguousarray(delta * np.float32(scale), np.float32)] * 3
+        if rgb.shape[2] == 4:
+            planes.append(np.zeros(delta.shape, np.float32))
+        return cv2.add(rgb, cv2.merge(planes))
+    d = np.rint(delta * scale)
+    top = float(np.iinfo(rgb.dtype).max)
+    up = np.clip(d, 0, top).astype(rgb.dtype)
+    down = np.clip(-d, 0, top).astype(rgb.dtype)
+    ups, downs = [up] * 3, [down] * 3
+    if rgb.shape[2] == 4:
+        zero = np.zeros(delta.shape, rgb.dtype)
+        ups.append(zero)
+        downs.append(zero)
+    return cv2.subtract(cv2.add(rgb, cv2.merge(ups)), cv2.merge(downs))
 
 
 def extract_bits(rgb: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, float]:

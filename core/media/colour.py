@@ -170,16 +170,59 @@ def resolve_colorspace(name: str) -> str:
     return cs.getName()
 
 
+# Below this many values numpy is as fast as OpenCV's threaded kernels (and keeps NaN as NaN).
+_CV_MIN_VALUES = 1 << 16
+
+
 def srgb_encode(linear: np.ndarray) -> np.ndarray:
-    """Linear values -> sRGB-encoded 0..1 (clipped to 0..1 first)."""
-    x = np.clip(np.asarray(linear, np.float32), 0.0, 1.0)
+    """Linear values -> sRGB-encoded 0..1 (clipped to 0..1 first).
+
+    Whole frames (the watermark of a linear render, the networks' view of a float plate) run on
+    OpenCV: a 4K frame in 40-60 ms instead of numpy's 300. NaN stays NaN either way."""
+    x = np.asarray(linear, np.float32)
+    fast = _cv_frame(x)
+    if fast is not None:
+        import cv2
+
+        c = cv2.min(cv2.max(fast, 0.0), 1.0)
+        out = cv2.pow(c, 1.0 / 2.4)
+        out *= np.float32(1.055)
+        out -= np.float32(0.055)
+        cv2.copyTo(c * np.float32(12.92), cv2.compare(c, 0.0031308, cv2.CMP_LE), out)
+        return out.reshape(x.shape)
+    x = np.clip(x, 0.0, 1.0)
     return np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(x, 1.0 / 2.4) - 0.055).astype(np.float32)
 
 
 def srgb_decode(encoded: np.ndarray) -> np.ndarray:
-    """sRGB-encoded 0..1 values -> linear (the inverse of the sRGB transfer function)."""
+    """sRGB-encoded 0..1 values -> linear (the inverse of the sRGB transfer function); values
+    below 0 stay on the linear segment, above 1 follow the power law (as numpy's did)."""
     x = np.asarray(encoded, np.float32)
+    fast = _cv_frame(x)
+    if fast is not None:
+        import cv2
+
+        base = cv2.max(fast, 0.0)
+        base += np.float32(0.055)
+        base *= np.float32(1.0 / 1.055)
+        out = cv2.pow(base, 2.4)
+        cv2.copyTo(fast * np.float32(1.0 / 12.92), cv2.compare(fast, 0.04045, cv2.CMP_LE), out)
+        return out.reshape(x.shape)
     return np.where(x <= 0.04045, x / 12.92, np.power((np.clip(x, 0.0, None) + 0.055) / 1.055, 2.4)).astype(np.float32)
+
+
+def _cv_frame(x: np.ndarray) -> np.ndarray | None:
+    """x as a contiguous 2-D float32 array for OpenCV when that is worth it and exact in meaning
+    (large, every value finite: OpenCV's min/max would not keep NaN); else None."""
+    if x.size < _CV_MIN_VALUES or x.ndim == 0:
+        return None
+    import cv2
+
+    flat = np.ascontiguousarray(x).reshape(x.shape[0], -1) if x.ndim > 1 else np.ascontiguousarray(x).reshape(1, -1)
+    if flat.shape[1] > 2**31 - 1:
+        return None
+    finite, _where = cv2.checkRange(flat)
+    return flat if finite else None
 
 
 def plate_colorspace(info, sample_dtype, override: str | None = None) -> tuple[str, bool]:
