@@ -287,6 +287,38 @@ def test_exr_linear_premultiplied_attributes_and_channels(tmp_path):
     assert tcs == [(0, 59, 59, 28, True), (0, 59, 59, 29, True), (1, 0, 0, 0, True)]
 
 
+@pytest.mark.parametrize("alpha_kind", ["opaque", "patch", "over one", "nan"])
+def test_exr_premultiplied_linear_frames_written_as_the_general_path_would(tmp_path, alpha_kind):
+    """A premultiplied linear frame already in the output space (a render of an EXR plate) is
+    written without unpremultiplying and premultiplying again when every alpha is in 0..1; the
+    file holds what the general path writes: colour 0 where alpha is 0 (even where the frame
+    had some), straight colour times the clipped alpha where alpha is over 1, NaN kept."""
+    rng = np.random.default_rng(2)
+    frame = (rng.random((H, W, 4)) * 1.3).astype(np.float32)
+    alpha = {"opaque": np.ones((H, W)), "patch": np.where(rng.random((H, W)) < 0.4, 0.0, rng.random((H, W))),
+             "over one": np.full((H, W), 0.8), "nan": np.full((H, W), 0.6)}[alpha_kind].astype(np.float32)
+    if alpha_kind == "over one":
+        alpha[3, 5] = 1.7
+    if alpha_kind == "nan":
+        alpha[2, 2] = np.nan
+    frame[..., :3] *= np.nan_to_num(alpha)[..., None]
+    frame[..., 3] = alpha
+    frame[0, 0, :3] = 0.25 if alpha[0, 0] == 0 else frame[0, 0, :3]  # colour where alpha is 0 (patch)
+    lin = "Linear Rec.709 (sRGB)"
+    with open_writer(tmp_path / "p.####.exr", width=W, height=H, fps=Fraction(24), input_colorspace=lin,
+                     colorspace=lin, premultiplied=True) as w:
+        w.write(frame)
+    got = OpenEXR.File(str(tmp_path / "p.1001.exr")).channels()["RGBA"].pixels.astype(np.float32)
+    a = frame[..., 3:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        straight = np.where(a > 0, frame[..., :3] / np.where(a > 0, a, 1), 0.0)
+    want = np.concatenate([straight * np.clip(a, 0, 1), np.clip(a, 0, 1)], axis=2).astype(np.float16).astype(np.float32)
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    if alpha_kind == "patch":
+        assert (got[alpha == 0] == 0).all()
+
+
 @pytest.mark.parametrize(("compression", "const"), [("zip", "ZIP_COMPRESSION"), ("dwaa", "DWAA_COMPRESSION")])
 def test_exr_compression_colorspace_and_printf_pattern(tmp_path, compression, const):
     frame = np.full((H, W, 3), 128, np.uint8)
