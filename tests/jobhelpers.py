@@ -46,3 +46,29 @@ class SlowConvert(ConvertProducer):
 
 
 register_producer("slow_convert", SlowConvert)
+
+
+class CountingConvert(ConvertProducer):
+    """`convert` that counts the producers made and, once per class reset, fails on frame
+    `fail_at` with a transient I/O error (a worker fault that a retry fixes)."""
+
+    made = 0
+    closed = 0
+    fail_at: int | None = None
+
+    def __init__(self, spec) -> None:
+        super().__init__(spec)
+        type(self).made += 1
+
+    def frame(self, index):
+        if index == type(self).fail_at:
+            type(self).fail_at = None
+            raise OSError(5, "Input/output error (injected)")
+        return super().frame(index)
+
+    def close(self) -> None:
+        type(self).closed += 1
+        super().close()
+
+
+register_producer("counting_convert", CountingConvert)

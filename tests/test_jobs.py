@@ -144,6 +144,28 @@ def test_vanished_output_folder_is_a_clear_error(plate, tmp_path):
         run_job(spec)
 
 
+def test_a_local_run_keeps_one_producer_across_chunks_and_a_retry_starts_fresh(plate, tmp_path):
+    """Consecutive chunks in one process share the producer (the plate stays open, a render's
+    state carries on); a chunk that fails and is retried gets a new one; every producer is
+    closed; the frames are those of a run without the fault."""
+    from tests.jobhelpers import CountingConvert
+
+    clean = JobSpec.create("convert", str(plate), str(tmp_path / "clean.####.exr"), (0, 29), chunk_size=8)
+    run_job(clean)
+    CountingConvert.made = CountingConvert.closed = 0
+    CountingConvert.fail_at = None
+    spec = JobSpec.create("counting_convert", str(plate), str(tmp_path / "a.####.exr"), (0, 29), chunk_size=8)
+    run_job(spec)
+    assert (CountingConvert.made, CountingConvert.closed) == (1, 1)
+    CountingConvert.made = CountingConvert.closed = 0
+    CountingConvert.fail_at = 13  # in the second chunk
+    spec = JobSpec.create("counting_convert", str(plate), str(tmp_path / "b.####.exr"), (0, 29), chunk_size=8)
+    run_job(spec)
+    assert (CountingConvert.made, CountingConvert.closed) == (2, 2)
+    for n in range(1001, 1031):
+        np.testing.assert_array_equal(_exr_pixels(tmp_path / f"b.{n}.exr"), _exr_pixels(tmp_path / f"clean.{n}.exr"))
+
+
 def test_a_chunk_failing_beyond_its_retries_is_reported(plate, tmp_path):
     spec = JobSpec.create("convert", str(plate), str(tmp_path / "o.####.exr"), (0, 40), chunk_size=10,
                           max_retries=1)

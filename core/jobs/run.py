@@ -135,8 +135,13 @@ def check_output_folder(spec: JobSpec) -> None:
                              "create it or choose another output")
 
 
-def run_chunk(spec: JobSpec, index: int, progress: Progress | None = None, cancel: Cancel | None = None) -> int:
-    """Render chunk `index` of `spec`, skipping what is already done. Returns frames rendered."""
+def run_chunk(spec: JobSpec, index: int, progress: Progress | None = None, cancel: Cancel | None = None,
+              producer: FrameProducer | None = None) -> int:
+    """Render chunk `index` of `spec`, skipping what is already done. Returns frames rendered.
+
+    `producer`: one kept by the caller across consecutive chunks (a local run): it is neither
+    made nor closed here, and a chunk that starts where the last one ended continues its decode
+    and its render state instead of reopening the plate and re-rendering the warm-up frames."""
     from core.media.writers import open_writer
 
     check_output_folder(spec)
@@ -149,7 +154,9 @@ def run_chunk(spec: JobSpec, index: int, progress: Progress | None = None, cance
         todo = [] if done and chunk_movie_path(spec, index).exists() else list(range(chunk[0], chunk[1] + 1))
     if not todo:
         return 0
-    producer = make_producer(spec)
+    own = producer is None
+    if producer is None:
+        producer = make_producer(spec)
     rendered = 0
     try:
         if spec.sequence:
@@ -179,7 +186,8 @@ def run_chunk(spec: JobSpec, index: int, progress: Progress | None = None, cance
                         progress(1, len(todo))
             record.append({"type": "chunk", "chunk": index, "first": chunk[0], "last": chunk[1], "file": str(path)})
     finally:
-        producer.close()
+        if own:
+            producer.close()
     return rendered
 
 
@@ -234,28 +242,50 @@ def completed(spec: JobSpec) -> bool:
 
 
 def _run_local(spec: JobSpec, chunks: list[int], progress: Progress | None, cancel: Cancel | None) -> None:
-    for i in chunks:
-        attempt = 0
-        while True:
-            try:
-                run_chunk(spec, i, progress, cancel)
-                break
-            except (UserCancelled, KeyboardInterrupt):
-                raise
-            except FacsimileError as exc:
-                # Errors a retry cannot fix (disk full, vanished folder) stop at once.
-                a, b = spec.chunks()[i]
-                raise FacsimileError(f"chunk {i} (frames {a}-{b}) failed: {exc}; finished frames are kept, "
-                                     "run again to resume") from exc
-            except OSError as exc:
-                if exc.errno in _FATAL_ERRNOS:
-                    from core.util.atomic import describe_os_error
+    """The chunks one after the other in this process, with one producer while they succeed:
+    opening the plate, building the renderer and warming the colour window for every chunk cost
+    a third again of the frames (and a seek back to a keyframe, a GOP of decoding, per chunk of
+    a long-GOP plate). The pixels are the same: the warm-up exists to reproduce this state."""
+    producer: FrameProducer | None = None
+    try:
+        for i in chunks:
+            attempt = 0
+            while True:
+                try:
+                    if producer is None:
+                        producer = make_producer(spec)
+                    run_chunk(spec, i, progress, cancel, producer=producer)
+                    break
+                except (UserCancelled, KeyboardInterrupt):
+                    raise
+                except FacsimileError as exc:
+                    # Errors a retry cannot fix (disk full, vanished folder) stop at once.
+                    a, b = spec.chunks()[i]
+                    raise FacsimileError(f"chunk {i} (frames {a}-{b}) failed: {exc}; finished frames are kept, "
+                                         "run again to resume") from exc
+                except OSError as exc:
+                    if exc.errno in _FATAL_ERRNOS:
+                        from core.util.atomic import describe_os_error
 
-                    raise FacsimileError(f"chunk {i} failed: {describe_os_error(exc, spec.output)}; finished "
-                                         "frames are kept, run again to resume") from exc
-                attempt = _retry(spec, i, exc, attempt)
-            except Exception as exc:  # noqa: BLE001 - a worker fault: retry with a limit
-                attempt = _retry(spec, i, exc, attempt)
+                        raise FacsimileError(f"chunk {i} failed: {describe_os_error(exc, spec.output)}; finished "
+                                             "frames are kept, run again to resume") from exc
+                    producer = _discard(producer)  # a retry starts from a fresh plate and renderer
+                    attempt = _retry(spec, i, exc, attempt)
+                except Exception as exc:  # noqa: BLE001 - a worker fault: retry with a limit
+                    producer = _discard(producer)
+                    attempt = _retry(spec, i, exc, attempt)
+    finally:
+        _discard(producer)
+
+
+def _discard(producer: FrameProducer | None) -> None:
+    """Close a producer (None is fine); returns None to clear the caller's reference."""
+    if producer is not None:
+        try:
+            producer.close()
+        except Exception as exc:  # noqa: BLE001 - closing after a failure must not hide it
+            log.warning("closing the frame producer failed: %s", exc)
+    return None
 
 
 #: disk full, file too large, quota, read-only: a retry cannot fix these
