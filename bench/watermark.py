@@ -73,6 +73,18 @@ def numpy_watermarked(image: np.ndarray, render_id: str) -> np.ndarray:
     return out
 
 
+def best_of(fns: dict, img: np.ndarray, repeats: int) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """Best wall time (s) of each labelled fn(img, id) over alternating runs, and their outputs."""
+    best = {label: np.inf for label in fns}
+    outs: dict[str, np.ndarray] = {}
+    for _ in range(repeats):
+        for label, fn in fns.items():
+            t = time.perf_counter()
+            outs[label] = fn(img, "bench")
+            best[label] = min(best[label], time.perf_counter() - t)
+    return best, outs
+
+
 def main(argv: list[str] | None = None) -> int:
     from core.delivery.watermark import embed
     from core.render.job import watermarked
@@ -89,13 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                     img = rng.random((h, w, ch), np.float32)
                 else:
                     img = rng.integers(0, np.iinfo(dt).max, (h, w, ch), dtype=dt)
-                best = {"numpy": np.inf, "embed": np.inf}
-                outs = {}
-                for _ in range(args.repeats):
-                    for label, fn in (("numpy", numpy_embed), ("embed", embed)):
-                        t = time.perf_counter()
-                        outs[label] = fn(img, "bench")
-                        best[label] = min(best[label], time.perf_counter() - t)
+                best, outs = best_of({"numpy": numpy_embed, "embed": embed}, img, args.repeats)
                 same = np.array_equal(outs["numpy"], outs["embed"])
                 name = f"{w}x{h} {'RGBA' if ch == 4 else 'RGB'} {np.dtype(dt).name}"
                 print(f"{name:<24}{1000 * best['numpy']:>10.1f}{1000 * best['embed']:>10.1f}"
@@ -104,13 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'frame':<24}{'numpy ms':>10}{'now ms':>10}{'speed-up':>10}  max difference")
     for ch in (4, 3):
         img = (rng.random((2160, 3840, ch), np.float32) * 1.3 - 0.1).astype(np.float32)
-        best = {"numpy": np.inf, "now": np.inf}
-        outs = {}
-        for _ in range(args.repeats):
-            for label, fn in (("numpy", numpy_watermarked), ("now", watermarked)):
-                t = time.perf_counter()
-                outs[label] = fn(img, "bench")
-                best[label] = min(best[label], time.perf_counter() - t)
+        best, outs = best_of({"numpy": numpy_watermarked, "now": watermarked}, img, args.repeats)
         diff = float(np.abs(outs["numpy"] - outs["now"]).max())
         name = f"3840x2160 {'RGBA' if ch == 4 else 'RGB'} linear"
         print(f"{name:<24}{1000 * best['numpy']:>10.1f}{1000 * best['now']:>10.1f}"
