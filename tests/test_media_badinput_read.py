@@ -106,3 +106,17 @@ def test_cli_probe_error_is_one_line(tmp_path, capsys):
     rc = main(["probe", str(tmp_path / "empty.mov")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == MediaError.exit_code and len(err) == 1 and err[0].startswith("facsimile: error:")
+
+
+def test_truncated_prores_faststart_falls_back_to_reading_what_exists(tmp_path):
+    """An intra-only MOV is indexed from its sample tables (no packet read at open); a copy cut
+    off after its index lists samples past the end of the file, so it is demuxed as before: the
+    frames that exist open, with the count corrected and a note."""
+    full = make_video(tmp_path / "full.mov", frames=30, codec="prores_ks", pix_fmt="yuv422p10le",
+                      faststart=True).read_bytes()
+    (tmp_path / "cut.mov").write_bytes(full[: len(full) * 2 // 3])
+    with open_media(tmp_path / "cut.mov") as r:
+        n = r.info.frame_count
+        assert 10 < n < 30 and not r._intra_indexed
+        assert any("end" in note for note in r.info.notes)
+        assert which_frame(r.read_rgb8(n - 1).astype(np.uint8), [n - 2, n - 1, n]) == n - 1

@@ -275,3 +275,33 @@ def test_to_rgb8_matches_the_transfer_function_and_leaves_the_frame_alone(dtype,
     np.testing.assert_array_equal(img, before)
     if dtype != np.uint16:
         assert to_rgb8(img)[0, :4, 0].tolist() == [0, 255, 0, 255]
+
+
+@pytest.mark.parametrize("vfr", [False, True])
+def test_intra_only_mov_indexed_from_its_sample_tables(tmp_path, vfr):
+    """A ProRes MOV is opened from the container's sample tables, without reading its packets
+    (a multi-gigabyte 4K plate was read end to end at every open); the frame table, the frame
+    count and every picture are those the demuxing path gives, VFR timestamps included. A
+    long-GOP H.264 file is still demuxed."""
+    import core.media.reader as reader_mod
+
+    pts = [0, 1, 2, 4, 5, 8, 9, 10, 12, 13, 14, 15] if vfr else None
+    path = make_video(tmp_path / "p.mov", frames=12, width=96, height=64, codec="prores_ks",
+                      pix_fmt="yuv444p10le", pts=pts, time_base=Fraction(1, 24) if vfr else None)
+    with open_media(path) as fast:
+        assert fast._intra_indexed
+        real = reader_mod._container_index
+        try:
+            reader_mod._container_index = lambda *a: None
+            with open_media(path) as slow:
+                assert not slow._intra_indexed
+                np.testing.assert_array_equal(fast._pts, slow._pts)
+                assert fast.info.frame_count == slow.info.frame_count == 12
+                assert fast.info.vfr == slow.info.vfr == vfr
+                for i in (0, 5, 11, 3):
+                    np.testing.assert_array_equal(fast.read(i), slow.read(i))
+                    assert fast.frame_time(i) == slow.frame_time(i)
+        finally:
+            reader_mod._container_index = real
+    with open_media(make_video(tmp_path / "h.mp4", frames=12, width=96, height=64)) as h264:
+        assert not h264._intra_indexed and h264.info.frame_count == 12

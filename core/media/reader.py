@@ -278,6 +278,47 @@ def _fmt_timecode(tc: Any) -> str | None:
     return s or None
 
 
+def _container_index(c: Any, st: Any, path: Path) -> tuple[list[int], list[int], dict[int, int], int] | None:
+    """(pts, keyframe pts, keyframe dts, discarded count) from the container's own sample
+    tables, read without touching a packet; None where that index cannot stand in for demuxing.
+
+    Demuxing reads the whole file: a multi-gigabyte 4K ProRes plate was read end to end each time
+    it was opened (studio, probe, analysis, every render). For an intra-only codec in MOV/MP4
+    every sample is a keyframe and presentation order is decode order, so the index FFmpeg built
+    from the sample tables (edit lists applied, leading samples marked discarded) gives the same
+    table. Anything else (long-GOP codecs, other containers, an index that disagrees with the
+    stream's frame count, or samples past the end of a cut-off file) is demuxed as before."""
+    try:
+        if not getattr(st.codec_context.codec, "intra_only", False):
+            return None
+        if "mov" not in str(getattr(c.format, "name", "")).split(","):
+            return None
+        entries = st.index_entries
+        n = len(entries)
+        if n == 0 or (st.frames and n != int(st.frames)):
+            return None
+        size = os.path.getsize(path)
+        pts: list[int] = []
+        key_pts: list[int] = []
+        key_dts: dict[int, int] = {}
+        discarded = 0
+        for e in entries:
+            if e.size <= 0 or e.pos < 0 or e.pos + e.size > size or not e.is_keyframe:
+                return None
+            t = int(e.timestamp)
+            key_pts.append(t)
+            key_dts[t] = t
+            if e.is_discard:
+                discarded += 1
+            else:
+                pts.append(t)
+        if not pts or any(b <= a for a, b in zip(pts, pts[1:], strict=False)):
+            return None
+        return pts, key_pts, key_dts, discarded
+    except (AttributeError, TypeError, ValueError, OSError):
+        return None
+
+
 class VideoReader(Reader):
     """A video file read frame-accurately through PyAV (see module docstring)."""
 
@@ -342,8 +383,12 @@ class VideoReader(Reader):
         self.stats = {"seeks": 0, "decoded": 0}  # for tests and benchmarks: seeks made, pictures decoded
         self._first_frame = self._first_img_frame = None
         self._pts = np.zeros(0, dtype=np.int64)
+        indexed = _container_index(c, st, self._path)
+        self._intra_indexed = indexed is not None
         try:
-            for pkt in c.demux(st):
+            if indexed is not None:
+                pts, key_pts, key_dts, discarded = indexed
+            for pkt in (c.demux(st) if indexed is None else ()):
                 if pkt.size == 0 and pkt.dts is None:
                     continue
                 if pkt.is_keyframe and pkt.pts is not None:
@@ -563,7 +608,9 @@ class VideoReader(Reader):
                 first_pts = frame.pts
                 self._first_frame = self._first_img_frame = frame
             seen.append(frame.pts)
-            if len(seen) >= 24:
+            # an intra-only stream indexed from its sample tables cannot reorder: its first
+            # picture is enough (24 of them cost a second per open on a 4K ProRes plate)
+            if len(seen) >= (1 if self._intra_indexed else 24):
                 break
         if any(b <= a for a, b in zip(seen, seen[1:], strict=False)):
             self._nonmono = True
@@ -598,7 +645,11 @@ class VideoReader(Reader):
             return
         expected = set(range(k, n))
         missing = sorted(expected - seen)
-        if missing and missing[0] > k:
+        # every frame of an intra-only stream is a keyframe, so a picture cut off at the end is
+        # the last keyframe itself: it counts as a damaged tail too (not for long-GOP streams,
+        # where a keyframe that does not decode is not evidence of a cut)
+        intra = bool(getattr(self._stream.codec_context.codec, "intra_only", False))
+        if missing and (missing[0] > k or (intra and missing[0] == k > 0)):
             # only drop a damaged *tail*; holes in the middle are reported when read
             keep = missing[0]
             if all(m >= keep for m in missing):
