@@ -183,6 +183,8 @@ class Viewer(QWidget):
         self._a = self._b = None
         self._seq += 1
         self._shown_seq = self._seq  # results of the previous plate still in flight are dropped
+        self._pending = -1  # and a rest timer still running does not ask the new plate for that frame
+        self._rest.stop()
         if frames is None:
             self.image.clear()
             self.info.setText("no plate")
@@ -224,12 +226,10 @@ class Viewer(QWidget):
 
     def _submit(self, index: int, fast: bool) -> None:
         """Queue frame `index` on the worker; its inputs are gathered now, on this thread."""
+        if self.frames is None:
+            return
         self._seq += 1
         self._pool.start(_FrameRun(self, self._seq, self._frame_job(index, fast), index, fast, time.perf_counter()))
-
-    def busy(self) -> bool:
-        """Whether a frame request is still being decoded or rendered."""
-        return self._pool.activeThreadCount() > 0
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
         """Drop queued frame requests and wait for the one running (the window is closing)."""

@@ -435,6 +435,15 @@ def test_viewer_decodes_and_renders_off_the_ui_thread_newest_request_first(win, 
     v.wait_idle()
     qtbot.wait(100)
     assert v.current_frame == 7 and shown[-1] == (7, "full")
+    # the plate goes while a request is out and the rest timer runs: nothing of it comes back
+    v._rest.setInterval(50)
+    win.session.set_frame(5)
+    v.set_frames(None)
+    qtbot.wait(300)
+    v.wait_idle()
+    qtbot.wait(50)
+    assert v.current_frame == -1 and shown[-1] == (7, "full")
+    assert "cannot be shown" not in v.notice.textItem.toPlainText()
 
 
 def test_viewer_wipe_and_overlay_toggles(win):
