@@ -10,9 +10,11 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
+from PySide6.QtCore import QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+
+from studio.workers import Worker
 
 log = logging.getLogger(__name__)
 THUMB = QSize(96, 54)
@@ -42,26 +44,6 @@ def thumbnail_rgb(path: Path, frame: int, size: QSize = THUMB) -> np.ndarray:
     return np.ascontiguousarray(rgb[..., :3])
 
 
-class _ThumbResults(QObject):
-    ready = Signal(str, object)  # key, RGB8 array or the exception
-
-
-class _ThumbRun(QRunnable):
-    def __init__(self, results: _ThumbResults, key: str, path: Path, frame: int) -> None:
-        super().__init__()
-        self._results, self._key, self._path, self._frame = results, key, path, frame
-
-    def run(self) -> None:
-        try:
-            out: object = thumbnail_rgb(self._path, self._frame)
-        except Exception as exc:  # noqa: BLE001 - a missing thumbnail must not stop the bin
-            out = exc
-        try:
-            self._results.ready.emit(self._key, out)
-        except RuntimeError:  # the bin was closed meanwhile
-            pass
-
-
 class ProjectBin(QWidget):
     """Tree of plates and shots. shotActivated(shot_id) when the user picks a shot."""
 
@@ -82,8 +64,6 @@ class ProjectBin(QWidget):
         self._asked: set[str] = set()
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
-        self._results = _ThumbResults(self)
-        self._results.ready.connect(self._thumb_ready)
 
     def populate(self, session) -> None:
         """Rebuild from the session's project (thumbnails: first frame of each shot, via core.media)."""
@@ -103,10 +83,11 @@ class ProjectBin(QWidget):
             if shot.curves:
                 flags.append(f"{len(shot.curves)} face{'s' if len(shot.curves) > 1 else ''}")
             it = QTreeWidgetItem(shots, [shot.name, f"{shot.frame_in}-{shot.frame_out}"])
+            key = f"{shot.plate_id}:{shot.frame_in}"
             it.setData(0, Qt.UserRole, shot.id)
-            it.setData(0, Qt.UserRole + 1, f"{shot.plate_id}:{shot.frame_in}")
+            it.setData(0, Qt.UserRole + 1, key)
             it.setToolTip(0, f"{shot.name} ({shot.id}) plate {shot.plate_id}" + (f"\n{', '.join(flags)}" if flags else ""))
-            pix = self._thumb(session, shot)
+            pix = self._thumb(session, shot, key)
             if pix is not None:
                 it.setIcon(0, QIcon(pix))
             if shot.id == getattr(session.shot, "id", None):
@@ -114,9 +95,9 @@ class ProjectBin(QWidget):
         plates.setExpanded(True)
         shots.setExpanded(True)
 
-    def _thumb(self, session, shot) -> QPixmap | None:
-        """The shot's thumbnail if made already; else it is queued on the worker (None now)."""
-        key = f"{shot.plate_id}:{shot.frame_in}"
+    def _thumb(self, session, shot, key: str) -> QPixmap | None:
+        """The shot's thumbnail (`key`: its plate and first frame) if made already; else it is
+        queued on the bin's worker (None now). A failure is logged by the worker."""
         if key in self._thumbs:
             return self._thumbs[key]
         if key not in self._asked:
@@ -128,14 +109,16 @@ class ProjectBin(QWidget):
             if plate is None:
                 return None
             self._asked.add(key)
-            self._pool.start(_ThumbRun(self._results, key, Path(plate), int(shot.frame_in)))
+            path, frame = Path(plate), int(shot.frame_in)
+            w = Worker(lambda _progress, _cancelled: thumbnail_rgb(path, frame), name=f"thumbnail of {key}",
+                       parent=self)
+            w.finished.connect(lambda rgb, key=key: self._thumb_ready(key, rgb))
+            w.ended.connect(w.deleteLater)
+            w.start(self._pool)
         return None
 
-    def _thumb_ready(self, key: str, out: object) -> None:
-        if isinstance(out, Exception):
-            log.warning("no thumbnail for %s: %s", key, out)
-            return
-        pix = rgb_to_pixmap(out)
+    def _thumb_ready(self, key: str, rgb: np.ndarray) -> None:
+        pix = rgb_to_pixmap(rgb)
         self._thumbs[key] = pix
         root = self.tree.invisibleRootItem()
         for i in range(root.childCount()):
