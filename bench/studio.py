@@ -14,6 +14,11 @@
    same drag redrawn as Qt does it after a mouse move (processEvents paints the dirty region
    only, the dragged curves' lanes; one paint event per step is checked).
 
+3. Viewer paint: the UI-thread cost of putting one decoded 8-bit frame of the plate's size on
+   screen (ImageItem.setImage + a viewport repaint), the way the viewer does it now (the frame
+   as it is, no levels) beside the way it did before (levels (0, 255), and a strided half-size
+   view while scrubbing), alternating in one run.
+
 Run: QT_QPA_PLATFORM=offscreen .venv/bin/python bench/studio.py [--clip PATH] [--frames N]
 """
 
@@ -190,6 +195,37 @@ def bench_drag(n_curves: int = 40, n_frames: int = 10_000, steps: int = 40) -> f
     return results["2 keys (AU12L/R)"]
 
 
+def bench_paint(height: int, rounds: int = 12) -> None:
+    """Median UI-thread ms to upload and paint one 16:9 8-bit frame `height` high, now vs before."""
+    from studio.app import ensure_app
+    from studio.viewer import Viewer
+
+    app = ensure_app()
+    v = Viewer()
+    v.resize(1600, 900)
+    v.show()
+    app.processEvents()
+    frame = (np.random.default_rng(0).random((height, height * 16 // 9, 3)) * 255).astype(np.uint8)
+    ways = {
+        "now (frame as it is)": lambda a: v.image.setImage(a, autoLevels=False, levels=None),
+        "before, at rest (levels 0..255)": lambda a: v.image.setImage(a, autoLevels=False, levels=(0, 255)),
+        "before, scrubbing (levels, a[::2, ::2])": lambda a: v.image.setImage(a[::2, ::2], autoLevels=False,
+                                                                             levels=(0, 255)),
+    }
+    ms: dict[str, list[float]] = {k: [] for k in ways}
+    for i in range(rounds):
+        img = np.roll(frame, i, axis=1)  # a new picture each time, as a scrub gives
+        for name, show in ways.items():
+            t0 = time.perf_counter()
+            show(img)
+            v.view.viewport().repaint()
+            app.processEvents()
+            ms[name].append((time.perf_counter() - t0) * 1e3)
+    for name, vals in ms.items():
+        print(f"viewer paint {height * 16 // 9}x{height}, {name:42s} {stats(vals)}")
+    v.close()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clip", type=Path, default=REPO.parent / "shared" / "media" / "clips" / "d0.mp4")
@@ -197,6 +233,7 @@ def main() -> int:
     ap.add_argument("--height", type=int, default=1080, help="plate height: 1080 (held to the target) or e.g. 2160")
     args = ap.parse_args()
     drag = bench_drag()  # the typical drag (a few keys) is the one held to the target
+    bench_paint(args.height)
     if not args.clip.exists():
         print(f"scrub bench skipped: {args.clip} not found")
         return 0 if drag <= 30 else 1

@@ -461,6 +461,36 @@ def test_viewer_wipe_and_overlay_toggles(win):
     assert v.mode.currentIndex() == 1
 
 
+def test_viewer_paints_the_frames_own_8bit_values(qtbot):
+    """The viewer puts a frame's 8-bit values on screen as they are: a dim frame is not stretched
+    to the display range and nothing is rescaled (the frame goes up without levels, pyqtgraph's
+    cheapest path). Checked on the painted viewport, at the centre of flat colour blocks."""
+    from PySide6.QtCore import QRectF
+
+    from studio.viewer import Viewer
+
+    v = Viewer()
+    qtbot.addWidget(v)
+    v.resize(640, 480)
+    v.show()
+    qtbot.waitExposed(v)
+    rng = np.random.default_rng(3)
+    colours = rng.integers(4, 100, size=(6, 8, 3), dtype=np.uint8)  # dim: max under 100
+    frame = np.ascontiguousarray(np.repeat(np.repeat(colours, 24, axis=0), 24, axis=1))  # 144 x 192
+    v.image.setImage(np.zeros_like(frame))  # a first image, so _compose keeps the view below
+    v._a, v._b = frame, None
+    v._compose()
+    v.vb.setRange(QRectF(0, 0, frame.shape[1], frame.shape[0]), padding=0)
+    QApplication.processEvents()
+    shot = v.view.grab().toImage()
+    for by in range(colours.shape[0]):
+        for bx in range(colours.shape[1]):
+            scene = v.vb.mapViewToScene(QPointF(bx * 24 + 12, by * 24 + 12))
+            px = v.view.mapFromScene(scene)
+            c = shot.pixelColor(px)
+            assert (c.red(), c.green(), c.blue()) == tuple(int(x) for x in colours[by, bx]), (by, bx)
+
+
 # ---------------------------------------------------------------------- render queue
 def test_render_queue_cancel_midway_and_restart(qtbot, tmp_path, plate):
     from core.jobs import JobSpec
