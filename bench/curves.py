@@ -2,7 +2,10 @@
 
 Measures, in the same run: a cold evaluation of every curve (no cache), the whole CurveSet
 (base + one additive key layer, gain, clamp) cold, a re-evaluation after one key edit
-(only the edited curve's span is recomputed), and a fully cached re-evaluation.
+(only the edited curve's span is recomputed), a fully cached re-evaluation, and one step of a
+drag of one key on every curve (MoveKeys pushed and merged into the drag's undo step, then the
+set evaluated) beside the same evaluation with every curve marked dirty over its whole range,
+as replacing a key list did before set_keys diffed the lists.
 Run: .venv/bin/python bench/curves.py [--quick]
 """
 
@@ -29,6 +32,29 @@ def _best(fn, repeat: int) -> float:
         fn()
         best = min(best, time.perf_counter() - t0)
     return best * 1000.0
+
+
+def _drag_step(cs: CurveSet, curves: dict[str, Curve], names: list[str], repeat: int) -> tuple[float, float]:
+    """Best ms of one drag step (push a merged MoveKeys of one key per curve, evaluate the set),
+    and of the same step with every curve's cache marked dirty over its whole range."""
+    from core.project.commands import MoveKeys
+    from core.project.undo import UndoStack
+
+    stack = UndoStack()
+    sel = {n: [int(curves[n].frames[200])] for n in names}
+    cs.evaluate_matrix()
+    best = {False: float("inf"), True: float("inf")}
+    for i in range(2 * repeat):
+        whole = bool(i % 2)
+        t0 = time.perf_counter()
+        cmd = stack.push(MoveKeys(cs, "edit", sel, 0, 0.01, merge_id="drag"))
+        if whole:
+            for c in curves.values():
+                c._touch(None)
+        cs.evaluate_matrix()
+        best[whole] = min(best[whole], time.perf_counter() - t0)
+        sel = {n: list(f) for n, f in cmd.compute.new_selection.items()}
+    return best[False] * 1000.0, best[True] * 1000.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         times.append(time.perf_counter() - t0)
     t_edit = min(times) * 1000
     t_cached = _best(cs.evaluate_matrix, repeat)
+    t_step, t_full = _drag_step(cs, curves, names, repeat)
     print(f"curves: {n_curves} x {n_frames} frames, {n_keys} keys each (best of {repeat})")
     print(f"  evaluate 40 keyed curves, cold        {t_cold:8.2f} ms   ratio to {TARGET_MS:g} ms target: {t_cold / TARGET_MS:.2f}")
     print(f"  reference: np.interp, 40 curves (linear only)  {t_floor:6.2f} ms   keyed Bezier/linear/constant "
@@ -90,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  after one key edit (incremental)      {t_edit:8.2f} ms   ratio: {t_edit / TARGET_MS:.2f}"
           f"   speed-up vs cold: {t_set / max(t_edit, 1e-9):.1f}x")
     print(f"  cached, nothing changed               {t_cached:8.2f} ms   ratio: {t_cached / TARGET_MS:.2f}")
+    print(f"  drag step, 1 key on each of 40 curves {t_step:8.2f} ms   (undo push + merge, evaluate the set)")
+    print(f"    same, whole curves marked dirty     {t_full:8.2f} ms   ratio now/whole: {t_step / max(t_full, 1e-9):.2f}")
     return 0 if t_cold < TARGET_MS else 1
 
 

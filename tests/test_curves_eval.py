@@ -89,7 +89,7 @@ def test_free_and_broken_tangents() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["ins", "del", "move", "val"]), st.integers(0, 120),
+@given(st.lists(st.tuples(st.sampled_from(["ins", "del", "move", "val", "set", "setadd", "setdel"]), st.integers(0, 120),
                           st.floats(-3, 3, allow_nan=False), st.integers(-7, 7)), min_size=1, max_size=15))
 def test_incremental_cache_equals_full_evaluation(edits: list) -> None:
     rng = np.random.default_rng(1)
@@ -108,11 +108,35 @@ def test_incremental_cache_equals_full_evaluation(edits: list) -> None:
                 c.remove_frames([target])
             elif op == "move":
                 c.move_keys([target], df, value)
+            elif op == "set":  # whole key list replaced, one key changed (value and tangents), as undo does
+                c.set_keys([k.replace(value=value, tangent_mode=TangentMode.FREE, in_tangent=(-2.0, df / 3),
+                                      out_tangent=(2.0, -df / 3)) if k.frame == target else k for k in c.keys])
+            elif op == "setadd":
+                c.set_keys(list(c.keys) + [Key(frame + df, value)])
+            elif op == "setdel":
+                c.set_keys([k for k in c.keys if k.frame != target])
             else:
                 c.replace_key(target, c.key_at(target).replace(value=value))
         cached = c.evaluate_range(-10, 130).copy()
         fresh = Curve(c.keys)._eval_raw(np.arange(-10, 131))
         np.testing.assert_allclose(cached, fresh, rtol=0, atol=1e-12)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.sets(st.integers(0, 40), min_size=1, max_size=20), st.data(), st.integers(-6, 6),
+       st.floats(-2, 2, allow_nan=False))
+def test_moved_keys_matches_the_plain_definition(frames: set, data, df: int, dv: float) -> None:
+    """moved_keys (binary search on the sorted keys) gives what its definition says: the selected
+    keys shifted, unmoved keys they land on dropped, the rest kept, all sorted by frame."""
+    from core.curves import moved_keys
+
+    keys = [Key(f, f * 0.1) for f in sorted(frames)]
+    sel = data.draw(st.sets(st.sampled_from(sorted(frames)) | st.integers(-3, 45), max_size=8))
+    got, new_frames = moved_keys(keys, sel, df, dv)
+    moved = [k.replace(frame=k.frame + df, value=k.value + dv) for k in keys if k.frame in sel]
+    landed = {k.frame for k in moved}
+    want = sorted([k for k in keys if k.frame not in sel and k.frame not in landed] + moved, key=lambda k: k.frame)
+    assert got == want and new_frames == sorted(landed)
 
 
 def _cs() -> CurveSet:

@@ -14,8 +14,11 @@ re-evaluates only the frames that edit can change (the span between the keys aro
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
+import itertools
 import math
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -67,6 +70,13 @@ class Key:
         object.__setattr__(self, "tangent_mode", TangentMode(self.tangent_mode))
         object.__setattr__(self, "in_tangent", (float(self.in_tangent[0]), float(self.in_tangent[1])))
         object.__setattr__(self, "out_tangent", (float(self.out_tangent[0]), float(self.out_tangent[1])))
+        self._set_row()
+
+    def _set_row(self) -> None:
+        # the key as one row of Curve's per-key arrays (not a field: equality and hashing ignore
+        # it), made once here so rebuilding a curve's arrays after an edit is one numpy call
+        object.__setattr__(self, "_row", (self.frame, self.value, _INTERP_CODE[self.interp],
+                                          _MODE_CODE[self.tangent_mode], *self.in_tangent, *self.out_tangent))
 
     @classmethod
     def _make(cls, frame: int, value: float, interp: Interp, mode: TangentMode, it: tuple[float, float],
@@ -74,6 +84,7 @@ class Key:
         """Fast constructor for already-validated fields (bulk loading)."""
         k = object.__new__(cls)
         k.__dict__.update(frame=frame, value=value, interp=interp, tangent_mode=mode, in_tangent=it, out_tangent=ot)
+        k._set_row()
         return k
 
     def replace(self, **changes: object) -> Key:
@@ -96,6 +107,43 @@ def _slope(t: tuple[float, float]) -> float:
     if abs(dx) < 1e-9:
         dx = 1e-9 if dx >= 0 else -1e-9
     return dy / dx
+
+
+def moved_keys(keys: Sequence[Key], frames: Iterable[int], dframe: float, dvalue: float = 0.0
+               ) -> tuple[list[Key], list[int]]:
+    """`keys` (sorted, unique frames) with those on `frames` moved by (dframe snapped to a whole
+    frame, dvalue); moved keys replace unmoved keys they land on. Returns (the new keys sorted by
+    frame, the moved keys' new frames sorted). Curve.move_keys on a key list, without a Curve."""
+    # keys are sorted: the selected and the landed-on keys are found by binary search and
+    # taken out by index, so a drag of a few keys on long curves costs no pass over every key
+    out = list(keys)
+    df = int(round(dframe))
+    moved = []
+    for f in sorted({int(f) for f in frames}, reverse=True):
+        i = bisect.bisect_left(out, f, key=_frame_of)
+        if i < len(out) and out[i].frame == f:
+            k = out.pop(i)
+            moved.append(k.replace(frame=k.frame + df, value=k.value + dvalue))
+    for k in moved:  # a moved key replaces an unmoved key it lands on
+        i = bisect.bisect_left(out, k.frame, key=_frame_of)
+        if i < len(out) and out[i].frame == k.frame:
+            out[i] = k
+        else:
+            out.insert(i, k)
+    return out, sorted(k.frame for k in moved)
+
+
+def _frame_of(k: Key) -> int:
+    return k.frame
+
+
+_FRAME = operator.attrgetter("frame")
+
+
+def _same_run(a: Sequence[Key], b: Sequence[Key]) -> int:
+    """How many leading items of a and b are the same objects."""
+    diff = list(map(operator.is_not, a, b))
+    return diff.index(True) if True in diff else len(diff)
 
 
 class Curve:
@@ -141,8 +189,7 @@ class Curve:
         rebuilt once per edit so evaluation set-up is vectorised."""
         ks = self._keys
         n = len(ks)
-        rows = np.array([(k.frame, k.value, _INTERP_CODE[k.interp], _MODE_CODE[k.tangent_mode], *k.in_tangent,
-                          *k.out_tangent) for k in ks], dtype=np.float64).reshape(n, 8)
+        rows = np.fromiter(itertools.chain.from_iterable([k._row for k in ks]), np.float64, count=8 * n).reshape(n, 8)
         with np.errstate(divide="ignore", invalid="ignore"):
             dxi = np.where(np.abs(rows[:, 4]) < 1e-9, np.where(rows[:, 4] >= 0, 1e-9, -1e-9), rows[:, 4])
             dxo = np.where(np.abs(rows[:, 6]) < 1e-9, np.where(rows[:, 6] >= 0, 1e-9, -1e-9), rows[:, 6])
@@ -188,15 +235,18 @@ class Curve:
         else:
             self._dirty = (min(self._dirty[0], span[0]), max(self._dirty[1], span[1]))
 
-    def _edit(self, new_keys: list[Key], changed_frames: Iterable[int]) -> None:
+    def _edit(self, new_keys: list[Key], changed_frames: Iterable[int], checked: bool = False) -> None:
+        """Set the keys and mark the frames the change can reach; checked: new_keys are known to be
+        sorted with unique frames."""
         changed = list(changed_frames)
         if changed:
             lo, hi = min(changed), max(changed)
             before = self._span_around(lo, hi)
-        new_keys = sorted(new_keys, key=lambda k: k.frame)
-        for a, b in zip(new_keys, new_keys[1:], strict=False):
-            if a.frame == b.frame:
-                raise ValueError(f"two keys on frame {a.frame}")
+        if not checked:
+            new_keys = sorted(new_keys, key=_frame_of)
+            for a, b in zip(new_keys, new_keys[1:], strict=False):
+                if a.frame == b.frame:
+                    raise ValueError(f"two keys on frame {a.frame}")
         self._keys = new_keys
         self._rebuild_arrays()
         if not changed:
@@ -206,11 +256,39 @@ class Curve:
         self._touch((min(before[0], after[0]), max(before[1], after[1])))
 
     def set_keys(self, keys: Iterable[Key]) -> None:
-        """Replace all keys (keys on the same frame: the last one wins)."""
-        by_frame = {k.frame: k for k in keys}
-        self._keys = [by_frame[f] for f in sorted(by_frame)]
-        self._rebuild_arrays()
-        self._touch(None)
+        """Replace all keys (keys on the same frame: the last one wins).
+
+        Only the frames the change can reach are marked for re-evaluation (the keys that
+        differ, two keys either side for AUTO slopes, as in _edit): an undo step or a drag
+        re-applied from its start replaces whole key lists, and re-evaluating every frame of
+        every touched curve made a 40-curve drag several times slower. Keys equal to those
+        already set change nothing."""
+        new = list(keys)
+        frames = list(map(_FRAME, new))
+        if not all(map(operator.lt, frames, itertools.islice(frames, 1, None))):
+            by_frame = {k.frame: k for k in new}
+            new = [by_frame[f] for f in sorted(by_frame)]
+        old = self._keys
+        if new == old and old:
+            return
+        if not old or not new:
+            self._keys = new
+            self._rebuild_arrays()
+            self._touch(None)
+            return
+        # most keys are the very objects already set: skip the common head and tail by identity
+        # (C-level scans), then compare what lies between by frame
+        head = _same_run(new, old)
+        tail = _same_run(new[::-1], old[::-1])
+        tail = min(tail, len(new) - head, len(old) - head)
+        was = {k.frame: k for k in old[head:len(old) - tail]}
+        changed = set()
+        for k in new[head:len(new) - tail]:
+            o = was.pop(k.frame, None)
+            if o is not k and o != k:
+                changed.add(k.frame)
+        changed.update(was)  # frames whose key is gone
+        self._edit(new, changed, checked=True)
 
     def insert_key(self, key: Key) -> None:
         """Add a key, replacing any key on the same frame."""
@@ -233,12 +311,9 @@ class Curve:
         """Move the keys on `frames` by (dframe snapped to a whole frame, dvalue). Moved keys
         replace unmoved keys they land on. Returns the new frames of the moved keys."""
         sel = {int(f) for f in frames}
-        df = int(round(dframe))
-        moved = [k.replace(frame=k.frame + df, value=k.value + dvalue) for k in self._keys if k.frame in sel]
-        targets = {k.frame for k in moved}
-        keep = [k for k in self._keys if k.frame not in sel and k.frame not in targets]
-        self._edit(keep + moved, list(sel) + list(targets))
-        return sorted(targets)
+        keys, targets = moved_keys(self._keys, sel, dframe, dvalue)
+        self._edit(keys, list(sel) + targets, checked=True)
+        return targets
 
     # ------------------------------------------------------------------ tangents
     def slopes(self) -> tuple[np.ndarray, np.ndarray]:

@@ -22,6 +22,7 @@ from core.curves import (
     TangentMode,
     butterworth,
     keys_from_samples,
+    moved_keys,
     paste_keys,
     reduce_keys,
     smooth_keys,
@@ -108,9 +109,7 @@ class CurveKeysCommand(Command):
                                  {n: self.compute.dvalue[n] + other.compute.dvalue.get(n, 0.0)
                                   for n in self.compute.sel})
             lay = self.cs.layer(self.layer)
-            for n, keys in self.before.items():
-                lay.curve(n, create=True).set_keys(keys or ())  # type: ignore[union-attr]
-            new = {n: tuple(k) for n, k in total(self.cs).items()}
+            new = {n: tuple(k) for n, k in total.apply(self.before).items()}  # from the drag's start
             for n, keys in new.items():
                 lay.curve(n, create=True).set_keys(keys)  # type: ignore[union-attr]
             self.compute, self.after = total, new
@@ -160,11 +159,13 @@ class _MoveCompute:
         self.new_selection: dict[str, list[int]] = {}
 
     def __call__(self, cs: CurveSet) -> dict[str, list[Key]]:
+        return self.apply({n: _keys(cs, self.layer, n) for n in self.sel})
+
+    def apply(self, start: Mapping[str, Sequence[Key] | None]) -> dict[str, list[Key]]:
+        """The moved key lists of the selected curves, starting from `start` {name: keys}."""
         out = {}
         for n, frames in self.sel.items():
-            c = _curve(cs, self.layer, n)
-            self.new_selection[n] = c.move_keys(frames, self.dframe, self.dvalue[n])
-            out[n] = list(c.keys)
+            out[n], self.new_selection[n] = moved_keys(start.get(n) or (), frames, self.dframe, self.dvalue[n])
         return out
 
 
