@@ -247,3 +247,31 @@ def test_convert_shows_a_progress_bar_on_a_terminal(plate, tmp_path):
     assert os.waitstatus_to_exitcode(status) == 0, text
     assert "12/12" in text and "frame/s" in text and "wrote" in text
     assert out.exists()
+
+
+@pytest.mark.parametrize("opencv_half", [True, False])
+def test_premultiply_helpers_agree_with_numpy_on_every_opencv(monkeypatch, opencv_half):
+    """colour.unpremultiply_rgba / premultiply_into / cast_into give numpy's values whether OpenCV
+    has float16 arithmetic (OpenCV 5) or not (OpenCV 4: CV_16F missing, the numpy path), on a
+    frame large enough for the OpenCV path, with alpha 0, in between, over 1 and NaN."""
+    if not opencv_half:
+        monkeypatch.delattr(cv2, "CV_16F", raising=False)
+    rng = np.random.default_rng(5)
+    f = rng.random((300, 400, 4)).astype(np.float32)
+    f[..., 3] = np.where(rng.random((300, 400)) < 0.3, 0.0, rng.random((300, 400)) * 1.2)
+    f[..., :3] *= np.clip(f[..., 3:], 0, 1)
+    a = f[..., 3:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want_straight = np.concatenate([np.where(a > 0, f[..., :3] / np.where(a > 0, a, 1), 0.0), a], axis=2)
+    straight = colour.unpremultiply_rgba(f)
+    np.testing.assert_allclose(straight, want_straight, rtol=1e-6, atol=0)
+    ac = np.clip(a, 0, 1)
+    want = np.concatenate([straight[..., :3] * ac, ac], axis=2)
+    for dtype in (np.float16, np.float32):
+        out = colour.premultiply_into(straight, np.empty(f.shape, dtype))
+        np.testing.assert_array_equal(out, want.astype(dtype))
+    np.testing.assert_array_equal(colour.cast_into(f, np.empty(f.shape, np.float16)), f.astype(np.float16))
+    f[7, 9, 3] = np.nan  # NaN alpha: numpy's meaning on either OpenCV
+    with np.errstate(invalid="ignore"):
+        got = colour.premultiply_into(f, np.empty(f.shape, np.float16))
+        assert np.isnan(got[7, 9]).all() and np.isnan(colour.unpremultiply_rgba(f)[7, 9, 3])

@@ -288,15 +288,22 @@ def test_exr_linear_premultiplied_attributes_and_channels(tmp_path):
 
 
 @pytest.mark.parametrize("alpha_kind", ["opaque", "patch", "over one", "nan"])
-def test_exr_premultiplied_linear_frames_written_as_the_general_path_would(tmp_path, alpha_kind):
-    """A premultiplied linear frame already in the output space (a render of an EXR plate) is
-    written without unpremultiplying and premultiplying again when every alpha is in 0..1; the
-    file holds what the general path writes: colour 0 where alpha is 0 (even where the frame
-    had some), straight colour times the clipped alpha where alpha is over 1, NaN kept."""
+@pytest.mark.parametrize(("source", "target"), [("Linear Rec.709 (sRGB)", "Linear Rec.709 (sRGB)"),
+                                                ("Linear Rec.709 (sRGB)", "ACEScg"),
+                                                ("Linear Rec.709 (sRGB)", "ACEScct"),
+                                                ("sRGB - Texture", "ACEScg")])
+@pytest.mark.parametrize("size", [(W, H), (320, 240)])  # numpy's size, and OpenCV's (over 2**16 values)
+def test_exr_premultiplied_frames_written_as_the_general_path_would(tmp_path, alpha_kind, source, target, size):
+    """A premultiplied frame is written as unpremultiply -> colour transform -> premultiply (the
+    EXR convention) would write it, whichever way the writer takes: as it is when every alpha is
+    in 0..1 and the transform is a matrix or nothing, on OpenCV for large frames, numpy for small
+    or NaN ones. The file holds colour 0 where alpha is 0 (even where the frame had some),
+    straight colour times the clipped alpha where alpha is over 1, NaN kept."""
+    w_, h_ = size
     rng = np.random.default_rng(2)
-    frame = (rng.random((H, W, 4)) * 1.3).astype(np.float32)
-    alpha = {"opaque": np.ones((H, W)), "patch": np.where(rng.random((H, W)) < 0.4, 0.0, rng.random((H, W))),
-             "over one": np.full((H, W), 0.8), "nan": np.full((H, W), 0.6)}[alpha_kind].astype(np.float32)
+    frame = (rng.random((h_, w_, 4)) * 1.3).astype(np.float32)
+    alpha = {"opaque": np.ones((h_, w_)), "patch": np.where(rng.random((h_, w_)) < 0.4, 0.0, rng.random((h_, w_))),
+             "over one": np.full((h_, w_), 0.8), "nan": np.full((h_, w_), 0.6)}[alpha_kind].astype(np.float32)
     if alpha_kind == "over one":
         alpha[3, 5] = 1.7
     if alpha_kind == "nan":
@@ -304,16 +311,20 @@ def test_exr_premultiplied_linear_frames_written_as_the_general_path_would(tmp_p
     frame[..., :3] *= np.nan_to_num(alpha)[..., None]
     frame[..., 3] = alpha
     frame[0, 0, :3] = 0.25 if alpha[0, 0] == 0 else frame[0, 0, :3]  # colour where alpha is 0 (patch)
-    lin = "Linear Rec.709 (sRGB)"
-    with open_writer(tmp_path / "p.####.exr", width=W, height=H, fps=Fraction(24), input_colorspace=lin,
-                     colorspace=lin, premultiplied=True) as w:
+    if not colour.is_linear(source):  # display-referred input: 16-bit code values, as a patch of a video plate
+        frame = np.clip(np.nan_to_num(frame, nan=0.5), 0, 1)
+        frame = (frame * 65535 + 0.5).astype(np.uint16)
+    with open_writer(tmp_path / "p.####.exr", width=w_, height=h_, fps=Fraction(24), input_colorspace=source,
+                     colorspace=target, premultiplied=True) as w:
         w.write(frame)
     got = OpenEXR.File(str(tmp_path / "p.1001.exr")).channels()["RGBA"].pixels.astype(np.float32)
-    a = frame[..., 3:]
+    f = colour.to_float01(frame)
+    a = f[..., 3:]
     with np.errstate(divide="ignore", invalid="ignore"):
-        straight = np.where(a > 0, frame[..., :3] / np.where(a > 0, a, 1), 0.0)
-    want = np.concatenate([straight * np.clip(a, 0, 1), np.clip(a, 0, 1)], axis=2).astype(np.float16).astype(np.float32)
-    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)
+        straight = np.where(a > 0, f[..., :3] / np.where(a > 0, a, 1), 0.0).astype(np.float32)
+    lin = colour.convert_colorspace(np.concatenate([straight, a], axis=2), source, target)
+    want = np.concatenate([lin[..., :3] * np.clip(a, 0, 1), np.clip(a, 0, 1)], axis=2).astype(np.float16)
+    np.testing.assert_allclose(got, want.astype(np.float32), rtol=2e-3, atol=1e-4)
     assert np.array_equal(np.isnan(got), np.isnan(want))
     if alpha_kind == "patch":
         assert (got[alpha == 0] == 0).all()

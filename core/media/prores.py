@@ -229,8 +229,7 @@ class ProResWriter(Writer):
         """Straight display-referred float RGB and alpha (or None) in the output colour space."""
         if frame.shape[2] == 4 and self.premultiplied:
             # premultiplied colour is colour * alpha in the input space: divide it out there
-            f = colour.to_float01(frame)
-            frame = np.concatenate([colour.unpremultiply(f[..., :3], f[..., 3]), f[..., 3:]], axis=-1)
+            frame = colour.unpremultiply_rgba(frame)
         elif self.input_colorspace == self.colorspace:
             # code values pass through: integer frames go straight to the Y'CbCr matrix
             alpha = None
