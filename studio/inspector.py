@@ -114,9 +114,11 @@ class GainRow(QWidget):
     def __init__(self, au: int, label: str, facs: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.au = au
-        self.name = QLabel(f"{label}")
-        self.name.setToolTip(f"AU{au}: {facs}")
+        self.name = QLabel()
         self.name.setFixedWidth(130)  # fixed columns: the sliders line up
+        # a long name ends in an ellipsis rather than cut mid-word; the tooltip has it whole
+        self.name.setText(self.name.fontMetrics().elidedText(label, Qt.ElideRight, 130))
+        self.name.setToolTip(f"{label} (AU{au}): {facs}")
         num = QLabel(f"AU{au}")
         num.setObjectName("dim")
         num.setFixedWidth(40)
