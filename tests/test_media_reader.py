@@ -277,6 +277,36 @@ def test_to_rgb8_matches_the_transfer_function_and_leaves_the_frame_alone(dtype,
         assert to_rgb8(img)[0, :4, 0].tolist() == [0, 255, 0, 255]
 
 
+def test_a_long_gop_file_is_demuxed_once_per_state(tmp_path):
+    """Demuxing reads the whole file; a second open of the same, unchanged file takes the frame
+    table the first one found (same table, pictures, notes), and a file rewritten in place (new
+    size, time) is demuxed again. A cut-off file keeps its notes."""
+    import shutil
+
+    import core.media.reader as reader_mod
+
+    path = make_video(tmp_path / "h.mp4", frames=30, width=96, height=64, gop=10)
+    reader_mod._INDEX_MEMO.clear()
+    with open_media(path) as first, open_media(path) as again:
+        assert (first.stats["index"], again.stats["index"]) == ("demux", "memo")
+        np.testing.assert_array_equal(first._pts, again._pts)
+        assert first.info == again.info
+        for i in (29, 0, 17):
+            np.testing.assert_array_equal(first.read(i), again.read(i))
+    make_video(tmp_path / "other.mp4", frames=20, width=96, height=64, gop=10)
+    shutil.copyfile(tmp_path / "other.mp4", path)  # the same path rewritten in place
+    with open_media(path) as rewritten:
+        assert rewritten.stats["index"] == "demux" and rewritten.info.frame_count == 20
+    data = make_video(tmp_path / "fs.mp4", frames=60, gop=20, faststart=True).read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    with open_media(cut) as a, open_media(cut) as b:
+        assert (a.stats["index"], b.stats["index"]) == ("demux", "memo")
+        assert a.info.frame_count == b.info.frame_count < 60 and a.info.notes == b.info.notes
+        assert any("end" in note for note in b.info.notes)
+        np.testing.assert_array_equal(a.read(a.info.frame_count - 1), b.read(b.info.frame_count - 1))
+
+
 @pytest.mark.parametrize("vfr", [False, True])
 def test_intra_only_mov_indexed_from_its_sample_tables(tmp_path, vfr):
     """A ProRes MOV is opened from the container's sample tables, without reading its packets
@@ -293,6 +323,7 @@ def test_intra_only_mov_indexed_from_its_sample_tables(tmp_path, vfr):
         real = reader_mod._container_index
         try:
             reader_mod._container_index = lambda *a: None
+            reader_mod._INDEX_MEMO.clear()  # the second open must demux, not take the first one's table
             with open_media(path) as slow:
                 assert not slow._intra_indexed
                 np.testing.assert_array_equal(fast._pts, slow._pts)

@@ -324,6 +324,55 @@ def _container_index(c: Any, st: Any, path: Path) -> tuple[list[int], list[int],
         return None
 
 
+@dataclass(frozen=True)
+class _Demuxed:
+    """What demuxing a video stream found (the pts table and its damage), for _INDEX_MEMO."""
+
+    pts: tuple[int, ...]
+    key_pts: tuple[int, ...]
+    key_dts: tuple[tuple[int, int], ...]
+    missing_pts: int
+    discarded: int
+    corrupt: int
+    error: str | None
+    intra_indexed: bool
+
+
+_INDEX_MEMO: OrderedDict[tuple, _Demuxed] = OrderedDict()
+_INDEX_MEMO_SIZE = 32
+_INDEX_LOCK = threading.Lock()
+
+
+def _file_key(path: Path, stream_index: int) -> tuple | None:
+    """Who a file is and which state it is in: (real path, device, inode, size, mtime in ns,
+    stream); None when it cannot be stat'ed. A file rewritten, grown or replaced gets a new key."""
+    try:
+        st = os.stat(path)
+        return (os.path.realpath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, stream_index)
+    except OSError:
+        return None
+
+
+def _memo_get(key: tuple | None) -> _Demuxed | None:
+    if key is None:
+        return None
+    with _INDEX_LOCK:
+        hit = _INDEX_MEMO.get(key)
+        if hit is not None:
+            _INDEX_MEMO.move_to_end(key)
+        return hit
+
+
+def _memo_put(key: tuple | None, value: _Demuxed) -> None:
+    if key is None:
+        return
+    with _INDEX_LOCK:
+        _INDEX_MEMO[key] = value
+        _INDEX_MEMO.move_to_end(key)
+        while len(_INDEX_MEMO) > _INDEX_MEMO_SIZE:
+            _INDEX_MEMO.popitem(last=False)
+
+
 class VideoReader(Reader):
     """A video file read frame-accurately through PyAV (see module docstring)."""
 
@@ -385,15 +434,27 @@ class VideoReader(Reader):
         self._demux_error: str | None = None
         self._dropped_tail = 0
         self._alpha_bits = 0
-        self.stats = {"seeks": 0, "decoded": 0}  # for tests and benchmarks: seeks made, pictures decoded
+        # for tests and benchmarks: seeks made, pictures decoded, where the frame table came from
+        # ("demux": every packet read; "container": the sample tables; "memo": an earlier open)
+        self.stats: dict[str, Any] = {"seeks": 0, "decoded": 0, "index": ""}
         self._first_frame = self._first_img_frame = None
         self._pts = np.zeros(0, dtype=np.int64)
-        indexed = _container_index(c, st, self._path)
-        self._intra_indexed = indexed is not None
+        # A long-GOP file is demuxed packet by packet, which reads all of it: each open of a long
+        # camera original (bin thumbnail, viewer, probe, analysis, render set-up) read it again.
+        # What demuxing found is kept per file state for this process (_file_key: a rewritten or
+        # grown file is demuxed again); the first and last pictures are still decoded below.
+        file_key = _file_key(self._path, st.index)
+        memo = _memo_get(file_key)
+        indexed = _container_index(c, st, self._path) if memo is None else None
+        self._intra_indexed = memo.intra_indexed if memo is not None else indexed is not None
         try:
-            if indexed is not None:
+            if memo is not None:
+                pts, key_pts, key_dts = list(memo.pts), list(memo.key_pts), dict(memo.key_dts)
+                missing_pts, discarded, corrupt = memo.missing_pts, memo.discarded, memo.corrupt
+                self._demux_error = memo.error
+            elif indexed is not None:
                 pts, key_pts, key_dts, discarded = indexed
-            for pkt in (c.demux(st) if indexed is None else ()):
+            for pkt in (c.demux(st) if indexed is None and memo is None else ()):
                 if pkt.size == 0 and pkt.dts is None:
                     continue
                 if pkt.is_keyframe and pkt.pts is not None:
@@ -412,6 +473,12 @@ class VideoReader(Reader):
         except (av.error.FFmpegError, OSError) as exc:
             self._demux_error = str(exc)
             log.warning("%s: stopped reading packets after %d frames: %s", self._path, len(pts), exc)
+        self.stats["index"] = "memo" if memo is not None else "container" if indexed is not None else "demux"
+        if memo is None:
+            _memo_put(file_key, _Demuxed(tuple(pts), tuple(key_pts), tuple(key_dts.items()), missing_pts, discarded,
+                                         corrupt, self._demux_error, self._intra_indexed))
+        elif self._demux_error:
+            log.warning("%s: stopped reading packets after %d frames: %s", self._path, len(pts), self._demux_error)
         self._packets_read = len(pts) + missing_pts + discarded
         self._counting = bool(missing_pts) or len(set(pts)) != len(pts)
         if self._counting:
