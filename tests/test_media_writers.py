@@ -5,6 +5,7 @@ Everything is read back with PyAV / OpenEXR / OpenCV directly, not with our own 
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -395,3 +396,31 @@ def test_timecode_arithmetic_drop_and_non_drop():
     assert frame_path("b.%06d.exr", 1001) == Path("b.001001.exr")
     assert as_rate(29.97) == Fraction(30000, 1001) and as_rate(23.976) == Fraction(24000, 1001)
     assert as_rate(12.5) == Fraction(25, 2) and as_rate("24000/1001") == Fraction(24000, 1001)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_finished_files_are_readable_by_others_as_open_would_make_them(tmp_path):
+    """Atomic writes go through a mkstemp file (owner-only, 0o600); the finished deliverable,
+    project or sidecar gets what a plain open() gives (0o666 less the umask) so compositors and
+    farm users on shared storage can read it, and a replaced file keeps its own permissions."""
+    from core.util.atomic import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        import core.util.atomic as atomic
+
+        atomic._UMASK = None  # read it again under the umask set here
+        frame = np.full((H, W, 3), 100, np.uint8)
+        with open_writer(tmp_path / "f.####.exr", width=W, height=H, fps=Fraction(24)) as w:
+            w.write(frame)
+        with open_writer(tmp_path / "f.mov", width=W, height=H, fps=Fraction(24)) as w:
+            w.write(frame)
+        atomic_write_text(tmp_path / "p.json", "{}")
+        for name in ("f.1001.exr", "f.mov", "p.json"):
+            assert oct((tmp_path / name).stat().st_mode & 0o777) == oct(0o644), name
+        os.chmod(tmp_path / "p.json", 0o664)  # a project made group-writable stays so when saved again
+        atomic_write_text(tmp_path / "p.json", '{"a": 1}')
+        assert (tmp_path / "p.json").stat().st_mode & 0o777 == 0o664
+    finally:
+        os.umask(old)
+        atomic._UMASK = None

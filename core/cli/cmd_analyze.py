@@ -25,7 +25,7 @@ log = logging.getLogger("facsimile.analyze")
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("analyze", help="track faces, landmarks, head pose and gaze in a clip or still")
     p.add_argument("input", help="video file, image sequence (shot.####.exr) or still image")
-    p.add_argument("--out", required=True, help="output folder (created if missing)")
+    p.add_argument("-o", "--out", required=True, help="output folder (created if missing)")
     p.add_argument("--frames", help="inclusive plate frame range A-B (0-based), e.g. 10-120")
     p.add_argument("--max-faces", type=int, default=8, help="most faces tracked at once (default 8)")
     p.add_argument("--detect-every", type=int, default=12,

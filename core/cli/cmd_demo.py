@@ -9,7 +9,7 @@ import sys
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the main job end to end on built-in media (the astronaut portrait)")
-    p.add_argument("--out", default="demo_output", help="output folder (default demo_output)")
+    p.add_argument("-o", "--out", default="demo_output", help="output folder (default demo_output)")
     p.add_argument("--frames", type=int, default=48)
     p.add_argument("--json", action="store_true", help="print the recovery report as JSON")
     p.set_defaults(func=_demo)

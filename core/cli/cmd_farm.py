@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e = fsub.add_parser("export", help="write a job as a farm template")
     e.add_argument("job_file")
     e.add_argument("--format", choices=["openjd"], default="openjd")
-    e.add_argument("--out", required=True, help="template path (.json or .yaml; JSON is valid YAML)")
+    e.add_argument("-o", "--out", required=True, help="template path (.json or .yaml; JSON is valid YAML)")
     e.add_argument("--python", help="interpreter the workers run (default: this one)")
     e.set_defaults(func=_export)
 

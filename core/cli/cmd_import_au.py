@@ -15,7 +15,7 @@ def register(subparsers) -> None:
                               description="Read an OpenFace 2.x CSV (AU intensities, success, confidence, "
                                           "pose, gaze per frame and face) and write the curves as JSON.")
     p.add_argument("csv", type=Path, help="OpenFace CSV file")
-    p.add_argument("--out", type=Path, default=None, help="curves JSON to write (default: FILE.curves.json)")
+    p.add_argument("-o", "--out", type=Path, default=None, help="curves JSON to write (default: FILE.curves.json)")
     p.add_argument("--json", action="store_true", help="print a summary (output, faces, frames) as JSON")
     p.set_defaults(func=_run)
 

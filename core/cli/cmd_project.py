@@ -143,7 +143,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--shot", required=True, metavar="S")
     a.add_argument("--track", type=int)
     a.add_argument("--frames", type=_range, metavar="A-B", help="plate frames (default: the analysed range)")
-    a.add_argument("--out", help="curves.csv or curves.json (default: CSV on stdout)")
+    a.add_argument("-o", "--out", help="curves.csv or curves.json (default: CSV on stdout)")
 
     a = add("recover", "list or restore the autosave or a backup", _recover, [common])
     a.add_argument("--use", nargs="+", metavar="WHAT", help="'autosave' or 'backup N' (1 = newest)")

@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("project", nargs="?", help="NAME.facsimile project folder")
     p.add_argument("--shot", help="shot id or name (default: the first shot)")
-    p.add_argument("--out", help="out.mov (ProRes), out.####.exr / .png / .tif, or a folder (named from the shot)")
+    p.add_argument("-o", "--out", help="out.mov (ProRes), out.####.exr / .png / .tif, or a folder (named from the shot)")
     p.add_argument("--preset", help="named export preset, e.g. exr-acescg-patch (see --list-presets)")
     p.add_argument("--list-presets", action="store_true", help="print the export presets and exit")
     p.add_argument("--frames", help="plate frames A-B, inclusive (default: the shot's range with handles)")

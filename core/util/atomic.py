@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +32,36 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+_UMASK: int | None = None
+
+
+def _umask() -> int:
+    """The process umask (read once): from /proc where there is one, which changes nothing;
+    else by setting and restoring it at the first call."""
+    global _UMASK
+    if _UMASK is None:
+        try:
+            with open("/proc/self/status", encoding="ascii") as fh:
+                line = next(ln for ln in fh if ln.startswith("Umask:"))
+            _UMASK = int(line.split()[1], 8)
+        except (OSError, StopIteration, ValueError, IndexError):
+            mask = os.umask(0o022)
+            os.umask(mask)
+            _UMASK = mask
+    return _UMASK
+
+
+def _final_mode(target: Path) -> int:
+    """The permissions a finished file gets: those of the file it replaces, or what creating it
+    with open() gives (0o666 less the umask). mkstemp's temporary file is 0o600, owner only,
+    which on a facility's shared storage would hide every render and project from the
+    compositors and farm users who must read it."""
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
 
 
 def temp_path_for(target: str | os.PathLike[str]) -> Path:
@@ -73,6 +104,8 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        with contextlib.suppress(OSError):  # storage without POSIX modes (SMB): its own rules apply
+            os.chmod(tmp, _final_mode(target))
         os.replace(tmp, target)
         _fsync_dir(target.parent)
     except OSError as exc:
