@@ -243,6 +243,36 @@ def test_calibration_removes_identity_shape():
         assert face.confidence[0] > 0.5
 
 
+def test_auto_neutral_takes_open_eyes_from_a_shot_of_lowered_lids():
+    """A person whose eyes open wider than the canonical face and whose brows sit higher (both
+    identity shape) looks down for 60 of 120 frames: lids half lowered (AU45 3) and brows
+    relaxed onto the canonical's. Those frames are nearer the canonical in the eye regions, yet
+    the 'auto' neutral must take each eye's rest from the frames where it is open, so the
+    resting eye reads neither AU05 nor AU45 and a wink closes fully (d3.mp4: the left eye's
+    neutral came from a downward look; her ordinary open eye read AU05 2-4, her wink AU45 2.5)."""
+    m = model()
+    rng = np.random.default_rng(4)
+
+    def basis(*names: str) -> np.ndarray:
+        return sum(m.bases[m.basis_names.index(n)] for n in names)
+
+    brows, lids = basis("AU01L", "AU01R", "AU02L", "AU02R"), basis("AU45L", "AU45R")
+    identity = m.neutral + 2.0 * brows - 1.0 * lids
+    t = 120
+    shape = np.repeat(identity[None], t, axis=0)
+    shape[20:80] += 3.0 * lids - 2.0 * brows  # the held downward look
+    shape[100:106] += 5.0 * basis("AU45L")  # a wink
+    pose = Pose(np.eye(3), 100.0, np.array([320.0, 240.0, 0.0]))
+    meshes = np.array([pose.apply(x + rng.normal(0, 0.002, (478, 3))) for x in shape], np.float32)
+    face = facs.extract_shot(_shot(meshes), filter="none")[0]
+    rest = np.r_[0:20, 80:100, 106:120]
+    for name in ("AU05L", "AU05R", "AU45L", "AU45R"):
+        assert np.nanmax(face.raw[rest, face.names.index(name)]) < 0.5, name
+    assert np.nanmean(face.raw[100:106, face.names.index("AU45L")]) > 4.0
+    left_eye = face.calibration["neutral_frames"][0]
+    assert not set(left_eye) & set(range(20, 80)), left_eye
+
+
 def test_each_frame_is_solved_from_its_own_landmarks():
     """With solve_landmarks (the analyzer's unstabilised per-frame landmarks), each frame is solved
     from them, while the neutral is still found on the stabilised `landmarks`: a blink that the

@@ -114,6 +114,30 @@ def test_d3_wink_one_side(shared_media, output_dir):
 
 
 @pytest.mark.slow
+def test_d3_whole_clip_neutral_keeps_her_eyes_open(shared_media, output_dir):
+    """d3.mp4, all 354 frames, auto neutral: she looks down with lowered lids for long stretches
+    (frames 60-160, 215-255), which must not become her eyes' neutral. Checked by eye on
+    d3_whole_sheet.png: frames 0 and 190 rest with both eyes open (AU05 and AU45 both sides
+    near 0; before the open-lid rule the left eye read AU05 2.2 at frame 0 and 3.6 at 180),
+    frames 8-18 the subject's left eye winks shut with a squeeze (AU45L was 2.0-2.9, now 3.6-5),
+    frame 42 her right eye (AU45R 5)."""
+    path = shared_media("clips", "d3.mp4")
+    analysis, face, _images = _analyse(path, (0, 354))
+    _sheet({t: _frame(path, t) for t in (0, 8, 14, 42, 110, 190, 300)}, face,
+           ["AU45L", "AU45R", "AU05L", "AU05R"], output_dir / "d3_whole_sheet.png")
+    c = {n: face.curve(n, False) for n in ("AU05L", "AU05R", "AU45L", "AU45R")}
+    i = {int(f): k for k, f in enumerate(face.frame_indices)}
+    rest = [i[0], i[190]]
+    print("\nd3 whole clip, rest 0/190:", {n: np.round(v[rest], 1).tolist() for n, v in c.items()},
+          "wink 8-18 AU45L", np.round(c["AU45L"][[i[t] for t in range(8, 19, 2)]], 1).tolist(),
+          "left-eye neutral frames", face.calibration["neutral_frames"][0])
+    for n, v in c.items():
+        assert (v[rest] < 1.0).all(), n
+    assert np.mean(c["AU45L"][[i[t] for t in range(8, 19)]]) >= 3.5
+    assert c["AU45R"][i[42]] >= 4.0 and c["AU45L"][i[42]] < 1.0
+
+
+@pytest.mark.slow
 def test_d6_blinks_are_short_peaks(shared_media, output_dir):
     """d6.mp4, all 1008 frames: blinks show as short AU45 peaks; wide-open eyes read no AU45.
 

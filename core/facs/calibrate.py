@@ -50,6 +50,10 @@ def calibration_from_frames(aligned: np.ndarray, frame: int | None = None) -> di
 # they leave uncovered is one more region (nose, cheeks, outline).
 ZONE_CENTRES = np.array([[0.5, 0.0], [-0.5, 0.0], [0.55, -0.32], [-0.55, -0.32], [0.0, 1.05]])
 ZONE_WIDTHS = np.array([0.22, 0.22, 0.22, 0.22, 0.4])
+# (upper lid, lower lid) landmarks of the two eyes, in the order of the eye and brow regions, and the
+# share of the eye's usual open gap under which a frame's lids count as lowered (_open_lids_only)
+LOWERED = 0.8
+EYE_LIDS = (([385, 386, 387], [380, 374, 373]), ([158, 159, 160], [153, 145, 144]))
 
 
 def zone_weights(neutral: np.ndarray) -> np.ndarray:
@@ -90,13 +94,33 @@ def calibration_auto(aligned: np.ndarray) -> dict:
     zones = zone_weights(m.neutral)
     neutral = np.zeros((478, 3))
     picks = []
-    for zw in zones:
-        pick = np.sort(np.argsort(d2 @ zw, kind="stable")[:k])
+    for z, zw in enumerate(zones):
+        score = d2 @ zw
+        if z < 2 * len(EYE_LIDS):  # each eye, and each brow, whose region reaches the upper lid
+            score = _open_lids_only(score, aligned, *EYE_LIDS[z % len(EYE_LIDS)], m.neutral, k)
+        pick = np.sort(np.argsort(score, kind="stable")[:k])
         neutral += zw[:, None] * np.median(aligned[pick], axis=0)
         picks.append(pick.tolist())
     return {"method": "auto", "frame": None, "neutral": neutral, "offsets": None,
             "n_frames": int(n), "neutral_frames": picks,
             "regions": ["left eye", "right eye", "left brow", "right brow", "mouth and jaw", "rest"]}
+
+
+def _open_lids_only(score: np.ndarray, aligned: np.ndarray, upper: list[int], lower: list[int],
+                    canonical: np.ndarray, k: int) -> np.ndarray:
+    """An eye or brow region's scores with the frames whose lids are lowered taken out (inf).
+
+    An eye at rest is open, and blinks, squints and downward looks only ever lower the lid, but
+    the region's distance from the canonical also counts the brows, the corners and the cheek:
+    d3.mp4's left-eye neutral came from a held downward look (lid gap 0.07-0.09 IOD against 0.15
+    at rest), so her ordinary open eye read AU05 2-4 and her squeezed wink AU45 2.5. A frame is
+    lowered when its lid gap is under LOWERED of the eye's usual open gap: the shot's upper
+    quartile, or the canonical's gap where that is smaller (a shot of mostly wide eyes, d6.mp4,
+    keeps its resting frames)."""
+    gap = (aligned[:, lower, 1] - aligned[:, upper, 1]).mean(axis=1)
+    usual = min(float(np.percentile(gap, 75)), float((canonical[lower, 1] - canonical[upper, 1]).mean()))
+    keep = gap >= LOWERED * usual
+    return np.where(keep, score, np.inf) if keep.sum() >= k else score
 
 
 def calibration_to_json(cal: dict) -> dict:
