@@ -122,16 +122,10 @@ def as_float32(frame: np.ndarray) -> np.ndarray:
     25 ms instead of numpy's 130; NaN, inf and subnormals come through as numpy's do."""
     if frame.dtype == np.float32:
         return frame
-    if frame.dtype == np.float16 and frame.size >= _CV_MIN_VALUES and frame.ndim >= 2:
-        import cv2
-
-        depth = getattr(cv2, "CV_16F", None)
-        src = np.ascontiguousarray(frame).reshape(frame.shape[0], -1)
-        if depth is not None and src.shape[1] < 2**31:
-            try:
-                return cv2.multiply(src, 1.0, dtype=cv2.CV_32F).reshape(frame.shape)
-            except cv2.error:
-                pass
+    if frame.dtype == np.float16:
+        out = np.empty(frame.shape, np.float32)
+        if _cv_half_convert(frame, out):
+            return out
     return frame.astype(np.float32)
 
 
@@ -139,20 +133,29 @@ def cast_into(frame: np.ndarray, out: np.ndarray) -> np.ndarray:
     """`frame` (float32) written into `out` (same shape, float16 or float32), rounded as numpy
     rounds; float16 on OpenCV where it has float16 arithmetic (OpenCV 5: a 4K RGBA frame in 30
     ms instead of numpy's 110)."""
-    if out.dtype == np.float16 and frame.dtype == np.float32 and frame.size >= _CV_MIN_VALUES \
-            and out.flags.c_contiguous and out.shape == frame.shape and frame.ndim >= 2:
-        import cv2
-
-        depth = getattr(cv2, "CV_16F", None)
-        src = np.ascontiguousarray(frame).reshape(frame.shape[0], -1)  # one channel: the scalar is every value's
-        if depth is not None and src.shape[1] < 2**31:
-            try:
-                cv2.multiply(src, 1.0, dst=out.reshape(src.shape), dtype=depth)
-                return out
-            except cv2.error:
-                pass
-    out[...] = frame
+    if not (out.dtype == np.float16 and frame.dtype == np.float32 and _cv_half_convert(frame, out)):
+        out[...] = frame
     return out
+
+
+def _cv_half_convert(frame: np.ndarray, out: np.ndarray) -> bool:
+    """Convert between float16 and float32 into `out` (same shape) on OpenCV, exactly; False
+    where that is not possible or not worth it (small arrays, an OpenCV without float16
+    arithmetic, OpenCV 4), and the caller converts with numpy."""
+    import cv2
+
+    depth = {np.dtype(np.float32): cv2.CV_32F, np.dtype(np.float16): getattr(cv2, "CV_16F", None)}[out.dtype]
+    if (not hasattr(cv2, "CV_16F") or frame.size < _CV_MIN_VALUES or frame.ndim < 2 or out.shape != frame.shape
+            or not out.flags.c_contiguous):
+        return False
+    src = np.ascontiguousarray(frame).reshape(frame.shape[0], -1)  # one channel: the scalar applies to every value
+    if src.shape[1] >= 2**31:
+        return False
+    try:
+        cv2.multiply(src, 1.0, dst=out.reshape(src.shape), dtype=depth)
+    except cv2.error:
+        return False
+    return True
 
 
 def _ycbcr_matrix(scale: float) -> np.ndarray:
