@@ -119,7 +119,7 @@ def test_d3_whole_clip_neutral_keeps_her_eyes_open(shared_media, output_dir):
     (frames 60-160, 215-255), which must not become her eyes' neutral. Checked by eye on
     d3_whole_sheet.png: frames 0 and 190 rest with both eyes open (AU05 and AU45 both sides
     near 0; before the open-lid rule the left eye read AU05 2.2 at frame 0 and 3.6 at 180),
-    frames 8-18 the subject's left eye winks shut with a squeeze (AU45L was 2.0-2.9, now 3.6-5),
+    frames 8-18 the subject's left eye winks shut with a squeeze (AU45L was 2.0-2.9, now 3.3-5),
     frame 42 her right eye (AU45R 5)."""
     path = shared_media("clips", "d3.mp4")
     analysis, face, _images = _analyse(path, (0, 354))

@@ -52,7 +52,7 @@ ZONE_CENTRES = np.array([[0.5, 0.0], [-0.5, 0.0], [0.55, -0.32], [-0.55, -0.32],
 ZONE_WIDTHS = np.array([0.22, 0.22, 0.22, 0.22, 0.4])
 # (upper lid, lower lid) landmarks of the two eyes, in the order of the eye and brow regions, and the
 # share of the eye's usual open gap under which a frame's lids count as lowered (_open_lids_only)
-LOWERED = 0.8
+LOWERED = 0.7
 EYE_LIDS = (([385, 386, 387], [380, 374, 373]), ([158, 159, 160], [153, 145, 144]))
 
 
