@@ -29,20 +29,18 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
-    import mediapipe as mp
     import skimage.data
     from scipy.optimize import lsq_linear
 
+    from core.analysis.analyzer import Analyzer
     from core.facs import synthesize
     from core.facs.calibrate import calibration_canonical
     from core.facs.extract import solve_frame
     from core.facs.model import align, model
 
     img = skimage.data.astronaut()
-    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True, max_num_faces=1) as fm:
-        res = fm.process(img)
-    h, w = img.shape[:2]
-    lm = np.array([[p.x * w, p.y * h, p.z * w] for p in res.multi_face_landmarks[0].landmark])
+    # the product's own landmarks (MediaPipe built quietly, as every command builds it)
+    lm = np.asarray(Analyzer(max_faces=1).analyze_image(img, embed=False)[0].landmarks, np.float64)
     rng = np.random.default_rng(0)
     m = model()
     frames = [synthesize(lm, {n: float(v) for n, v in zip(m.basis_names, rng.uniform(0, 3, len(m.basis_names))
