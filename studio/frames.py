@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -34,34 +36,75 @@ def open_reader(path: str | Path) -> Any:
 CACHE_BYTES = 384 * 1024 * 1024
 
 
+@dataclass(frozen=True)
+class PlateFacts:
+    """What the studio shows of a plate before its reader is open: the project's plate record
+    (size, rate, frame count), read when the plate was added."""
+
+    width: int
+    height: int
+    fps: Fraction
+    frame_count: int
+
+
 class FrameCache:
     """Thread-safe LRU of decoded RGB8 frames of one reader, bounded by count and by bytes
-    (at least two frames are kept, so an A/B toggle never decodes twice)."""
+    (at least two frames are kept, so an A/B toggle never decodes twice).
+
+    `FrameCache.deferred(path, facts)` opens its reader only when the first frame is asked for,
+    which the viewer does on its worker thread: opening a long-GOP camera original reads the
+    whole file (seconds for an hour of H.264), and selecting its shot must not hold the window
+    for that. Until then `info` is the project's record of the plate."""
 
     def __init__(self, reader: Any, capacity: int = 48, max_bytes: int = CACHE_BYTES) -> None:
-        self.reader = reader
+        self._reader = reader
+        self._path: Path | None = None
+        self._facts: PlateFacts | None = None
         self.capacity = capacity
         self.max_bytes = max_bytes
         self._frames: OrderedDict[int, np.ndarray] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        self._open_lock = threading.Lock()
+
+    @classmethod
+    def deferred(cls, path: str | Path, facts: PlateFacts, capacity: int = 48,
+                 max_bytes: int = CACHE_BYTES) -> FrameCache:
+        """A cache whose reader is opened (open_reader(path)) on the first frame asked for."""
+        cache = cls(None, capacity, max_bytes)
+        cache._path, cache._facts = Path(path), facts
+        return cache
+
+    @property
+    def reader(self) -> Any:
+        """The plate's reader, opened now if it was deferred (MediaError if it cannot be)."""
+        if self._reader is None:
+            with self._open_lock:
+                if self._reader is None:
+                    self._reader = open_reader(self._path)
+        return self._reader
+
+    @property
+    def is_open(self) -> bool:
+        return self._reader is not None
 
     @property
     def info(self) -> Any:
-        return self.reader.info
+        return self._reader.info if self._reader is not None or self._facts is None else self._facts
 
     @property
     def frame_count(self) -> int:
-        return int(self.reader.info.frame_count)
+        return int(self.info.frame_count)
 
     def get(self, index: int) -> np.ndarray:
         """Frame `index` as uint8 HxWx3 (decoded once, then cached)."""
+        reader = self.reader  # a deferred reader opens here, outside the cache's lock
         with self._lock:
             frame = self._frames.get(index)
             if frame is not None:
                 self._frames.move_to_end(index)
                 return frame
-            frame = np.ascontiguousarray(self.reader.read_rgb8(index))
+            frame = np.ascontiguousarray(reader.read_rgb8(index))
             self._frames[index] = frame
             self._bytes += frame.nbytes
             while len(self._frames) > 2 and (len(self._frames) > self.capacity or self._bytes > self.max_bytes):

@@ -9,6 +9,7 @@ The Session only holds "what is open and where the cursor is" and tells the widg
 from __future__ import annotations
 
 import logging
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from core.errors import MediaError, ProjectError
-from studio.frames import FrameCache, open_reader
+from studio.frames import FrameCache, PlateFacts, open_reader
 
 log = logging.getLogger(__name__)
 
@@ -145,10 +146,23 @@ class Session(QObject):
         shot = shot or self.shot
         return None if shot is None or self.project is None else self.project.plates.get(shot.plate_id)
 
-    def frames_for(self, path: Path) -> FrameCache:
+    def frames_for(self, path: Path, record: Any = None) -> FrameCache:
+        """The frame cache of a plate file, one per path for the session. With the project's
+        plate `record` the reader is opened by the first frame asked for (on the viewer's worker:
+        a long camera original is read whole when opened), not here on the UI thread; a file
+        that is not there at all is still reported at once."""
         key = str(path)
         if key not in self._readers:
-            self._readers[key] = FrameCache(open_reader(path))
+            facts = None
+            if record is not None and int(getattr(record, "frame_count", 0) or 0) > 0:
+                facts = PlateFacts(int(record.width), int(record.height), Fraction(record.fps), int(record.frame_count))
+            pattern = "#" in path.name or "%" in path.name
+            if facts is None or facts.width <= 0 or facts.height <= 0:
+                self._readers[key] = FrameCache(open_reader(path))
+            elif not (path.parent.is_dir() if pattern else path.is_file()):
+                raise MediaError(f"{path}: file not found; check the path (was the plate moved, or its drive unmounted?)")
+            else:
+                self._readers[key] = FrameCache.deferred(path, facts)
         return self._readers[key]
 
     def set_shot(self, shot_id: str) -> None:
@@ -160,7 +174,7 @@ class Session(QObject):
         if shot is not None:
             plate = self.plate_of(shot)
             try:
-                self.frames = self.frames_for(plate) if plate is not None else None
+                self.frames = self.frames_for(plate, self.plate_record(shot)) if plate is not None else None
             except MediaError as exc:
                 self.message.emit(f"plate of {shot.name} cannot be read: {exc}")
                 self.frames = None

@@ -446,6 +446,44 @@ def test_viewer_decodes_and_renders_off_the_ui_thread_newest_request_first(win, 
     assert "cannot be shown" not in v.notice.textItem.toPlainText()
 
 
+def test_selecting_a_shot_opens_its_plate_on_the_viewers_worker(qtbot, project, monkeypatch):
+    """Opening a long-GOP camera original reads the whole file, so selecting a shot must not
+    open its plate on the UI thread: the timeline is set up from the project's plate record and
+    the viewer's worker opens the reader for the first frame. A plate file that is gone is
+    still reported at once, in the status bar, and the viewer shows no plate."""
+    import threading
+
+    import studio.frames as frames_mod
+
+    real = frames_mod.open_reader
+    opened_on_ui: list[bool] = []
+
+    def recording(path):
+        opened_on_ui.append(threading.current_thread() is threading.main_thread())
+        return real(path)
+
+    monkeypatch.setattr(frames_mod, "open_reader", recording)
+    with open_window(qtbot, project) as w:
+        frames = w.session.frames
+        assert frames is not None and frames.frame_count == N_FRAMES and w.session.last == N_FRAMES - 1
+        qtbot.waitUntil(lambda: w.viewer.current_frame >= 0, timeout=20000)
+        w.viewer.wait_idle()
+        assert frames.is_open and opened_on_ui == [False]
+        assert frames.info.width == SIZE and frames.info.frame_count == N_FRAMES  # the reader's own facts now
+    gone = project.parent / "moved_away.mp4"
+    plate_path = Path(frames.reader.info.path)
+    plate_path.rename(gone)
+    try:
+        messages: list[str] = []
+        with open_window(qtbot, project) as w:
+            w.session.message.connect(messages.append)
+            w.session.set_shot(w.session.shot.id)
+            assert w.session.frames is None
+            assert any("file not found" in m for m in messages), messages
+    finally:
+        gone.rename(plate_path)
+
+
 def test_viewer_wipe_and_overlay_toggles(win):
     v = win.viewer
     v.mode.setCurrentIndex(2)
