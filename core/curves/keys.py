@@ -120,12 +120,12 @@ def moved_keys(keys: Sequence[Key], frames: Iterable[int], dframe: float, dvalue
     df = int(round(dframe))
     moved = []
     for f in sorted({int(f) for f in frames}, reverse=True):
-        i = bisect.bisect_left(out, f, key=_frame_of)
+        i = bisect.bisect_left(out, f, key=_FRAME)
         if i < len(out) and out[i].frame == f:
             k = out.pop(i)
             moved.append(k.replace(frame=k.frame + df, value=k.value + dvalue))
     for k in moved:  # a moved key replaces an unmoved key it lands on
-        i = bisect.bisect_left(out, k.frame, key=_frame_of)
+        i = bisect.bisect_left(out, k.frame, key=_FRAME)
         if i < len(out) and out[i].frame == k.frame:
             out[i] = k
         else:
@@ -133,11 +133,7 @@ def moved_keys(keys: Sequence[Key], frames: Iterable[int], dframe: float, dvalue
     return out, sorted(k.frame for k in moved)
 
 
-def _frame_of(k: Key) -> int:
-    return k.frame
-
-
-_FRAME = operator.attrgetter("frame")
+_FRAME = operator.attrgetter("frame")  # a key's frame, for sorting and binary search
 
 
 def _same_run(a: Sequence[Key], b: Sequence[Key]) -> int:
@@ -243,7 +239,7 @@ class Curve:
             lo, hi = min(changed), max(changed)
             before = self._span_around(lo, hi)
         if not checked:
-            new_keys = sorted(new_keys, key=_frame_of)
+            new_keys = sorted(new_keys, key=_FRAME)
             for a, b in zip(new_keys, new_keys[1:], strict=False):
                 if a.frame == b.frame:
                     raise ValueError(f"two keys on frame {a.frame}")

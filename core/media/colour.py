@@ -76,15 +76,13 @@ def unpremultiply_rgba(rgba: np.ndarray) -> np.ndarray:
     Large frames with finite alpha run on OpenCV (a 4K frame in about 40 ms instead of numpy's
     300: one reciprocal of alpha, one 4-channel multiply, no concatenation); others on numpy."""
     f = np.ascontiguousarray(to_float01(rgba))
-    if f.size >= _CV_MIN_VALUES and f.ndim == 3 and f.shape[2] == 4 and f.shape[1] * 4 < 2**31:
+    alpha = _cv_alpha(f)
+    if alpha is not None:
         import cv2
 
-        alpha = cv2.extractChannel(f, 3)
-        finite, _where = cv2.checkRange(alpha)
-        if finite:
-            inv = cv2.divide(1.0, alpha)  # inf where alpha is 0: masked off below
-            inv = cv2.bitwise_and(inv, inv, mask=cv2.compare(alpha, 0.0, cv2.CMP_GT))
-            return cv2.multiply(f, cv2.merge([inv, inv, inv, np.ones_like(inv)]))
+        inv = cv2.divide(1.0, alpha)  # inf where alpha is 0: masked off below
+        inv = cv2.bitwise_and(inv, inv, mask=cv2.compare(alpha, 0.0, cv2.CMP_GT))
+        return cv2.multiply(f, cv2.merge([inv, inv, inv, np.ones_like(inv)]))
     return np.concatenate([unpremultiply(f[..., :3], f[..., 3]), f[..., 3:]], axis=-1)
 
 
@@ -94,22 +92,19 @@ def premultiply_into(rgba: np.ndarray, out: np.ndarray) -> np.ndarray:
 
     On OpenCV where it can write `out`'s type directly (float16 needs OpenCV 5) and alpha is
     finite: a 4K frame to half in about 40 ms instead of numpy's 280; numpy otherwise."""
-    import cv2
-
     f = np.ascontiguousarray(rgba, np.float32)
-    depth = {np.dtype(np.float32): cv2.CV_32F, np.dtype(np.float16): getattr(cv2, "CV_16F", None)}.get(out.dtype)
-    if (depth is not None and f.size >= _CV_MIN_VALUES and f.ndim == 3 and f.shape[2] == 4
-            and out.flags.c_contiguous and out.shape == f.shape and f.shape[1] * 4 < 2**31):
-        alpha = cv2.extractChannel(f, 3)
-        finite, _where = cv2.checkRange(alpha)
-        if finite:
-            a = cv2.min(cv2.max(alpha, 0.0), 1.0)
-            f = cv2.insertChannel(a, f.copy() if f is rgba else f, 3)  # alpha clipped, the caller's array kept
-            try:
-                cv2.multiply(f, cv2.merge([a, a, a, np.ones_like(a)]), dst=out, dtype=depth)
-                return out
-            except cv2.error:  # an OpenCV without float16 arithmetic: numpy below
-                pass
+    depth = _cv_depth(out.dtype)
+    alpha = _cv_alpha(f) if depth is not None and out.flags.c_contiguous and out.shape == f.shape else None
+    if alpha is not None:
+        import cv2
+
+        a = cv2.min(cv2.max(alpha, 0.0), 1.0)
+        f = cv2.insertChannel(a, f.copy() if f is rgba else f, 3)  # alpha clipped, the caller's array kept
+        try:
+            cv2.multiply(f, cv2.merge([a, a, a, np.ones_like(a)]), dst=out, dtype=depth)
+            return out
+        except cv2.error:  # an OpenCV without float16 arithmetic: numpy below
+            pass
     alpha = np.clip(f[..., 3:], 0.0, 1.0)
     out[..., :3] = f[..., :3] * alpha
     out[..., 3:] = alpha
@@ -144,9 +139,9 @@ def _cv_half_convert(frame: np.ndarray, out: np.ndarray) -> bool:
     arithmetic, OpenCV 4), and the caller converts with numpy."""
     import cv2
 
-    depth = {np.dtype(np.float32): cv2.CV_32F, np.dtype(np.float16): getattr(cv2, "CV_16F", None)}[out.dtype]
-    if (not hasattr(cv2, "CV_16F") or frame.size < _CV_MIN_VALUES or frame.ndim < 2 or out.shape != frame.shape
-            or not out.flags.c_contiguous):
+    depth = _cv_depth(out.dtype)
+    if (_cv_depth(np.dtype(np.float16)) is None or frame.size < _CV_MIN_VALUES or frame.ndim < 2
+            or out.shape != frame.shape or not out.flags.c_contiguous):
         return False
     src = np.ascontiguousarray(frame).reshape(frame.shape[0], -1)  # one channel: the scalar applies to every value
     if src.shape[1] >= 2**31:
@@ -156,6 +151,28 @@ def _cv_half_convert(frame: np.ndarray, out: np.ndarray) -> bool:
     except cv2.error:
         return False
     return True
+
+
+def _cv_depth(dtype: np.dtype) -> int | None:
+    """OpenCV's depth code for a float32 or float16 array (None for float16 on an OpenCV
+    without it, and for any other type)."""
+    import cv2
+
+    return {np.dtype(np.float32): cv2.CV_32F, np.dtype(np.float16): getattr(cv2, "CV_16F", None)}.get(np.dtype(dtype))
+
+
+def _cv_alpha(rgba: np.ndarray) -> np.ndarray | None:
+    """The alpha plane of a contiguous float32 RGBA frame for OpenCV's paths: only when the frame
+    is large enough to be worth it and every alpha is finite (OpenCV's min/max and divide do not
+    keep NaN as numpy does); None sends the caller to numpy."""
+    if not (rgba.ndim == 3 and rgba.shape[2] == 4 and rgba.dtype == np.float32 and rgba.size >= _CV_MIN_VALUES
+            and rgba.flags.c_contiguous and rgba.shape[1] * 4 < 2**31):
+        return None
+    import cv2
+
+    alpha = cv2.extractChannel(rgba, 3)
+    finite, _where = cv2.checkRange(alpha)
+    return alpha if finite else None
 
 
 def _ycbcr_matrix(scale: float) -> np.ndarray:

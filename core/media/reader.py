@@ -472,13 +472,12 @@ class VideoReader(Reader):
                 pts.append(pkt.pts)
         except (av.error.FFmpegError, OSError) as exc:
             self._demux_error = str(exc)
-            log.warning("%s: stopped reading packets after %d frames: %s", self._path, len(pts), exc)
+        if self._demux_error:  # found now or by the open the memo comes from: said at every open
+            log.warning("%s: stopped reading packets after %d frames: %s", self._path, len(pts), self._demux_error)
         self.stats["index"] = "memo" if memo is not None else "container" if indexed is not None else "demux"
         if memo is None:
             _memo_put(file_key, _Demuxed(tuple(pts), tuple(key_pts), tuple(key_dts.items()), missing_pts, discarded,
                                          corrupt, self._demux_error, self._intra_indexed))
-        elif self._demux_error:
-            log.warning("%s: stopped reading packets after %d frames: %s", self._path, len(pts), self._demux_error)
         self._packets_read = len(pts) + missing_pts + discarded
         self._counting = bool(missing_pts) or len(set(pts)) != len(pts)
         if self._counting:
