@@ -1,19 +1,20 @@
 """The project bin: plates and shots with thumbnails; double-click (or select) a shot to open it.
 
-Thumbnails are decoded on a worker thread: reaching a shot's first frame can mean opening and
-indexing a long plate and decoding a GOP of 4K frames, seconds per shot that opening a project
-must not freeze the window for. A shot shows its icon when its frame arrives."""
+Thumbnails are decoded on a worker thread, from the session's frame cache of the plate: reaching
+a shot's first frame can mean opening and indexing a long plate and decoding a GOP of 4K frames,
+seconds per shot that opening a project must not freeze the window for. A shot shows its icon
+when its frame arrives."""
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
+from studio.frames import FrameCache
 from studio.workers import Worker
 
 log = logging.getLogger(__name__)
@@ -28,15 +29,14 @@ def rgb_to_pixmap(rgb: np.ndarray, size: QSize = THUMB) -> QPixmap:
     return QPixmap.fromImage(img).scaled(size, Qt.KeepAspectRatio, Qt.SmoothTransformation)
 
 
-def thumbnail_rgb(path: Path, frame: int, size: QSize = THUMB) -> np.ndarray:
-    """Frame `frame` of the plate at `path` shrunk to twice `size` (sharp on high-DPI screens),
-    from a reader of its own; run on the bin's worker thread."""
+def thumbnail_rgb(frames: FrameCache, frame: int, size: QSize = THUMB) -> np.ndarray:
+    """Frame `frame` of a plate shrunk to twice `size` (sharp on high-DPI screens); run on the
+    bin's worker thread. `frames` is the session's cache of the plate, so the thumbnail and
+    the viewer share one reader (a deferred one opens here, off the UI thread) and the shot's
+    first frame is decoded once."""
     import cv2
 
-    from core.media.reader import open_media
-
-    with open_media(str(path)) as reader:
-        rgb = reader.read_rgb8(min(max(int(frame), 0), max(reader.info.frame_count - 1, 0)))
+    rgb = frames.get(min(max(int(frame), 0), max(frames.frame_count - 1, 0)))
     h, w = rgb.shape[:2]
     s = min(1.0, 2 * size.width() / w, 2 * size.height() / h)
     if s < 1.0:
@@ -103,14 +103,15 @@ class ProjectBin(QWidget):
         if key not in self._asked:
             try:
                 plate = session.plate_of(shot)
+                frames = session.frames_for(plate, session.plate_record(shot)) if plate is not None else None
             except Exception as exc:  # noqa: BLE001 - a missing thumbnail must not stop the bin
                 log.warning("no thumbnail for shot %s: %s", shot.name, exc)
                 return None
-            if plate is None:
+            if frames is None:
                 return None
             self._asked.add(key)
-            path, frame = Path(plate), int(shot.frame_in)
-            w = Worker(lambda _progress, _cancelled: thumbnail_rgb(path, frame), name=f"thumbnail of {key}",
+            frame = int(shot.frame_in)
+            w = Worker(lambda _progress, _cancelled: thumbnail_rgb(frames, frame), name=f"thumbnail of {key}",
                        parent=self)
             w.finished.connect(lambda rgb, key=key: self._thumb_ready(key, rgb))
             w.ended.connect(w.deleteLater)
