@@ -64,6 +64,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     a = add("info", "plates, shots and warnings of a project", _info, [common])
     a.add_argument("--no-hash", action="store_true", help="do not re-hash plate files to spot changed media")
 
+    a = add("relink", "point plates at their files' new place (moved, renamed, or a drive mounted elsewhere)",
+            _relink, [edit])
+    g = a.add_mutually_exclusive_group(required=True)
+    g.add_argument("--plate", nargs=2, metavar=("ID", "FILE"),
+                   help="plate id and its file now (a video or a sequence pattern like shot.####.exr)")
+    g.add_argument("--folder", nargs=2, metavar=("OLD", "NEW"),
+                   help="every missing plate under folder OLD is found at the same place under NEW")
+    a.add_argument("--force", action="store_true",
+                   help="accept a file whose frame count, size or rate differ from the plate's (then analyse "
+                        "its shots again)")
+
     a = add("shots", "add shots to a plate: by range, cut detection or an edit decision list", _shots, [edit])
     a.add_argument("--plate", help="plate id (optional when the project has one plate)")
     g = a.add_mutually_exclusive_group(required=True)
@@ -248,6 +259,23 @@ def _shots(args: argparse.Namespace) -> int:
     if not shots:
         raise ProjectError("no shot was added" + (f" ({len(problems)} event(s) matched no plate)" if problems else ""))
     return 0
+
+
+def _relink(args: argparse.Namespace) -> int:
+    from core.project.workflow import relink_folder, relink_plate
+
+    proj = _open(args)
+    if args.plate:
+        plate, notes = relink_plate(proj, args.plate[0], args.plate[1], force=args.force)
+        relinked, not_found = [plate.id], []
+    else:
+        relinked, not_found = relink_folder(proj, args.folder[0], args.folder[1], force=args.force)
+        notes = [f"plate {pid}: not under {args.folder[1]}; still missing" for pid in not_found]
+    for note in notes:
+        _warn(note)
+    lines = [f"plate {pid} -> {proj.plates[pid].path}" for pid in relinked]
+    return _edit_done(args, proj, {"relinked": {pid: proj.plates[pid].path for pid in relinked},
+                                   "not_found": not_found, "notes": notes}, "\n".join(lines))
 
 
 def _trim(args: argparse.Namespace) -> int:

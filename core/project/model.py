@@ -57,6 +57,18 @@ def file_hash(path: str | Path, chunk: int = 4 << 20) -> str:
     return "q" + h.hexdigest()[:32]
 
 
+def media_hash(path: str | Path, media: Any) -> str:
+    """The plate hash of open media: file_hash of a file; of an image-sequence pattern (no file),
+    its length and the quick hashes of its first and last members (a re-rendered head or tail
+    changes it)."""
+    if Path(path).is_file():
+        return file_hash(path)
+    n = int(media.info.frame_count)
+    first, last = media.file_of(0), media.file_of(max(n - 1, 0))
+    h = hashlib.sha256(f"seq:{n}:{file_hash(first)}:{file_hash(last)}".encode())
+    return "s" + h.hexdigest()[:32]
+
+
 def _tc_to_frames(tc: str, fps: Fraction) -> int:
     import opentimelineio as otio
 
@@ -103,15 +115,7 @@ class Plate:
             if hasattr(m, "__exit__"):
                 stack.enter_context(m)  # type: ignore[arg-type]
             info = m.info
-            if Path(path).is_file():
-                digest = file_hash(path)
-            else:
-                # An image-sequence pattern is no file: identify it by its length and the quick
-                # hashes of its first and last members (a re-rendered head or tail changes it).
-                n = int(info.frame_count)
-                first, last = m.file_of(0), m.file_of(max(n - 1, 0))  # type: ignore[attr-defined]
-                h = hashlib.sha256(f"seq:{n}:{file_hash(first)}:{file_hash(last)}".encode())
-                digest = "s" + h.hexdigest()[:32]
+            digest = media_hash(path, m)
         return cls(id=plate_id or Path(path).stem, path=str(Path(path).resolve()), fps=Fraction(info.fps),
                    frame_count=int(info.frame_count), width=int(info.width), height=int(info.height),
                    timecode=getattr(info, "timecode", None) or None, vfr=bool(getattr(info, "vfr", False)),

@@ -33,6 +33,8 @@ assign_identity(project, shot, template, library=None, stack=None) -> Template
 parse_assignments(["mode=swap", ...]) -> dict;  set_render_settings(project, shot, updates, stack=None) -> dict
 curve_table(project, shot, track=None, frames=None) -> CurveTable; write_curves(table, path) -> Path
 recover_project(path, use="autosave" | backup number) -> Project (saved)
+relink_plate(project, plate_id, media, force=False, stack=None) -> (Plate, notes)   (core.project.plates)
+relink_folder(project, old_folder, new_folder, stack=None) -> (relinked, not found)
 """
 
 from __future__ import annotations
@@ -63,9 +65,9 @@ from core.project.model import (
     Shot,
     backups,
     extract_curves,
-    file_hash,
     find_autosave,
 )
+from core.project.plates import check_plate, plate_missing, relink_folder, relink_plate
 from core.project.undo import Command, Macro, UndoStack
 
 log = logging.getLogger(__name__)
@@ -301,17 +303,6 @@ def resolve_curve(cs: CurveSet, name: str) -> str:
 
 
 # ---------------------------------------------------------------------- info
-def plate_missing(plate: Plate) -> bool:
-    """True when the plate's media cannot be found (sequences: no member file)."""
-    p = Path(plate.path)
-    if any(ch in p.name for ch in "#%@"):
-        if not p.parent.is_dir():
-            return True
-        pre = re.split(r"#|%|@", p.name, maxsplit=1)[0]
-        return not any(f.name.startswith(pre) for f in p.parent.iterdir())
-    return not p.exists()
-
-
 def curves_edited(cs: CurveSet) -> bool:
     """True when the artist changed anything over the extraction (keys, gains, smoothing, base)."""
     if cs.gains or cs.gain_keys or cs.enable_smooth or any(len(c) for lay in cs.layers for c in lay.curves.values()):
@@ -333,15 +324,9 @@ def project_warnings(project: Project, check_hash: bool = True) -> list[str]:
     if notice:
         out.append(notice)
     for pl in project.plates.values():
-        if plate_missing(pl):
-            out.append(f"plate {pl.id}: file missing: {pl.path}")
-        elif check_hash and Path(pl.path).is_file() and pl.hash:
-            try:
-                if file_hash(pl.path) != pl.hash:
-                    out.append(f"plate {pl.id}: {pl.path} changed since it was added (frames may not match "
-                               "the analysis)")
-            except OSError as exc:
-                out.append(f"plate {pl.id}: cannot read {pl.path}: {exc.strerror or exc}")
+        check = check_plate(pl, check_hash=check_hash)
+        if check.state != "ok":
+            out.append(check.message)
     lib = None
     for s in project.shots:
         for t, cs in sorted(s.curves.items()):
@@ -966,7 +951,7 @@ __all__ = [
     "add_shots_from_cut_detection", "add_shots_from_cut_list", "analysis_range", "analyze_shot", "apply_preset",
     "assign_identity", "autosave_notice", "create_project", "curve_table", "curves_edited", "extract_shot_curves",
     "open_project", "parse_assignments", "plate_missing", "project_folder", "project_info", "project_warnings",
-    "read_plate", "recover_project", "remove_shot", "save_project", "trim_shot", "recovery_options", "render_settings_fields", "resolve_curve",
+    "read_plate", "recover_project", "relink_folder", "relink_plate", "remove_shot", "save_project", "trim_shot", "recovery_options", "render_settings_fields", "resolve_curve",
     "resolve_shot", "resolve_track", "delete_gain_keys", "set_curve_filter", "set_gain", "set_key", "set_neutral_frame",
     "set_render_settings", "write_curves",
 ]

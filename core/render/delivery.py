@@ -139,6 +139,7 @@ def run_render_job(spec: JobSpec, engine: str = "local", address: str | None = N
     template: the identity template's summary for the sidecar (default: the shot's, in swap mode)."""
     from core.delivery.sidecar import build_sidecar, write_curves_csv, write_sidecar
     from core.project.model import DOC_NAME
+    from core.project.plates import check_plate
     from core.render.job import ShotRenderContext
 
     settings = dict(spec.settings)
@@ -161,6 +162,9 @@ def run_render_job(spec: JobSpec, engine: str = "local", address: str | None = N
         if ctx.settings.output == "patch" and spec.writer.get("codec") == "prores422hq" and not spec.sequence:
             notes.append("ProRes 422 HQ has no alpha: this patch carries no matte (use prores4444 or EXR)")
         notes += parting_notes(ctx.curves, spec.first, spec.last)
+        plate_check = check_plate(ctx.project.plate_of(ctx.shot), ctx.reader)
+        if plate_check.state != "ok":
+            notes.append(plate_check.message)
         for note in notes:
             log.warning(note)
         bar = None
@@ -370,8 +374,12 @@ def prepare_render(project_path: str, out: str, *, shot: str | None = None,
     # the plate's colour space: a linear (float) plate must not be read as sRGB by the writer
     from core.media.colour import plate_colorspace
     from core.media.reader import open_media
+    from core.project.plates import check_plate
 
     with open_media(plate.path) as reader:
+        check = check_plate(plate, reader, check_hash=False)
+        if not check.fits:
+            raise FacsimileError(check.message)
         in_cs, plate_premultiplied = plate_colorspace(reader.info, reader.read(first).dtype)
     writer["input_colorspace"] = in_cs
     if rs.output == "patch":

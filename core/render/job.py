@@ -30,6 +30,7 @@ class ShotRenderContext:
     def __init__(self, project_path: str | Path, shot_id: str | None, settings: dict | None = None) -> None:
         from core.media.reader import open_media
         from core.project import Project
+        from core.project.plates import check_plate
         from core.render.renderer import Renderer, RenderSettings
 
         self.project = Project.load(project_path)
@@ -38,6 +39,10 @@ class ShotRenderContext:
         self.shot = self.project.shot(shot_id) if shot_id else self.project.shots[0]
         plate = self.project.plate_of(self.shot)
         self.reader = open_media(plate.path)
+        check = check_plate(plate, self.reader, check_hash=False)
+        if not check.fits:  # the plate was replaced since the job was made: its frames are not the analysed ones
+            self.reader.close()
+            raise FacsimileError(check.message)
         info = self.reader.info
         self.width, self.height, self.fps, self.timecode = info.width, info.height, info.fps, info.timecode
         self.settings = RenderSettings.from_json({**(self.shot.render_settings or {}), **(settings or {})})

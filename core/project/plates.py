@@ -1,0 +1,201 @@
+"""Plate files against the project's record of them: is the file there, is it the one the
+shots were analysed on, and pointing a plate at its new place (relinking) when it moved.
+
+A project records each plate's path, frame count, size, rate, timecode and a quick hash
+(core.project.model.file_hash). Shots, analyses and curves are counted in that plate's
+frames, so a plate file that now has another frame count, size or rate does not fit them:
+renders refuse it and relinking to it needs `force`. A file with the same facts but another
+hash (a re-grade, a re-export, a copy through another codec) fits; it is reported, not refused.
+
+API
+---
+plate_missing(plate) -> bool
+fact_differences(plate, facts) -> (major, minor)   (lists of "frame count 90 (the project has 100)")
+check_plate(plate, media=None, check_hash=True) -> PlateCheck
+relink_plate(project, plate_id, media, force=False, stack=None) -> (Plate, notes)
+relink_folder(project, old_folder, new_folder, force=False, stack=None) -> (relinked ids, not found ids)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path, PurePath
+from typing import Any
+
+from core.errors import ProjectError
+from core.project.model import Plate, Project, file_hash, media_hash
+from core.project.undo import Command, Macro, UndoStack
+
+PATTERN_CHARS = "#%@"
+
+
+def is_pattern(path: str | Path) -> bool:
+    """True for an image-sequence pattern (shot.####.exr, shot.%04d.exr, shot.@@@@.exr)."""
+    return any(ch in Path(path).name for ch in PATTERN_CHARS)
+
+
+def plate_missing(plate: Plate) -> bool:
+    """True when the plate's media cannot be found (sequences: no member file)."""
+    p = Path(plate.path)
+    if is_pattern(p):
+        if not p.parent.is_dir():
+            return True
+        pre = re.split(r"#|%|@", p.name, maxsplit=1)[0]
+        return not any(f.name.startswith(pre) for f in p.parent.iterdir())
+    return not p.exists()
+
+
+def fact_differences(plate: Plate, facts: Any) -> tuple[list[str], list[str]]:
+    """How media facts (a reader's info or a Plate: frame_count, width, height, fps, timecode)
+    differ from the project's record of the plate. Major ones (frame count, size, rate) mean the
+    shots' frames, analyses and curves do not fit the file; minor ones (start timecode) change
+    only the timecode a render is stamped with."""
+    major: list[str] = []
+    minor: list[str] = []
+    n = int(getattr(facts, "frame_count", 0) or 0)
+    if n != int(plate.frame_count):
+        major.append(f"frame count {n} (the project has {plate.frame_count})")
+    w, h = int(getattr(facts, "width", 0) or 0), int(getattr(facts, "height", 0) or 0)
+    if (w, h) != (int(plate.width), int(plate.height)):
+        major.append(f"size {w}x{h} (the project has {plate.width}x{plate.height})")
+    fps = Fraction(getattr(facts, "fps", 0) or 0)
+    if fps != plate.fps:
+        major.append(f"frame rate {float(fps):.6g} (the project has {float(plate.fps):.6g})")
+    tc = getattr(facts, "timecode", None) or None
+    if tc != (plate.timecode or None):
+        minor.append(f"start timecode {tc or 'none'} (the project has {plate.timecode or 'none'})")
+    return major, minor
+
+
+@dataclass(frozen=True)
+class PlateCheck:
+    """What check_plate found. state: "ok", "missing", "unreadable", "different" (the frames do
+    not fit the record: `differences`) or "changed" (same facts, other content: a re-grade or a
+    re-export; the shots still fit)."""
+
+    plate_id: str
+    path: str
+    state: str
+    message: str = ""
+    differences: tuple[str, ...] = field(default=())
+
+    @property
+    def fits(self) -> bool:
+        """True when the shots' frames fit the file (it is there, and its facts are the record's)."""
+        return self.state in ("ok", "changed")
+
+
+def check_plate(plate: Plate, media: Any = None, check_hash: bool = True) -> PlateCheck:
+    """Compare a plate file with the project's record: present, same facts (when `media`, an open
+    reader of it, is given: opening is the caller's choice, as it reads a long-GOP file whole) and
+    same quick hash. Never raises for a file problem; the answer says what it is."""
+    pid, path = plate.id, plate.path
+    if plate_missing(plate):
+        return PlateCheck(pid, path, "missing", f"plate {pid}: file missing: {path} (relink it: "
+                          f"`facsimile project relink PROJECT --plate {pid} NEW_PATH`)")
+    if media is not None:
+        major, _minor = fact_differences(plate, media.info)
+        if major:
+            return PlateCheck(pid, path, "different",
+                              f"plate {pid}: {path} is not the plate its shots were analysed on: "
+                              + "; ".join(major) + ". Relink the plate to the right file, or analyse its shots again "
+                              "after `facsimile project relink PROJECT --plate ID PATH --force`", tuple(major))
+    if check_hash and plate.hash:
+        try:
+            digest = media_hash(path, media) if media is not None else (file_hash(path) if Path(path).is_file()
+                                                                         else None)
+        except OSError as exc:
+            return PlateCheck(pid, path, "unreadable", f"plate {pid}: cannot read {path}: {exc.strerror or exc}")
+        if digest is not None and digest != plate.hash:
+            return PlateCheck(pid, path, "changed", f"plate {pid}: {path} changed since it was added (same frame "
+                              "count, size and rate: a re-grade or re-export?); frames may not match the analysis")
+    return PlateCheck(pid, path, "ok")
+
+
+class RelinkPlate(Command):
+    """Replace a plate's record (path, hash, facts) with another; undo puts the old one back."""
+
+    def __init__(self, project: Project, new: Plate) -> None:
+        if new.id not in project.plates:
+            raise KeyError(f"no plate {new.id!r} in the project")
+        self.project, self.new, self.old = project, new, project.plates[new.id]
+        self.text = f"Relink plate {new.id}"
+
+    def do(self) -> None:
+        self.project.plates[self.new.id] = self.new
+
+    def undo(self) -> None:
+        self.project.plates[self.old.id] = self.old
+
+
+def _relink_command(project: Project, plate_id: str, media: str | Path, force: bool) -> tuple[RelinkPlate, list[str]]:
+    """The command relinking one plate, and its notes; ProjectError when the file does not fit."""
+    if plate_id not in project.plates:
+        raise ProjectError(f"no plate {plate_id!r} in the project (plates: {', '.join(sorted(project.plates))})")
+    old = project.plates[plate_id]
+    m = Path(media)
+    if not m.exists() and not is_pattern(m):
+        raise ProjectError(f"cannot relink plate {plate_id}: {m} does not exist")
+    new = Plate.from_media(m, plate_id=plate_id)
+    major, minor = fact_differences(old, new)
+    shots = [s.name for s in project.shots if s.plate_id == plate_id]
+    notes = [f"plate {plate_id}: {d}" for d in minor]
+    if major:
+        if not force:
+            raise ProjectError(f"{m} does not fit plate {plate_id}: " + "; ".join(major)
+                               + (f". Shots {', '.join(shots)} were analysed on the recorded frames" if shots else "")
+                               + ". Pick the right file, or relink with force and analyse the shots again")
+        notes.append(f"plate {plate_id} relinked to a file that differs ({'; '.join(major)}): analyse "
+                     + (f"shots {', '.join(shots)} again" if shots else "its shots again"))
+    return RelinkPlate(project, new), notes
+
+
+def relink_plate(project: Project, plate_id: str, media: str | Path, force: bool = False,
+                 stack: UndoStack | None = None) -> tuple[Plate, list[str]]:
+    """Point plate `plate_id` at `media` (a moved or renamed file, or a sequence pattern), taking
+    its hash and facts. The file must have the recorded frame count, size and rate (the shots'
+    analyses and curves are counted in those frames) unless `force`. Returns the new record and
+    notes (a different start timecode; with force, the shots to analyse again). Undoable."""
+    cmd, notes = _relink_command(project, plate_id, media, force)
+    (stack if stack is not None else UndoStack()).push(cmd)
+    return cmd.new, notes
+
+
+def _moved_path(path: str, old: PurePath, new: Path) -> Path | None:
+    p = PurePath(path)
+    try:
+        return new / p.relative_to(old)
+    except ValueError:
+        return None
+
+
+def relink_folder(project: Project, old_folder: str | Path, new_folder: str | Path, force: bool = False,
+                  only_missing: bool = True, stack: UndoStack | None = None) -> tuple[list[str], list[str]]:
+    """Relink every plate under `old_folder` to the same relative place under `new_folder` (a
+    drive mounted elsewhere, a shot folder moved): one undo step, all or nothing. With
+    `only_missing` (default), plates still found where they were are left alone. Returns (ids
+    relinked, ids under old_folder with no file at the new place). ProjectError when a file
+    found does not fit its plate (see relink_plate) or when none is found."""
+    old, new = PurePath(old_folder), Path(new_folder)
+    commands: list[Command] = []
+    relinked: list[str] = []
+    not_found: list[str] = []
+    for pid, plate in sorted(project.plates.items()):
+        target = _moved_path(plate.path, old, new)
+        if target is None or (only_missing and not plate_missing(plate)):
+            continue
+        if plate_missing(Plate(pid, str(target), plate.fps, 0, 0, 0)):
+            not_found.append(pid)
+            continue
+        cmd, _notes = _relink_command(project, pid, target, force)
+        commands.append(cmd)
+        relinked.append(pid)
+    if not commands:
+        raise ProjectError(f"no plate of the project was found under {new}"
+                           + (f" (looked for {', '.join(not_found)})" if not_found else
+                              f" (no {'missing ' if only_missing else ''}plate is under {old})"))
+    (stack if stack is not None else UndoStack()).push(
+        commands[0] if len(commands) == 1 else Macro(f"Relink {len(commands)} plates", commands))
+    return relinked, not_found
