@@ -435,6 +435,10 @@ class Inspector(QWidget):
         self.shot_label.setToolTip(tip)
 
     # ------------------------------------------------------------------ warnings
+    def external_warnings(self) -> list[str]:
+        """The warnings from core shown now (see set_external_warnings)."""
+        return list(self._external)
+
     def set_external_warnings(self, warnings: list[str]) -> None:
         """Warnings from core (CurveSet.warnings(), identity consent, ...), merged with the panel's own."""
         self._external = list(warnings)

@@ -8,7 +8,7 @@ import logging
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QThreadPool, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -114,6 +114,10 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(job)
         self.statusBar().addPermanentWidget(self.frame_label)
 
+        self._missing: set[str] = set()  # plates whose file is gone (stat, on open and after a relink)
+        self._plate_notes: dict[str, tuple[str, str]] = {}  # plate id -> (state, message) of its file's check
+        self._checks = QThreadPool(self)
+        self._checks.setMaxThreadCount(1)
         self._build_menus()
         self._wire()
         self.autosave_timer = QTimer(self)
@@ -148,6 +152,9 @@ class MainWindow(QMainWindow):
         self._act(f, "Open project or plate…", self._open_dialog, QKeySequence.Open)
         self._act(f, "Save", self.save, QKeySequence.Save)
         self._act(f, "Save as…", self.save_as, QKeySequence.SaveAs)
+        f.addSeparator()
+        self._act(f, "Relink plate…", lambda: self.relink_plate(), tip="give a moved or renamed plate file's new "
+                  "place (the current shot's plate, or the first missing one)")
         f.addSeparator()
         self._act(f, "Save screenshot…", self._screenshot_dialog)
         f.addSeparator()
@@ -242,6 +249,9 @@ class MainWindow(QMainWindow):
         self.transport.jumpKey.connect(self.jump_key)
         self.curves.frameScrubbed.connect(s.set_frame)
         self.bin.shotActivated.connect(self._pick_shot)
+        self.bin.relinkRequested.connect(self.relink_plate)
+        s.platesChanged.connect(self._plates_changed)
+        self.viewer.frameShown.connect(self._check_opened_plate)
         self.inspector.bind_session(s)
         self.inspector.gainChanged.connect(self._gain_changed)
         self.inspector.settingsChanged.connect(self._settings_changed)
@@ -384,11 +394,16 @@ class MainWindow(QMainWindow):
         self.transport.stop()
         self.viewer.shutdown()
         self.bin.shutdown()
+        self._checks.clear()
+        self._checks.waitForDone(5000)
         ev.accept()
 
     # ------------------------------------------------------------------ session -> widgets
     def _project_changed(self) -> None:
-        self.bin.populate(self.session)
+        self._plate_notes = {}
+        self._missing = set(self.session.missing_plates())
+        self._check_plate_files()
+        self.bin.populate(self.session, self._missing)
         # the project's own library when it names one, else the user's (as `facsimile project assign`)
         p = self.session.project
         self.identities.open_library(getattr(p, "library_path", None) if p is not None else None)
@@ -415,7 +430,7 @@ class MainWindow(QMainWindow):
         self._refresh_warnings()
         self._sync_curve_actions()
         self.transport.set_keys(s.key_frames())
-        self.bin.populate(s)
+        self.bin.populate(s, self._missing)
         self._update_title()
 
     def _curve_label(self, name: str) -> str:
@@ -458,7 +473,8 @@ class MainWindow(QMainWindow):
 
     def _refresh_warnings(self) -> None:
         s = self.session
-        warns = list(s.doc.warnings()) if s.doc is not None else []
+        warns = self._plate_warnings()
+        warns += list(s.doc.warnings()) if s.doc is not None else []
         settings = getattr(s.shot, "render_settings", {}) or {}
         if settings.get("mode") == "swap" and s.shot is not None and not s.shot.identity:
             warns.append("swap mode needs an identity: assign one from the Identities tab")
@@ -475,6 +491,118 @@ class MainWindow(QMainWindow):
         self.inspector.set_external_warnings(warns)
         if warns:
             self.show_message("⚠ " + warns[0], error=True)
+
+    # ------------------------------------------------------------------ plate files
+    def _plate_warnings(self) -> list[str]:
+        """What is wrong with the project's plate files, the current shot's plate first."""
+        s = self.session
+        if s.project is None:
+            return []
+        current = getattr(s.shot, "plate_id", None)
+        out = []
+        for pid in sorted(s.project.plates, key=lambda k: k != current):
+            if pid in self._missing:
+                out.append(f"plate {pid} is missing ({s.project.plates[pid].path}): File ▸ Relink plate… "
+                           "or right-click it in the bin")
+            elif pid in self._plate_notes:
+                out.append(self._plate_notes[pid][1])
+        return out
+
+    def _check_plate_files(self) -> None:
+        """Compare each plate file with the project's record (core.project.plates.check_plate: a
+        quick hash of 8 MiB per file) on a worker: on a network share that takes its time, and
+        opening a project must not wait for it. What differs joins the warnings."""
+        proj = self.session.project
+        if proj is None or self.session.untitled:
+            return
+        from core.project.plates import check_plate
+
+        plates = [pl for pid, pl in proj.plates.items() if pid not in self._missing]
+        w = Worker(lambda _progress, _cancelled: [check_plate(pl) for pl in plates], name="plate check", parent=self)
+        w.finished.connect(lambda checks, proj=proj: self._plates_checked(proj, checks))
+        w.ended.connect(w.deleteLater)
+        w.start(self._checks)
+
+    def _plates_checked(self, project, checks: list) -> None:
+        if project is not self.session.project:
+            return  # another project was opened meanwhile
+        for c in checks:
+            held = project.plates.get(c.plate_id)
+            if c.state != "ok" and held is not None and held.path == c.path \
+                    and self._plate_notes.get(c.plate_id, ("",))[0] != "different":  # the opened file said more
+                self._plate_notes[c.plate_id] = (c.state, c.message)
+        self._refresh_warnings()
+
+    def _check_opened_plate(self, _frame: int, _path: str) -> None:
+        """Once the viewer's worker has opened the current plate (the project's record stood in
+        until then): a file with another frame count, size or rate than the record is not the
+        one the shot was analysed on; say so, as a render would refuse it."""
+        s = self.session
+        frames, record = s.frames, s.plate_record()
+        if frames is None or record is None or not frames.is_open \
+                or self._plate_notes.get(record.id, ("",))[0] == "different":
+            return
+        from core.project.plates import fact_differences
+
+        major, _minor = fact_differences(record, frames.reader.info)
+        if s.fit_to_plate():
+            self.transport.set_range(s.first, s.last, frames.info.fps, record.timecode)
+        if major:
+            self._plate_notes[record.id] = ("different", f"plate {record.id}: {record.path} is not the plate its "
+                                            f"shots were analysed on: {'; '.join(major)}. File ▸ Relink plate… to "
+                                            "the right file")
+            self._refresh_warnings()
+
+    def relink_plate(self, plate_id: str | None = None, path: str | Path | None = None) -> list[str]:
+        """Ask for (or take) a plate's file at its new place and relink it, with every other missing
+        plate found where the same move puts it; one undo step. A file with another frame count,
+        size or rate is relinked only when the user says so (the shots must be analysed again).
+        Returns the plate ids relinked."""
+        from core.project.plates import PlateMismatch
+
+        s = self.session
+        if s.project is None or not s.project.plates:
+            return []
+        current = getattr(s.shot, "plate_id", None)
+        if plate_id is None:  # the current shot's plate when it is missing, else the first missing, else it
+            missing = sorted(self._missing)
+            plate_id = current if current in self._missing or not missing else missing[0]
+        pid = plate_id or next(iter(s.project.plates))
+        record = s.project.plates[pid]
+        if path is None:
+            start = Path(record.path).parent
+            while not start.is_dir() and start != start.parent:
+                start = start.parent
+            path = QFileDialog.getOpenFileName(
+                self, f"Relink plate {pid} (was {Path(record.path).name})", str(start),
+                "Plates (*.mov *.mp4 *.mxf *.exr *.png *.tif *.tiff *.dpx *.jpg);;All files (*)")[0]
+            if not path:
+                return []
+        try:
+            try:
+                relinked, notes = s.relink_plate(pid, path)
+            except PlateMismatch as exc:
+                ans = QMessageBox.question(
+                    self, "Relink to a different plate?",
+                    f"{exc}\n\nRelink anyway? The shots on this plate must then be analysed again.",
+                    QMessageBox.Yes | QMessageBox.Cancel, QMessageBox.Cancel)
+                if ans != QMessageBox.Yes:
+                    return []
+                relinked, notes = s.relink_plate(pid, path, force=True)
+        except FacsimileError as exc:
+            QMessageBox.warning(self, "Cannot relink", str(exc))
+            return []
+        self.show_message(f"relinked plate{'s' if len(relinked) > 1 else ''} {', '.join(relinked)}"
+                          + (f" ({'; '.join(notes)})" if notes else ""), error=bool(notes))
+        return relinked
+
+    def _plates_changed(self) -> None:
+        """A relink, or its undo or redo: what is missing and what differs is found again."""
+        self._plate_notes = {}
+        self._missing = set(self.session.missing_plates())
+        self._check_plate_files()
+        self.bin.populate(self.session, self._missing)
+        self._refresh_warnings()
 
     def _frame_changed(self, frame: int) -> None:
         self.viewer.request_frame(frame)

@@ -1,4 +1,6 @@
 """The project bin: plates and shots with thumbnails; double-click (or select) a shot to open it.
+A plate whose file is not where the project says is marked missing; its context menu (and
+File > Relink plate…) asks for the file's new place.
 
 Thumbnails are decoded on a worker thread, from the session's frame cache of the plate: reaching
 a shot's first frame can mean opening and indexing a long plate and decoding a GOP of 4K frames,
@@ -11,14 +13,16 @@ import logging
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, QThreadPool, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap
-from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtGui import QBrush, QColor, QIcon, QImage, QPixmap
+from PySide6.QtWidgets import QMenu, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from studio.frames import FrameCache
 from studio.workers import Worker
 
 log = logging.getLogger(__name__)
 THUMB = QSize(96, 54)
+PLATE_ROLE = Qt.UserRole + 2  # a plate item's plate id
+MISSING = QColor("#ffb347")
 
 
 def rgb_to_pixmap(rgb: np.ndarray, size: QSize = THUMB) -> QPixmap:
@@ -45,9 +49,11 @@ def thumbnail_rgb(frames: FrameCache, frame: int, size: QSize = THUMB) -> np.nda
 
 
 class ProjectBin(QWidget):
-    """Tree of plates and shots. shotActivated(shot_id) when the user picks a shot."""
+    """Tree of plates and shots. shotActivated(shot_id) when the user picks a shot;
+    relinkRequested(plate_id) from a plate's context menu."""
 
     shotActivated = Signal(str)
+    relinkRequested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -57,6 +63,8 @@ class ProjectBin(QWidget):
         self.tree.setColumnWidth(0, 210)
         self.tree.itemActivated.connect(self._activated)
         self.tree.itemClicked.connect(self._activated)
+        self.tree.setContextMenuPolicy(Qt.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._context_menu)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.tree)
@@ -65,8 +73,9 @@ class ProjectBin(QWidget):
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
 
-    def populate(self, session) -> None:
-        """Rebuild from the session's project (thumbnails: first frame of each shot, via core.media)."""
+    def populate(self, session, missing: set[str] | frozenset[str] = frozenset()) -> None:
+        """Rebuild from the session's project (thumbnails: first frame of each shot, via core.media);
+        `missing`: ids of plates whose file is gone, marked for relinking."""
         self.tree.clear()
         proj = session.project
         if proj is None:
@@ -74,8 +83,15 @@ class ProjectBin(QWidget):
         plates = QTreeWidgetItem(self.tree, ["Plates", ""])
         shots = QTreeWidgetItem(self.tree, ["Shots", ""])
         for pid, plate in proj.plates.items():
-            it = QTreeWidgetItem(plates, [pid, f"{plate.frame_count} @ {float(plate.fps):.3g}"])
-            it.setToolTip(0, f"{plate.path}\n{plate.width}x{plate.height}, timecode {plate.timecode or '00:00:00:00'}")
+            gone = pid in missing
+            it = QTreeWidgetItem(plates, [f"{pid} (missing)" if gone else pid,
+                                          f"{plate.frame_count} @ {float(plate.fps):.3g}"])
+            it.setData(0, PLATE_ROLE, pid)
+            tip = f"{plate.path}\n{plate.width}x{plate.height}, timecode {plate.timecode or '00:00:00:00'}"
+            if gone:
+                it.setForeground(0, QBrush(MISSING))
+                tip = f"MISSING: no file at {plate.path}\nRight-click ▸ Relink plate… to give its new place\n" + tip
+            it.setToolTip(0, tip)
         for shot in proj.shots:
             flags = []
             if shot.has_analysis:
@@ -83,7 +99,8 @@ class ProjectBin(QWidget):
             if shot.curves:
                 flags.append(f"{len(shot.curves)} face{'s' if len(shot.curves) > 1 else ''}")
             it = QTreeWidgetItem(shots, [shot.name, f"{shot.frame_in}-{shot.frame_out}"])
-            key = f"{shot.plate_id}:{shot.frame_in}"
+            record = session.plate_record(shot)
+            key = f"{shot.plate_id}:{getattr(record, 'path', '')}:{getattr(record, 'hash', '')}:{shot.frame_in}"
             it.setData(0, Qt.UserRole, shot.id)
             it.setData(0, Qt.UserRole + 1, key)
             it.setToolTip(0, f"{shot.name} ({shot.id}) plate {shot.plate_id}" + (f"\n{', '.join(flags)}" if flags else ""))
@@ -106,6 +123,7 @@ class ProjectBin(QWidget):
                 frames = session.frames_for(plate, session.plate_record(shot)) if plate is not None else None
             except Exception as exc:  # noqa: BLE001 - a missing thumbnail must not stop the bin
                 log.warning("no thumbnail for shot %s: %s", shot.name, exc)
+                self._asked.add(key)  # said once; a relinked plate makes another key
                 return None
             if frames is None:
                 return None
@@ -137,6 +155,15 @@ class ProjectBin(QWidget):
     def wait_thumbnails(self, timeout_ms: int = 30000) -> bool:
         """Block until queued thumbnails are decoded (their icons then arrive through the event loop)."""
         return bool(self._pool.waitForDone(timeout_ms))
+
+    def _context_menu(self, pos) -> None:
+        item = self.tree.itemAt(pos)
+        pid = item.data(0, PLATE_ROLE) if item is not None else None
+        if not pid:
+            return
+        menu = QMenu(self)
+        menu.addAction("Relink plate…", lambda: self.relinkRequested.emit(pid))
+        menu.exec(self.tree.viewport().mapToGlobal(pos))
 
     def _activated(self, item: QTreeWidgetItem, _col: int = 0) -> None:
         sid = item.data(0, Qt.UserRole)

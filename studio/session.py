@@ -34,6 +34,7 @@ class Session(QObject):
     dirtyChanged = Signal(bool)
     message = Signal(str)
     undoChanged = Signal()  # any push, undo or redo on the project's stack
+    platesChanged = Signal()  # a plate record was replaced (a relink, or its undo/redo)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -50,6 +51,7 @@ class Session(QObject):
         self.first = 0
         self.last = 0
         self._readers: dict[str, FrameCache] = {}
+        self._plates_seen: dict[str, int] = {}
         self._dirty = False
         self.untitled = True
         self.track: int | None = None
@@ -92,7 +94,7 @@ class Session(QObject):
         project = Project(Path(path).parent / f"{Path(path).stem}", name=Path(path).stem)
         project.add_plate(plate)
         project.new_shot(plate.id, 0, max(plate.frame_count - 1, 0), name=Path(path).stem)
-        self._readers = {str(Path(plate.path)): frames}
+        self._readers = {f"{Path(plate.path)}|{plate.hash}": frames}
         self.project = project
         self.project_path = None
         self.untitled = True
@@ -104,6 +106,7 @@ class Session(QObject):
 
         self.undo = UndoStack()
         self.undo.add_listener(self._undo_changed)
+        self._plates_seen = self._plates_snapshot()
         self._dirty = not dirty  # force a dirtyChanged emit
         self.mark_dirty(dirty)
         self.projectChanged.emit()
@@ -115,8 +118,49 @@ class Session(QObject):
 
     def _undo_changed(self, stack) -> None:
         self.mark_dirty(stack.is_dirty or self.untitled and stack.index > 0)
-        self.follow_curves()
+        if not self.follow_plates():
+            self.follow_curves()
         self.undoChanged.emit()
+
+    def _plates_snapshot(self) -> dict[str, int]:
+        return {k: id(v) for k, v in self.project.plates.items()} if self.project is not None else {}
+
+    def follow_plates(self) -> bool:
+        """After a relink (or its undo/redo) replaced plate records: tell the views
+        (platesChanged) and, when the current shot's plate is one of them, show its frames from
+        the new file, keeping the face being edited and the frame. True when a plate changed."""
+        snap = self._plates_snapshot()
+        if snap == self._plates_seen:
+            return False
+        changed = {k for k in snap.keys() | self._plates_seen.keys() if snap.get(k) != self._plates_seen.get(k)}
+        self._plates_seen = snap
+        self.platesChanged.emit()
+        shot = self.shot
+        if shot is not None and shot.plate_id in changed:
+            frame, track = self.frame, self.track
+            self.set_shot(shot.id)
+            if track is not None and track != self.track:
+                self.set_track(track)
+            self.set_frame(frame)
+        return True
+
+    def missing_plates(self) -> list[str]:
+        """Ids of the project's plates whose file is not where the project says."""
+        from core.project.plates import plate_missing
+
+        return [pid for pid, pl in self.project.plates.items() if plate_missing(pl)] if self.project else []
+
+    def relink_plate(self, plate_id: str, path: str | Path, force: bool = False) -> tuple[list[str], list[str]]:
+        """Point a plate at its file's new place, and every other missing plate found where the
+        same move puts it (core.project.plates.relink_moved), as one step on the undo stack.
+        Returns (plate ids relinked, notes). PlateMismatch when the file has another frame count,
+        size or rate (the studio asks, then passes force); ProjectError for any other refusal."""
+        from core.project.plates import relink_moved
+
+        relinked, notes = relink_moved(self.project, plate_id, path, force=force, stack=self.undo)
+        for note in notes:
+            log.warning(note)
+        return relinked, notes
 
     # ------------------------------------------------------------------ shots
     def shot_names(self) -> list[str]:
@@ -151,7 +195,7 @@ class Session(QObject):
         plate `record` the reader is opened by the first frame asked for (on the viewer's worker:
         a long camera original is read whole when opened), not here on the UI thread; a file
         that is not there at all is still reported at once."""
-        key = str(path)
+        key = f"{path}|{getattr(record, 'hash', '')}"
         if key not in self._readers:
             facts = None
             if record is not None and int(getattr(record, "frame_count", 0) or 0) > 0:
@@ -160,7 +204,8 @@ class Session(QObject):
             if facts is None or facts.width <= 0 or facts.height <= 0:
                 self._readers[key] = FrameCache(open_reader(path))
             elif not (path.parent.is_dir() if pattern else path.is_file()):
-                raise MediaError(f"{path}: file not found; check the path (was the plate moved, or its drive unmounted?)")
+                raise MediaError(f"{path}: file not found (was the plate moved, or its drive unmounted?): "
+                                 "File ▸ Relink plate… gives its new place")
             else:
                 self._readers[key] = FrameCache.deferred(path, facts)
         return self._readers[key]
@@ -183,7 +228,10 @@ class Session(QObject):
         except ProjectError as exc:
             self.message.emit(str(exc))
             self.analysis = None
-        n = self.frames.frame_count if self.frames is not None else 1
+        # without the plate file (missing, unreadable) the record still gives the shot's frames,
+        # so its curves can be looked at and edited until the plate is relinked
+        record = self.plate_record(shot) if shot is not None else None
+        n = self.frames.frame_count if self.frames is not None else max(int(getattr(record, "frame_count", 1)), 1)
         self.first = int(shot.frame_in) if shot is not None else 0
         self.last = min(int(shot.frame_out), n - 1) if shot is not None else 0
         self.first = min(self.first, self.last)
@@ -192,6 +240,17 @@ class Session(QObject):
         self.frame = self.first
         self.shotChanged.emit()
         self.frameChanged.emit(self.frame)
+
+    def fit_to_plate(self) -> bool:
+        """Clamp the shot's range to its plate's frames once the reader is open (the project's
+        record stood in until then, and the file may be shorter now). True when it changed."""
+        if self.frames is None or not self.frames.is_open or self.frames.frame_count - 1 >= self.last:
+            return False
+        self.last = max(self.frames.frame_count - 1, 0)
+        self.first = min(self.first, self.last)
+        if self.frame > self.last:
+            self.set_frame(self.last)
+        return True
 
     def set_track(self, track: int) -> None:
         """Edit the curves of another face (track) of the current shot."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import pytest
 
@@ -14,7 +14,15 @@ from core.cli import main
 from core.errors import FacsimileError, ProjectError
 from core.project import Project, UndoStack
 from core.project import workflow as wf
-from core.project.plates import check_plate, fact_differences, relink_folder, relink_plate
+from core.project.plates import (
+    PlateMismatch,
+    check_plate,
+    fact_differences,
+    moved_roots,
+    relink_folder,
+    relink_moved,
+    relink_plate,
+)
 from tests.mediagen import analysed_astronaut_project, make_astronaut_plate, make_sequence, make_video
 
 
@@ -115,6 +123,27 @@ def test_relink_folder_finds_every_missing_plate_in_one_undo_step(show: Project,
         relink_folder(show, tmp_path / "day1", tmp_path / "empty")
 
 
+def test_locating_one_moved_plate_finds_the_others_in_the_same_tree(show: Project, tmp_path: Path) -> None:
+    assert moved_roots("/mnt/a/show/day1/A.mov", "/Volumes/raid/show/day1/A_v2.mov") == \
+        (PurePath("/mnt/a"), PurePath("/Volumes/raid"))
+    assert moved_roots("/a/day1/A.mov", "/a/day1_copy/A.mov") == (PurePath("/a/day1"), PurePath("/a/day1_copy"))
+    shutil.move(tmp_path / "day1", tmp_path / "raid")
+    stack = UndoStack()
+    relinked, notes = relink_moved(show, "A001", tmp_path / "raid" / "A001.mov", stack=stack)
+    assert relinked == ["A001", "B002"] and notes == [] and len(stack) == 1
+    assert wf.project_warnings(show) == []
+    stack.undo()
+    assert all(check_plate(p).state == "missing" for p in show.plates.values())
+    # another plate found there that does not fit is left missing and named, never forced
+    make_video(tmp_path / "raid" / "cam" / "B002.mov", frames=7, fps=24)
+    relinked, notes = relink_moved(show, "A001", tmp_path / "raid" / "A001.mov")
+    assert relinked == ["A001"] and len(notes) == 1 and "plate B002 is at" in notes[0] and "frame count 7" in notes[0]
+    assert check_plate(show.plates["B002"]).state == "missing"
+    with pytest.raises(PlateMismatch) as err:
+        relink_moved(show, "B002", tmp_path / "raid" / "cam" / "B002.mov")
+    assert err.value.differences == ["frame count 7 (the project has 20)"]
+
+
 def test_relink_an_image_sequence(tmp_path: Path) -> None:
     seq = make_sequence(tmp_path / "v1", frames=4)
     proj = wf.create_project(tmp_path / "s", plates=[seq])
@@ -123,6 +152,10 @@ def test_relink_an_image_sequence(tmp_path: Path) -> None:
     relinked, _ = relink_folder(proj, tmp_path / "v1", tmp_path / "v2")
     assert relinked == ["shot"] and check_plate(proj.plates["shot"]).state == "ok"
     assert proj.plates["shot"].path.endswith("v2/shot.####.png")
+    # picking one file of the sequence (what a file dialog gives) keeps the plate a sequence
+    shutil.move(tmp_path / "v2", tmp_path / "v4")
+    plate, _ = relink_plate(proj, "shot", tmp_path / "v4" / "shot.1002.png")
+    assert plate.path.endswith("v4/shot.####.png") and plate.frame_count == 4
     shorter = make_sequence(tmp_path / "v3", frames=3)
     with pytest.raises(ProjectError, match="frame count 3"):
         relink_plate(proj, "shot", shorter)

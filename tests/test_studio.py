@@ -486,6 +486,79 @@ def test_selecting_a_shot_opens_its_plate_on_the_viewers_worker(qtbot, project, 
         gone.rename(plate_path)
 
 
+def _plate_items(w) -> dict[str, str]:
+    """Plate id -> its text in the bin."""
+    from studio.project_bin import PLATE_ROLE
+
+    root = w.bin.tree.invisibleRootItem()
+    group = [root.child(i) for i in range(root.childCount()) if root.child(i).text(0) == "Plates"][0]
+    return {group.child(j).data(0, PLATE_ROLE): group.child(j).text(0) for j in range(group.childCount())}
+
+
+def test_a_moved_plate_is_relinked_from_the_studio(qtbot, tmp_path, plate, monkeypatch):
+    """A project whose plate moved opens with the plate marked missing (bin, warnings); Relink
+    plate… with the file's new place shows its frames again, as one undo step; a file of
+    another length is relinked only when the user says so, and the timeline follows it."""
+    import shutil
+
+    day = tmp_path / "day1"
+    day.mkdir()
+    own = shutil.copy(plate, day / "astro.mp4")
+    project = make_project(tmp_path, Path(own))
+    shutil.move(day, tmp_path / "raid")
+    with open_window(qtbot, project) as w:
+        s = w.session
+        assert s.frames is None and w._missing == {"astro"}
+        assert s.last == N_FRAMES - 1  # the curves stay on the recorded frames, editable meanwhile
+        assert _plate_items(w) == {"astro": "astro (missing)"}
+        assert any("plate astro is missing" in m for m in w.inspector.external_warnings())
+        depth = s.undo.index
+        assert w.relink_plate(path=tmp_path / "raid" / "astro.mp4") == ["astro"]
+        assert s.frames is not None and s.last == N_FRAMES - 1 and _plate_items(w) == {"astro": "astro"}
+        qtbot.waitUntil(lambda: w.viewer.current_frame >= 0, timeout=20000)
+        assert not any("plate astro" in m for m in w.inspector.external_warnings())
+        assert s.undo.index == depth + 1 and s.dirty
+        w.undo()
+        assert s.frames is None and _plate_items(w) == {"astro": "astro (missing)"}
+        w.redo()
+        assert s.frames is not None
+        # another cut of the plate: asked about, and nothing changes unless the user says yes
+        shorter = make_plate(tmp_path / "astro_short.mp4", n=40)
+        asked: list[str] = []
+        monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.Cancel)
+        assert w.relink_plate("astro", shorter) == []
+        assert "frame count 40 (the project has 60)" in asked[0] and s.last == N_FRAMES - 1
+        monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Yes)
+        assert w.relink_plate("astro", shorter) == ["astro"]
+        assert s.plate_record().frame_count == 40 and s.last == 39 and w.transport.last == 39
+        s.mark_dirty(False)
+
+
+def test_a_plate_changed_on_disk_is_reported_once_opened(qtbot, tmp_path, plate):
+    """The studio checks plate files against the project on a worker after opening: a re-graded
+    file (same frames, other pixels) is noted; a shorter cut at the same path is named as not the
+    analysed plate once the viewer's worker has opened it, and the timeline ends at its last frame."""
+    import shutil
+
+    own = Path(shutil.copy(plate, tmp_path / "astro.mp4"))
+    project = make_project(tmp_path, own)
+    from tests.mediagen import make_astronaut_plate
+
+    make_astronaut_plate(own, N_FRAMES, fps=25, size=SIZE, gop=12, crf=30)  # a re-export: same facts, other bytes
+    with open_window(qtbot, project) as w:
+        qtbot.waitUntil(lambda: "astro" in w._plate_notes, timeout=10000)
+        assert w._plate_notes["astro"][0] == "changed"
+        assert any("changed since it was added" in m for m in w.inspector.external_warnings())
+    make_plate(own, n=40)
+    with open_window(qtbot, project) as w:
+        s = w.session
+        assert s.last == N_FRAMES - 1  # the record, until the reader opens
+        qtbot.waitUntil(lambda: w._plate_notes.get("astro", ("",))[0] == "different", timeout=20000)
+        assert "frame count 40 (the project has 60)" in w._plate_notes["astro"][1]
+        assert s.last == 39 and w.transport.last == 39
+        assert any("not the plate its shots were analysed on" in m for m in w.inspector.external_warnings())
+
+
 def test_viewer_wipe_and_overlay_toggles(win):
     v = win.viewer
     v.mode.setCurrentIndex(2)

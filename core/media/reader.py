@@ -1363,6 +1363,16 @@ def open_media(path: str | os.PathLike, fps: Fraction | float | int | str | None
     return VideoReader(p, rate)
 
 
+def sequence_pattern(path: str | os.PathLike) -> str | None:
+    """The pattern (shot.####.exr) of the image sequence that file `path` is one frame of, or
+    None when it is not part of a numbered sequence of several files."""
+    p = Path(path)
+    if p.suffix.lower() not in IMAGE_EXTS or not p.is_file():
+        return None
+    pattern = _parse_sequence(p, None)
+    return pattern.display() if pattern is not None else None
+
+
 def probe(path: str | os.PathLike, fps: Fraction | float | int | str | None = None) -> MediaInfo:
     """MediaInfo of a file/sequence without keeping it open."""
     with open_media(path, fps=fps) as r:

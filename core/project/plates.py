@@ -13,7 +13,11 @@ plate_missing(plate) -> bool
 fact_differences(plate, facts) -> (major, minor)   (lists of "frame count 90 (the project has 100)")
 check_plate(plate, media=None, check_hash=True) -> PlateCheck
 relink_plate(project, plate_id, media, force=False, stack=None) -> (Plate, notes)
+    (media: a file, a sequence pattern, or one file of a sequence when the plate is one)
+relink_moved(project, plate_id, media, force=False, stack=None) -> (relinked ids, notes)
+    (the plate, and every other missing plate found where that move puts it: one undo step)
 relink_folder(project, old_folder, new_folder, force=False, stack=None) -> (relinked ids, not found ids)
+moved_roots(old_path, new_path) -> (old folder, new folder)
 """
 
 from __future__ import annotations
@@ -29,6 +33,15 @@ from core.project.model import Plate, Project, file_hash, media_hash
 from core.project.undo import Command, Macro, UndoStack
 
 PATTERN_CHARS = "#%@"
+
+
+class PlateMismatch(ProjectError):
+    """A file offered for a plate has another frame count, size or rate than the plate's record
+    (`differences`); relinking to it anyway needs force."""
+
+    def __init__(self, message: str, differences: list[str]) -> None:
+        super().__init__(message)
+        self.differences = differences
 
 
 def is_pattern(path: str | Path) -> bool:
@@ -138,15 +151,19 @@ def _relink_command(project: Project, plate_id: str, media: str | Path, force: b
     m = Path(media)
     if not m.exists() and not is_pattern(m):
         raise ProjectError(f"cannot relink plate {plate_id}: {m} does not exist")
+    if is_pattern(old.path) and not is_pattern(m):
+        from core.media.reader import sequence_pattern
+
+        m = Path(sequence_pattern(m) or m)  # one file of the sequence picked: the plate stays a sequence
     new = Plate.from_media(m, plate_id=plate_id)
     major, minor = fact_differences(old, new)
     shots = [s.name for s in project.shots if s.plate_id == plate_id]
     notes = [f"plate {plate_id}: {d}" for d in minor]
     if major:
         if not force:
-            raise ProjectError(f"{m} does not fit plate {plate_id}: " + "; ".join(major)
-                               + (f". Shots {', '.join(shots)} were analysed on the recorded frames" if shots else "")
-                               + ". Pick the right file, or relink with force and analyse the shots again")
+            raise PlateMismatch(f"{m} does not fit plate {plate_id}: " + "; ".join(major)
+                                + (f". Shots {', '.join(shots)} were analysed on the recorded frames" if shots else "")
+                                + ". Pick the right file, or relink with force and analyse the shots again", major)
         notes.append(f"plate {plate_id} relinked to a file that differs ({'; '.join(major)}): analyse "
                      + (f"shots {', '.join(shots)} again" if shots else "its shots again"))
     return RelinkPlate(project, new), notes
@@ -163,6 +180,47 @@ def relink_plate(project: Project, plate_id: str, media: str | Path, force: bool
     return cmd.new, notes
 
 
+def moved_roots(old_path: str | Path, new_path: str | Path) -> tuple[PurePath, PurePath]:
+    """The folders a move maps, one onto the other: the two paths' folders less their longest
+    common tail (/mnt/a/show/day1/A.mov -> /Volumes/raid/show/day1/A.mov maps /mnt/a onto
+    /Volumes/raid), so plates in sibling folders of the same tree are found too."""
+    old, new = list(PurePath(old_path).parent.parts), list(Path(new_path).parent.parts)
+    while len(old) > 1 and len(new) > 1 and old[-1] == new[-1]:
+        old.pop()
+        new.pop()
+    return PurePath(*old), PurePath(*new)
+
+
+def relink_moved(project: Project, plate_id: str, media: str | Path, force: bool = False,
+                 stack: UndoStack | None = None) -> tuple[list[str], list[str]]:
+    """Relink plate `plate_id` to `media` (see relink_plate) and, as a file browser's "locate"
+    does, every other missing plate found at the same place in the tree `media` moved to (see
+    moved_roots). One undo step. Returns (ids relinked, notes); a missing plate found there that
+    does not fit its record is left missing and named in the notes, never forced."""
+    cmd, notes = _relink_command(project, plate_id, media, force)
+    commands: list[Command] = [cmd]
+    relinked = [plate_id]
+    old_root, new_root = moved_roots(project.plates[plate_id].path, cmd.new.path)
+    if old_root != new_root:
+        for pid, plate in sorted(project.plates.items()):
+            target = _moved_path(plate.path, old_root, Path(new_root))
+            if pid == plate_id or target is None or not plate_missing(plate):
+                continue
+            if plate_missing(Plate(pid, str(target), plate.fps, 0, 0, 0)):
+                continue
+            try:
+                other, other_notes = _relink_command(project, pid, target, False)
+            except ProjectError as exc:
+                notes.append(f"plate {pid} is at {target} but was not relinked: {exc}")
+                continue
+            commands.append(other)
+            relinked.append(pid)
+            notes += other_notes
+    (stack if stack is not None else UndoStack()).push(
+        cmd if len(commands) == 1 else Macro(f"Relink {len(commands)} plates", commands))
+    return relinked, notes
+
+
 def _moved_path(path: str, old: PurePath, new: Path) -> Path | None:
     p = PurePath(path)
     try:
@@ -177,7 +235,7 @@ def relink_folder(project: Project, old_folder: str | Path, new_folder: str | Pa
     drive mounted elsewhere, a shot folder moved): one undo step, all or nothing. With
     `only_missing` (default), plates still found where they were are left alone. Returns (ids
     relinked, ids under old_folder with no file at the new place). ProjectError when a file
-    found does not fit its plate (see relink_plate) or when none is found."""
+    found does not fit its plate (PlateMismatch, see relink_plate) or when none is found."""
     old, new = PurePath(old_folder), Path(new_folder)
     commands: list[Command] = []
     relinked: list[str] = []
