@@ -326,6 +326,7 @@ class MainWindow(QMainWindow):
             return False
         s.undo.set_clean()
         s.mark_dirty(False)
+        self._refresh_warnings()  # e.g. plates found beside a moved project are the record now
         self.show_message(f"saved {s.project.path}")
         return True
 
@@ -499,7 +500,8 @@ class MainWindow(QMainWindow):
         if s.project is None:
             return []
         current = getattr(s.shot, "plate_id", None)
-        out = []
+        out = [f"plate {pid} was found beside the moved project ({s.project.plates[pid].path}, the same file): "
+               "save the project to keep it" for pid in sorted(s.project.relocated)]
         for pid in sorted(s.project.plates, key=lambda k: k != current):
             if pid in self._missing:
                 out.append(f"plate {pid} is missing ({s.project.plates[pid].path}): File ▸ Relink plate… "

@@ -83,7 +83,8 @@ class Session(QObject):
         self.project_path = Path(project.path)
         self.untitled = False
         self.plate_path = None
-        self._after_project(shot, dirty=document is not None)
+        # plates found beside a moved project are a change to the document: unsaved until saved
+        self._after_project(shot, dirty=document is not None or bool(project.relocated))
 
     def open_plate(self, path: Path, shot: str | None = None) -> None:
         """A plate without a project: an unsaved in-memory project with the plate as one shot."""

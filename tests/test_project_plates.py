@@ -207,3 +207,46 @@ def test_render_refuses_a_replaced_plate_and_notes_a_regraded_one(tmp_path: Path
     with pytest.raises(FacsimileError, match=r"frame count 4 \(the project has 6\)"):
         prepare_render(str(folder), str(tmp_path / "r2.mov"), frames=(0, 1))
     assert not (tmp_path / "r2.mov").exists()
+
+
+def test_a_project_moved_with_its_plates_finds_them_beside_it(tmp_path: Path) -> None:
+    """A show tree copied or mounted elsewhere (project and plates together): plates missing at
+    their recorded path are taken from the same place relative to the project when the file there
+    has the recorded hash; used in memory and said, kept once saved. Another file there is not used."""
+    show = tmp_path / "a" / "show"
+    (show / "plates").mkdir(parents=True)
+    a = make_video(show / "plates" / "A001.mov", frames=12, fps=24)
+    b = make_video(show / "plates" / "B002.mov", frames=10, fps=24)
+    seq = make_sequence(show / "plates" / "C003", frames=3)
+    proj = wf.create_project(show / "ep", plates=[a, b, seq])
+    doc = json.loads((proj.path / "project.json").read_text())
+    assert [pl["relative_path"] for pl in doc["plates"]] == ["../plates/A001.mov", "../plates/B002.mov",
+                                                             "../plates/C003/shot.####.png"]
+    shutil.move(tmp_path / "a", tmp_path / "b")
+    moved = tmp_path / "b" / "show"
+    make_video(moved / "plates" / "B002.mov", frames=10, fps=24, options={"crf": "35"})  # not the recorded file
+    loaded = Project.load(moved / "ep.facsimile")
+    assert loaded.relocated == {"A001": str(a), "shot": seq}
+    assert loaded.plates["A001"].path == str(moved / "plates" / "A001.mov")
+    assert loaded.plates["shot"].path == str(moved / "plates" / "C003" / "shot.####.png")
+    assert loaded.plates["B002"].path == str(b)  # another file at its place: left missing
+    warns = wf.project_warnings(loaded)
+    assert sum("found beside the moved project" in w for w in warns) == 2
+    assert any(w.startswith("plate B002: file missing") for w in warns)
+    loaded.save()
+    assert loaded.relocated == {}
+    again = Project.load(moved / "ep.facsimile")
+    assert again.relocated == {} and again.plates["A001"].path == str(moved / "plates" / "A001.mov")
+
+
+def test_a_moved_project_renders_from_the_plate_beside_it(tmp_path: Path) -> None:
+    from core.render.delivery import render_shot
+
+    (tmp_path / "a").mkdir()
+    analysed_astronaut_project(tmp_path / "a", 3)
+    shutil.move(tmp_path / "a", tmp_path / "b")
+    result = render_shot(str(tmp_path / "b" / "p.facsimile"), str(tmp_path / "r.mov"), frames=(0, 1))
+    assert any("found beside the moved project" in n and str(tmp_path / "b" / "plate.mp4") in n
+               for n in result["notes"])
+    doc = json.loads(Path(result["sidecar"]).read_text())
+    assert doc["inputs"]["plate"]["path"] == str(tmp_path / "b" / "plate.mp4")

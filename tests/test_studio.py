@@ -534,6 +534,24 @@ def test_a_moved_plate_is_relinked_from_the_studio(qtbot, tmp_path, plate, monke
         s.mark_dirty(False)
 
 
+def test_a_project_moved_with_its_plate_opens_on_it(qtbot, tmp_path, plate):
+    """Project and plate moved together (another mount point): the plate is found beside the
+    project (same hash), its frames show, and the project counts as changed until saved."""
+    import shutil
+
+    (tmp_path / "a").mkdir()
+    own = Path(shutil.copy(plate, tmp_path / "a" / "astro.mp4"))
+    project = make_project(tmp_path / "a", own)
+    shutil.move(tmp_path / "a", tmp_path / "b")
+    with open_window(qtbot, tmp_path / "b" / project.name) as w:
+        s = w.session
+        assert s.frames is not None and s.dirty and not w._missing
+        assert any("found beside the moved project" in m for m in w.inspector.external_warnings())
+        qtbot.waitUntil(lambda: w.viewer.current_frame >= 0, timeout=20000)
+        assert w.save() and not s.dirty
+        assert not any("moved project" in m for m in w.inspector.external_warnings())
+
+
 def test_a_plate_changed_on_disk_is_reported_once_opened(qtbot, tmp_path, plate):
     """The studio checks plate files against the project on a worker after opening: a re-graded
     file (same frames, other pixels) is noted; a shorter cut at the same path is named as not the

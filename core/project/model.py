@@ -69,6 +69,50 @@ def media_hash(path: str | Path, media: Any) -> str:
     return "s" + h.hexdigest()[:32]
 
 
+def _relative_path(plate_path: str, project_path: Path) -> dict:
+    """{"relative_path": the plate's path from the project folder} for project.json, or {} when
+    there is none (another drive)."""
+    try:
+        return {"relative_path": Path(os.path.relpath(plate_path, project_path)).as_posix()}
+    except ValueError:
+        return {}
+
+
+def _locate_beside(project: Project, relative: Mapping[str, str | None]) -> dict[str, str]:
+    """Plates missing at their recorded path but found at the same place relative to the project
+    folder, with the recorded hash (the project moved with its plates: a show tree copied or
+    mounted elsewhere): the plate is used from there, in memory until the project is saved and
+    logged. Returns {plate id: the recorded path}. A file there with another hash is left alone."""
+    from core.project.plates import plate_missing
+
+    found: dict[str, str] = {}
+    for pid, plate in project.plates.items():
+        rel = relative.get(pid)
+        if not rel or not plate.hash or not plate_missing(plate):
+            continue
+        candidate = Path(os.path.abspath(project.path / rel))
+        if str(candidate) == plate.path:
+            continue
+        moved = Plate(pid, str(candidate), plate.fps, plate.frame_count, plate.width, plate.height,
+                      plate.timecode, plate.vfr, plate.hash)
+        if plate_missing(moved):
+            continue
+        try:
+            digest = file_hash(candidate) if candidate.is_file() else Plate.from_media(candidate, pid).hash
+        except (OSError, FacsimileError) as exc:
+            log.warning("plate %s: %s is where the moved project puts it but cannot be read: %s", pid, candidate, exc)
+            continue
+        if digest != plate.hash:
+            log.warning("plate %s: %s is where the moved project puts it, but another file (hash differs): not used",
+                        pid, candidate)
+            continue
+        log.warning("plate %s: not at %s; found beside the moved project at %s (the same file) and used from there; "
+                    "save the project to keep it", pid, plate.path, candidate)
+        found[pid] = plate.path
+        project.plates[pid] = moved
+    return found
+
+
 def _tc_to_frames(tc: str, fps: Fraction) -> int:
     import opentimelineio as otio
 
@@ -250,6 +294,9 @@ class Project:
         self.opened_from: Path | None = None  # a backup/autosave this document came from
         self.backup_count = BACKUP_COUNT
         self._owns_autosave = False  # this session wrote (or recovered from) the autosave slot
+        # plates not at their recorded path but found, the same file, where the project moved to:
+        # {plate id: the recorded path}; in memory until saved (see _locate_beside)
+        self.relocated: dict[str, str] = {}
 
     # ------------------------------------------------------------------ content
     @classmethod
@@ -348,7 +395,8 @@ class Project:
                           "analysis": s._analysis_file, "curves": curves})
         return {"schema": SCHEMA_VERSION, "app": APP, "name": self.name, "saved_at": saved_at,
                 "library_path": self.library_path, "settings": self.settings,
-                "plates": [p.to_dict() for p in self.plates.values()], "shots": shots}
+                "plates": [{**p.to_dict(), **_relative_path(p.path, self.path)} for p in self.plates.values()],
+                "shots": shots}
 
     def save(self) -> Path:
         """Save to project.json (atomically), keeping the previous version in backups/ (the
@@ -374,6 +422,7 @@ class Project:
             raise ProjectError(f"the project was not saved: cannot write in {self.path}: {exc.strerror or exc}") from exc
         self.saved_at = now
         self.opened_from = None
+        self.relocated = {}  # the plates' new places are the record now
         self._retire_autosave()
         self._rotate_backups()
         self._collect_garbage()
@@ -482,6 +531,7 @@ class Project:
         proj._owns_autosave = slot.exists() and doc_path.resolve() == slot.resolve()
         for pd in doc["plates"]:
             proj.plates[pd["id"]] = Plate.from_dict(pd)
+        proj.relocated = _locate_beside(proj, {pd["id"]: pd.get("relative_path") for pd in doc["plates"]})
         errors = []
         for i, sd in enumerate(doc["shots"]):
             shot = Shot(sd["id"], sd["name"], sd["plate_id"], sd["frame_in"], sd["frame_out"], sd["handles"],

@@ -225,6 +225,7 @@ def validate(doc: Any) -> list[str]:
         v.field(pl, "timecode", p, v.opt_str)
         v.field(pl, "vfr", p, v.bool_)
         v.field(pl, "hash", p, v.str_)
+        v.field(pl, "relative_path", p, v.opt_str, optional=True)
     shot_ids: set[str] = set()
     shots = v.field(doc, "shots", "", v.list_)
     for i, sh in enumerate(shots or []):

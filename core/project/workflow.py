@@ -323,6 +323,9 @@ def project_warnings(project: Project, check_hash: bool = True) -> list[str]:
     notice = autosave_notice(project.path)
     if notice:
         out.append(notice)
+    for pid, old in sorted(project.relocated.items()):
+        out.append(f"plate {pid}: not at {old}; found beside the moved project at {project.plates[pid].path} (the "
+                   "same file) and used from there: save the project to keep it")
     for pl in project.plates.values():
         check = check_plate(pl, check_hash=check_hash)
         if check.state != "ok":

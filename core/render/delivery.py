@@ -165,6 +165,9 @@ def run_render_job(spec: JobSpec, engine: str = "local", address: str | None = N
         plate_check = check_plate(ctx.project.plate_of(ctx.shot), ctx.reader)
         if plate_check.state != "ok":
             notes.append(plate_check.message)
+        if ctx.shot.plate_id in ctx.project.relocated:
+            notes.append(f"plate {ctx.shot.plate_id} was not at {ctx.project.relocated[ctx.shot.plate_id]}; the same "
+                         f"file was found beside the moved project and rendered from {ctx.reader.info.path}")
         for note in notes:
             log.warning(note)
         bar = None
