@@ -45,6 +45,7 @@ class PlateFacts:
     height: int
     fps: Fraction
     frame_count: int
+    pixel_aspect: float = 1.0
 
 
 class FrameCache:
@@ -66,6 +67,7 @@ class FrameCache:
         self._bytes = 0
         self._lock = threading.Lock()
         self._open_lock = threading.Lock()
+        self._pixel_aspect: float | None = None
 
     @classmethod
     def deferred(cls, path: str | Path, facts: PlateFacts, capacity: int = 48,
@@ -95,6 +97,18 @@ class FrameCache:
     @property
     def frame_count(self) -> int:
         return int(self.info.frame_count)
+
+    @property
+    def pixel_aspect(self) -> float:
+        """How wide a plate pixel is shown (anamorphic plates): the project's record when set
+        (it may say what an untagged file does not), else the file's tag."""
+        if self._pixel_aspect is not None:
+            return self._pixel_aspect
+        return float(getattr(self.info, "pixel_aspect", 1.0) or 1.0)
+
+    @pixel_aspect.setter
+    def pixel_aspect(self, value: float | None) -> None:
+        self._pixel_aspect = None if value is None else float(value)
 
     def get(self, index: int) -> np.ndarray:
         """Frame `index` as uint8 HxWx3 (decoded once, then cached)."""

@@ -721,7 +721,10 @@ class MainWindow(QMainWindow):
         except FacsimileError as exc:
             self.identities.show_error(f"frame {s.frame} cannot be read: {exc}")
             return
-        self.identities.add_from_frame(rgb, f"{s.shot.name} frame {s.frame}")
+        from core.media.aspect import desqueeze
+
+        # a face is kept on square pixels: an anamorphic plate's frame is desqueezed first
+        self.identities.add_from_frame(desqueeze(rgb, s.frames.pixel_aspect), f"{s.shot.name} frame {s.frame}")
 
     def _identity_job(self, name: str, task, on_done) -> Worker:
         """The identity panel's runner: a background job; a failure or cancel frees the panel."""
@@ -792,12 +795,15 @@ class MainWindow(QMainWindow):
         shot_id = s.shot.id
 
         shot = s.shot
+        record = s.plate_record(shot)
+        par = record.pixel_aspect if record is not None else None  # an untagged anamorphic plate's, as set
 
         def task(progress, cancelled):
             from core.analysis.analyzer import Analyzer
             from core.project.model import extract_curves
 
-            analysis = Analyzer().analyze(str(plate), frames=(first, stop), progress=progress, cancel=cancelled)
+            analysis = Analyzer().analyze(str(plate), frames=(first, stop), progress=progress, cancel=cancelled,
+                                          pixel_aspect=par)
             try:
                 from core.facs import extract_shot  # type: ignore[attr-defined]  # noqa: F401
             except ImportError:

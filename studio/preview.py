@@ -112,6 +112,7 @@ class LivePreview:
 
             return no_face
         lm = np.array(lm, np.float32, copy=True)
+        par = self.session.analysis.pixel_aspect  # an anamorphic plate's landmarks are desqueezed
         base, edited = self._values(frame)
         note = self._parting_note(base, edited)
         settings = self._settings(fast)
@@ -129,10 +130,10 @@ class LivePreview:
                     small = cv2.resize(plate, (int(w * FAST_SCALE), int(h * FAST_SCALE)), interpolation=cv2.INTER_AREA)
                     lm_s = lm.copy()
                     lm_s[:, :2] *= FAST_SCALE
-                    res = r.render(small, lm_s, base, edited)
+                    res = r.render(small, lm_s, base, edited, pixel_aspect=par)
                     out = cv2.resize(res.image[..., :3], (w, h), interpolation=cv2.INTER_LINEAR)
                 else:
-                    res = r.render(plate, lm, base, edited)
+                    res = r.render(plate, lm, base, edited, pixel_aspect=par)
                     out = res.image[..., :3]
                 self.last_info = {**res.info, "note": note}
             return out, note

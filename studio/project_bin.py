@@ -42,9 +42,11 @@ def thumbnail_rgb(frames: FrameCache, frame: int, size: QSize = THUMB) -> np.nda
 
     rgb = frames.get(min(max(int(frame), 0), max(frames.frame_count - 1, 0)))
     h, w = rgb.shape[:2]
-    s = min(1.0, 2 * size.width() / w, 2 * size.height() / h)
-    if s < 1.0:
-        rgb = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    par = frames.pixel_aspect  # an anamorphic plate's thumbnail is desqueezed, as the viewer shows it
+    shown = w * par
+    s = min(1.0, 2 * size.width() / shown, 2 * size.height() / h)
+    if s < 1.0 or par != 1.0:
+        rgb = cv2.resize(rgb, (max(1, round(shown * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(rgb[..., :3])
 
 

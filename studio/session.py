@@ -200,7 +200,8 @@ class Session(QObject):
         if key not in self._readers:
             facts = None
             if record is not None and int(getattr(record, "frame_count", 0) or 0) > 0:
-                facts = PlateFacts(int(record.width), int(record.height), Fraction(record.fps), int(record.frame_count))
+                facts = PlateFacts(int(record.width), int(record.height), Fraction(record.fps), int(record.frame_count),
+                                   float(getattr(record, "pixel_aspect", 1.0)))
             pattern = "#" in path.name or "%" in path.name
             if facts is None or facts.width <= 0 or facts.height <= 0:
                 self._readers[key] = FrameCache(open_reader(path))
@@ -209,6 +210,8 @@ class Session(QObject):
                                  "File ▸ Relink plate… gives its new place")
             else:
                 self._readers[key] = FrameCache.deferred(path, facts)
+            if record is not None:
+                self._readers[key].pixel_aspect = float(getattr(record, "pixel_aspect", 1.0))
         return self._readers[key]
 
     def set_shot(self, shot_id: str) -> None:

@@ -190,8 +190,22 @@ class Viewer(QWidget):
             self.info.setText("no plate")
             return
         info = frames.info
-        self.info.setText(f"{info.width}x{info.height}  {float(info.fps):.3f} fps")
-        self.wipe_line.setValue(info.width / 2)
+        par = self.pixel_aspect
+        self.info.setText(f"{info.width}x{info.height}  {float(info.fps):.3f} fps"
+                          + (f"  pixel aspect {par:.4g} (shown desqueezed)" if par != 1.0 else ""))
+        self.wipe_line.setValue(info.width * par / 2)
+
+    @property
+    def pixel_aspect(self) -> float:
+        """How wide the plate's pixels are shown: an anamorphic plate is shown desqueezed, in the
+        same square-pixel space as its analysis' landmarks."""
+        return float(getattr(self.frames, "pixel_aspect", 1.0) or 1.0) if self.frames is not None else 1.0
+
+    def _overlay_scale(self) -> float:
+        """x scale from the analysis' landmark space to the view (1 unless the analysis was made
+        at another pixel aspect than the plate is shown at, e.g. before the plate was tagged)."""
+        an_par = float(getattr(self.analysis, "pixel_aspect", 1.0) or 1.0)
+        return self.pixel_aspect / an_par
 
     def set_analysis(self, analysis) -> None:
         """ShotAnalysis whose landmarks, mask and track ids are overlaid (None: no overlays)."""
@@ -326,7 +340,7 @@ class Viewer(QWidget):
         elif mode == 1:
             img = b
         else:
-            x = int(np.clip(self.wipe_line.value(), 0, a.shape[1]))
+            x = int(np.clip(self.wipe_line.value() / self.pixel_aspect, 0, a.shape[1]))
             img = a.copy()
             img[:, x:] = b[:, x:]
         h, w = img.shape[:2]
@@ -337,7 +351,7 @@ class Viewer(QWidget):
         # half-size view cost more to paint (28 ms at 4K) than the full contiguous frame.
         # bench/studio.py's "viewer paint" lines measure both side by side.
         self.image.setImage(img, autoLevels=False, levels=None if img.dtype == np.uint8 else (0, 255))
-        self.image.setRect(QRectF(0, 0, w, h))
+        self.image.setRect(QRectF(0, 0, w * self.pixel_aspect, h))  # anamorphic: shown desqueezed
         if first:
             self.fit()
 
@@ -358,7 +372,7 @@ class Viewer(QWidget):
         """Frame the whole plate."""
         if self.frames is not None:
             info = self.frames.info
-            self.vb.setRange(QRectF(0, 0, info.width, info.height), padding=0.02)
+            self.vb.setRange(QRectF(0, 0, info.width * self.pixel_aspect, info.height), padding=0.02)
 
     def one_to_one(self) -> None:
         """One plate pixel per screen pixel, keeping the view centre."""
@@ -390,7 +404,9 @@ class Viewer(QWidget):
             self.mask_item.setPath(QPainterPath())
             return
         present = np.flatnonzero(an.present[t])
-        lms = [an.landmarks[t, f] for f in present]
+        sx = self._overlay_scale()
+        lms = [an.landmarks[t, f] * np.array([sx, 1.0, 1.0], np.float32) if sx != 1.0 else an.landmarks[t, f]
+               for f in present]
         if self.chk_landmarks.isChecked() and lms:
             pts = np.concatenate([lm[:, :2] for lm in lms])
             self.lm_item.setData(pos=pts)
@@ -420,6 +436,7 @@ class Viewer(QWidget):
         if self.chk_ids.isChecked():
             for f in present:
                 x0, y0, x1, y1 = (float(v) for v in an.bbox[t, f])
+                x0, x1 = x0 * sx, x1 * sx
                 if np.isnan([x0, y0, x1, y1]).any():
                     continue
                 box = pg.PlotCurveItem([x0, x1, x1, x0, x0], [y0, y0, y1, y1, y0],

@@ -86,13 +86,14 @@ def make_video(path: str | Path, frames: int = 60, width: int = 320, height: int
                time_base: Fraction | None = None, rotation: int | None = None, timecode: str | None = None,
                audio: bool = False, faststart: bool = False, options: dict | None = None,
                color: dict | None = None, alpha: bool = False,
-               image: Callable[[int], np.ndarray] | None = None) -> Path:
+               image: Callable[[int], np.ndarray] | None = None, sample_aspect: Fraction | None = None) -> Path:
     """Encode `frames` counter frames (or image(i), width x height RGB) with PyAV and return the path.
 
     pts/time_base: explicit (irregular) timestamps for VFR files. rotation: display-matrix
     rotation in degrees counter-clockwise (what PyAV's set_display_rotation takes; a phone's
     'rotate=90' tag is -90 here). timecode: 'HH:MM:SS:FF' written as a tmcd track (mov/mp4).
     color: e.g. {'colorspace': 1, 'color_range': 1, 'color_primaries': 1, 'color_trc': 1}.
+    sample_aspect: the pixel aspect ratio tag (anamorphic: Fraction(2) for a 2x squeeze).
     """
     import av
 
@@ -111,6 +112,8 @@ def make_video(path: str | Path, frames: int = 60, width: int = 320, height: int
             st.time_base = time_base
         if rotation is not None:
             st.set_display_rotation(rotation)
+        if sample_aspect is not None:
+            st.codec_context.sample_aspect_ratio = Fraction(sample_aspect)
         if timecode:
             st.metadata["timecode"] = timecode
         for key, value in (color or {}).items():

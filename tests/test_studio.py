@@ -577,6 +577,39 @@ def test_a_plate_changed_on_disk_is_reported_once_opened(qtbot, tmp_path, plate)
         assert any("not the plate its shots were analysed on" in m for m in w.inspector.external_warnings())
 
 
+def test_an_anamorphic_plate_is_shown_desqueezed_under_its_landmarks(qtbot, tmp_path):
+    """A 2x anamorphic plate is shown at its shown width (pixel aspect 2), the landmarks of its
+    analysis (on the desqueezed picture) lie on the face, and its thumbnail is desqueezed too."""
+    from fractions import Fraction
+
+    import cv2
+    from skimage.data import astronaut
+
+    from core.analysis.analyzer import Analyzer
+    from core.project.model import Plate, Project
+    from studio.project_bin import thumbnail_rgb
+    from tests.mediagen import make_video
+
+    img = cv2.resize(astronaut(), (96, 192), interpolation=cv2.INTER_AREA)
+    plate_path = make_video(tmp_path / "ana.mp4", 4, 96, 192, fps=24, image=lambda i: img,
+                            sample_aspect=Fraction(2))
+    proj = Project.create(tmp_path / "ana.facsimile")
+    plate = proj.add_plate(Plate.from_media(plate_path))
+    shot = proj.new_shot(plate.id, 0, 3, name="sh")
+    shot.analysis = Analyzer(max_faces=1).analyze(str(plate_path))
+    proj.save()
+    with open_window(qtbot, proj.path) as w:
+        qtbot.waitUntil(lambda: w.viewer.current_frame >= 0, timeout=20000)
+        v = w.viewer
+        assert v.pixel_aspect == 2.0 and "pixel aspect 2" in v.info.text()
+        rect = v.image.mapRectToParent(v.image.boundingRect())
+        assert (round(rect.width()), round(rect.height())) == (192, 192)
+        x, y = v.lm_item.getData()
+        assert 40 < np.nanmedian(x) < 150 and np.nanmax(x) < 192  # on the face of the desqueezed picture
+        thumb = thumbnail_rgb(w.session.frames, 0)
+        assert abs(thumb.shape[1] / thumb.shape[0] - 1.0) < 0.05
+
+
 def test_viewer_wipe_and_overlay_toggles(win):
     v = win.viewer
     v.mode.setCurrentIndex(2)

@@ -168,7 +168,8 @@ class _Track:
 class _Source:
     """Frames from a path, a media Reader or a sequence of arrays, with plate indices and times."""
 
-    def __init__(self, source: Any, frames: tuple[int, int] | None, fps: Fraction | float | None) -> None:
+    def __init__(self, source: Any, frames: tuple[int, int] | None, fps: Fraction | float | None,
+                 pixel_aspect: float | None = None) -> None:
         self._close: Callable[[], None] | None = None
         self.name = ""
         self.first_frame_number = 0  # the plate's own number of frame index 0 (e.g. 1001 in a sequence)
@@ -186,9 +187,15 @@ class _Source:
             self._reader, self._arrays = None, list(source) if not isinstance(source, np.ndarray) else [source]
             if source is not None and isinstance(source, np.ndarray) and source.ndim == 4:
                 self._arrays = list(source)
+        self.pixel_aspect = 1.0
         if self._reader is not None:
+            from core.media.aspect import is_square, square_width
+
             info = self._reader.info
-            self.width, self.height = int(info.width), int(info.height)
+            par = float(pixel_aspect or getattr(info, "pixel_aspect", 1.0) or 1.0)
+            self.pixel_aspect = 1.0 if is_square(par) else par
+            # an anamorphic plate is measured desqueezed: its faces on square pixels
+            self.width, self.height = square_width(int(info.width), self.pixel_aspect), int(info.height)
             self.fps = Fraction(info.fps)
             total = int(info.frame_count)
             self.first_frame_number = int(getattr(info, "first_frame_number", 0) or 0)
@@ -216,7 +223,13 @@ class _Source:
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
         if self._reader is not None:
-            yield from self._reader.frames(self.start, self.stop, rgb8=True)
+            if self.pixel_aspect == 1.0:
+                yield from self._reader.frames(self.start, self.stop, rgb8=True)
+                return
+            from core.media.aspect import desqueeze
+
+            for i, rgb in self._reader.frames(self.start, self.stop, rgb8=True):
+                yield i, desqueeze(rgb, self.pixel_aspect)
         else:
             for i in range(self.start, self.stop):
                 yield i, self._arrays[i]
@@ -325,10 +338,12 @@ class Analyzer:
     # ----------------------------------------------------------------- clips
     def analyze(self, source: str | Path | Any | Sequence[np.ndarray], frames: tuple[int, int] | None = None,
                 progress: ProgressFn | None = None, cancel: CancelFn | None = None,
-                fps: Fraction | float | None = None) -> ShotAnalysis:
+                fps: Fraction | float | None = None, pixel_aspect: float | None = None) -> ShotAnalysis:
         """Analyse a clip (path or Reader) or a sequence of frames; frames=(start, stop) is a
-        half-open range of plate frame numbers. Raises UserCancelled when cancel() says so."""
-        src = _Source(source, frames, fps)
+        half-open range of plate frame numbers. Raises UserCancelled when cancel() says so.
+        pixel_aspect: the plate's pixel aspect when its file does not say (an untagged anamorphic
+        plate); None: the file's tag. A clip of non-square pixels is measured desqueezed."""
+        src = _Source(source, frames, fps, pixel_aspect)
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flow-refine") if self.refine else None
         try:
             return self._run(src, progress, cancel, pool)
@@ -546,6 +561,8 @@ class Analyzer:
                 a.embeddings[new] = e
         a.meta.update(self._meta())
         a.meta.update(stats)
+        if src.pixel_aspect != 1.0:  # landmarks are on the desqueezed picture: x = plate x * pixel_aspect
+            a.meta["pixel_aspect"] = src.pixel_aspect
         a.meta.update({"first_frame_number": src.first_frame_number, "analysis_seconds": round(elapsed, 3),
                        "analysis_fps": round(total / elapsed, 2) if elapsed > 0 else None})
         log.info("analysed %d frames in %.1f s (%.1f fps): %d track(s), %d detector runs, %d cut(s)",

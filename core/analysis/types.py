@@ -42,7 +42,9 @@ _OPTIONAL = {"solve_landmarks": (N_LANDMARKS, 3), "eye_open": (2,)}
 class ShotAnalysis:
     """Per-frame, per-track face analysis of one plate range.
 
-    Coordinates are plate pixels: landmarks x, y in pixels of the (rotation-corrected) frame;
+    Coordinates are plate pixels: landmarks x, y in pixels of the (rotation-corrected) frame,
+    desqueezed for an anamorphic plate (meta["pixel_aspect"] = p != 1: x = plate x * p, and
+    `width` is the desqueezed width; core.media.aspect);
     z in the same pixel units (MediaPipe's normalised z times the frame width), positive away
     from the camera. Pose is OpenFace's: pose_Rx (pitch), pose_Ry (yaw), pose_Rz (roll) in
     radians; translation in millimetres in camera space (approximate, from a nominal focal
@@ -84,6 +86,11 @@ class ShotAnalysis:
     @property
     def n_tracks(self) -> int:
         return int(self.track_ids.shape[0])
+
+    @property
+    def pixel_aspect(self) -> float:
+        """The plate's pixel aspect the landmarks were desqueezed by (1.0: plate pixels as they are)."""
+        return float(self.meta.get("pixel_aspect", 1.0))
 
     @classmethod
     def empty(cls, width: int, height: int, fps: Fraction, frame_indices: np.ndarray, timestamps: np.ndarray,

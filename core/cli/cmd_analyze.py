@@ -39,7 +39,24 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "automatic neutral per face and region, or the canonical one for stills and short clips)")
     p.add_argument("--filter", choices=["one_euro", "savgol", "none"], default="one_euro",
                    help="temporal filter of the AU curves (default one_euro; aus.json keeps the raw solve too)")
+    p.add_argument("--pixel-aspect", type=_pixel_aspect, metavar="P",
+                   help="pixel aspect of an anamorphic plate whose file does not say (e.g. 2 for a 2x squeeze; "
+                        "default: the file's tag). Faces are measured desqueezed; landmarks are written in the "
+                        "desqueezed picture's pixels (x = plate x * P)")
     p.set_defaults(func=_analyze)
+
+
+def _pixel_aspect(text: str) -> float:
+    """--pixel-aspect: a number or a ratio (2, 1.33, 4/3) between 0.1 and 10."""
+    from fractions import Fraction
+
+    try:
+        value = float(Fraction(text.strip()))
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a pixel aspect; give e.g. 2, 1.333 or 4/3") from None
+    if not 0.1 <= value <= 10:
+        raise argparse.ArgumentTypeError(f"pixel aspect {text} is outside 0.1-10")
+    return value
 
 
 def parse_frame_range(text: str) -> tuple[int, int]:
@@ -57,7 +74,7 @@ def parse_frame_range(text: str) -> tuple[int, int]:
     return start, end + 1
 
 
-def _analyze_clip(analyzer, reader, src: Path, frames: tuple[int, int] | None):
+def _analyze_clip(analyzer, reader, src: Path, frames: tuple[int, int] | None, pixel_aspect: float | None = None):
     """Analyse a clip with a tqdm progress bar on a terminal (silent otherwise)."""
     from tqdm import tqdm
 
@@ -69,7 +86,7 @@ def _analyze_clip(analyzer, reader, src: Path, frames: tuple[int, int] | None):
         bar.update(done - bar.n)
 
     try:
-        return analyzer.analyze(reader, frames=frames, progress=progress)
+        return analyzer.analyze(reader, frames=frames, progress=progress, pixel_aspect=pixel_aspect)
     finally:
         bar.close()
 
@@ -97,14 +114,19 @@ def _analyze(args: argparse.Namespace) -> int:
         if reader.info.kind == "image":
             if args.frames:
                 log.warning("--frames ignored: %s is a still", src)
-            analysis = analyzer.still_analysis(reader.read_rgb8(0), source=str(src))
+            from core.media.aspect import desqueeze, is_square
+
+            par = float(args.pixel_aspect or reader.info.pixel_aspect)
+            analysis = analyzer.still_analysis(desqueeze(reader.read_rgb8(0), par), source=str(src))
+            if not is_square(par):
+                analysis.meta["pixel_aspect"] = par
         else:
             frames = parse_frame_range(args.frames) if args.frames else None
             if args.neutral is not None:  # say so before minutes of analysis, not after
                 lo, hi = frames or (0, int(reader.info.frame_count))
                 if not lo <= args.neutral < hi:
                     raise FacsimileError(f"--neutral {args.neutral} is outside the analysed frames {lo}-{hi - 1}")
-            analysis = _analyze_clip(analyzer, reader, src, frames)
+            analysis = _analyze_clip(analyzer, reader, src, frames, args.pixel_aspect)
     npz = out / "analysis.npz"
     analysis.save(npz)
     extra = None

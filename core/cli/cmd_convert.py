@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
             start_number=args.start_number, timecode=timecode,
             audio_from=info.path if args.audio else None,
             audio_start=reader.frame_time(first), premultiplied=premultiplied,
-            attributes={"facsimile/source": Path(info.path).name},
+            attributes={"facsimile/source": Path(info.path).name}, pixel_aspect=info.pixel_aspect,
         )
         log.debug("convert %s frames %d-%d -> %s (%s -> %s)", info.path, first, last, output, in_cs,
                   getattr(writer, "colorspace", "?"))

@@ -60,6 +60,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--plate", action="append", default=[], metavar="FILE",
                    help="a plate (video or image sequence shot.####.exr); repeat for more")
     a.add_argument("--no-shot", action="store_true", help="do not add a shot covering a single plate")
+    a.add_argument("--pixel-aspect", type=_pixel_aspect, metavar="P",
+                   help="the plates' pixel aspect when their files do not say it (an untagged anamorphic plate: "
+                        "2 for a 2x squeeze); faces are then measured desqueezed and renders tagged with it")
 
     a = add("info", "plates, shots and warnings of a project", _info, [common])
     a.add_argument("--no-hash", action="store_true", help="do not re-hash plate files to spot changed media")
@@ -171,6 +174,12 @@ def _emit(args: argparse.Namespace, data: Any, lines: list[str]) -> None:
             print(line)
 
 
+def _pixel_aspect(text: str) -> float:
+    from core.cli.cmd_analyze import _pixel_aspect as parse
+
+    return parse(text)
+
+
 def _warn(msg: str) -> None:
     print(f"facsimile: warning: {msg}", file=sys.stderr)
 
@@ -197,9 +206,11 @@ def _save(project: Any) -> str:
 def _create(args: argparse.Namespace) -> int:
     from core.project.workflow import create_project
 
-    proj = create_project(args.path, name=args.name, plates=args.plate, whole_plate_shot=not args.no_shot)
+    proj = create_project(args.path, name=args.name, plates=args.plate, whole_plate_shot=not args.no_shot,
+                          pixel_aspect=args.pixel_aspect)
     lines = [f"created {proj.path} ({proj.name}): {len(proj.plates)} plate(s), {len(proj.shots)} shot(s)"]
     lines += [f"  plate {pl.id}: {pl.frame_count} frames {pl.width}x{pl.height} @ {float(pl.fps):.3f} fps"
+              + (f", pixel aspect {pl.pixel_aspect:.4g}" if pl.pixel_aspect != 1.0 else "")
               for pl in proj.plates.values()]
     _emit(args, {"path": str(proj.path), "name": proj.name, "plates": list(proj.plates),
                  "shots": [s.id for s in proj.shots]}, lines)
@@ -216,7 +227,9 @@ def _info(args: argparse.Namespace) -> int:
     lines = [f"{info['name']}  ({info['path']}, saved {saved})", f"plates ({len(info['plates'])}):"]
     for pl in info["plates"]:
         lines.append(f"  {pl['id']}: {pl['frames']} frames, {pl['width']}x{pl['height']}, {pl['fps_float']:.3f} fps"
-                     f"{' VFR' if pl['vfr'] else ''}, TC {pl['timecode']}  {pl['path']}"
+                     f"{' VFR' if pl['vfr'] else ''}"
+                     + (f", pixel aspect {pl['pixel_aspect']:.4g}" if pl["pixel_aspect"] != 1.0 else "")
+                     + f", TC {pl['timecode']}  {pl['path']}"
                      + ("  [MISSING]" if pl["missing"] else ""))
     lines.append(f"shots ({len(info['shots'])}):")
     for s in info["shots"]:

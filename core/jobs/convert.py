@@ -30,6 +30,8 @@ def prepare_convert(source: str | Path, output: str | Path, frames: tuple[int, i
         name = Path(info.path).name
     writer: dict = {"input_colorspace": in_cs, "premultiplied": premultiplied, "start_number": int(start_number),
                     "timecode": timecode, "attributes": {"facsimile/source": name}}
+    if info.pixel_aspect != 1.0:
+        writer["pixel_aspect"] = info.pixel_aspect  # an anamorphic plate stays tagged as one
     if codec:
         writer["codec"] = codec
     if colorspace:

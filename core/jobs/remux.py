@@ -43,6 +43,10 @@ def concat_movies(chunks: Sequence[str | Path], output: str | Path, *, timecode:
                         # labels every ProRes as 'apch' (422 HQ) even when the packets are 4444.
                         if istream.codec_context.codec_tag:
                             ostream.codec_context.codec_tag = istream.codec_context.codec_tag
+                        # nor the pixel aspect: an anamorphic render would come out square
+                        sar = istream.sample_aspect_ratio or istream.codec_context.sample_aspect_ratio
+                        if sar and float(sar) > 0 and sar != 1:
+                            ostream.codec_context.sample_aspect_ratio = sar
                         if timecode:
                             ostream.metadata["timecode"] = timecode
                     elif istream.codec_context.name != ostream.codec_context.name:

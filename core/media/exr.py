@@ -88,8 +88,10 @@ class EXRSequenceWriter(Writer):
         timecode: str | None = None,
         attributes: dict[str, str] | None = None,
         pixel_type: str = "half",
+        pixel_aspect: float = 1.0,
     ) -> None:
         super().__init__(pattern, width, height, fps)
+        self.pixel_aspect = float(pixel_aspect)
         if pixel_type not in PIXEL_TYPES:
             raise MediaError(f"unknown EXR pixel type '{pixel_type}': choose half or float")
         self.pixel_type = pixel_type
@@ -180,6 +182,8 @@ class EXRSequenceWriter(Writer):
             "colorspace": self.colorspace,
             **self.attributes,
         }
+        if self.pixel_aspect != 1.0:
+            header["pixelAspectRatio"] = self.pixel_aspect
         if self._tc_start is not None:
             tc = format_timecode(self._tc_start + self._count, self.fps, drop_frame=self._tc_drop)
             header["timeCode"] = _exr_timecode(tc, self.fps)

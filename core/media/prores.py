@@ -84,6 +84,7 @@ class ProResWriter(Writer):
         metadata: dict[str, str] | None = None,
         threads: int = 0,
         encoder: str = "prores_ks",
+        pixel_aspect: float = 1.0,
     ) -> None:
         super().__init__(path, width, height, fps)
         import av
@@ -136,6 +137,8 @@ class ProResWriter(Writer):
             cc.thread_count = threads  # 0: FFmpeg picks one per core
             with contextlib.suppress(Exception):
                 cc.thread_type = "AUTO"  # frame threads: about 1.5x over slice threads on 2 cores
+            if pixel_aspect != 1.0:  # an anamorphic plate's squeeze, as its 'pasp' atom
+                cc.sample_aspect_ratio = Fraction(float(pixel_aspect)).limit_denominator(1000)
             if timecode:
                 stream.metadata["timecode"] = timecode
             for key, value in (metadata or {}).items():

@@ -91,6 +91,9 @@ class MediaInfo:
     color_range: str | None = None
     timecode: str | None = None
     rotation: int = 0  # clockwise degrees applied to the stored picture to show it upright
+    # width / height of one pixel as shown (anamorphic plates: 2.0 for a 2x squeeze, from the
+    # video's sample aspect ratio or the EXR pixelAspectRatio); 1.0 for square pixels
+    pixel_aspect: float = 1.0
     vfr: bool = False
     audio: list[dict] = field(default_factory=list)
     metadata: dict = field(default_factory=dict)
@@ -542,9 +545,11 @@ class VideoReader(Reader):
             log.warning("%s: rotation %d is not a multiple of 90; ignored", self._path, self._rotation)
             self._rotation = 0
         w, h = first.width, first.height
+        par = _sample_aspect(st)
         if self._rotation in (90, 270):
             w, h = h, w
-        notes: list[str] = []
+            par = 1.0 / par  # a pixel 2x wide on the stored picture is 2x tall on the upright one
+        notes: list[str] = anamorphic_notes(w, h, par)
         matrix = int(first.colorspace or 2)
         crange = int(first.color_range or 0)
         self._src_cs = None
@@ -614,7 +619,7 @@ class VideoReader(Reader):
             color_transfer=_TRANSFER.get(int(first.color_trc or 2)),
             color_matrix=_MATRIX.get(matrix) if not fmt.is_rgb else "gbr",
             color_range=_RANGE.get(crange),
-            timecode=tc, rotation=self._rotation, vfr=durs_vfr, audio=audio,
+            timecode=tc, rotation=self._rotation, pixel_aspect=par, vfr=durs_vfr, audio=audio,
             metadata=dict(c.metadata), notes=notes,
         )
         if self._first_img_frame is not None:
@@ -1182,6 +1187,8 @@ class ImageSequenceReader(Reader):
             except AttributeError:
                 tc = str(t)
         rotation = _exif_rotation(first_path) if ext in (".jpg", ".jpeg") else 0
+        par = _exr_pixel_aspect(header)
+        notes += anamorphic_notes(int(first.shape[1]), int(first.shape[0]), par)
         n = len(self._files)
         self.info = MediaInfo(
             path=display, kind=kind, width=int(first.shape[1]), height=int(first.shape[0]), fps=Fraction(rate),
@@ -1189,7 +1196,7 @@ class ImageSequenceReader(Reader):
             codec=ext.lstrip(".").replace("jpeg", "jpg").replace("tiff", "tif"), pix_fmt=pix_fmt,
             bit_depth=src_bits, has_alpha=src_alpha, channels=src_channels,
             color_primaries=None, color_transfer="linear" if ext == ".exr" or first.dtype == np.float32 else None,
-            color_matrix=None, color_range=None, timecode=tc, rotation=rotation, vfr=False, audio=[],
+            color_matrix=None, color_range=None, timecode=tc, rotation=rotation, pixel_aspect=par, vfr=False, audio=[],
             metadata={k: str(v) for k, v in header.items() if k not in ("channels",) and not k.startswith("__")}, notes=notes,
         )
         self._cache.put(0, first)
@@ -1300,6 +1307,40 @@ def _probe_still(path: Path, decoded: np.ndarray, exr_header: dict) -> tuple[int
     else:
         pix = f"{base}8" if base.startswith("gray") else ("rgba" if alpha else "rgb24")
     return channels, bits, alpha, pix
+
+
+# pixel aspects this close to 1 are square (a 720x576 PAL frame tagged 1:1 after scaling)
+SQUARE_TOLERANCE = 1e-3
+
+
+def _sample_aspect(stream: Any) -> float:
+    """The video stream's sample (pixel) aspect ratio; 1.0 when untagged or invalid."""
+    for src in (stream, stream.codec_context):
+        try:
+            sar = getattr(src, "sample_aspect_ratio", None)
+        except (ValueError, ZeroDivisionError):
+            sar = None
+        if sar is not None and float(sar) > 0:
+            par = float(sar)
+            return 1.0 if abs(par - 1.0) < SQUARE_TOLERANCE or not 0.1 <= par <= 10 else par
+    return 1.0
+
+
+def _exr_pixel_aspect(header: dict) -> float:
+    """An EXR header's pixelAspectRatio; 1.0 when absent or invalid."""
+    try:
+        par = float(header.get("pixelAspectRatio", 1.0))
+    except (TypeError, ValueError):
+        return 1.0
+    return 1.0 if not np.isfinite(par) or abs(par - 1.0) < SQUARE_TOLERANCE or not 0.1 <= par <= 10 else par
+
+
+def anamorphic_notes(width: int, height: int, pixel_aspect: float) -> list[str]:
+    """What reading a plate of non-square pixels means, for MediaInfo.notes (empty when square)."""
+    if pixel_aspect == 1.0:
+        return []
+    return [f"anamorphic: pixel aspect {pixel_aspect:.4g}; faces are measured on the picture desqueezed to "
+            f"{max(1, round(width * pixel_aspect))}x{height}, and renders keep the plate's own {width}x{height} pixels"]
 
 
 def _exif_rotation(path: Path) -> int:

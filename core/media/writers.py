@@ -242,6 +242,7 @@ def open_writer(
     premultiplied: bool = False,
     attributes: dict[str, str] | None = None,
     pixel_type: str = "half",
+    pixel_aspect: float = 1.0,
 ) -> Writer:
     """A writer for `output`, chosen by its name.
 
@@ -256,7 +257,9 @@ def open_writer(
     referred plates; give a linear space when feeding linear float frames). `premultiplied`
     says whether RGBA input colour is premultiplied by alpha. `attributes` are string
     metadata (EXR header attributes, MOV metadata keys), e.g. ``{"facsimile/synthetic": "true"}``.
-    Frames are numbered from `start_number` in a sequence.
+    Frames are numbered from `start_number` in a sequence. `pixel_aspect` (an anamorphic
+    plate's, e.g. 2.0) is written where the format holds one: the MOV's sample aspect ratio,
+    the EXR's pixelAspectRatio; PNG and TIFF have no standard place for it.
     """
     from core.media.colour import DEFAULT_INPUT_COLORSPACE
 
@@ -273,7 +276,7 @@ def open_writer(
 
         return ProResWriter(out, width, height, fps, profile=codec, timecode=timecode, audio_from=audio_from,
                             audio_start=audio_start, input_colorspace=input_colorspace, colorspace=colorspace,
-                            premultiplied=premultiplied, metadata=attributes)
+                            premultiplied=premultiplied, metadata=attributes, pixel_aspect=pixel_aspect)
     if suffix in SEQUENCE_EXTENSIONS:
         if not is_sequence_pattern(out):
             raise MediaError(
@@ -290,7 +293,7 @@ def open_writer(
             return EXRSequenceWriter(out, width, height, fps, start_number=start_number, compression=compression,
                                      colorspace=colorspace, input_colorspace=input_colorspace,
                                      premultiplied=premultiplied, timecode=timecode, attributes=attributes,
-                                     pixel_type=pixel_type)
+                                     pixel_type=pixel_type, pixel_aspect=pixel_aspect)
         from core.media.images import ImageSequenceWriter
 
         return ImageSequenceWriter(out, width, height, fps, start_number=start_number, colorspace=colorspace,

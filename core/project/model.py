@@ -94,7 +94,7 @@ def _locate_beside(project: Project, relative: Mapping[str, str | None]) -> dict
         if str(candidate) == plate.path:
             continue
         moved = Plate(pid, str(candidate), plate.fps, plate.frame_count, plate.width, plate.height,
-                      plate.timecode, plate.vfr, plate.hash)
+                      plate.timecode, plate.vfr, plate.hash, plate.pixel_aspect)
         if plate_missing(moved):
             continue
         try:
@@ -142,9 +142,11 @@ class Plate:
     timecode: str | None = None
     vfr: bool = False
     hash: str = ""
+    pixel_aspect: float = 1.0  # anamorphic plates: a pixel's shown width / height (core.media.aspect)
 
     def __post_init__(self) -> None:
         self.fps = Fraction(self.fps)
+        self.pixel_aspect = float(self.pixel_aspect)
 
     @classmethod
     def from_media(cls, path: str | Path, plate_id: str | None = None) -> Plate:
@@ -163,7 +165,7 @@ class Plate:
         return cls(id=plate_id or Path(path).stem, path=str(Path(path).resolve()), fps=Fraction(info.fps),
                    frame_count=int(info.frame_count), width=int(info.width), height=int(info.height),
                    timecode=getattr(info, "timecode", None) or None, vfr=bool(getattr(info, "vfr", False)),
-                   hash=digest)
+                   hash=digest, pixel_aspect=float(getattr(info, "pixel_aspect", 1.0) or 1.0))
 
     @property
     def start_tc_frames(self) -> int:
@@ -180,12 +182,12 @@ class Plate:
     def to_dict(self) -> dict:
         return {"id": self.id, "path": self.path, "fps": [self.fps.numerator, self.fps.denominator],
                 "frame_count": self.frame_count, "width": self.width, "height": self.height,
-                "timecode": self.timecode, "vfr": self.vfr, "hash": self.hash}
+                "timecode": self.timecode, "vfr": self.vfr, "hash": self.hash, "pixel_aspect": self.pixel_aspect}
 
     @classmethod
     def from_dict(cls, d: dict) -> Plate:
         return cls(d["id"], d["path"], Fraction(*d["fps"]), d["frame_count"], d["width"], d["height"],
-                   d["timecode"], d["vfr"], d["hash"])
+                   d["timecode"], d["vfr"], d["hash"], d.get("pixel_aspect", 1.0))
 
 
 @dataclass(eq=False)

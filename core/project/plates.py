@@ -63,8 +63,9 @@ def plate_missing(plate: Plate) -> bool:
 def fact_differences(plate: Plate, facts: Any) -> tuple[list[str], list[str]]:
     """How media facts (a reader's info or a Plate: frame_count, width, height, fps, timecode)
     differ from the project's record of the plate. Major ones (frame count, size, rate) mean the
-    shots' frames, analyses and curves do not fit the file; minor ones (start timecode) change
-    only the timecode a render is stamped with."""
+    shots' frames, analyses and curves do not fit the file; minor ones (start timecode, pixel
+    aspect) change only the timecode a render is stamped with or the aspect it is tagged with
+    (an analysis keeps the aspect its landmarks were measured at)."""
     major: list[str] = []
     minor: list[str] = []
     n = int(getattr(facts, "frame_count", 0) or 0)
@@ -76,6 +77,9 @@ def fact_differences(plate: Plate, facts: Any) -> tuple[list[str], list[str]]:
     fps = Fraction(getattr(facts, "fps", 0) or 0)
     if fps != plate.fps:
         major.append(f"frame rate {float(fps):.6g} (the project has {float(plate.fps):.6g})")
+    par = float(getattr(facts, "pixel_aspect", 1.0) or 1.0)
+    if abs(par - plate.pixel_aspect) > 1e-3:
+        minor.append(f"pixel aspect {par:.4g} (the project has {plate.pixel_aspect:.4g})")
     tc = getattr(facts, "timecode", None) or None
     if tc != (plate.timecode or None):
         minor.append(f"start timecode {tc or 'none'} (the project has {plate.timecode or 'none'})")

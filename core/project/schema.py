@@ -226,6 +226,7 @@ def validate(doc: Any) -> list[str]:
         v.field(pl, "vfr", p, v.bool_)
         v.field(pl, "hash", p, v.str_)
         v.field(pl, "relative_path", p, v.opt_str, optional=True)
+        v.field(pl, "pixel_aspect", p, v.num, optional=True)
     shot_ids: set[str] = set()
     shots = v.field(doc, "shots", "", v.list_)
     for i, sh in enumerate(shots or []):

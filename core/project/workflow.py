@@ -171,10 +171,11 @@ def save_project(project: Project) -> Path:
 
 
 def create_project(path: str | Path, name: str | None = None, plates: Sequence[str | Path] = (),
-                   whole_plate_shot: bool = True) -> Project:
+                   whole_plate_shot: bool = True, pixel_aspect: float | None = None) -> Project:
     """Create and save a new project folder with the given plates (read with
     Plate.from_media). With exactly one plate and `whole_plate_shot`, one shot covers it.
-    Nothing is written when a plate cannot be read."""
+    `pixel_aspect` sets the plates' pixel aspect where their files do not say it (untagged
+    anamorphic plates); None keeps each file's tag. Nothing is written when a plate cannot be read."""
     p = Path(path)
     if p.suffix != PROJECT_SUFFIX and p.is_dir() and not (p / DOC_NAME).exists() and name:
         p = p / f"{_safe_name(name)}{PROJECT_SUFFIX}"  # an existing folder + a name: create inside it
@@ -182,7 +183,10 @@ def create_project(path: str | Path, name: str | None = None, plates: Sequence[s
     if proj.path.exists() and any(proj.path.iterdir()):
         raise ProjectError(f"{proj.path} exists and is not empty: choose another path")
     for media in plates:
-        proj.add_plate(read_plate(media, taken=set(proj.plates)))
+        plate = read_plate(media, taken=set(proj.plates))
+        if pixel_aspect is not None:
+            plate.pixel_aspect = float(pixel_aspect)
+        proj.add_plate(plate)
     if whole_plate_shot and len(proj.plates) == 1:
         plate = next(iter(proj.plates.values()))
         if plate.frame_count < 1:
@@ -361,7 +365,8 @@ def project_info(project: Project, check_hash: bool = True) -> dict:
     for pl in project.plates.values():
         plates.append({"id": pl.id, "path": pl.path, "fps": str(pl.fps), "fps_float": float(pl.fps),
                        "frames": pl.frame_count, "width": pl.width, "height": pl.height,
-                       "timecode": pl.timecode or "00:00:00:00", "vfr": pl.vfr, "missing": plate_missing(pl)})
+                       "timecode": pl.timecode or "00:00:00:00", "vfr": pl.vfr, "pixel_aspect": pl.pixel_aspect,
+                       "missing": plate_missing(pl)})
     shots = []
     for s in project.shots:
         pl = project.plates.get(s.plate_id)
@@ -497,7 +502,8 @@ def analyze_shot(project: Project, shot: Shot, analyzer: Any = None, max_faces: 
 
         analyzer = Analyzer(max_faces=max_faces)
     frames = analysis_range(project, shot)
-    analysis = analyzer.analyze(plate.path, frames=frames, progress=progress, cancel=cancel)
+    analysis = analyzer.analyze(plate.path, frames=frames, progress=progress, cancel=cancel,
+                                pixel_aspect=plate.pixel_aspect)
     if analysis.n_frames and int(analysis.frame_indices[0]) != frames[0]:
         raise ProjectError(f"shot {shot.name}: the analysis starts at frame {int(analysis.frame_indices[0])}, "
                            f"expected {frames[0]}: not stored")

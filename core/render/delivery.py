@@ -385,6 +385,8 @@ def prepare_render(project_path: str, out: str, *, shot: str | None = None,
             raise FacsimileError(check.message)
         in_cs, plate_premultiplied = plate_colorspace(reader.info, reader.read(first).dtype)
     writer["input_colorspace"] = in_cs
+    if plate.pixel_aspect != 1.0:
+        writer["pixel_aspect"] = plate.pixel_aspect  # the render keeps the plate's pixel grid, tagged as the plate
     if rs.output == "patch":
         writer["premultiplied"] = True
     elif plate_premultiplied:

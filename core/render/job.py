@@ -104,7 +104,9 @@ class ShotRenderContext:
         f = int(frames[k])
         image = self._donor_cache.get(f)
         if image is None:
-            image = self.reader.read(f)
+            from core.media.aspect import desqueeze
+
+            image = desqueeze(self.reader.read(f), self.analysis.pixel_aspect)  # where its landmarks are
             self._donor_cache = {**dict(list(self._donor_cache.items())[-3:]), f: image}
         return EyeDonor(image, self.landmarks_at(f), frame=f, aperture=float(aps[k]))
 
@@ -148,7 +150,8 @@ class ShotRenderContext:
         plate = self.reader.read(frame)
         base, edited = self.values_at(frame)
         return self.renderer.render(plate, self.landmarks_at(frame), base, edited,
-                                    donors=lambda side: self.eye_donor(frame, side))
+                                    donors=lambda side: self.eye_donor(frame, side),
+                                    pixel_aspect=self.analysis.pixel_aspect)
 
     def close(self) -> None:
         self.reader.close()

@@ -230,21 +230,76 @@ class Renderer:
 
     # ---- one frame -----------------------------------------------------------------------
     def render(self, frame: np.ndarray, landmarks: np.ndarray | None, base: dict[str, float] | None = None,
-               target: dict[str, float] | None = None, donors: EyeDonors | None = None) -> RenderResult:
+               target: dict[str, float] | None = None, donors: EyeDonors | None = None,
+               pixel_aspect: float = 1.0) -> RenderResult:
         """Render one plate frame (HxWx3/4, uint8 | uint16 | float32). No face: the plate as is.
 
         donors: where an edit opens an eye that is closed on this frame, the open eye of another
         frame of the shot (`EyeDonor` per side, asked only when needed; render jobs give the
         nearest open-eye frame). None: in edit mode, the last frame this renderer saw with that
-        eye open (frames rendered in order, e.g. the API and tests)."""
-        from core.render.warp import points_roi
+        eye open (frames rendered in order, e.g. the API and tests).
+
+        pixel_aspect: an anamorphic plate's (core.media.aspect). `landmarks` (and the donors') are
+        then on the desqueezed picture, as an analysis of the plate gives them: the face is rendered
+        on the desqueezed face region and only its change is squeezed back onto the plate's pixels,
+        so every pixel the face does not change is the plate's, bit for bit."""
+        from core.media.aspect import is_square
 
         h, w = frame.shape[:2]
         if landmarks is None or not np.all(np.isfinite(landmarks)):
             return self._output(frame, np.zeros((h, w), np.float32), {"face": False})
+        if not is_square(pixel_aspect):
+            return self._render_anamorphic(frame, np.asarray(landmarks, np.float32), base, target, donors,
+                                           float(pixel_aspect))
+        return self._output(*self._render_square(frame, np.asarray(landmarks, np.float32), base, target, donors))
+
+    def _render_anamorphic(self, frame: np.ndarray, lm: np.ndarray, base: dict[str, float] | None,
+                           target: dict[str, float] | None, donors: EyeDonors | None, par: float) -> RenderResult:
+        """render() of a plate with non-square pixels: desqueeze the region around the face (with
+        room for the occluder's and the restorer's aligned crops: half a face on every side),
+        render it there, and add its change, squeezed back, to the plate's own pixels."""
+        from core.media.aspect import desqueeze, squeeze
+        from core.render.warp import points_roi
+
+        h, w = frame.shape[:2]
+        m = self.target_mesh(lm, base or {}, target if target is not None else base or {})
+        pts = np.concatenate([lm[:, :2], m[:, :2]]).astype(np.float64)
+        pts[:, 0] /= par
+        face_h = float(np.ptp(lm[:, 1]))
+        x0, y0, x1, y1 = points_roi(pts, (h, w), margin=int(np.ceil(0.5 * face_h)) + 4)
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            return self._output(frame, np.zeros((h, w), np.float32), {"face": False})
+        region = frame[y0:y1, x0:x1]
+        sq = desqueeze(region, par)
+        kx = sq.shape[1] / (x1 - x0)  # square columns per plate column of this crop (par, up to rounding)
+        local = lm.copy()
+        local[:, 0] = (lm[:, 0] / par - x0) * kx
+        local[:, 1] -= y0
+        comp, matte_sq, info = self._render_square(sq, local, base, target, donors)
+        c = comp.shape[2]
+        change = comp.astype(np.float32) - sq[..., :c].astype(np.float32)
+        change = squeeze(change, x1 - x0)
+        matte = np.clip(squeeze(matte_sq, x1 - x0), 0.0, 1.0)
+        change[matte <= 0.0] = 0.0  # nothing the face does not cover moves
+        new = region[..., :c].astype(np.float32) + change
+        if np.issubdtype(frame.dtype, np.integer):
+            top = np.iinfo(frame.dtype).max
+            new = np.clip(np.rint(new), 0, top)
+        out = frame.copy()
+        out[y0:y1, x0:x1, :c] = new.astype(frame.dtype)
+        full = np.zeros((h, w), np.float32)
+        full[y0:y1, x0:x1] = matte
+        return self._output(out, full, {**info, "pixel_aspect": par})
+
+    def _render_square(self, frame: np.ndarray, lm: np.ndarray, base: dict[str, float] | None,
+                       target: dict[str, float] | None, donors: EyeDonors | None
+                       ) -> tuple[np.ndarray, np.ndarray, dict]:
+        """(comp, matte, info) of a frame on square pixels with the face's plate mesh `lm`."""
+        from core.render.warp import points_roi
+
+        h, w = frame.shape[:2]
         base = base or {}
         target = target if target is not None else base
-        lm = np.asarray(landmarks, np.float32)
         m = self.target_mesh(lm, base, target)
         eye_donors: dict[str, EyeDonor] = {}
         if self.settings.mode == "edit":
@@ -255,13 +310,13 @@ class Renderer:
         occ = self.occlusion_mask(frame, lm)
         if self.restorer is not None:  # the restorer aligns and pastes on the whole frame
             full = self._compose(frame, lm, m, eye_donors, occ)
-            return self._output(full.image, full.matte, full.info)
+            return full.image, full.matte, full.info
         # Everything the face changes lies within the meshes' bounding box: render that crop
         # (the Poisson solve of a crop that holds the mask is the full frame's solve) and put
         # it back into a copy of the frame, so the cost follows the face, not the frame.
         x0, y0, x1, y1 = points_roi(np.concatenate([lm[:, :2], m[:, :2]]), (h, w), margin=8)
         if x1 - x0 < 4 or y1 - y0 < 4:
-            return self._output(frame, np.zeros((h, w), np.float32), {"face": False})
+            return frame, np.zeros((h, w), np.float32), {"face": False}
         shift = np.zeros(lm.shape[1], np.float32)
         shift[:2] = (x0, y0)
         crop = self._compose(frame[y0:y1, x0:x1], lm - shift, m - shift, eye_donors,
@@ -270,7 +325,7 @@ class Renderer:
         out[y0:y1, x0:x1, :crop.image.shape[2]] = crop.image
         matte = np.zeros((h, w), np.float32)
         matte[y0:y1, x0:x1] = crop.matte
-        return self._output(out, matte, crop.info)
+        return out, matte, crop.info
 
     def _restore(self, comp: np.ndarray, m: np.ndarray, linear: bool) -> np.ndarray:
         """The restorer's change applied to the float comp (0..1, or scene-linear when `linear`).
