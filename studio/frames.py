@@ -68,6 +68,9 @@ class FrameCache:
         self._lock = threading.Lock()
         self._open_lock = threading.Lock()
         self._pixel_aspect: float | None = None
+        # the plate's colour space when it is not what to_rgb8 assumes (a camera log plate): frames
+        # are then shown and handed to the face tools as sRGB display pictures (display_rgb8)
+        self.colorspace: str | None = None
 
     @classmethod
     def deferred(cls, path: str | Path, facts: PlateFacts, capacity: int = 48,
@@ -118,7 +121,12 @@ class FrameCache:
             if frame is not None:
                 self._frames.move_to_end(index)
                 return frame
-            frame = np.ascontiguousarray(reader.read_rgb8(index))
+            if self.colorspace:
+                from core.media.colour import display_rgb8
+
+                frame = np.ascontiguousarray(display_rgb8(reader.read(index), self.colorspace))
+            else:
+                frame = np.ascontiguousarray(reader.read_rgb8(index))
             self._frames[index] = frame
             self._bytes += frame.nbytes
             while len(self._frames) > 2 and (len(self._frames) > self.capacity or self._bytes > self.max_bytes):

@@ -250,6 +250,7 @@ class MainWindow(QMainWindow):
         self.curves.frameScrubbed.connect(s.set_frame)
         self.bin.shotActivated.connect(self._pick_shot)
         self.bin.relinkRequested.connect(self.relink_plate)
+        self.bin.interpretRequested.connect(self.interpret_plate)
         s.platesChanged.connect(self._plates_changed)
         self.viewer.frameShown.connect(self._check_opened_plate)
         self.inspector.bind_session(s)
@@ -598,6 +599,42 @@ class MainWindow(QMainWindow):
                           + (f" ({'; '.join(notes)})" if notes else ""), error=bool(notes))
         return relinked
 
+    def interpret_plate(self, plate_id: str, what: str, value=None) -> bool:
+        """Ask for (or take `value`) a plate's colour space (what == "colorspace"; "auto": as its
+        files say) or pixel aspect (what == "pixel_aspect"), and set it as one undo step."""
+        from core.media.colour import colorspace_names
+
+        s = self.session
+        if s.project is None or plate_id not in s.project.plates:
+            return False
+        record = s.project.plates[plate_id]
+        if value is None:
+            if what == "colorspace":
+                auto = "auto (as the files say)"
+                items = [auto, *colorspace_names()]
+                current = items.index(record.colorspace) if record.colorspace in items else 0
+                value, ok = QInputDialog.getItem(
+                    self, f"Colour space of plate {plate_id}",
+                    "What the plate's pixels are (a camera log plate: its log; renders take the plate in it,\n"
+                    "and faces are measured and shown through it):", items, current, False)
+                value = "auto" if value == auto else value
+            else:
+                value, ok = QInputDialog.getDouble(
+                    self, f"Pixel aspect of plate {plate_id}",
+                    "Width of a pixel as shown, over its height (2 for a 2x anamorphic, 1 for square):",
+                    record.pixel_aspect, 0.1, 10.0, 4)
+            if not ok:
+                return False
+        try:
+            notes = s.interpret_plate(plate_id, **{what: value})
+        except FacsimileError as exc:
+            QMessageBox.warning(self, "Cannot set", str(exc))
+            return False
+        new = s.project.plates[plate_id]
+        self.show_message(f"plate {plate_id}: colour space {new.colorspace or 'as its files say'}, pixel aspect "
+                          f"{new.pixel_aspect:.4g}" + (f" ({'; '.join(notes)})" if notes else ""), error=bool(notes))
+        return True
+
     def _plates_changed(self) -> None:
         """A relink, or its undo or redo: what is missing and what differs is found again."""
         self._plate_notes = {}
@@ -797,13 +834,14 @@ class MainWindow(QMainWindow):
         shot = s.shot
         record = s.plate_record(shot)
         par = record.pixel_aspect if record is not None else None  # an untagged anamorphic plate's, as set
+        cs = record.colorspace if record is not None else None  # a camera log plate's, as set
 
         def task(progress, cancelled):
             from core.analysis.analyzer import Analyzer
             from core.project.model import extract_curves
 
             analysis = Analyzer().analyze(str(plate), frames=(first, stop), progress=progress, cancel=cancelled,
-                                          pixel_aspect=par)
+                                          pixel_aspect=par, colorspace=cs)
             try:
                 from core.facs import extract_shot  # type: ignore[attr-defined]  # noqa: F401
             except ImportError:

@@ -56,6 +56,7 @@ class ProjectBin(QWidget):
 
     shotActivated = Signal(str)
     relinkRequested = Signal(str)
+    interpretRequested = Signal(str, str)  # plate id, "colorspace" | "pixel_aspect"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -89,7 +90,10 @@ class ProjectBin(QWidget):
             it = QTreeWidgetItem(plates, [f"{pid} (missing)" if gone else pid,
                                           f"{plate.frame_count} @ {float(plate.fps):.3g}"])
             it.setData(0, PLATE_ROLE, pid)
-            tip = f"{plate.path}\n{plate.width}x{plate.height}, timecode {plate.timecode or '00:00:00:00'}"
+            tip = (f"{plate.path}\n{plate.width}x{plate.height}, timecode {plate.timecode or '00:00:00:00'}"
+                   f"\ncolour space {plate.colorspace or 'as its files say'}"
+                   + (f", pixel aspect {plate.pixel_aspect:.4g}" if plate.pixel_aspect != 1.0 else "")
+                   + "\nRight-click: relink, colour space, pixel aspect")
             if gone:
                 it.setForeground(0, QBrush(MISSING))
                 tip = f"MISSING: no file at {plate.path}\nRight-click ▸ Relink plate… to give its new place\n" + tip
@@ -165,6 +169,8 @@ class ProjectBin(QWidget):
             return
         menu = QMenu(self)
         menu.addAction("Relink plate…", lambda: self.relinkRequested.emit(pid))
+        menu.addAction("Colour space…", lambda: self.interpretRequested.emit(pid, "colorspace"))
+        menu.addAction("Pixel aspect…", lambda: self.interpretRequested.emit(pid, "pixel_aspect"))
         menu.exec(self.tree.viewport().mapToGlobal(pos))
 
     def _activated(self, item: QTreeWidgetItem, _col: int = 0) -> None:

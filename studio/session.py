@@ -95,7 +95,7 @@ class Session(QObject):
         project = Project(Path(path).parent / f"{Path(path).stem}", name=Path(path).stem)
         project.add_plate(plate)
         project.new_shot(plate.id, 0, max(plate.frame_count - 1, 0), name=Path(path).stem)
-        self._readers = {f"{Path(plate.path)}|{plate.hash}": frames}
+        self._readers = {f"{Path(plate.path)}|{plate.hash}|{plate.colorspace}|{plate.pixel_aspect}": frames}
         self.project = project
         self.project_path = None
         self.untitled = True
@@ -151,6 +151,16 @@ class Session(QObject):
 
         return [pid for pid, pl in self.project.plates.items() if plate_missing(pl)] if self.project else []
 
+    def interpret_plate(self, plate_id: str, **changes: Any) -> list[str]:
+        """Set what a plate's files do not say (colorspace=, pixel_aspect=; core.project.plates.
+        interpret_plate) as one step on the undo stack; returns its notes."""
+        from core.project.plates import interpret_plate
+
+        _plate, notes = interpret_plate(self.project, plate_id, stack=self.undo, **changes)
+        for note in notes:
+            log.warning(note)
+        return notes
+
     def relink_plate(self, plate_id: str, path: str | Path, force: bool = False) -> tuple[list[str], list[str]]:
         """Point a plate at its file's new place, and every other missing plate found where the
         same move puts it (core.project.plates.relink_moved), as one step on the undo stack.
@@ -196,7 +206,9 @@ class Session(QObject):
         plate `record` the reader is opened by the first frame asked for (on the viewer's worker:
         a long camera original is read whole when opened), not here on the UI thread; a file
         that is not there at all is still reported at once."""
-        key = f"{path}|{getattr(record, 'hash', '')}"
+        # keyed by what the frames look like: a relinked file, another colour space or pixel aspect
+        key = (f"{path}|{getattr(record, 'hash', '')}|{getattr(record, 'colorspace', None)}|"
+               f"{getattr(record, 'pixel_aspect', 1.0)}")
         if key not in self._readers:
             facts = None
             if record is not None and int(getattr(record, "frame_count", 0) or 0) > 0:
@@ -212,6 +224,7 @@ class Session(QObject):
                 self._readers[key] = FrameCache.deferred(path, facts)
             if record is not None:
                 self._readers[key].pixel_aspect = float(getattr(record, "pixel_aspect", 1.0))
+                self._readers[key].colorspace = getattr(record, "colorspace", None)
         return self._readers[key]
 
     def set_shot(self, shot_id: str) -> None:

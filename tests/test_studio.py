@@ -610,6 +610,43 @@ def test_an_anamorphic_plate_is_shown_desqueezed_under_its_landmarks(qtbot, tmp_
         assert abs(thumb.shape[1] / thumb.shape[0] - 1.0) < 0.05
 
 
+def test_a_log_plate_is_shown_through_its_colour_space(qtbot, tmp_path):
+    """A camera log plate set to its colour space (the bin's Colour space…) is shown as a display
+    picture; as its files say (sRGB) it is the flat log picture. One undo step switches back."""
+    import cv2
+    from skimage.data import astronaut
+
+    from core.media.colour import convert_colorspace
+    from core.project.model import Plate, Project
+
+    ref = cv2.resize(astronaut(), (128, 128), interpolation=cv2.INTER_AREA)
+    log = convert_colorspace(ref, "sRGB - Texture", "ARRI LogC3 (EI800)")
+    for k in range(2):
+        cv2.imwrite(str(tmp_path / f"log.{1001 + k}.png"),
+                    np.ascontiguousarray((np.clip(log, 0, 1) * 65535 + 0.5).astype(np.uint16)[:, :, ::-1]))
+    proj = Project.create(tmp_path / "log.facsimile")
+    plate = proj.add_plate(Plate.from_media(tmp_path / "log.####.png"))
+    proj.new_shot(plate.id, 0, 1, name="sh")
+    proj.save()
+    with open_window(qtbot, proj.path) as w:
+        s = w.session
+
+        def shown() -> np.ndarray:
+            w.viewer.wait_idle()
+            qtbot.waitUntil(lambda: w.viewer._a is not None, timeout=10000)
+            return w.viewer._a.astype(int)
+
+        assert np.abs(shown() - ref).mean() > 20  # log codes shown as sRGB
+        assert w.interpret_plate(plate.id, "colorspace", "ARRI LogC3 (EI800)")
+        assert s.project.plates[plate.id].colorspace == "ARRI LogC3 (EI800)" and s.dirty
+        w.viewer.show_frame(0)
+        assert np.abs(shown() - ref).mean() < 2.0
+        w.undo()
+        assert s.project.plates[plate.id].colorspace is None
+        w.viewer.show_frame(0)
+        assert np.abs(shown() - ref).mean() > 20
+
+
 def test_viewer_wipe_and_overlay_toggles(win):
     v = win.viewer
     v.mode.setCurrentIndex(2)

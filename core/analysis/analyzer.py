@@ -169,7 +169,8 @@ class _Source:
     """Frames from a path, a media Reader or a sequence of arrays, with plate indices and times."""
 
     def __init__(self, source: Any, frames: tuple[int, int] | None, fps: Fraction | float | None,
-                 pixel_aspect: float | None = None) -> None:
+                 pixel_aspect: float | None = None, colorspace: str | None = None) -> None:
+        self.colorspace = colorspace
         self._close: Callable[[], None] | None = None
         self.name = ""
         self.first_frame_number = 0  # the plate's own number of frame index 0 (e.g. 1001 in a sequence)
@@ -223,12 +224,15 @@ class _Source:
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
         if self._reader is not None:
-            if self.pixel_aspect == 1.0:
+            if self.pixel_aspect == 1.0 and not self.colorspace:
                 yield from self._reader.frames(self.start, self.stop, rgb8=True)
                 return
             from core.media.aspect import desqueeze
+            from core.media.colour import display_rgb8
 
-            for i, rgb in self._reader.frames(self.start, self.stop, rgb8=True):
+            # a log plate is measured as a display picture, an anamorphic one desqueezed
+            for i, img in self._reader.frames(self.start, self.stop, rgb8=not self.colorspace):
+                rgb = display_rgb8(img, self.colorspace) if self.colorspace else img
                 yield i, desqueeze(rgb, self.pixel_aspect)
         else:
             for i in range(self.start, self.stop):
@@ -338,12 +342,15 @@ class Analyzer:
     # ----------------------------------------------------------------- clips
     def analyze(self, source: str | Path | Any | Sequence[np.ndarray], frames: tuple[int, int] | None = None,
                 progress: ProgressFn | None = None, cancel: CancelFn | None = None,
-                fps: Fraction | float | None = None, pixel_aspect: float | None = None) -> ShotAnalysis:
+                fps: Fraction | float | None = None, pixel_aspect: float | None = None,
+                colorspace: str | None = None) -> ShotAnalysis:
         """Analyse a clip (path or Reader) or a sequence of frames; frames=(start, stop) is a
         half-open range of plate frame numbers. Raises UserCancelled when cancel() says so.
         pixel_aspect: the plate's pixel aspect when its file does not say (an untagged anamorphic
-        plate); None: the file's tag. A clip of non-square pixels is measured desqueezed."""
-        src = _Source(source, frames, fps, pixel_aspect)
+        plate); None: the file's tag. A clip of non-square pixels is measured desqueezed.
+        colorspace: the plate's colour space when it is not what to_rgb8 assumes (a camera log
+        plate): frames are then measured as sRGB display pictures (core.media.colour.display_rgb8)."""
+        src = _Source(source, frames, fps, pixel_aspect, colorspace)
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flow-refine") if self.refine else None
         try:
             return self._run(src, progress, cancel, pool)

@@ -60,12 +60,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--plate", action="append", default=[], metavar="FILE",
                    help="a plate (video or image sequence shot.####.exr); repeat for more")
     a.add_argument("--no-shot", action="store_true", help="do not add a shot covering a single plate")
+    a.add_argument("--colorspace", metavar="NAME",
+                   help="the plates' colour space when their files do not say it (a camera log plate: "
+                        "'ARRI LogC3 (EI800)'); see `facsimile project plate`")
     a.add_argument("--pixel-aspect", type=_pixel_aspect, metavar="P",
                    help="the plates' pixel aspect when their files do not say it (an untagged anamorphic plate: "
                         "2 for a 2x squeeze); faces are then measured desqueezed and renders tagged with it")
 
     a = add("info", "plates, shots and warnings of a project", _info, [common])
     a.add_argument("--no-hash", action="store_true", help="do not re-hash plate files to spot changed media")
+
+    a = add("plate", "say what a plate's files do not: its colour space (a camera log plate) or pixel aspect "
+                     "(an untagged anamorphic)", _plate, [edit])
+    a.add_argument("--plate", dest="plate_id", help="plate id (optional when the project has one plate)")
+    a.add_argument("--colorspace", metavar="NAME",
+                   help="the plate's OCIO colour space, e.g. 'ARRI LogC3 (EI800)' or 'S-Log3 S-Gamut3'; 'auto': as "
+                        "its files say (sRGB for 8/16-bit, the EXR's tag or linear Rec.709 for float)")
+    a.add_argument("--pixel-aspect", type=_pixel_aspect, metavar="P", help="pixel aspect (2 for a 2x anamorphic)")
 
     a = add("relink", "point plates at their files' new place (moved, renamed, or a drive mounted elsewhere)",
             _relink, [edit])
@@ -207,7 +218,7 @@ def _create(args: argparse.Namespace) -> int:
     from core.project.workflow import create_project
 
     proj = create_project(args.path, name=args.name, plates=args.plate, whole_plate_shot=not args.no_shot,
-                          pixel_aspect=args.pixel_aspect)
+                          pixel_aspect=args.pixel_aspect, colorspace=args.colorspace)
     lines = [f"created {proj.path} ({proj.name}): {len(proj.plates)} plate(s), {len(proj.shots)} shot(s)"]
     lines += [f"  plate {pl.id}: {pl.frame_count} frames {pl.width}x{pl.height} @ {float(pl.fps):.3f} fps"
               + (f", pixel aspect {pl.pixel_aspect:.4g}" if pl.pixel_aspect != 1.0 else "")
@@ -229,6 +240,7 @@ def _info(args: argparse.Namespace) -> int:
         lines.append(f"  {pl['id']}: {pl['frames']} frames, {pl['width']}x{pl['height']}, {pl['fps_float']:.3f} fps"
                      f"{' VFR' if pl['vfr'] else ''}"
                      + (f", pixel aspect {pl['pixel_aspect']:.4g}" if pl["pixel_aspect"] != 1.0 else "")
+                     + (f", colour space {pl['colorspace']}" if pl["colorspace"] else "")
                      + f", TC {pl['timecode']}  {pl['path']}"
                      + ("  [MISSING]" if pl["missing"] else ""))
     lines.append(f"shots ({len(info['shots'])}):")
@@ -272,6 +284,26 @@ def _shots(args: argparse.Namespace) -> int:
     if not shots:
         raise ProjectError("no shot was added" + (f" ({len(problems)} event(s) matched no plate)" if problems else ""))
     return 0
+
+
+def _plate(args: argparse.Namespace) -> int:
+    from core.project.plates import KEEP, interpret_plate
+
+    proj = _open(args)
+    pid = args.plate_id or (next(iter(proj.plates)) if len(proj.plates) == 1 else None)
+    if pid is None:
+        raise ProjectError(f"{proj.path} has {len(proj.plates)} plates: choose one with --plate "
+                           f"({', '.join(sorted(proj.plates))})")
+    if args.colorspace is None and args.pixel_aspect is None:
+        raise ProjectError("say what to set: --colorspace NAME and/or --pixel-aspect P")
+    plate, notes = interpret_plate(proj, pid, colorspace=KEEP if args.colorspace is None else args.colorspace,
+                                   pixel_aspect=KEEP if args.pixel_aspect is None else args.pixel_aspect)
+    for note in notes:
+        _warn(note)
+    return _edit_done(args, proj, {"plate": pid, "colorspace": plate.colorspace, "pixel_aspect": plate.pixel_aspect,
+                                   "notes": notes},
+                      f"plate {pid}: colour space {plate.colorspace or 'as its files say'}, pixel aspect "
+                      f"{plate.pixel_aspect:.4g}")
 
 
 def _relink(args: argparse.Namespace) -> int:

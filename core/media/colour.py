@@ -236,7 +236,7 @@ def subsample_422(c: np.ndarray) -> np.ndarray:
 
 # --- OpenColorIO -----------------------------------------------------------------------------
 #: A built-in config (ships inside the OCIO library since 2.3), pinned by version.
-BUILTIN_CONFIG = "ocio://cg-config-v2.1.0_aces-v1.3_ocio-v2.3"
+BUILTIN_CONFIG = "ocio://studio-config-v2.1.0_aces-v1.3_ocio-v2.3"
 #: Display-referred 8/16-bit plates (camera mp4/mov, PNG, JPEG) are read as sRGB texture.
 DEFAULT_INPUT_COLORSPACE = "sRGB - Texture"
 #: Scene-linear EXR default; "ACEScg" is the other common choice.
@@ -352,6 +352,29 @@ def plate_colorspace(info, sample_dtype, override: str | None = None) -> tuple[s
                             getattr(info, "path", "the plate"), DEFAULT_LINEAR_COLORSPACE)
         return DEFAULT_LINEAR_COLORSPACE, premultiplied
     return DEFAULT_INPUT_COLORSPACE, premultiplied
+
+
+def needs_display_transform(colorspace: str | None, sample_dtype) -> bool:
+    """True when a plate in `colorspace` (None: the automatic reading of plate_colorspace) is not
+    what to_rgb8 assumes (sRGB code values for integer frames, linear Rec.709 for float), e.g. a
+    camera log plate (ARRI LogC3, S-Log3) or an ACEScg EXR set by the user."""
+    if not colorspace:
+        return False
+    auto = DEFAULT_LINEAR_COLORSPACE if np.dtype(sample_dtype).kind == "f" else DEFAULT_INPUT_COLORSPACE
+    return resolve_colorspace(colorspace) != auto
+
+
+def display_rgb8(frame: np.ndarray, colorspace: str | None) -> np.ndarray:
+    """A plate frame as 8-bit sRGB for eyes and face networks: through OpenColorIO from the
+    plate's colour space when it is not what to_rgb8 assumes (a log plate looks flat, and the
+    face detector and landmarker were trained on display pictures), else to_rgb8 as it is."""
+    from core.media.reader import to_rgb8
+
+    if not needs_display_transform(colorspace, frame.dtype):
+        return to_rgb8(frame)
+    rgb = np.ascontiguousarray(frame[..., :3])
+    out = convert_colorspace(rgb, colorspace, DEFAULT_INPUT_COLORSPACE)
+    return (np.clip(np.nan_to_num(out, nan=0.0), 0.0, 1.0) * np.float32(255.0) + np.float32(0.5)).astype(np.uint8)
 
 
 def is_linear(name: str) -> bool:

@@ -94,7 +94,7 @@ def _locate_beside(project: Project, relative: Mapping[str, str | None]) -> dict
         if str(candidate) == plate.path:
             continue
         moved = Plate(pid, str(candidate), plate.fps, plate.frame_count, plate.width, plate.height,
-                      plate.timecode, plate.vfr, plate.hash, plate.pixel_aspect)
+                      plate.timecode, plate.vfr, plate.hash, plate.pixel_aspect, plate.colorspace)
         if plate_missing(moved):
             continue
         try:
@@ -143,6 +143,9 @@ class Plate:
     vfr: bool = False
     hash: str = ""
     pixel_aspect: float = 1.0  # anamorphic plates: a pixel's shown width / height (core.media.aspect)
+    # the plate's colour space when its files do not say it (a camera log plate: "ARRI LogC3
+    # (EI800)"); None: read as core.media.colour.plate_colorspace decides (sRGB or the EXR's tag)
+    colorspace: str | None = None
 
     def __post_init__(self) -> None:
         self.fps = Fraction(self.fps)
@@ -182,12 +185,13 @@ class Plate:
     def to_dict(self) -> dict:
         return {"id": self.id, "path": self.path, "fps": [self.fps.numerator, self.fps.denominator],
                 "frame_count": self.frame_count, "width": self.width, "height": self.height,
-                "timecode": self.timecode, "vfr": self.vfr, "hash": self.hash, "pixel_aspect": self.pixel_aspect}
+                "timecode": self.timecode, "vfr": self.vfr, "hash": self.hash, "pixel_aspect": self.pixel_aspect,
+                "colorspace": self.colorspace}
 
     @classmethod
     def from_dict(cls, d: dict) -> Plate:
         return cls(d["id"], d["path"], Fraction(*d["fps"]), d["frame_count"], d["width"], d["height"],
-                   d["timecode"], d["vfr"], d["hash"], d.get("pixel_aspect", 1.0))
+                   d["timecode"], d["vfr"], d["hash"], d.get("pixel_aspect", 1.0), d.get("colorspace"))
 
 
 @dataclass(eq=False)

@@ -18,10 +18,13 @@ relink_moved(project, plate_id, media, force=False, stack=None) -> (relinked ids
     (the plate, and every other missing plate found where that move puts it: one undo step)
 relink_folder(project, old_folder, new_folder, force=False, stack=None) -> (relinked ids, not found ids)
 moved_roots(old_path, new_path) -> (old folder, new folder)
+interpret_plate(project, plate_id, colorspace=KEEP, pixel_aspect=KEEP, stack=None) -> (Plate, notes)
+    (what the files do not say: a camera log plate's colour space, an untagged anamorphic's aspect)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -261,3 +264,46 @@ def relink_folder(project: Project, old_folder: str | Path, new_folder: str | Pa
     (stack if stack is not None else UndoStack()).push(
         commands[0] if len(commands) == 1 else Macro(f"Relink {len(commands)} plates", commands))
     return relinked, not_found
+
+
+KEEP = object()  # interpret_plate: leave this part of the interpretation as it is
+
+
+def interpret_plate(project: Project, plate_id: str, colorspace: Any = KEEP, pixel_aspect: Any = KEEP,
+                    stack: UndoStack | None = None) -> tuple[Plate, list[str]]:
+    """Say what a plate's files do not: its colour space (an OCIO name of the built-in config, e.g.
+    "ARRI LogC3 (EI800)" for a LogC camera plate; None or "auto": as the files say) and its pixel
+    aspect (2 for an untagged 2x anamorphic). Renders then take the plate in that colour space and
+    tag that aspect; analyses measure faces on it. Undoable; returns the new record and notes
+    (shots whose analysis was measured at another pixel aspect, to analyse again)."""
+    from core.media.colour import resolve_colorspace
+
+    if plate_id not in project.plates:
+        raise ProjectError(f"no plate {plate_id!r} in the project (plates: {', '.join(sorted(project.plates))})")
+    old = project.plates[plate_id]
+    changes: dict[str, Any] = {}
+    if colorspace is not KEEP:
+        name = None if colorspace in (None, "", "auto") else str(colorspace)
+        changes["colorspace"] = resolve_colorspace(name) if name else None
+    if pixel_aspect is not KEEP:
+        par = float(pixel_aspect)
+        if not 0.1 <= par <= 10:
+            raise ProjectError(f"pixel aspect {pixel_aspect} is outside 0.1-10")
+        changes["pixel_aspect"] = 1.0 if abs(par - 1.0) < 1e-3 else par
+    new = dataclasses.replace(old, **changes)
+    notes: list[str] = []
+    if new.pixel_aspect != old.pixel_aspect:
+        stale = [s.name for s in project.shots if s.plate_id == plate_id and s.has_analysis
+                 and abs(float(s.analysis.pixel_aspect) - new.pixel_aspect) > 1e-3]
+        if stale:
+            notes.append(f"shots {', '.join(stale)} were analysed at another pixel aspect: analyse them again "
+                         "(until then they render as analysed)")
+    if new.colorspace != old.colorspace:
+        analysed = [s.name for s in project.shots if s.plate_id == plate_id and s.has_analysis]
+        if analysed:
+            notes.append(f"shots {', '.join(analysed)} were analysed on the plate read the other way: analysing "
+                         "them again measures the faces on the new reading")
+    cmd = RelinkPlate(project, new)
+    cmd.text = f"Interpret plate {plate_id}"
+    (stack if stack is not None else UndoStack()).push(cmd)
+    return new, notes

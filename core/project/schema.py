@@ -227,6 +227,7 @@ def validate(doc: Any) -> list[str]:
         v.field(pl, "hash", p, v.str_)
         v.field(pl, "relative_path", p, v.opt_str, optional=True)
         v.field(pl, "pixel_aspect", p, v.num, optional=True)
+        v.field(pl, "colorspace", p, v.opt_str, optional=True)
     shot_ids: set[str] = set()
     shots = v.field(doc, "shots", "", v.list_)
     for i, sh in enumerate(shots or []):

@@ -171,11 +171,13 @@ def save_project(project: Project) -> Path:
 
 
 def create_project(path: str | Path, name: str | None = None, plates: Sequence[str | Path] = (),
-                   whole_plate_shot: bool = True, pixel_aspect: float | None = None) -> Project:
+                   whole_plate_shot: bool = True, pixel_aspect: float | None = None,
+                   colorspace: str | None = None) -> Project:
     """Create and save a new project folder with the given plates (read with
     Plate.from_media). With exactly one plate and `whole_plate_shot`, one shot covers it.
     `pixel_aspect` sets the plates' pixel aspect where their files do not say it (untagged
-    anamorphic plates); None keeps each file's tag. Nothing is written when a plate cannot be read."""
+    anamorphic plates); None keeps each file's tag. `colorspace` likewise (camera log plates: an
+    OCIO name). Nothing is written when a plate cannot be read."""
     p = Path(path)
     if p.suffix != PROJECT_SUFFIX and p.is_dir() and not (p / DOC_NAME).exists() and name:
         p = p / f"{_safe_name(name)}{PROJECT_SUFFIX}"  # an existing folder + a name: create inside it
@@ -186,6 +188,10 @@ def create_project(path: str | Path, name: str | None = None, plates: Sequence[s
         plate = read_plate(media, taken=set(proj.plates))
         if pixel_aspect is not None:
             plate.pixel_aspect = float(pixel_aspect)
+        if colorspace:
+            from core.media.colour import resolve_colorspace
+
+            plate.colorspace = resolve_colorspace(colorspace)
         proj.add_plate(plate)
     if whole_plate_shot and len(proj.plates) == 1:
         plate = next(iter(proj.plates.values()))
@@ -366,7 +372,7 @@ def project_info(project: Project, check_hash: bool = True) -> dict:
         plates.append({"id": pl.id, "path": pl.path, "fps": str(pl.fps), "fps_float": float(pl.fps),
                        "frames": pl.frame_count, "width": pl.width, "height": pl.height,
                        "timecode": pl.timecode or "00:00:00:00", "vfr": pl.vfr, "pixel_aspect": pl.pixel_aspect,
-                       "missing": plate_missing(pl)})
+                       "colorspace": pl.colorspace, "missing": plate_missing(pl)})
     shots = []
     for s in project.shots:
         pl = project.plates.get(s.plate_id)
@@ -503,7 +509,7 @@ def analyze_shot(project: Project, shot: Shot, analyzer: Any = None, max_faces: 
         analyzer = Analyzer(max_faces=max_faces)
     frames = analysis_range(project, shot)
     analysis = analyzer.analyze(plate.path, frames=frames, progress=progress, cancel=cancel,
-                                pixel_aspect=plate.pixel_aspect)
+                                pixel_aspect=plate.pixel_aspect, colorspace=plate.colorspace)
     if analysis.n_frames and int(analysis.frame_indices[0]) != frames[0]:
         raise ProjectError(f"shot {shot.name}: the analysis starts at frame {int(analysis.frame_indices[0])}, "
                            f"expected {frames[0]}: not stored")

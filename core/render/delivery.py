@@ -383,7 +383,8 @@ def prepare_render(project_path: str, out: str, *, shot: str | None = None,
         check = check_plate(plate, reader, check_hash=False)
         if not check.fits:
             raise FacsimileError(check.message)
-        in_cs, plate_premultiplied = plate_colorspace(reader.info, reader.read(first).dtype)
+        # the plate's colour space as the project says (a camera log plate), else as its files say
+        in_cs, plate_premultiplied = plate_colorspace(reader.info, reader.read(first).dtype, plate.colorspace)
     writer["input_colorspace"] = in_cs
     if plate.pixel_aspect != 1.0:
         writer["pixel_aspect"] = plate.pixel_aspect  # the render keeps the plate's pixel grid, tagged as the plate

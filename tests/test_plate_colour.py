@@ -1,0 +1,98 @@
+"""A plate's colour space when its files do not say it: a camera log plate (ARRI LogC3, a 16-bit
+PNG sequence made from the astronaut portrait through OpenColorIO) is measured and shown as a
+display picture, and rendered to scene-linear EXR through its own log curve, not sRGB's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from core.media.colour import convert_colorspace, display_rgb8, needs_display_transform
+from core.media.reader import open_media, to_rgb8
+
+LOGC = "ARRI LogC3 (EI800)"
+N = 3
+
+
+def _portrait() -> np.ndarray:
+    from skimage.data import astronaut
+
+    return astronaut()
+
+
+@pytest.fixture(scope="module")
+def log_plate(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """shot.1001-1003.png: the portrait's sRGB code values taken to LogC3, 16-bit."""
+    d = tmp_path_factory.mktemp("logc")
+    log = convert_colorspace(_portrait(), "sRGB - Texture", LOGC)
+    codes = np.clip(np.rint(log * 65535.0), 0, 65535).astype(np.uint16)
+    for k in range(N):
+        cv2.imwrite(str(d / f"shot.{1001 + k}.png"), np.ascontiguousarray(codes[:, :, ::-1]))
+    return d / "shot.####.png"
+
+
+def test_a_log_plate_is_shown_as_a_display_picture(log_plate: Path) -> None:
+    with open_media(log_plate) as r:
+        native = r.read(0)
+    assert native.dtype == np.uint16 and needs_display_transform(LOGC, native.dtype)
+    assert not needs_display_transform(None, native.dtype) and not needs_display_transform("sRGB - Texture", np.uint8)
+    flat, shown = to_rgb8(native), display_rgb8(native, LOGC)
+    ref = _portrait()
+    assert np.abs(shown.astype(int) - ref.astype(int)).mean() < 1.5
+    assert np.abs(flat.astype(int) - ref.astype(int)).mean() > 20  # log codes read as sRGB: a flat, grey picture
+    assert flat.std() < 0.7 * ref.std()
+
+
+def test_project_of_a_log_plate_analyses_and_renders_through_its_log(tmp_path: Path, log_plate: Path,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    import OpenEXR
+
+    from core.analysis.analyzer import Analyzer
+    from core.cli import main
+    from core.project import Project, UndoStack
+    from core.project import workflow as wf
+    from core.project.plates import interpret_plate
+    from core.render.delivery import render_shot
+
+    assert main(["project", "create", str(tmp_path / "logc"), "--plate", str(log_plate), "--colorspace",
+                 "arri logc3 (ei800)", "--json"]) == 0
+    capsys.readouterr()
+    proj = Project.load(tmp_path / "logc.facsimile")
+    assert proj.plates["shot"].colorspace == LOGC
+    analysis = wf.analyze_shot(proj, proj.shots[0], max_faces=1)
+    ref = Analyzer(max_faces=1).analyze([_portrait()] * N)
+    err = np.linalg.norm(analysis.landmarks[0, 0, :, :2] - ref.landmarks[0, 0, :, :2], axis=1).mean()
+    assert err < 2.0, err
+    wf.extract_shot_curves(proj.shots[0])
+    proj.save()
+    (tmp_path / "r").mkdir()
+    render_shot(str(proj.path), str(tmp_path / "r" / "lin.####.exr"), frames=(0, 0))
+    with OpenEXR.File(str(tmp_path / "r" / "lin.1001.exr")) as f:
+        rgb = np.asarray(f.channels()["RGBA"].pixels, np.float32)[..., :3]
+        assert f.header()["colorspace"] == "Linear Rec.709 (sRGB)"
+    truth = convert_colorspace(_portrait(), "sRGB - Texture", "Linear Rec.709 (sRGB)")
+    corner = (slice(0, 60), slice(0, 60))  # away from the face: the plate, with the render's watermark in it
+    assert np.abs(rgb[corner] - truth[corner]).mean() < 0.004
+    assert (np.abs(rgb[corner] - truth[corner]) <= 0.05 * truth[corner] + 0.004).all()
+    # read as sRGB (the automatic reading), the same plate's linear values are far off
+    stack = UndoStack()
+    _plate, notes = interpret_plate(proj, "shot", colorspace="auto", stack=stack)
+    assert proj.plates["shot"].colorspace is None and any("analysed" in n for n in notes)
+    proj.save()
+    render_shot(str(proj.path), str(tmp_path / "r" / "srgb.####.exr"), frames=(0, 0))
+    with OpenEXR.File(str(tmp_path / "r" / "srgb.1001.exr")) as f:
+        wrong = np.asarray(f.channels()["RGBA"].pixels, np.float32)[..., :3]
+    assert np.abs(wrong[corner] - truth[corner]).mean() > 0.05
+    stack.undo()
+    assert proj.plates["shot"].colorspace == LOGC
+    # the CLI sets it too, and says so in project info
+    assert main(["project", "plate", str(proj.path), "--colorspace", "S-Log3 S-Gamut3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["colorspace"] == "S-Log3 S-Gamut3"
+    assert wf.project_info(Project.load(proj.path), check_hash=False)["plates"][0]["colorspace"] == "S-Log3 S-Gamut3"
+    assert main(["project", "plate", str(proj.path), "--colorspace", "LogC9"]) != 0
+    assert "unknown colour space" in capsys.readouterr().err
