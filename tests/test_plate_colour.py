@@ -96,3 +96,62 @@ def test_project_of_a_log_plate_analyses_and_renders_through_its_log(tmp_path: P
     assert wf.project_info(Project.load(proj.path), check_hash=False)["plates"][0]["colorspace"] == "S-Log3 S-Gamut3"
     assert main(["project", "plate", str(proj.path), "--colorspace", "LogC9"]) != 0
     assert "unknown colour space" in capsys.readouterr().err
+
+
+def test_a_swap_on_a_log_plate_puts_the_template_in_the_plates_encoding(tmp_path: Path) -> None:
+    """The template's sRGB texture goes into the log plate's encoding: the swapped face, shown as a
+    display picture, is the same as the swap on the sRGB plate (to a few levels); pasted as sRGB
+    codes onto log ones, it is not."""
+    from core.analysis.analyzer import Analyzer
+    from core.identity.library import Library
+    from core.render.renderer import Renderer, RenderSettings
+
+    ref = _portrait()
+    log16 = np.clip(np.rint(convert_colorspace(ref, "sRGB - Texture", LOGC) * 65535.0), 0, 65535).astype(np.uint16)
+    template = Library(tmp_path / "lib").add("astronaut", [ref])
+    lm = Analyzer(max_faces=1).analyze_image(ref, embed=False)[0].landmarks
+    settings = RenderSettings(mode="swap", colour="none")
+    base, target = {"AU12": 0.0}, {"AU12": 3.0}
+    on_srgb = Renderer(settings, template).render(ref, lm, base, target)
+    on_log = Renderer(settings, template, plate_colorspace=LOGC).render(log16, lm, base, target)
+    naive = Renderer(settings, template).render(log16, lm, base, target)
+    inside = on_srgb.matte > 0.5
+    assert inside.sum() > 3000
+
+    def seen(img: np.ndarray) -> np.ndarray:
+        return display_rgb8(img, LOGC).astype(np.float32)
+
+    good = np.abs(seen(on_log.image) - on_srgb.image.astype(np.float32))[inside].mean()
+    bad = np.abs(seen(naive.image) - on_srgb.image.astype(np.float32))[inside].mean()
+    print("swap on the log plate vs on the sRGB plate, mean level difference in the face:", good, "naive:", bad)
+    assert good < 3.0 and bad > 15.0
+
+
+def test_the_restorer_sees_a_log_plate_as_a_display_picture_and_gives_back_only_its_change(tmp_path: Path) -> None:
+    """An identity restorer (a real ONNX graph) on a log plate changes the face by its 8-bit
+    rounding of the display picture only: the result, shown, is the render without restoration."""
+    from core.analysis.analyzer import Analyzer
+    from core.render.renderer import Renderer, RenderSettings
+    from core.runtime.adapters.restore import OnnxRestorer
+    from tests.onnx_standins import make_restorer_standin
+
+    ref = _portrait()
+    log16 = np.clip(np.rint(convert_colorspace(ref, "sRGB - Texture", LOGC) * 65535.0), 0, 65535).astype(np.uint16)
+    lm = np.asarray(Analyzer(max_faces=1).analyze_image(ref, embed=False)[0].landmarks, np.float32)
+    restorer = OnnxRestorer(make_restorer_standin(tmp_path / "gpen_standin.onnx", 512), model_id="gpen_bfr_512",
+                            strength=1.0)
+
+    def render(plate: np.ndarray, restore: bool, cs: str | None):
+        r = Renderer(RenderSettings(mode="edit"), plate_colorspace=cs)
+        r.restorer = restorer if restore else None
+        return r.render(plate, lm, {}, {"AU12": 3.0})
+
+    restored, plain = render(log16, True, LOGC), render(log16, False, LOGC)
+    face = restored.matte > 0.99
+    assert face.sum() > 3000
+    diff = np.abs(display_rgb8(restored.image, LOGC).astype(int) - display_rgb8(plain.image, LOGC).astype(int))
+    # the same stand-in on the sRGB plate: its crop and paste-back resample the face a little
+    own = np.abs(render(ref, True, None).image.astype(int) - render(ref, False, None).image.astype(int))
+    print("identity restorer, mean level change in the face: log plate", diff[face].mean(), "sRGB plate",
+          own[face].mean())
+    assert diff[face].mean() < own[face].mean() + 0.3

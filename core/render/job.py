@@ -65,7 +65,15 @@ class ShotRenderContext:
                 raise FacsimileError(f"shot {self.shot.name!r} has no identity template assigned (swap mode)")
             template = Library(self.project.library_path).get(self.shot.identity)
         self.template = template
-        self.renderer = Renderer(self.settings, template, performer_neutral=self._performer_neutral())
+        from core.media.colour import needs_display_transform
+
+        # a camera log plate (the project says its colour space): the face networks see it as a
+        # display picture and a swap's texture goes into its encoding
+        float_plate = getattr(info, "color_transfer", None) == "linear"  # EXR / float TIFF: scene-linear floats
+        cs = plate.colorspace if needs_display_transform(plate.colorspace, np.float32 if float_plate else np.uint16) \
+            else None
+        self.renderer = Renderer(self.settings, template, performer_neutral=self._performer_neutral(),
+                                 plate_colorspace=cs)
         # Eye donors come from the shot's analysis (the nearest open-eye frame), never from what
         # this process rendered before: a frame renders the same in any chunk.
         self.renderer.eye_memory = False

@@ -30,7 +30,7 @@ import numpy as np
 
 from core.errors import FacsimileError
 from core.facs import mesh
-from core.media.colour import srgb_decode, srgb_encode
+from core.media.colour import display_rgb8, srgb_decode, srgb_encode
 from core.media.reader import to_rgb8
 from core.render.backend import from_float, to_float
 
@@ -139,10 +139,15 @@ class Renderer:
     """
 
     def __init__(self, settings: RenderSettings | None = None, template: Any = None,
-                 performer_neutral: np.ndarray | None = None) -> None:
+                 performer_neutral: np.ndarray | None = None, plate_colorspace: str | None = None) -> None:
+        """plate_colorspace: the plate's colour space when it is not what to_rgb8 assumes (a camera
+        log plate, core.media.colour.needs_display_transform): the face networks then see the
+        plate as an sRGB display picture and a swap's template texture is put into the plate's
+        encoding, as they are for a linear plate."""
         from core.render.colour import ColourSmoother
 
         self.settings = (settings or RenderSettings()).validate()
+        self.plate_colorspace = plate_colorspace or None
         self.template = template
         if self.settings.mode == "swap" and template is None:
             raise FacsimileError("swap mode needs an identity template: assign one to the shot "
@@ -213,7 +218,8 @@ class Renderer:
         (aligned on `landmarks`), 1 elsewhere; None when no occluder runs."""
         if self.occluder is None:
             return None
-        rgb = to_rgb8(frame)  # the networks read 8-bit display-referred crops (a float plate is linear)
+        # the networks read 8-bit display-referred crops (a float plate is linear, a log plate log)
+        rgb = display_rgb8(frame, self.plate_colorspace) if self.plate_colorspace else to_rgb8(frame)
         return self.occluder.face_mask(rgb, kps5_from_landmarks(landmarks))
 
     # ---- geometry ------------------------------------------------------------------------
@@ -334,13 +340,16 @@ class Renderer:
         changes nothing a 16-bit or float plate keeps its own precision (no 8-bit banding in the
         face), and a linear plate's values outside 0..1 (highlights) go around the network."""
         base = np.clip(comp, 0.0, 1.0)
-        enc = srgb_encode(base) if linear else base
+        cs = self.plate_colorspace
+        enc = srgb_encode(base) if linear else _to_display(base, cs) if cs else base
         comp8 = (enc * 255.0 + 0.5).astype(np.uint8)
         restored = self.restorer.restore(comp8, kps5_from_landmarks(m), strength=self.settings.restore_strength)
         delta = (restored.astype(np.float32) - comp8.astype(np.float32)) * np.float32(1.0 / 255.0)
         out = np.clip(enc + delta, 0.0, 1.0)
         if linear:
             out = srgb_decode(out)
+        elif cs:  # back into the log plate's encoding: only the network's change moves a value
+            out = base + (_from_display(out, cs) - _from_display(enc, cs))
         return out + (comp - base)
 
     def _compose(self, frame: np.ndarray, landmarks: np.ndarray, m: np.ndarray,
@@ -367,6 +376,11 @@ class Renderer:
                 tex, _ = to_float(self.template.texture[..., :3])
                 if linear:
                     tex = srgb_decode(tex)
+                elif self.plate_colorspace:  # a log plate: the sRGB texture in the plate's encoding
+                    from core.media.colour import DEFAULT_INPUT_COLORSPACE, convert_colorspace
+
+                    tex = np.clip(convert_colorspace(np.ascontiguousarray(tex, np.float32), DEFAULT_INPUT_COLORSPACE,
+                                                     self.plate_colorspace), 0.0, 1.0)
                 pts = self.template.neutral_mesh
                 self._template_source = (tex, pts, linear)
             src_img, src_pts, _ = self._template_source
@@ -538,6 +552,21 @@ class Renderer:
             return RenderResult(from_float(rgba, scale, dtype), matte, {**info, "alpha": "premultiplied"})
         gray = np.repeat(matte[..., None], 3, axis=2)
         return RenderResult(from_float(gray, scale, comp.dtype), matte, info)
+
+
+def _to_display(img: np.ndarray, colorspace: str) -> np.ndarray:
+    """A float picture (0..1) in a plate's colour space -> sRGB display values 0..1 (float32)."""
+    from core.media.colour import DEFAULT_INPUT_COLORSPACE, convert_colorspace
+
+    return np.clip(convert_colorspace(np.ascontiguousarray(img, np.float32), colorspace, DEFAULT_INPUT_COLORSPACE),
+                   0.0, 1.0)
+
+
+def _from_display(img: np.ndarray, colorspace: str) -> np.ndarray:
+    """sRGB display values 0..1 -> a plate's colour space (float32)."""
+    from core.media.colour import DEFAULT_INPUT_COLORSPACE, convert_colorspace
+
+    return convert_colorspace(np.ascontiguousarray(img, np.float32), DEFAULT_INPUT_COLORSPACE, colorspace)
 
 
 # ---- eyes ---------------------------------------------------------------------------------------
