@@ -26,7 +26,33 @@ def ensure_app():
         app.setApplicationName("Facsimile")
         app.setOrganizationName("Facsimile")
         apply_theme(app)
+    preload_native_modules()  # also when the QApplication was made elsewhere (pytest-qt, an embedding host)
     return app
+
+
+# Native (pybind11) modules whose first import runs module-init code that takes the GIL with a
+# thread state of its own. Imported first on one of Qt's pooled threads (the render queue's
+# worker, an analysis job), onnxruntime's init deleted the wrong thread state and the process
+# died with a segmentation fault (tests/test_studio.py: an export, then a queue render). Each is
+# imported once on the UI thread as the studio starts, about 1.3 s on two cores in all.
+NATIVE_MODULES = ("onnxruntime", "mediapipe", "OpenEXR", "PyOpenColorIO")
+
+
+def preload_native_modules() -> None:
+    """Import NATIVE_MODULES on this (the UI) thread, once; a missing one is left to its feature to report."""
+    import importlib
+    import threading
+    import time
+
+    if all(name in sys.modules for name in NATIVE_MODULES) or threading.current_thread() is not threading.main_thread():
+        return
+    t0 = time.perf_counter()
+    for name in NATIVE_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # noqa: BLE001 - the feature that needs it says so, loudly, when used
+            log.debug("%s not preloaded: %s", name, exc)
+    log.debug("native modules preloaded in %.2f s", time.perf_counter() - t0)
 
 
 def settle(app, rounds: int = 6) -> None:

@@ -1042,7 +1042,10 @@ class MainWindow(QMainWindow):
         out = base / "exports" / (f"{name}.mov" if kind == "mov" else f"{name}.####.exr")
         out.parent.mkdir(parents=True, exist_ok=True)  # the studio's own folder beside the project
         try:  # what `facsimile convert` writes: the plate's colour space and alpha, its timecode
-            spec = prepare_convert(s.plate_of(s.shot), out, (s.first, s.last))
+            record = s.plate_record()  # a camera log plate is exported as the project says it is
+            spec = prepare_convert(s.plate_of(s.shot), out, (s.first, s.last),
+                                   input_colorspace=getattr(record, "colorspace", None),
+                                   pixel_aspect=getattr(record, "pixel_aspect", None))
         except FacsimileError as exc:
             self.show_message(f"cannot export {name}: {exc}", error=True)
             return None

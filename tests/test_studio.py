@@ -725,6 +725,25 @@ def test_render_queue_cancel_midway_and_restart(qtbot, tmp_path, plate):
     assert len(sorted((tmp_path / "out").glob("astro.*.exr"))) == N_FRAMES
 
 
+def test_a_queue_render_after_an_export_does_not_crash_the_studio():
+    """Regression: onnxruntime's module init, first run on one of Qt's pooled threads (the render
+    queue's worker, after an export had used it), deleted the wrong Python thread state and
+    killed the process with a segmentation fault. The studio imports its native modules on the
+    UI thread at start-up (studio.app.preload_native_modules). Run in a fresh interpreter, as
+    the rest of this suite has imported them long before."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+                           str(root / "tests" / "test_studio.py"), "-k",
+                           "test_render_queue_cancel_midway_and_restart or test_queue_render_is_the_cli_render"],
+                          cwd=root, capture_output=True, text=True, timeout=600,
+                          env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "2 passed" in proc.stdout
+
+
 def test_worker_cancel_ends_cleanly(qtbot):
     import threading
 

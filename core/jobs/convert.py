@@ -11,11 +11,12 @@ from core.jobs.spec import JobSpec
 
 def prepare_convert(source: str | Path, output: str | Path, frames: tuple[int, int] | None = None, *,
                     codec: str | None = None, colorspace: str | None = None, input_colorspace: str | None = None,
-                    start_number: int = 1001, chunk: int = 24) -> JobSpec:
+                    start_number: int = 1001, chunk: int = 24, pixel_aspect: float | None = None) -> JobSpec:
     """The convert job of plate frames `frames` (0-based, inclusive; default all) to `output` (.mov or a
     sequence pattern): the plate's colour space and alpha convention (float frames are linear and
     premultiplied, integer ones display-referred), its timecode moved on to the first frame, and
-    the source named in the file's metadata."""
+    the source named in the file's metadata. `input_colorspace` and `pixel_aspect` say what the
+    plate's files do not (a project's plate record)."""
     from core.media.colour import plate_colorspace
     from core.media.reader import open_media
     from core.media.writers import plate_timecode_at
@@ -30,8 +31,8 @@ def prepare_convert(source: str | Path, output: str | Path, frames: tuple[int, i
         name = Path(info.path).name
     writer: dict = {"input_colorspace": in_cs, "premultiplied": premultiplied, "start_number": int(start_number),
                     "timecode": timecode, "attributes": {"facsimile/source": name}}
-    if info.pixel_aspect != 1.0:
-        writer["pixel_aspect"] = info.pixel_aspect  # an anamorphic plate stays tagged as one
+    if pixel_aspect is not None or info.pixel_aspect != 1.0:  # an anamorphic plate stays tagged as one
+        writer["pixel_aspect"] = float(pixel_aspect if pixel_aspect is not None else info.pixel_aspect)
     if codec:
         writer["codec"] = codec
     if colorspace:
