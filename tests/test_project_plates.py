@@ -65,6 +65,9 @@ def test_check_tells_missing_replaced_and_regraded_plates_apart(show: Project, t
 
 
 def test_relink_a_moved_plate_takes_its_hash_and_undoes(show: Project, tmp_path: Path) -> None:
+    from core.project.plates import interpret_plate
+
+    interpret_plate(show, "A001", colorspace="ARRI LogC3 (EI800)", pixel_aspect=2.0)
     old = show.plates["A001"]
     moved = tmp_path / "elsewhere" / "A001_v1.mov"
     moved.parent.mkdir()
@@ -74,6 +77,8 @@ def test_relink_a_moved_plate_takes_its_hash_and_undoes(show: Project, tmp_path:
     plate, notes = relink_plate(show, "A001", moved, stack=stack)
     assert notes == [] and plate.path == str(moved.resolve()) and show.plates["A001"] is plate
     assert (plate.frame_count, plate.width, plate.timecode, plate.hash) == (30, 320, "01:00:00:00", old.hash)
+    # what the user said of the plate (not in its files) moves with it
+    assert (plate.colorspace, plate.pixel_aspect) == ("ARRI LogC3 (EI800)", 2.0)
     assert check_plate(plate).state == "ok" and wf.project_warnings(show) == []
     stack.undo()
     assert show.plates["A001"] is old

@@ -163,6 +163,11 @@ def _relink_command(project: Project, plate_id: str, media: str | Path, force: b
 
         m = Path(sequence_pattern(m) or m)  # one file of the sequence picked: the plate stays a sequence
     new = Plate.from_media(m, plate_id=plate_id)
+    # what the user said the files do not say stays with the plate: its colour space, and its
+    # pixel aspect unless the new file is tagged with one
+    new.colorspace = old.colorspace
+    if new.pixel_aspect == 1.0:
+        new.pixel_aspect = old.pixel_aspect
     major, minor = fact_differences(old, new)
     shots = [s.name for s in project.shots if s.plate_id == plate_id]
     notes = [f"plate {plate_id}: {d}" for d in minor]
