@@ -170,3 +170,27 @@ def test_project_render_of_an_anamorphic_plate_is_tagged_as_the_plate(tmp_path: 
     info = wf.project_info(made, check_hash=False)
     assert info["plates"][0]["pixel_aspect"] == 2.0
     assert json.loads((made.path / "project.json").read_text())["plates"][0]["pixel_aspect"] == 2.0
+
+
+def test_a_dpx_says_its_pixel_aspect_and_a_log_transfer(tmp_path: Path) -> None:
+    """DPX keeps the pixel aspect and transfer in its own header, which FFmpeg's decoder does not
+    pass on: both are read from it (a film scan's printing density is noted, not guessed)."""
+    import av
+
+    with av.open(str(tmp_path / "scan.%04d.dpx"), "w", format="image2") as c:
+        st = c.add_stream("dpx", rate=24)
+        st.width, st.height, st.pix_fmt = 64, 48, "rgb48le"
+        st.codec_context.sample_aspect_ratio = Fraction(2)
+        for _ in range(2):
+            for pkt in st.encode(av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint16), format="rgb48le")):
+                c.mux(pkt)
+        for pkt in st.encode():
+            c.mux(pkt)
+    first = tmp_path / "scan.0001.dpx"
+    info = probe(first)
+    assert info.kind == "sequence" and info.pixel_aspect == 2.0
+    assert not any("printing density" in n for n in info.notes)
+    data = bytearray(first.read_bytes())
+    data[801] = 1  # transfer: printing density
+    first.write_bytes(bytes(data))
+    assert any("printing density" in n and "--colorspace" in n for n in probe(first).notes)

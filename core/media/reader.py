@@ -1188,6 +1188,14 @@ class ImageSequenceReader(Reader):
                 tc = str(t)
         rotation = _exif_rotation(first_path) if ext in (".jpg", ".jpeg") else 0
         par = _exr_pixel_aspect(header)
+        if ext == ".dpx":
+            dpx = dpx_header(first_path)
+            par = dpx.get("pixel_aspect", 1.0)
+            if dpx.get("transfer") in DPX_LOG_TRANSFERS:
+                notes.append(f"the DPX says its pixels are {DPX_LOG_TRANSFERS[dpx['transfer']]} (a film scan or camera "
+                             "log), which is not display-referred: say the plate's colour space (`facsimile project "
+                             "plate --colorspace NAME`, e.g. ADX10 for Academy printing density) or faces are measured "
+                             "on a flat picture and renders linearised as sRGB")
         notes += anamorphic_notes(int(first.shape[1]), int(first.shape[0]), par)
         n = len(self._files)
         self.info = MediaInfo(
@@ -1333,6 +1341,33 @@ def _exr_pixel_aspect(header: dict) -> float:
     except (TypeError, ValueError):
         return 1.0
     return 1.0 if not np.isfinite(par) or abs(par - 1.0) < SQUARE_TOLERANCE or not 0.1 <= par <= 10 else par
+
+
+# DPX image element transfer characteristics (SMPTE 268M) that are not display-referred video
+DPX_LOG_TRANSFERS = {1: "printing density", 3: "logarithmic"}
+
+
+def dpx_header(path: str | os.PathLike) -> dict:
+    """What a DPX file's header says that FFmpeg's decoder does not pass on: the pixel aspect
+    (orientation header, offset 1628: horizontal and vertical, 32-bit) and the first image
+    element's transfer characteristic (offset 801; 1 printing density, 2 linear, 3 logarithmic,
+    4 unspecified video, 6 BT.709 ...). Either byte order (magic SDPX or XPDS); {} when unreadable."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1664)
+    except OSError:
+        return {}
+    if len(head) < 1636 or head[:4] not in (b"SDPX", b"XPDS"):
+        return {}
+    order = ">" if head[:4] == b"SDPX" else "<"
+    out: dict = {"transfer": int(head[801])}
+    import struct
+
+    h, v = struct.unpack(order + "II", head[1628:1636])
+    if 0 < h < 0xFFFFFFFF and 0 < v < 0xFFFFFFFF:
+        par = h / v
+        out["pixel_aspect"] = 1.0 if abs(par - 1.0) < SQUARE_TOLERANCE or not 0.1 <= par <= 10 else par
+    return out
 
 
 def anamorphic_notes(width: int, height: int, pixel_aspect: float) -> list[str]:
