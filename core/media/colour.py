@@ -373,8 +373,14 @@ def display_rgb8(frame: np.ndarray, colorspace: str | None) -> np.ndarray:
     if not needs_display_transform(colorspace, frame.dtype):
         return to_rgb8(frame)
     rgb = np.ascontiguousarray(frame[..., :3])
-    out = convert_colorspace(rgb, colorspace, DEFAULT_INPUT_COLORSPACE)
-    return (np.clip(np.nan_to_num(out, nan=0.0), 0.0, 1.0) * np.float32(255.0) + np.float32(0.5)).astype(np.uint8)
+    if rgb.dtype not in (np.uint8, np.uint16, np.float16, np.float32):
+        rgb = rgb.astype(np.float32)
+    if rgb.dtype.kind == "f":
+        rgb = np.nan_to_num(rgb, nan=0.0)
+    out = np.empty(rgb.shape, np.uint8)  # OpenColorIO quantises (and clamps) to 8 bits itself
+    _apply_in_strips(_cpu_processor(resolve_colorspace(colorspace), DEFAULT_INPUT_COLORSPACE, rgb.dtype.name, "uint8"),
+                     rgb, out)
+    return out
 
 
 def is_linear(name: str) -> bool:
@@ -438,8 +444,33 @@ def convert_colorspace_into(frame: np.ndarray, src: str, dst: str, out: np.ndarr
     frame = np.ascontiguousarray(frame)
     if out.shape[:2] != frame.shape[:2] or not out.flags.c_contiguous:
         raise ValueError("out must be a C-contiguous array of the frame's height and width")
-    _cpu_processor(src, dst, frame.dtype.name, out.dtype.name).apply(_packed(frame), _packed(out))
+    _apply_in_strips(_cpu_processor(src, dst, frame.dtype.name, out.dtype.name), frame, out)
     return out
+
+
+# Below this many pixels a frame is transformed in one piece; above, in horizontal strips on a few
+# threads (OpenColorIO's CPU processor is thread-safe and lets go of the GIL): a camera log ->
+# sRGB transform of a 16-bit 1080p frame takes 61 ms in one piece and 30 ms in two on two cores.
+_STRIP_MIN_PIXELS = 1 << 18
+_STRIP_POOL = None
+
+
+def _apply_in_strips(processor, frame: np.ndarray, out: np.ndarray) -> None:
+    """processor.apply(frame -> out) (both C-contiguous HxWxC), split into row strips on threads."""
+    global _STRIP_POOL
+    import os
+
+    h, w = frame.shape[:2]
+    n = min(4, os.cpu_count() or 1, max(1, h // 64))
+    if h * w < _STRIP_MIN_PIXELS or n < 2:
+        processor.apply(_packed(frame), _packed(out))
+        return
+    if _STRIP_POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _STRIP_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ocio")
+    bounds = [(i * h // n, (i + 1) * h // n) for i in range(n)]
+    list(_STRIP_POOL.map(lambda ab: processor.apply(_packed(frame[ab[0]:ab[1]]), _packed(out[ab[0]:ab[1]])), bounds))
 
 
 def convert_colorspace(frame: np.ndarray, src: str, dst: str) -> np.ndarray:
