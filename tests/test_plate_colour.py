@@ -155,3 +155,38 @@ def test_the_restorer_sees_a_log_plate_as_a_display_picture_and_gives_back_only_
     print("identity restorer, mean level change in the face: log plate", diff[face].mean(), "sRGB plate",
           own[face].mean())
     assert diff[face].mean() < own[face].mean() + 0.3
+
+
+def test_exr_renders_name_their_primaries_and_exr_plates_are_read_by_theirs(tmp_path: Path) -> None:
+    """An EXR says its primaries the standard way (colorInteropID) and the old way
+    (chromaticities); an EXR plate that says its primaries only that way is read in that space."""
+    from fractions import Fraction
+
+    import OpenEXR
+
+    from core.media.colour import plate_colorspace
+    from core.media.reader import probe
+    from core.media.writers import open_writer
+    from tests.mediagen import write_exr
+
+    for space, interop in (("ACEScg", "lin_ap1_scene"), ("Linear Rec.709 (sRGB)", "lin_rec709_scene")):
+        out = tmp_path / f"{interop}.####.exr"
+        w = open_writer(out, width=8, height=4, fps=Fraction(24), colorspace=space)
+        w.write(np.zeros((4, 8, 3), np.uint8))
+        w.close()
+        with OpenEXR.File(str(tmp_path / f"{interop}.1001.exr")) as f:
+            h = f.header()
+            assert h["colorInteropID"] == interop and h["colorspace"] == space
+            assert np.allclose(h["chromaticities"], OpenEXR.colorInteropIDToChromaticities(interop))
+        info = probe(tmp_path / f"{interop}.1001.exr")
+        assert plate_colorspace(info, np.float32)[0] == space
+    # a plate with AP1 chromaticities and no colorspace attribute (as another tool may write it)
+    plate = tmp_path / "ap1.exr"
+    write_exr(plate, np.full((4, 8, 3), 0.18, np.float32))
+    with OpenEXR.File(str(plate)) as f:
+        header, channels = dict(f.header()), {k: v.pixels for k, v in f.channels().items()}
+    header["chromaticities"] = OpenEXR.colorInteropIDToChromaticities("lin_ap1_scene")
+    OpenEXR.File(header, channels).write(str(plate))
+    assert plate_colorspace(probe(plate), np.float32)[0] == "ACEScg"
+    assert plate_colorspace(probe(tmp_path / "ap1.exr"), np.float32, "Linear Rec.709 (sRGB)")[0] == \
+        "Linear Rec.709 (sRGB)"

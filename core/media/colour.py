@@ -331,11 +331,50 @@ def _cv_frame(x: np.ndarray) -> np.ndarray | None:
     return flat if finite else None
 
 
+# The Color Interop Forum's ids (OpenEXR 3.4+ `colorInteropID`) of the config's linear spaces: the
+# standard way for an EXR to say its primaries; `chromaticities` carries the same to older readers.
+INTEROP_IDS = {"Linear Rec.709 (sRGB)": "lin_rec709_scene", "ACEScg": "lin_ap1_scene",
+               "ACES2065-1": "lin_ap0_scene", "Linear Rec.2020": "lin_rec2020_scene",
+               "Linear P3-D65": "lin_p3d65_scene"}
+
+
+def exr_colour_attributes(colorspace: str) -> dict:
+    """`colorInteropID` and `chromaticities` header attributes of an EXR in `colorspace` (empty for
+    a space without an interop id, e.g. Raw mattes)."""
+    interop = INTEROP_IDS.get(resolve_colorspace(colorspace))
+    if interop is None:
+        return {}
+    import OpenEXR
+
+    out: dict = {"colorInteropID": interop}
+    chroma = getattr(OpenEXR, "colorInteropIDToChromaticities", None)
+    if chroma is not None:
+        out["chromaticities"] = tuple(float(v) for v in chroma(interop))
+    return out
+
+
+def _tagged_exr_colorspace(metadata: dict) -> str | None:
+    """The linear colour space an EXR's colorInteropID, or else its chromaticities, names."""
+    interop = metadata.get("colorInteropID")
+    if not interop and metadata.get("chromaticities"):
+        try:
+            import OpenEXR
+
+            values = tuple(float(v) for v in str(metadata["chromaticities"]).strip("()[] ").split(","))
+            interop = OpenEXR.chromaticitiesToColorInteropID(values) if len(values) == 8 else None
+        except (ValueError, AttributeError, TypeError, ImportError):
+            interop = None
+    for name, iid in INTEROP_IDS.items():
+        if iid == interop:
+            return name
+    return None
+
+
 def plate_colorspace(info, sample_dtype, override: str | None = None) -> tuple[str, bool]:
     """(input colour space, premultiplied) of a plate whose frames decode as `sample_dtype`.
 
-    Float frames (EXR, float TIFF) are scene-linear, in the colour space their file names (else
-    Linear Rec.709) and, with alpha, premultiplied (the EXR convention); integer frames are
+    Float frames (EXR, float TIFF) are scene-linear, in the colour space their file names (its
+    `colorspace` attribute, else its colorInteropID or chromaticities, else Linear Rec.709) and, with alpha, premultiplied (the EXR convention); integer frames are
     display-referred with straight alpha. A writer fed a plate's frames needs both, or a linear
     plate is decoded as sRGB a second time (every render and export of it darker)."""
     is_float = np.dtype(sample_dtype).kind == "f"
@@ -350,7 +389,8 @@ def plate_colorspace(info, sample_dtype, override: str | None = None) -> tuple[s
             except MediaError:
                 log.warning("unknown colour space tag '%s' in %s: assuming %s", tagged,
                             getattr(info, "path", "the plate"), DEFAULT_LINEAR_COLORSPACE)
-        return DEFAULT_LINEAR_COLORSPACE, premultiplied
+        named = _tagged_exr_colorspace(getattr(info, "metadata", None) or {})  # its primaries, the standard way
+        return named or DEFAULT_LINEAR_COLORSPACE, premultiplied
     return DEFAULT_INPUT_COLORSPACE, premultiplied
 
 

@@ -6,9 +6,11 @@ by alpha (EXR is premultiplied by convention; Nuke's Read node assumes it) -> ha
 Straight-alpha input is the default (plates, PNGs); `premultiplied=True` for comp output.
 
 Header: ``timeCode`` (per frame, counted on from the start timecode), ``framesPerSecond``
-(an exact rational), ``chromaticities`` are not written (the colour space name is stored as
-the string attribute ``colorspace``, the common convention of Nuke and OCIO tools), plus
-any string `attributes` such as ``facsimile/synthetic``. Extra channels (``mask.Y``, ...)
+(an exact rational), the colour space name as the string attribute ``colorspace`` (the common
+convention of Nuke and OCIO tools) and, for the config's linear spaces, its primaries as
+``colorInteropID`` (the Color Interop Forum's id, e.g. ``lin_ap1_scene`` for ACEScg) and
+``chromaticities`` (for readers that know only that), ``pixelAspectRatio`` for an anamorphic
+plate, plus any string `attributes` such as ``facsimile/synthetic``. Extra channels (``mask.Y``, ...)
 are written next to RGBA with the same pixel type.
 
 Each frame file is written under a temporary name and renamed when complete.
@@ -104,6 +106,8 @@ class EXRSequenceWriter(Writer):
         self.input_colorspace = colour.resolve_colorspace(input_colorspace)
         self.premultiplied = premultiplied
         self.attributes = {str(k): str(v) for k, v in (attributes or {}).items()}
+        # its primaries as a standard attribute (colorInteropID) and for older readers (chromaticities)
+        self._colour_attributes = colour.exr_colour_attributes(self.colorspace)
         self._tc_start = parse_timecode(timecode, self.fps) if timecode else None
         self._tc_drop = bool(timecode) and timecode.strip()[8] in ";."
         self._count = 0
@@ -184,6 +188,7 @@ class EXRSequenceWriter(Writer):
         }
         if self.pixel_aspect != 1.0:
             header["pixelAspectRatio"] = self.pixel_aspect
+        header.update(self._colour_attributes)
         if self._tc_start is not None:
             tc = format_timecode(self._tc_start + self._count, self.fps, drop_frame=self._tc_drop)
             header["timeCode"] = _exr_timecode(tc, self.fps)
