@@ -95,7 +95,7 @@ class Session(QObject):
         project = Project(Path(path).parent / f"{Path(path).stem}", name=Path(path).stem)
         project.add_plate(plate)
         project.new_shot(plate.id, 0, max(plate.frame_count - 1, 0), name=Path(path).stem)
-        self._readers = {f"{Path(plate.path)}|{plate.hash}|{plate.colorspace}|{plate.pixel_aspect}": frames}
+        self._readers = {self._reader_key(Path(plate.path), plate): frames}
         self.project = project
         self.project_path = None
         self.untitled = True
@@ -143,6 +143,7 @@ class Session(QObject):
             if track is not None and track != self.track:
                 self.set_track(track)
             self.set_frame(frame)
+        self._prune_readers()
         return True
 
     def missing_plates(self) -> list[str]:
@@ -201,14 +202,29 @@ class Session(QObject):
         shot = shot or self.shot
         return None if shot is None or self.project is None else self.project.plates.get(shot.plate_id)
 
+    @staticmethod
+    def _reader_key(path: Path, record: Any) -> str:
+        """A frame cache is keyed by what its frames look like: the file (a relink makes another)
+        and how it is read (colour space, pixel aspect)."""
+        return (f"{path}|{getattr(record, 'hash', '')}|{getattr(record, 'colorspace', None)}|"
+                f"{getattr(record, 'pixel_aspect', 1.0)}")
+
+    def _prune_readers(self) -> None:
+        """Drop the frame caches no plate record reads any more (after a relink or a new reading:
+        each may hold hundreds of MB of decoded frames)."""
+        if self.project is None:
+            return
+        live = {self._reader_key(self.plate_of(sh), self.plate_record(sh)) for sh in self.project.shots
+                if self.plate_of(sh) is not None}
+        for key in [k for k in self._readers if k not in live]:
+            self._readers.pop(key).clear()
+
     def frames_for(self, path: Path, record: Any = None) -> FrameCache:
         """The frame cache of a plate file, one per path for the session. With the project's
         plate `record` the reader is opened by the first frame asked for (on the viewer's worker:
         a long camera original is read whole when opened), not here on the UI thread; a file
         that is not there at all is still reported at once."""
-        # keyed by what the frames look like: a relinked file, another colour space or pixel aspect
-        key = (f"{path}|{getattr(record, 'hash', '')}|{getattr(record, 'colorspace', None)}|"
-               f"{getattr(record, 'pixel_aspect', 1.0)}")
+        key = self._reader_key(path, record)
         if key not in self._readers:
             facts = None
             if record is not None and int(getattr(record, "frame_count", 0) or 0) > 0:

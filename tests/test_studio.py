@@ -645,6 +645,7 @@ def test_a_log_plate_is_shown_through_its_colour_space(qtbot, tmp_path):
         assert s.project.plates[plate.id].colorspace is None
         w.viewer.show_frame(0)
         assert np.abs(shown() - ref).mean() > 20
+        assert len(s._readers) == 1  # the other reading's decoded frames are not kept
 
 
 def test_viewer_wipe_and_overlay_toggles(win):
