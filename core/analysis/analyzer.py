@@ -165,6 +165,28 @@ class _Track:
         return b
 
 
+def first_field(rgb: np.ndarray, field_order: str) -> np.ndarray:
+    """An interlaced frame's first field (its even rows for 'tff', odd for 'bff') at the frame's
+    height: its rows kept where they are and the other field's rows interpolated between them,
+    one instant of the face without the comb of the other field."""
+    import cv2
+
+    out = rgb.copy()
+    keep = 0 if field_order == "tff" else 1
+    field = rgb[keep::2]
+    if len(field) < 2:
+        return out
+    between = cv2.addWeighted(field[:-1], 0.5, field[1:], 0.5, 0.0)  # midway rows
+    other = out[1 - keep::2]
+    if keep == 0:  # rows 1, 3, ...: between rows 0 and 2, 2 and 4 ...; the last copies its neighbour
+        other[:len(between)] = between
+        other[len(between):] = field[-1]
+    else:  # rows 0, 2, ...: row 0 copies row 1; row 2 is between rows 1 and 3 ...
+        other[0] = field[0]
+        other[1:1 + len(between)] = between[:len(other) - 1]
+    return out
+
+
 class _Source:
     """Frames from a path, a media Reader or a sequence of arrays, with plate indices and times."""
 
@@ -189,10 +211,12 @@ class _Source:
             if source is not None and isinstance(source, np.ndarray) and source.ndim == 4:
                 self._arrays = list(source)
         self.pixel_aspect = 1.0
+        self.field_order: str | None = None
         if self._reader is not None:
             from core.media.aspect import is_square, square_width
 
             info = self._reader.info
+            self.field_order = getattr(info, "field_order", None)  # interlaced: measured on one field
             par = float(pixel_aspect or getattr(info, "pixel_aspect", 1.0) or 1.0)
             self.pixel_aspect = 1.0 if is_square(par) else par
             # an anamorphic plate is measured desqueezed: its faces on square pixels
@@ -224,15 +248,18 @@ class _Source:
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
         if self._reader is not None:
-            if self.pixel_aspect == 1.0 and not self.colorspace:
+            if self.pixel_aspect == 1.0 and not self.colorspace and not self.field_order:
                 yield from self._reader.frames(self.start, self.stop, rgb8=True)
                 return
             from core.media.aspect import desqueeze
             from core.media.colour import display_rgb8
 
-            # a log plate is measured as a display picture, an anamorphic one desqueezed
+            # a log plate is measured as a display picture, an interlaced one on its first field,
+            # an anamorphic one desqueezed
             for i, img in self._reader.frames(self.start, self.stop, rgb8=not self.colorspace):
                 rgb = display_rgb8(img, self.colorspace) if self.colorspace else img
+                if self.field_order:
+                    rgb = first_field(rgb, self.field_order)
                 yield i, desqueeze(rgb, self.pixel_aspect)
         else:
             for i in range(self.start, self.stop):
@@ -570,6 +597,8 @@ class Analyzer:
         a.meta.update(stats)
         if src.pixel_aspect != 1.0:  # landmarks are on the desqueezed picture: x = plate x * pixel_aspect
             a.meta["pixel_aspect"] = src.pixel_aspect
+        if src.field_order:
+            a.meta["fields"] = f"interlaced ({src.field_order}): measured on the first field, line-doubled"
         a.meta.update({"first_frame_number": src.first_frame_number, "analysis_seconds": round(elapsed, 3),
                        "analysis_fps": round(total / elapsed, 2) if elapsed > 0 else None})
         log.info("analysed %d frames in %.1f s (%.1f fps): %d track(s), %d detector runs, %d cut(s)",

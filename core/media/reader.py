@@ -94,6 +94,8 @@ class MediaInfo:
     # width / height of one pixel as shown (anamorphic plates: 2.0 for a 2x squeeze, from the
     # video's sample aspect ratio or the EXR pixelAspectRatio); 1.0 for square pixels
     pixel_aspect: float = 1.0
+    # interlaced video: "tff" (top field first) or "bff"; None for progressive pictures
+    field_order: str | None = None
     vfr: bool = False
     audio: list[dict] = field(default_factory=list)
     metadata: dict = field(default_factory=dict)
@@ -550,6 +552,12 @@ class VideoReader(Reader):
             w, h = h, w
             par = 1.0 / par  # a pixel 2x wide on the stored picture is 2x tall on the upright one
         notes: list[str] = anamorphic_notes(w, h, par)
+        field_order = _field_order(st, first)
+        if field_order:
+            notes.append(f"interlaced ({'top' if field_order == 'tff' else 'bottom'} field first): each frame holds two "
+                         "fields half a frame apart, so moving faces are combed; faces are measured on one field "
+                         "(line-doubled), and renders keep the interlaced frames. Deinterlace the plate first for "
+                         "full vertical detail")
         matrix = int(first.colorspace or 2)
         crange = int(first.color_range or 0)
         self._src_cs = None
@@ -619,7 +627,8 @@ class VideoReader(Reader):
             color_transfer=_TRANSFER.get(int(first.color_trc or 2)),
             color_matrix=_MATRIX.get(matrix) if not fmt.is_rgb else "gbr",
             color_range=_RANGE.get(crange),
-            timecode=tc, rotation=self._rotation, pixel_aspect=par, vfr=durs_vfr, audio=audio,
+            timecode=tc, rotation=self._rotation, pixel_aspect=par, field_order=field_order, vfr=durs_vfr,
+            audio=audio,
             metadata=dict(c.metadata), notes=notes,
         )
         if self._first_img_frame is not None:
@@ -1315,6 +1324,18 @@ def _probe_still(path: Path, decoded: np.ndarray, exr_header: dict) -> tuple[int
     else:
         pix = f"{base}8" if base.startswith("gray") else ("rgba" if alpha else "rgb24")
     return channels, bits, alpha, pix
+
+
+# AVFieldOrder of FFmpeg: 2 TT, 3 BB, 4 TB, 5 BT (the first letter: the field coded first; shown first too)
+_FIELD_ORDERS = {2: "tff", 3: "bff", 4: "tff", 5: "bff"}
+
+
+def _field_order(stream: Any, first_frame: Any) -> str | None:
+    """'tff' / 'bff' when the video is interlaced (the stream says so, or its first picture is), else None."""
+    order = _FIELD_ORDERS.get(int(getattr(stream.codec_context, "field_order", 0) or 0))
+    if order is None and bool(getattr(first_frame, "interlaced_frame", False)):
+        order = "tff"  # flagged interlaced without an order: top field first is the common case (HD)
+    return order
 
 
 # pixel aspects this close to 1 are square (a 720x576 PAL frame tagged 1:1 after scaling)
