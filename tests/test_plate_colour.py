@@ -190,3 +190,35 @@ def test_exr_renders_name_their_primaries_and_exr_plates_are_read_by_theirs(tmp_
     assert plate_colorspace(probe(plate), np.float32)[0] == "ACEScg"
     assert plate_colorspace(probe(tmp_path / "ap1.exr"), np.float32, "Linear Rec.709 (sRGB)")[0] == \
         "Linear Rec.709 (sRGB)"
+
+
+def test_an_hdr_plate_is_read_as_its_rec2100_encoding_and_renders_keep_it(tmp_path: Path) -> None:
+    """An HLG phone clip (10-bit, BT.2020, HLG, as an iPhone records) is read in Rec.2100 HLG, not as
+    sRGB codes: a ProRes export keeps its code values and is tagged HLG/BT.2020 (it was tagged
+    BT.709, so players showed the HDR codes as SDR), and an EXR export holds its linear light."""
+    import OpenEXR
+
+    from core.cli import main
+    from core.media.colour import plate_colorspace
+    from core.media.reader import probe
+    from tests.mediagen import make_video
+
+    ramp = np.tile(np.linspace(0, 255, 128, dtype=np.uint8)[None, :, None], (96, 1, 3))
+    ramp[:, :, 1] = ramp[:, :, 1] // 2
+    plate = make_video(tmp_path / "hlg.mov", 3, 128, 96, fps=25, pix_fmt="yuv420p10le", image=lambda i: ramp,
+                       color={"colorspace": 9, "color_range": 1, "color_primaries": 9, "color_trc": 18})
+    info = probe(plate)
+    assert plate_colorspace(info, np.uint16)[0] == "Rec.2100-HLG - Display"
+    assert main(["convert", str(plate), str(tmp_path / "out.mov")]) == 0
+    out = probe(tmp_path / "out.mov")
+    assert (out.color_primaries, out.color_transfer, out.color_matrix) == ("bt2020", "arib-std-b67", "bt2020nc")
+    with open_media(plate) as a, open_media(tmp_path / "out.mov") as b:
+        src, dst = a.read(1).astype(np.float64), b.read(1)[..., :3].astype(np.float64)
+    assert np.abs(src - dst).mean() < 0.004 * 65535  # the codes pass through (4:2:0 -> 4:4:4 aside)
+    assert main(["convert", str(plate), str(tmp_path / "lin.####.exr")]) == 0
+    with OpenEXR.File(str(tmp_path / "lin.1001.exr")) as f:
+        lin = np.asarray(f.channels()["RGBA"].pixels, np.float32)[..., :3]
+    with open_media(plate) as a:
+        expect = convert_colorspace(a.read(0), "Rec.2100-HLG - Display", "Linear Rec.709 (sRGB)")
+    assert np.abs(lin - expect).mean() < 0.01
+    assert np.abs(lin - convert_colorspace(ramp, "sRGB - Texture", "Linear Rec.709 (sRGB)")).mean() > 0.05

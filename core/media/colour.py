@@ -175,24 +175,33 @@ def _cv_alpha(rgba: np.ndarray) -> np.ndarray | None:
     return alpha if finite else None
 
 
-def _ycbcr_matrix(scale: float) -> np.ndarray:
+#: Y'CbCr luma coefficients (Kr, Kb) by matrix: BT.709, and BT.2020 non-constant luminance (the
+#: matrix of Rec.2100 PQ and HLG video)
+YCBCR_COEFFICIENTS = {"bt709": (KR, KB), "bt2020nc": (0.2627, 0.0593)}
+#: HDR video transfer tags -> the config's display colour space of that encoding (Rec.2100)
+HDR_COLORSPACES = {"smpte2084": "Rec.2100-PQ - Display", "arib-std-b67": "Rec.2100-HLG - Display"}
+
+
+def _ycbcr_matrix(scale: float, kr: float = KR, kb: float = KB) -> np.ndarray:
     """3x4 affine matrix: R'G'B' * scale (0..1) -> 10-bit limited-range Y'CbCr code values."""
-    cb = np.array([-KR, -KG, 1.0 - KB]) * (0.5 / (1.0 - KB))
-    cr = np.array([1.0 - KR, -KG, -KB]) * (0.5 / (1.0 - KR))
+    kg = 1.0 - kr - kb
+    cb = np.array([-kr, -kg, 1.0 - kb]) * (0.5 / (1.0 - kb))
+    cr = np.array([1.0 - kr, -kg, -kb]) * (0.5 / (1.0 - kr))
     m = np.zeros((3, 4), np.float64)
-    m[0, :3] = Y10_RANGE * np.array([KR, KG, KB]) * scale
+    m[0, :3] = Y10_RANGE * np.array([kr, kg, kb]) * scale
     m[1, :3] = C10_RANGE * cb * scale
     m[2, :3] = C10_RANGE * cr * scale
     m[:, 3] = (Y10_BLACK + 0.5, C10_MID + 0.5, C10_MID + 0.5)  # +0.5: round when truncating below
     return m
 
 
-def rgb_to_ycbcr709_10bit(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def rgb_to_ycbcr709_10bit(rgb: np.ndarray, matrix: str = "bt709") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Display-referred R'G'B' (HxWx3: float 0..1, or uint8 / uint16 full range) to BT.709
     limited-range 10-bit planes.
 
     Returns (Y', Cb, Cr) as uint16 HxW arrays: Y' 64..940, Cb/Cr 64..960 (512 is neutral).
-    Float input is clipped to 0..1 first (no super-whites in a deliverable). The 3x4 matrix
+    Float input is clipped to 0..1 first (no super-whites in a deliverable). `matrix` "bt2020nc"
+    takes BT.2020's luma coefficients instead (HDR video: Rec.2100 PQ or HLG). The 3x4 matrix
     runs in OpenCV (multi-threaded, about 5x faster than the same numpy expression at 1080p).
     """
     import cv2
@@ -203,7 +212,7 @@ def rgb_to_ycbcr709_10bit(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
         src, scale = rgb.astype(np.float32), 1.0 / 65535.0
     else:
         src, scale = np.clip(rgb, 0.0, 1.0, dtype=np.float32), 1.0
-    ycc = cv2.transform(np.ascontiguousarray(src[..., :3]), _ycbcr_matrix(scale))
+    ycc = cv2.transform(np.ascontiguousarray(src[..., :3]), _ycbcr_matrix(scale, *YCBCR_COEFFICIENTS[matrix]))
     y, cb, cr = cv2.split(ycc.astype(np.uint16))  # values are >= 63.5: truncation rounds
     return y, cb, cr
 
@@ -375,7 +384,8 @@ def plate_colorspace(info, sample_dtype, override: str | None = None) -> tuple[s
 
     Float frames (EXR, float TIFF) are scene-linear, in the colour space their file names (its
     `colorspace` attribute, else its colorInteropID or chromaticities, else Linear Rec.709) and, with alpha, premultiplied (the EXR convention); integer frames are
-    display-referred with straight alpha. A writer fed a plate's frames needs both, or a linear
+    display-referred with straight alpha: sRGB codes, or Rec.2100 PQ / HLG when the video's
+    transfer tag says so. A writer fed a plate's frames needs both, or a linear
     plate is decoded as sRGB a second time (every render and export of it darker)."""
     is_float = np.dtype(sample_dtype).kind == "f"
     premultiplied = is_float and bool(getattr(info, "has_alpha", False))
@@ -391,6 +401,9 @@ def plate_colorspace(info, sample_dtype, override: str | None = None) -> tuple[s
                             getattr(info, "path", "the plate"), DEFAULT_LINEAR_COLORSPACE)
         named = _tagged_exr_colorspace(getattr(info, "metadata", None) or {})  # its primaries, the standard way
         return named or DEFAULT_LINEAR_COLORSPACE, premultiplied
+    hdr = HDR_COLORSPACES.get(getattr(info, "color_transfer", None) or "")
+    if hdr is not None:  # HDR video says its encoding: PQ or HLG codes are not sRGB ones
+        return hdr, premultiplied
     return DEFAULT_INPUT_COLORSPACE, premultiplied
 
 

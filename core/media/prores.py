@@ -4,7 +4,9 @@ Colour: frames are converted RGB -> Y'CbCr in numpy with the BT.709 matrix, limi
 range 10-bit (Y' 64..940, Cb/Cr 64..960) and alpha full range 0..1023, then handed to the
 encoder as ``yuva444p10le`` / ``yuv422p10le`` planes. No swscale step is involved, so its
 BT.601 default can never creep in. The stream is tagged bt709 primaries / transfer / matrix
-and tv range, which is what Nuke, Resolve and QuickTime read.
+and tv range, which is what Nuke, Resolve and QuickTime read; HDR video (the output colour
+space Rec.2100 PQ or HLG, as an HDR plate passes through) is tagged and converted as Rec.2100:
+BT.2020 primaries and matrix, PQ or HLG transfer.
 
 Alpha: ProRes 4444 stores straight (unpremultiplied) alpha by convention. Pass
 ``premultiplied=True`` when the RGBA frames you write carry premultiplied colour (a comp
@@ -41,6 +43,10 @@ PROFILES: dict[str, tuple[int, str, bool]] = {
 }
 _AVCOL_BT709 = 1  # AVCOL_PRI_BT709 = AVCOL_TRC_BT709 = AVCOL_SPC_BT709 = 1
 _AVCOL_RANGE_MPEG = 1  # "tv" / limited range
+# The MOV colour tags (primaries, transfer, matrix) and Y'CbCr matrix of an output colour space: HDR
+# video keeps Rec.2100's (BT.2020 primaries and matrix; PQ or HLG); everything else is BT.709.
+_AVCOL_TAGS = {"Rec.2100-PQ - Display": (9, 16, 9, "bt2020nc"), "Rec.2100-HLG - Display": (9, 18, 9, "bt2020nc")}
+_BT709_TAGS = (_AVCOL_BT709, _AVCOL_BT709, _AVCOL_BT709, "bt709")
 
 
 def _fill_plane(plane, values: np.ndarray) -> None:
@@ -108,6 +114,7 @@ class ProResWriter(Writer):
                 "space such as 'sRGB - Texture' or 'Gamma 2.4 Rec.709 - Texture' (use EXR for linear)"
             )
         self.premultiplied = premultiplied
+        self._tags = _AVCOL_TAGS.get(self.colorspace, _BT709_TAGS)
         self.timecode = timecode
         if timecode is not None:
             parse_timecode(timecode, self.fps)  # validate early, with a clear message
@@ -132,7 +139,7 @@ class ProResWriter(Writer):
             stream.pix_fmt = self.pix_fmt
             stream.time_base = self._frame_tb = Fraction(1) / self.fps
             cc = stream.codec_context
-            cc.color_primaries = cc.color_trc = cc.colorspace = _AVCOL_BT709
+            cc.color_primaries, cc.color_trc, cc.colorspace = self._tags[:3]
             cc.color_range = _AVCOL_RANGE_MPEG
             cc.thread_count = threads  # 0: FFmpeg picks one per core
             with contextlib.suppress(Exception):
@@ -251,7 +258,7 @@ class ProResWriter(Writer):
         self._check_extra(extra_channels)
         colour.check_frame(frame, self.width, self.height)
         rgb, alpha = self._to_display(frame)
-        y, cb, cr = colour.rgb_to_ycbcr709_10bit(rgb)
+        y, cb, cr = colour.rgb_to_ycbcr709_10bit(rgb, self._tags[3])
         vf = av.VideoFrame(self.width, self.height, self.pix_fmt)
         if self.pix_fmt.startswith("yuv422"):
             cb, cr = colour.subsample_422(cb), colour.subsample_422(cr)
@@ -266,11 +273,11 @@ class ProResWriter(Writer):
             _fill_plane(plane, values)
         vf.pts = self._count
         vf.time_base = self._frame_tb  # 1/fps (the muxer may change the stream time base)
-        vf.colorspace = _AVCOL_BT709
+        vf.colorspace = self._tags[2]
         vf.color_range = _AVCOL_RANGE_MPEG
         with contextlib.suppress(AttributeError):
-            vf.color_primaries = _AVCOL_BT709
-            vf.color_trc = _AVCOL_BT709
+            vf.color_primaries = self._tags[0]
+            vf.color_trc = self._tags[1]
         try:
             for pkt in self._stream.encode(vf):
                 self._container.mux(pkt)
