@@ -267,8 +267,16 @@ def ocio_config():
 
 
 def colorspace_names() -> list[str]:
-    """Every colour space name of the built-in config."""
-    return [cs.getName() for cs in ocio_config().getColorSpaces()]
+    """Every colour space name of the built-in config: the scene-referred ones, then the display
+    ones (Rec.2100-PQ - Display ...: what an HDR master's codes are)."""
+    import PyOpenColorIO as ocio
+
+    config = ocio_config()
+    scene = [cs.getName() for cs in config.getColorSpaces()]
+    # the config keeps its display spaces inactive (out of its menus); they are still valid names
+    display = [cs.getName() for cs in config.getColorSpaces(ocio.SEARCH_REFERENCE_SPACE_DISPLAY,
+                                                              ocio.COLORSPACE_ALL)]
+    return scene + [n for n in display if n not in scene and n.endswith(" - Display")]
 
 
 def resolve_colorspace(name: str) -> str:
