@@ -31,3 +31,13 @@ export FACSIMILE_HOME="$WORK/home"
 "$FAC" project set "$P" --shot "$SHOT" mode=swap >/dev/null
 shoot --screenshot docs/screenshots/studio_swap.png --frame 40 --view render
 echo "written: docs/screenshots/studio_swap.png"
+
+# A project whose plate moved (its day folder renamed): the bin marks the plate missing and the
+# warnings say how to relink it.
+mkdir -p "$WORK/day1"
+cp "$CLIP" "$WORK/day1/"
+"$FAC" project create "$WORK/moved.facsimile" --plate "$WORK/day1/$(basename "$CLIP")" >/dev/null
+mv "$WORK/day1" "$WORK/day1_graded"
+xvfb-run -a -s "-screen 0 1920x1080x24" "$FAC" studio "$WORK/moved.facsimile" --size 1800x1050 \
+  --screenshot docs/screenshots/studio_missing_plate.png
+echo "written: docs/screenshots/studio_missing_plate.png"
