@@ -414,6 +414,9 @@ class MainWindow(QMainWindow):
     def _shot_changed(self) -> None:
         s = self.session
         self.viewer.set_frames(s.frames)
+        record = s.plate_record()
+        if s.frames is None and record is not None and record.id in self._missing:
+            self.viewer.show_notice(f"plate {record.id} is missing: File ▸ Relink plate… (or right-click it in the bin)")
         self.viewer.set_analysis(s.analysis)
         self.viewer.set_render_fn(LivePreview(s) if s.analysis is not None and s.doc is not None else None)
         fps = s.frames.info.fps if s.frames is not None else 25
@@ -509,6 +512,13 @@ class MainWindow(QMainWindow):
                            "or right-click it in the bin")
             elif pid in self._plate_notes:
                 out.append(self._plate_notes[pid][1])
+        record = s.plate_record()
+        if s.shot is not None and record is not None:
+            from core.project.workflow import stale_curves
+
+            stale = stale_curves(s.shot, record)  # e.g. its plate relinked to another length
+            if stale:
+                out.append(f"shot {s.shot.name}: {stale} (Shot ▸ Analyse shot)")
         return out
 
     def _check_plate_files(self) -> None:

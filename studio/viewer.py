@@ -207,6 +207,10 @@ class Viewer(QWidget):
         an_par = float(getattr(self.analysis, "pixel_aspect", 1.0) or 1.0)
         return self.pixel_aspect / an_par
 
+    def show_notice(self, text: str) -> None:
+        """A line of text over the picture (e.g. why there is none)."""
+        self.notice.setText(text)
+
     def set_analysis(self, analysis) -> None:
         """ShotAnalysis whose landmarks, mask and track ids are overlaid (None: no overlays)."""
         self.analysis = analysis

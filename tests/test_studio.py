@@ -512,6 +512,7 @@ def test_a_moved_plate_is_relinked_from_the_studio(qtbot, tmp_path, plate, monke
         assert s.last == N_FRAMES - 1  # the curves stay on the recorded frames, editable meanwhile
         assert _plate_items(w) == {"astro": "astro (missing)"}
         assert any("plate astro is missing" in m for m in w.inspector.external_warnings())
+        assert "Relink plate" in w.viewer.notice.toPlainText()
         depth = s.undo.index
         assert w.relink_plate(path=tmp_path / "raid" / "astro.mp4") == ["astro"]
         assert s.frames is not None and s.last == N_FRAMES - 1 and _plate_items(w) == {"astro": "astro"}
@@ -531,6 +532,9 @@ def test_a_moved_plate_is_relinked_from_the_studio(qtbot, tmp_path, plate, monke
         monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Yes)
         assert w.relink_plate("astro", shorter) == ["astro"]
         assert s.plate_record().frame_count == 40 and s.last == 39 and w.transport.last == 39
+        # the shot's curves were made on the 60-frame cut: the inspector says to analyse it again
+        assert any("curves cover frames 0-59 but the shot with handles is 0-39" in m
+                   for m in w.inspector.external_warnings())
         s.mark_dirty(False)
 
 

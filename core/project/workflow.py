@@ -353,16 +353,25 @@ def project_warnings(project: Project, check_hash: bool = True) -> list[str]:
         pl = project.plates.get(s.plate_id)
         if pl is not None:
             a, b = s.range_with_handles
-            want = (max(0, a), min(pl.frame_count - 1, b))
-            stale = sorted({cs.frame_range for cs in s.curves.values() if cs.frame_range != want})
+            stale = stale_curves(s, pl)
             if stale:
-                out.append(f"shot {s.name}: curves cover frames {stale[0][0]}-{stale[0][1]} but the shot with handles "
-                           f"is {want[0]}-{want[1]}: analyse it again (`facsimile project analyze {project.path} "
-                           f"--shot {s.id}`)")
+                out.append(f"shot {s.name}: {stale} (`facsimile project analyze {project.path} --shot {s.id}`)")
             if a < 0 or b >= pl.frame_count:
                 out.append(f"shot {s.name}: range with handles {a}-{b} runs past the plate (0-{pl.frame_count - 1}); "
                            "analysis uses the frames that exist")
     return out
+
+
+def stale_curves(shot: Shot, plate: Plate) -> str | None:
+    """What is wrong when a shot's curves do not cover its range with handles on its plate (the
+    shot was trimmed, or the plate relinked to another length), else None."""
+    a, b = shot.range_with_handles
+    want = (max(0, a), min(plate.frame_count - 1, b))
+    stale = sorted({cs.frame_range for cs in shot.curves.values() if cs.frame_range != want})
+    if not stale:
+        return None
+    return (f"curves cover frames {stale[0][0]}-{stale[0][1]} but the shot with handles is {want[0]}-{want[1]}: "
+            "analyse it again")
 
 
 def project_info(project: Project, check_hash: bool = True) -> dict:
