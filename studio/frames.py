@@ -45,7 +45,6 @@ class PlateFacts:
     height: int
     fps: Fraction
     frame_count: int
-    pixel_aspect: float = 1.0
 
 
 class FrameCache:

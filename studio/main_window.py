@@ -116,6 +116,7 @@ class MainWindow(QMainWindow):
 
         self._missing: set[str] = set()  # plates whose file is gone (stat, on open and after a relink)
         self._plate_notes: dict[str, tuple[str, str]] = {}  # plate id -> (state, message) of its file's check
+        self._facts_checked: object = None  # the frame cache whose opened file _check_opened_plate compared
         self._checks = QThreadPool(self)
         self._checks.setMaxThreadCount(1)
         self._build_menus()
@@ -402,10 +403,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ session -> widgets
     def _project_changed(self) -> None:
-        self._plate_notes = {}
-        self._missing = set(self.session.missing_plates())
-        self._check_plate_files()
-        self.bin.populate(self.session, self._missing)
+        self._reread_plate_files()
         # the project's own library when it names one, else the user's (as `facsimile project assign`)
         p = self.session.project
         self.identities.open_library(getattr(p, "library_path", None) if p is not None else None)
@@ -552,9 +550,9 @@ class MainWindow(QMainWindow):
         one the shot was analysed on; say so, as a render would refuse it."""
         s = self.session
         frames, record = s.frames, s.plate_record()
-        if frames is None or record is None or not frames.is_open \
-                or self._plate_notes.get(record.id, ("",))[0] == "different":
-            return
+        if frames is None or record is None or not frames.is_open or frames is self._facts_checked:
+            return  # once per opened file, not on every frame shown while scrubbing
+        self._facts_checked = frames
         from core.project.plates import fact_differences
 
         major, _minor = fact_differences(record, frames.reader.info)
@@ -647,11 +645,17 @@ class MainWindow(QMainWindow):
 
     def _plates_changed(self) -> None:
         """A relink, or its undo or redo: what is missing and what differs is found again."""
+        self._reread_plate_files()
+        self._refresh_warnings()
+
+    def _reread_plate_files(self) -> None:
+        """Which plates are missing (a stat each), the quick-hash check of the rest started on its
+        worker, and the bin showing both."""
         self._plate_notes = {}
+        self._facts_checked = None
         self._missing = set(self.session.missing_plates())
         self._check_plate_files()
         self.bin.populate(self.session, self._missing)
-        self._refresh_warnings()
 
     def _frame_changed(self, frame: int) -> None:
         self.viewer.request_frame(frame)

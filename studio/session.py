@@ -228,8 +228,7 @@ class Session(QObject):
         if key not in self._readers:
             facts = None
             if record is not None and int(getattr(record, "frame_count", 0) or 0) > 0:
-                facts = PlateFacts(int(record.width), int(record.height), Fraction(record.fps), int(record.frame_count),
-                                   float(getattr(record, "pixel_aspect", 1.0)))
+                facts = PlateFacts(int(record.width), int(record.height), Fraction(record.fps), int(record.frame_count))
             pattern = "#" in path.name or "%" in path.name
             if facts is None or facts.width <= 0 or facts.height <= 0:
                 self._readers[key] = FrameCache(open_reader(path))

@@ -264,13 +264,12 @@ class Renderer:
         """render() of a plate with non-square pixels: desqueeze the region around the face (with
         room for the occluder's and the restorer's aligned crops: half a face on every side),
         render it there, and add its change, squeezed back, to the plate's own pixels."""
-        from core.media.aspect import desqueeze, squeeze
+        from core.media.aspect import desqueeze, squeeze, to_plate
         from core.render.warp import points_roi
 
         h, w = frame.shape[:2]
         m = self.target_mesh(lm, base or {}, target if target is not None else base or {})
-        pts = np.concatenate([lm[:, :2], m[:, :2]]).astype(np.float64)
-        pts[:, 0] /= par
+        pts = to_plate(np.concatenate([lm[:, :2], m[:, :2]]).astype(np.float64), par)
         face_h = float(np.ptp(lm[:, 1]))
         x0, y0, x1, y1 = points_roi(pts, (h, w), margin=int(np.ceil(0.5 * face_h)) + 4)
         if x1 - x0 < 4 or y1 - y0 < 4:
