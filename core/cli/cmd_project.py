@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from core.cli.cmd_analyze import _pixel_aspect
 from core.errors import FacsimileError, ProjectError, UserCancelled
 
 log = logging.getLogger("facsimile.project")
@@ -183,12 +184,6 @@ def _emit(args: argparse.Namespace, data: Any, lines: list[str]) -> None:
     else:
         for line in lines:
             print(line)
-
-
-def _pixel_aspect(text: str) -> float:
-    from core.cli.cmd_analyze import _pixel_aspect as parse
-
-    return parse(text)
 
 
 def _warn(msg: str) -> None:

@@ -11,7 +11,6 @@ plate's own grid: a render changes the desqueezed picture and only its change is
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 
@@ -29,6 +28,8 @@ def desqueeze(image: np.ndarray, pixel_aspect: float) -> np.ndarray:
     """The picture on square pixels: `image` resampled to square_width columns (same rows)."""
     if is_square(pixel_aspect):
         return image
+    import cv2  # here: the reader asks is_square while probing, which needs no OpenCV
+
     h, w = image.shape[:2]
     sw = square_width(w, pixel_aspect)
     return cv2.resize(image, (sw, h), interpolation=cv2.INTER_CUBIC if sw > w else cv2.INTER_AREA)
@@ -39,6 +40,8 @@ def squeeze(image: np.ndarray, width: int) -> np.ndarray:
     h, w = image.shape[:2]
     if w == width:
         return image
+    import cv2
+
     return cv2.resize(image, (int(width), h), interpolation=cv2.INTER_AREA if w > width else cv2.INTER_CUBIC)
 
 

@@ -1338,8 +1338,12 @@ def _field_order(stream: Any, first_frame: Any) -> str | None:
     return order
 
 
-# pixel aspects this close to 1 are square (a 720x576 PAL frame tagged 1:1 after scaling)
-SQUARE_TOLERANCE = 1e-3
+def _tagged_aspect(par: float) -> float:
+    """A pixel aspect read from a file's tag: 1.0 for square (core.media.aspect.is_square) and for
+    a value no picture has (not finite, outside 0.1-10)."""
+    from core.media.aspect import is_square
+
+    return 1.0 if not np.isfinite(par) or is_square(par) or not 0.1 <= par <= 10 else float(par)
 
 
 def _sample_aspect(stream: Any) -> float:
@@ -1350,18 +1354,16 @@ def _sample_aspect(stream: Any) -> float:
         except (ValueError, ZeroDivisionError):
             sar = None
         if sar is not None and float(sar) > 0:
-            par = float(sar)
-            return 1.0 if abs(par - 1.0) < SQUARE_TOLERANCE or not 0.1 <= par <= 10 else par
+            return _tagged_aspect(float(sar))
     return 1.0
 
 
 def _exr_pixel_aspect(header: dict) -> float:
     """An EXR header's pixelAspectRatio; 1.0 when absent or invalid."""
     try:
-        par = float(header.get("pixelAspectRatio", 1.0))
+        return _tagged_aspect(float(header.get("pixelAspectRatio", 1.0)))
     except (TypeError, ValueError):
         return 1.0
-    return 1.0 if not np.isfinite(par) or abs(par - 1.0) < SQUARE_TOLERANCE or not 0.1 <= par <= 10 else par
 
 
 # DPX image element transfer characteristics (SMPTE 268M) that are not display-referred video
@@ -1386,8 +1388,7 @@ def dpx_header(path: str | os.PathLike) -> dict:
 
     h, v = struct.unpack(order + "II", head[1628:1636])
     if 0 < h < 0xFFFFFFFF and 0 < v < 0xFFFFFFFF:
-        par = h / v
-        out["pixel_aspect"] = 1.0 if abs(par - 1.0) < SQUARE_TOLERANCE or not 0.1 <= par <= 10 else par
+        out["pixel_aspect"] = _tagged_aspect(h / v)
     return out
 
 
