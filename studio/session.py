@@ -17,6 +17,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from core.errors import MediaError, ProjectError
+from core.media.reader import names_image_sequence
 from studio.frames import FrameCache, PlateFacts, open_reader
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class Session(QObject):
         """Open a project folder / project.json, or a plain plate (video, image sequence or
         pattern like shot.####.exr), which becomes an in-memory project with one shot."""
         p = Path(path)
-        is_pattern = "#" in p.name or "%" in p.name
+        is_pattern = names_image_sequence(p)
         if not p.exists() and not is_pattern:
             raise ProjectError(f"{p} does not exist; give a project folder (NAME.facsimile) or a video file")
         if (p.is_dir() and (p / "project.json").exists()) or p.name == "project.json":
@@ -229,7 +230,7 @@ class Session(QObject):
             facts = None
             if record is not None and int(getattr(record, "frame_count", 0) or 0) > 0:
                 facts = PlateFacts(int(record.width), int(record.height), Fraction(record.fps), int(record.frame_count))
-            pattern = "#" in path.name or "%" in path.name
+            pattern = names_image_sequence(path)
             if facts is None or facts.width <= 0 or facts.height <= 0:
                 self._readers[key] = FrameCache(open_reader(path))
             elif not (path.parent.is_dir() if pattern else path.is_file()):

@@ -336,3 +336,36 @@ def test_intra_only_mov_indexed_from_its_sample_tables(tmp_path, vfr):
             reader_mod._container_index = real
     with open_media(make_video(tmp_path / "h.mp4", frames=12, width=96, height=64)) as h264:
         assert not h264._intra_indexed and h264.info.frame_count == 12
+
+
+def test_names_with_pattern_characters_are_files_when_they_exist(tmp_path):
+    """'take#2.mov', 'grade 50%.mov', an existing 'notes#1.png' are files: only a name with a frame
+    placeholder, of an image type, that is not itself a file, is a sequence pattern. Every caller
+    (reader, plates, studio, sidecar, verify) asks core.media.reader.names_image_sequence."""
+    from core.delivery.provenance import verify
+    from core.delivery.sidecar import sidecar_path
+    from core.media.reader import names_image_sequence
+    from core.project.model import Plate
+    from core.project.plates import check_plate, plate_missing
+
+    for pattern in ("shot.####.exr", "shot.@@@@.dpx", "shot.%04d.png", "shot_%d.tif"):
+        assert names_image_sequence(tmp_path / pattern), pattern
+    assert not names_image_sequence(tmp_path / "take#2.mov")  # movies are never sequences
+    still = tmp_path / "notes#1.png"
+    import cv2
+
+    cv2.imwrite(str(still), np.zeros((8, 8, 3), np.uint8))
+    assert not names_image_sequence(still)
+    for name in ("take#2.mov", "grade 50%.mov", "shot_%d_v2.mov"):
+        path = make_video(tmp_path / name, frames=4)
+        assert not names_image_sequence(path), name
+        with open_media(path) as r:
+            assert r.info.frame_count == 4 and which_frame(r.read_rgb8(2), range(4)) == 2
+        plate = Plate.from_media(path)
+        assert not plate_missing(plate) and check_plate(plate).state == "ok", name
+        report = verify(path)  # was OpenEXR's "Unable to open ... for read" on any name with # or %
+        assert report["watermark"]["present"] is False
+        # the sidecar is the file's own, not 'take.facsimile.json' shared by take#2, take#3, ...
+        assert sidecar_path(path).name == path.stem + ".facsimile.json"
+        assert report["sidecar"]["path"] == str(sidecar_path(path))
+    assert sidecar_path(tmp_path / "shot.@@@@.exr").name == "shot.facsimile.json"

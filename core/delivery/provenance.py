@@ -57,7 +57,7 @@ def _sample_frames(path: Path) -> tuple[dict[str, str], list[tuple[np.ndarray, n
         for i in picks:
             img = reader.read(i)
             frames.append((to_rgb8(img), _opaque_mask(img)))
-    if path.suffix.lower() == ".exr" or "#" in path.name or "%" in path.name:
+    if path.suffix.lower() == ".exr":  # a file or a pattern of EXR files
         tags.update(_exr_tags(path))
     return tags, frames
 
@@ -84,7 +84,9 @@ def _exr_tags(path: Path) -> dict[str, str]:
 def verify(path: str | Path) -> dict:
     """What `facsimile verify` reports: the synthetic tag, the watermark, the matching sidecar."""
     path = Path(path)
-    if not path.exists() and not ("#" in path.name or "%" in path.name):
+    from core.media.reader import names_image_sequence
+
+    if not path.exists() and not names_image_sequence(path):
         raise MediaError(f"{path}: no such file")
     tags, frames = _sample_frames(path)
     tag = {k: v for k, v in tags.items() if "facsimile" in k.lower() or k == "comment"}

@@ -22,7 +22,7 @@ import numpy as np
 from core import __version__
 from core.util.atomic import atomic_write_text
 
-_SEQ = re.compile(r"[._]?(#+|%0?\d*d)")
+_SEQ = re.compile(r"[._]?(#+|@+|%0?\d*d)")
 
 
 def new_render_id() -> str:
@@ -65,9 +65,11 @@ def sidecar_path(output: str | Path) -> Path:
     """`shot.mov` -> `shot.facsimile.json`; `shot.####.exr` -> `shot.facsimile.json`; one frame
     of a sequence, `shot.1001.exr`, -> the sequence's `shot.facsimile.json` when that exists
     (a compositor verifies the frame in hand, not the pattern)."""
+    from core.media.reader import names_image_sequence
+
     output = Path(output)
     name = output.name
-    m = _SEQ.search(name)
+    m = _SEQ.search(name) if names_image_sequence(output) else None
     if m:
         stem = name[: m.start()]
     else:

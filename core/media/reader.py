@@ -1432,8 +1432,7 @@ def open_media(path: str | os.PathLike, fps: Fraction | float | int | str | None
             raise MediaError(f"fps {fps!r} is not a frame rate; give e.g. 24, 25, 30000/1001.") from exc
         if rate <= 0:
             raise MediaError(f"fps {fps!r} must be positive.")
-    name = p.name
-    if ("#" in name or "@" in name or re.search(r"%0?\d*d", name)) and not p.exists():
+    if names_image_sequence(p):
         pattern = _parse_sequence(p, True)
         if pattern is None:
             raise MediaError(f"{p}: not a sequence pattern I understand; use name.####.ext or name.%04d.ext.")
@@ -1459,6 +1458,18 @@ def open_media(path: str | os.PathLike, fps: Fraction | float | int | str | None
             return ImageSequenceReader(pattern, None, rate)
         return ImageSequenceReader(None, p, rate)
     return VideoReader(p, rate)
+
+
+def names_image_sequence(path: str | os.PathLike) -> bool:
+    """True when `path` names an image sequence by a frame-number placeholder (shot.####.exr,
+    shot.@@@@.exr, shot.%04d.exr) that the reader expands, not a file. Only image files make
+    sequences, and something that exists is itself whatever its name holds, so 'take#2.mov',
+    'grade 50%.mov' or an existing 'notes#1.png' are files; every caller asks here instead of
+    looking for '#' or '%' in the name (a render's sidecar was once named after 'take')."""
+    p = Path(path)
+    name = p.name
+    placeholder = bool((_HASH_RE.match(name) and ("#" in name or "@" in name)) or _PRINTF_RE.match(name))
+    return placeholder and p.suffix.lower() in IMAGE_EXTS and not p.exists()
 
 
 def sequence_pattern(path: str | os.PathLike) -> str | None:

@@ -35,8 +35,6 @@ from core.errors import ProjectError
 from core.project.model import Plate, Project, file_hash, media_hash
 from core.project.undo import Command, Macro, UndoStack
 
-PATTERN_CHARS = "#%@"
-
 
 class PlateMismatch(ProjectError):
     """A file offered for a plate has another frame count, size or rate than the plate's record
@@ -48,8 +46,11 @@ class PlateMismatch(ProjectError):
 
 
 def is_pattern(path: str | Path) -> bool:
-    """True for an image-sequence pattern (shot.####.exr, shot.%04d.exr, shot.@@@@.exr)."""
-    return any(ch in Path(path).name for ch in PATTERN_CHARS)
+    """True for an image-sequence pattern (shot.####.exr, shot.%04d.exr, shot.@@@@.exr), not a
+    file that merely has such a character in its name (core.media.reader.names_image_sequence)."""
+    from core.media.reader import names_image_sequence
+
+    return names_image_sequence(path)
 
 
 def plate_missing(plate: Plate) -> bool:

@@ -67,7 +67,7 @@ from core.project.model import (
     extract_curves,
     find_autosave,
 )
-from core.project.plates import check_plate, plate_missing, relink_folder, relink_plate
+from core.project.plates import check_plate, is_pattern, plate_missing, relink_folder, relink_plate
 from core.project.undo import Command, Macro, UndoStack
 
 log = logging.getLogger(__name__)
@@ -223,7 +223,7 @@ def read_plate(media: str | Path, taken: Iterable[str] = (), plate_id: str | Non
 
 
 def _plate_stem(p: Path) -> str:
-    stem = re.sub(r"[._]?(#+|%0?\d*d|@+)$", "", Path(p.stem).stem if "#" in p.name or "%" in p.name else p.stem)
+    stem = re.sub(r"[._]?(#+|%0?\d*d|@+)$", "", Path(p.stem).stem if is_pattern(p) else p.stem)
     return stem or p.stem
 
 
