@@ -3,8 +3,9 @@
 (a) an edit render (AU12 +3, Poisson) of a 2x anamorphic 960x1080 plate, rendered on its
     desqueezed face region, against the same face on square 1920x1080 pixels;
 (b) the display picture of a 16-bit camera log (ARRI LogC3) 1080p frame through OpenColorIO
-    (what the analyser, the viewer and the thumbnails see), against the plain 16-bit -> 8-bit
-    conversion of the same frame.
+    (what the analyser, the viewer and the thumbnails see), and of a 10-bit PQ (HDR10) frame
+    tone mapped through the ACES HDR and SDR output transforms, against the plain 16-bit ->
+    8-bit conversion of the same frame.
 
     .venv/bin/python bench/plates.py [--rounds 7]
 
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from core.analysis.analyzer import Analyzer
-    from core.media.colour import convert_colorspace, display_rgb8
+    from core.media.colour import convert_colorspace, display_rgb8, from_display, to_float01
     from core.media.reader import to_rgb8
     from core.render.renderer import Renderer, RenderSettings
 
@@ -71,8 +72,11 @@ def main(argv: list[str] | None = None) -> int:
 
     log16 = np.clip(np.rint(convert_colorspace(square, "sRGB - Texture", "ARRI LogC3 (EI800)") * 65535), 0,
                     65535).astype(np.uint16)
+    pq16 = np.clip(np.rint(from_display(to_float01(square), "Rec.2100-PQ - Display") * 65535), 0,
+                   65535).astype(np.uint16)
     plain_t: list[float] = []
     disp_t: list[float] = []
+    hdr_t: list[float] = []
     for _ in range(args.rounds):
         t0 = time.perf_counter()
         to_rgb8(log16)
@@ -80,9 +84,13 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         display_rgb8(log16, "ARRI LogC3 (EI800)")
         disp_t.append(time.perf_counter() - t0)
-    c, d = _median_ms(plain_t), _median_ms(disp_t)
+        t0 = time.perf_counter()
+        display_rgb8(pq16, "Rec.2100-PQ - Display")
+        hdr_t.append(time.perf_counter() - t0)
+    c, d, e = _median_ms(plain_t), _median_ms(disp_t), _median_ms(hdr_t)
     print(f"(b) 16-bit 1080p -> 8-bit, as sRGB codes {c:7.1f} ms")
     print(f"    through LogC3 -> sRGB (OCIO)        {d:7.1f} ms   display / plain = {d / max(c, 1e-6):.1f}")
+    print(f"    PQ tone mapped -> sRGB (ACES, OCIO) {e:7.1f} ms   display / plain = {e / max(c, 1e-6):.1f}")
     return 0
 
 

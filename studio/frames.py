@@ -67,9 +67,21 @@ class FrameCache:
         self._lock = threading.Lock()
         self._open_lock = threading.Lock()
         self._pixel_aspect: float | None = None
-        # the plate's colour space when it is not what to_rgb8 assumes (a camera log plate): frames
-        # are then shown and handed to the face tools as sRGB display pictures (display_rgb8)
+        # the plate's colour space as the user set it (a camera log plate); None: what the file
+        # says. Frames not in what to_rgb8 assumes are shown and handed to the face tools as sRGB
+        # display pictures (display_rgb8; an HDR video tone mapped)
         self.colorspace: str | None = None
+        self._display_cs: tuple[str | None, str | None] | None = None
+
+    @property
+    def display_colorspace(self) -> str | None:
+        """The colour space frames are shown from (core.media.colour.display_colorspace): the
+        user's `colorspace`, else the file's own tags; None where to_rgb8 reads them right."""
+        if self._display_cs is None or self._display_cs[0] != self.colorspace:
+            from core.media.colour import display_colorspace
+
+            self._display_cs = (self.colorspace, display_colorspace(self.reader.info, self.colorspace))
+        return self._display_cs[1]
 
     @classmethod
     def deferred(cls, path: str | Path, facts: PlateFacts, capacity: int = 48,
@@ -120,10 +132,11 @@ class FrameCache:
             if frame is not None:
                 self._frames.move_to_end(index)
                 return frame
-            if self.colorspace:
+            cs = self.display_colorspace
+            if cs:
                 from core.media.colour import display_rgb8
 
-                frame = np.ascontiguousarray(display_rgb8(reader.read(index), self.colorspace))
+                frame = np.ascontiguousarray(display_rgb8(reader.read(index), cs))
             else:
                 frame = np.ascontiguousarray(reader.read_rgb8(index))
             self._frames[index] = frame

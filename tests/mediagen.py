@@ -87,7 +87,8 @@ def make_video(path: str | Path, frames: int = 60, width: int = 320, height: int
                audio: bool = False, faststart: bool = False, options: dict | None = None,
                color: dict | None = None, alpha: bool = False,
                image: Callable[[int], np.ndarray] | None = None, sample_aspect: Fraction | None = None) -> Path:
-    """Encode `frames` counter frames (or image(i), width x height RGB) with PyAV and return the path.
+    """Encode `frames` counter frames (or image(i), width x height RGB, uint8 or uint16) with PyAV
+    and return the path.
 
     pts/time_base: explicit (irregular) timestamps for VFR files. rotation: display-matrix
     rotation in degrees counter-clockwise (what PyAV's set_display_rotation takes; a phone's
@@ -128,8 +129,8 @@ def make_video(path: str | Path, frames: int = 60, width: int = 320, height: int
                 a = np.full((height, width, 1), 255, np.uint8)
                 a[: height // 2] = 128
                 frame = av.VideoFrame.from_ndarray(np.concatenate([rgb, a], axis=2), format="rgba")
-            else:
-                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            else:  # 16-bit RGB for 10-bit (HDR) encodes
+                frame = av.VideoFrame.from_ndarray(rgb, format="rgb48le" if rgb.dtype == np.uint16 else "rgb24")
             for key, value in (color or {}).items():
                 if key in ("colorspace", "color_range"):
                     setattr(frame, key, value)

@@ -222,3 +222,70 @@ def test_an_hdr_plate_is_read_as_its_rec2100_encoding_and_renders_keep_it(tmp_pa
         expect = convert_colorspace(a.read(0), "Rec.2100-HLG - Display", "Linear Rec.709 (sRGB)")
     assert np.abs(lin - expect).mean() < 0.01
     assert np.abs(lin - convert_colorspace(ramp, "sRGB - Texture", "Linear Rec.709 (sRGB)")).mean() > 0.05
+
+
+def test_an_hdr_plate_is_tone_mapped_for_the_viewer_and_the_face_tools(tmp_path: Path) -> None:
+    """A PQ (HDR10) master puts a face at 80-200 nits and its reference white at 203 (BT.2408).
+    Converted to sRGB as it is, every level above 100 nits clipped to white: the studio showed a
+    blown-out face and MediaPipe measured one. Now the picture for eyes and face tools is the
+    ACES round trip (the HDR output transform inverted, then the SDR one), read automatically
+    from the file's transfer tag by the analyser, the studio's frame cache and the render."""
+    import skimage.data
+
+    from core.analysis.analyzer import Analyzer
+    from core.media.colour import display_colorspace, from_display
+    from core.media.reader import probe
+    from studio.frames import FrameCache
+    from tests.mediagen import make_video
+
+    sdr = cv2.resize(skimage.data.astronaut(), (256, 256), interpolation=cv2.INTER_AREA)
+    pq = from_display(sdr.astype(np.float32) / 255.0, "Rec.2100-PQ - Display")  # its HDR master
+    codes = np.round(np.clip(pq, 0.0, 1.0) * 65535).astype(np.uint16)
+    plate = make_video(tmp_path / "hdr10.mov", 2, 256, 256, fps=25, pix_fmt="yuv420p10le", image=lambda i: codes,
+                       color={"colorspace": 9, "color_range": 1, "color_primaries": 9, "color_trc": 16})
+    info = probe(plate)
+    assert display_colorspace(info) == "Rec.2100-PQ - Display"
+    assert display_colorspace(probe(make_video(tmp_path / "sdr.mp4", 1, 64, 64))) is None  # plain video: as before
+    with open_media(plate) as r:
+        raw = r.read(0)
+    shown = display_rgb8(raw, "Rec.2100-PQ - Display")
+    face = (slice(30, 120), slice(90, 170))  # the astronaut's face at this size
+    untonemapped = np.clip(convert_colorspace(raw, "Rec.2100-PQ - Display", "sRGB - Texture"), 0, 1)
+    clipped_before = float((untonemapped[face] >= 0.995).mean())
+    clipped_now = float((shown[face] >= 254).mean())
+    err = np.abs(shown.astype(np.float64) - sdr).mean()
+    print(f"\nPQ face: clipped {clipped_before:.0%} un-tone-mapped, {clipped_now:.0%} now; mean error against "
+          f"the SDR original {err:.1f}/255")
+    assert clipped_before > 0.2 and clipped_now < 0.02
+    assert err < 6.0  # 10-bit 4:2:0 coding aside, the SDR picture comes back
+    # each consumer reads the tag itself: the studio's frame cache and the analyser
+    from studio.frames import open_reader
+
+    np.testing.assert_array_equal(FrameCache(open_reader(plate)).get(0), shown)
+    hdr = Analyzer(max_faces=1).analyze(str(plate))
+    ref = Analyzer(max_faces=1).analyze([sdr, sdr])
+    assert hdr.present[:, 0].all()
+    iod = np.linalg.norm(ref.landmarks[0, 0, 33, :2] - ref.landmarks[0, 0, 263, :2])
+    drift = np.linalg.norm(hdr.landmarks[0, 0, :468, :2] - ref.landmarks[0, 0, :468, :2], axis=1).mean() / iod
+    assert drift < 0.03, drift
+
+
+def test_display_pictures_go_back_into_an_hdr_encoding_exactly() -> None:
+    """The restorer works on the display picture and only its change goes back into the plate's
+    encoding (core.render.renderer): the tone mapping must invert within the SDR range. The HDR
+    direction is a baked 65^3 cube (core.media.colour._display_processor): on a natural picture
+    within one 8-bit code of exact, on random saturated colours within 0.002 on average."""
+    import skimage.data
+
+    from core.media.colour import from_display, to_display
+
+    natural = cv2.resize(skimage.data.astronaut(), (64, 64), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+    saturated = np.random.default_rng(1).uniform(0.02, 0.95, (16, 16, 3)).astype(np.float32)
+    for cs in ("Rec.2100-PQ - Display", "Rec.2100-HLG - Display", "ARRI LogC3 (EI800)"):
+        assert np.abs(to_display(from_display(natural, cs), cs) - natural).max() < 1.0 / 255, cs
+        assert np.abs(to_display(from_display(saturated, cs), cs) - saturated).mean() < 0.002, cs
+    ramp = np.linspace(0.0, 0.75, 64, dtype=np.float32)[None, :, None].repeat(3, axis=2)  # PQ codes, 0-1000 nits
+    shown = to_display(ramp, "Rec.2100-PQ - Display")[0, :, 1]
+    mid = (ramp[0, :, 1] > 0.15) & (ramp[0, :, 1] < 0.7)  # 1-600 nits
+    assert (np.diff(shown) >= 0).all() and (np.diff(shown)[mid[1:]] > 0).all()  # monotonic
+    assert shown[-1] > 0.97  # its highlights roll off to white

@@ -217,6 +217,10 @@ class _Source:
 
             info = self._reader.info
             self.field_order = getattr(info, "field_order", None)  # interlaced: measured on one field
+            from core.media.colour import display_colorspace
+
+            # a log, HDR or tagged-ACEScg plate is measured as its display picture
+            self.colorspace = display_colorspace(info, colorspace)
             par = float(pixel_aspect or getattr(info, "pixel_aspect", 1.0) or 1.0)
             self.pixel_aspect = 1.0 if is_square(par) else par
             # an anamorphic plate is measured desqueezed: its faces on square pixels

@@ -171,12 +171,14 @@ class Library:
 
     def _from_plate(self, clip: str | Path, frames: tuple[int, int], face_index: int | None,
                     progress: Callable[[int, int], None] | None) -> list[_Candidate]:
+        from core.media.colour import display_colorspace, display_rgb8
         from core.media.reader import open_media
 
         p = Path(clip).expanduser()
         a, b = frames
         out = []
         with open_media(p) as reader:
+            cs = display_colorspace(reader.info)  # an HDR or log clip is captured as its display picture
             n = len(reader)
             if a >= n:
                 raise MediaError(f"{p.name}: frame {a} is past the end of the clip (frames 0..{n - 1})")
@@ -184,7 +186,7 @@ class Library:
             picks = np.unique(np.linspace(a, b, min(_PLATE_SAMPLES, b - a + 1)).round().astype(int))
             digest = _sha256_file(p) if p.is_file() else None
             for k, fi in enumerate(picks):
-                rgb = reader.read_rgb8(int(fi))
+                rgb = display_rgb8(reader.read(int(fi)), cs) if cs else reader.read_rgb8(int(fi))
                 src = {"kind": "plate", "label": f"{p.name} frame {fi}", "path": str(p.resolve()),
                        "sha256": digest, "frame": int(fi), "size": [int(rgb.shape[1]), int(rgb.shape[0])]}
                 try:

@@ -180,6 +180,14 @@ def _cv_alpha(rgba: np.ndarray) -> np.ndarray | None:
 YCBCR_COEFFICIENTS = {"bt709": (KR, KB), "bt2020nc": (0.2627, 0.0593)}
 #: HDR video transfer tags -> the config's display colour space of that encoding (Rec.2100)
 HDR_COLORSPACES = {"smpte2084": "Rec.2100-PQ - Display", "arib-std-b67": "Rec.2100-HLG - Display"}
+#: HDR encodings -> the ACES output transform (a view of the config's display of that name) that
+#: makes such a master. Their picture for eyes and face networks is that view inverted, back to
+#: scene light, then the SDR video view: a tone mapping, so HDR's reference white (BT.2408: 203
+#: nits, HLG 75%) lands below SDR white instead of every level above 100 nits clipping to it.
+HDR_SDR_VIEWS = {"Rec.2100-PQ - Display": "ACES 1.1 - HDR Video (1000 nits & Rec.2020 lim)",
+                 "Rec.2100-HLG - Display": "ACES 1.1 - HDR Video (1000 nits & Rec.2020 lim)",
+                 "ST2084-P3-D65 - Display": "ACES 1.1 - HDR Video (1000 nits & P3 lim)"}
+SDR_DISPLAY, SDR_VIEW = "sRGB - Display", "ACES 1.0 - SDR Video"
 
 
 def _ycbcr_matrix(scale: float, kr: float = KR, kb: float = KB) -> np.ndarray:
@@ -425,10 +433,22 @@ def needs_display_transform(colorspace: str | None, sample_dtype) -> bool:
     return resolve_colorspace(colorspace) != auto
 
 
+def display_colorspace(info, override: str | None = None) -> str | None:
+    """The colour space a plate's frames become display pictures from (display_rgb8) for the
+    viewer and the face tools, or None where to_rgb8 reads them right: the user's setting, else
+    what the file says (an HDR video's transfer tag, an EXR's colour space tag or primaries).
+    One rule for the analyser, the studio and the render, so an HDR phone clip or an ACEScg EXR
+    is seen the same way by all three without anyone setting its colour space."""
+    kind = np.float32 if getattr(info, "color_transfer", None) == "linear" else np.uint16
+    cs, _ = plate_colorspace(info, kind, override)
+    return cs if needs_display_transform(cs, kind) else None
+
+
 def display_rgb8(frame: np.ndarray, colorspace: str | None) -> np.ndarray:
     """A plate frame as 8-bit sRGB for eyes and face networks: through OpenColorIO from the
     plate's colour space when it is not what to_rgb8 assumes (a log plate looks flat, and the
-    face detector and landmarker were trained on display pictures), else to_rgb8 as it is."""
+    face detector and landmarker were trained on display pictures; an HDR one is tone mapped,
+    HDR_SDR_VIEWS), else to_rgb8 as it is."""
     from core.media.reader import to_rgb8
 
     if not needs_display_transform(colorspace, frame.dtype):
@@ -439,8 +459,7 @@ def display_rgb8(frame: np.ndarray, colorspace: str | None) -> np.ndarray:
     if rgb.dtype.kind == "f":
         rgb = np.nan_to_num(rgb, nan=0.0)
     out = np.empty(rgb.shape, np.uint8)  # OpenColorIO quantises (and clamps) to 8 bits itself
-    _apply_in_strips(_cpu_processor(resolve_colorspace(colorspace), DEFAULT_INPUT_COLORSPACE, rgb.dtype.name, "uint8"),
-                     rgb, out)
+    _apply_in_strips(_display_processor(colorspace, rgb.dtype.name, "uint8"), rgb, out)
     return out
 
 
@@ -473,6 +492,70 @@ def _ocio_depth(dtype: np.dtype):
     table = {np.dtype(np.uint8): ocio.BIT_DEPTH_UINT8, np.dtype(np.uint16): ocio.BIT_DEPTH_UINT16,
              np.dtype(np.float16): ocio.BIT_DEPTH_F16, np.dtype(np.float32): ocio.BIT_DEPTH_F32}
     return table[np.dtype(dtype)]
+
+
+@functools.lru_cache(maxsize=32)
+def _display_processor(colorspace: str, in_dtype: str, out_dtype: str = "float32", inverse: bool = False):
+    """OCIO CPU processor from a plate's colour space to the sRGB display picture the face tools and
+    the viewer see (inverse: back). An HDR encoding (HDR_SDR_VIEWS) is tone mapped through ACES;
+    any other space is converted as it is (a log plate's picture is its sRGB rendering).
+
+    The ACES output transforms mix the channels, so OCIO has no lookup-table fast path for them
+    (307 ms a 1080p frame, bench/plates.py): the forward direction is baked once into a 65^3 cube
+    on the HDR codes (perceptually even, as PQ and HLG are) and applied with tetrahedral
+    interpolation (29 ms; within one 8-bit code of the exact transform on natural pictures)."""
+    import PyOpenColorIO as ocio
+
+    cs = resolve_colorspace(colorspace)
+    view = HDR_SDR_VIEWS.get(cs)
+    if view is None:
+        if inverse:
+            return _cpu_processor(DEFAULT_INPUT_COLORSPACE, cs, in_dtype, out_dtype)
+        return _cpu_processor(cs, DEFAULT_INPUT_COLORSPACE, in_dtype, out_dtype)
+    group = ocio.GroupTransform()
+    group.appendTransform(ocio.DisplayViewTransform(src="ACES2065-1", display=cs, view=view,
+                                                    direction=ocio.TRANSFORM_DIR_INVERSE))
+    group.appendTransform(ocio.DisplayViewTransform(src="ACES2065-1", display=SDR_DISPLAY, view=SDR_VIEW))
+    if inverse:
+        processor = ocio_config().getProcessor(group, ocio.TRANSFORM_DIR_INVERSE)
+    else:
+        processor = ocio_config().getProcessor(_baked_cube(group, HDR_CUBE_SIZE))
+    return processor.getOptimizedCPUProcessor(_ocio_depth(np.dtype(in_dtype)), _ocio_depth(np.dtype(out_dtype)),
+                                              ocio.OPTIMIZATION_DEFAULT)
+
+
+HDR_CUBE_SIZE = 65  # grid points per axis of the baked HDR -> SDR cube
+
+
+def _baked_cube(transform, size: int):
+    """An OCIO Lut3DTransform sampling `transform` on a size^3 grid over 0..1 (tetrahedral)."""
+    import PyOpenColorIO as ocio
+
+    axis = np.linspace(0.0, 1.0, size, dtype=np.float32)
+    r, g, b = np.meshgrid(axis, axis, axis, indexing="ij")  # OCIO's order: blue varies fastest
+    grid = np.ascontiguousarray(np.stack([r, g, b], axis=-1).reshape(-1, 3))
+    ocio_config().getProcessor(transform).getDefaultCPUProcessor().applyRGB(grid)
+    cube = ocio.Lut3DTransform(size)
+    cube.setInterpolation(ocio.INTERP_TETRAHEDRAL)
+    cube.setData(np.ascontiguousarray(grid.ravel(), np.float32))
+    return cube
+
+
+def to_display(img: np.ndarray, colorspace: str) -> np.ndarray:
+    """float32 sRGB display picture (0..1) of a float image in a plate's colour space: what
+    display_rgb8 shows, before its 8-bit rounding (core.render's restorer works on it)."""
+    src = np.ascontiguousarray(img, np.float32)
+    out = np.empty(src.shape, np.float32)
+    _apply_in_strips(_display_processor(colorspace, "float32"), src, out)
+    return np.clip(out, 0.0, 1.0)
+
+
+def from_display(img: np.ndarray, colorspace: str) -> np.ndarray:
+    """to_display's inverse: an sRGB display picture (float 0..1) back into the plate's colour space."""
+    src = np.ascontiguousarray(img, np.float32)
+    out = np.empty(src.shape, np.float32)
+    _apply_in_strips(_display_processor(colorspace, "float32", inverse=True), src, out)
+    return out
 
 
 @functools.lru_cache(maxsize=64)

@@ -65,13 +65,11 @@ class ShotRenderContext:
                 raise FacsimileError(f"shot {self.shot.name!r} has no identity template assigned (swap mode)")
             template = Library(self.project.library_path).get(self.shot.identity)
         self.template = template
-        from core.media.colour import needs_display_transform
+        from core.media.colour import display_colorspace
 
-        # a camera log plate (the project says its colour space): the face networks see it as a
-        # display picture and a swap's texture goes into its encoding
-        float_plate = getattr(info, "color_transfer", None) == "linear"  # EXR / float TIFF: scene-linear floats
-        cs = plate.colorspace if needs_display_transform(plate.colorspace, np.float32 if float_plate else np.uint16) \
-            else None
+        # a camera log plate (the project says its colour space), an HDR video or a tagged EXR: the
+        # face networks see it as a display picture and a swap's texture goes into its encoding
+        cs = display_colorspace(info, plate.colorspace)
         self.renderer = Renderer(self.settings, template, performer_neutral=self._performer_neutral(),
                                  plate_colorspace=cs)
         # Eye donors come from the shot's analysis (the nearest open-eye frame), never from what

@@ -30,7 +30,7 @@ import numpy as np
 
 from core.errors import FacsimileError
 from core.facs import mesh
-from core.media.colour import display_rgb8, srgb_decode, srgb_encode
+from core.media.colour import display_rgb8, from_display, srgb_decode, srgb_encode, to_display
 from core.media.reader import to_rgb8
 from core.render.backend import from_float, to_float
 
@@ -340,7 +340,7 @@ class Renderer:
         face), and a linear plate's values outside 0..1 (highlights) go around the network."""
         base = np.clip(comp, 0.0, 1.0)
         cs = self.plate_colorspace
-        enc = srgb_encode(base) if linear else _to_display(base, cs) if cs else base
+        enc = srgb_encode(base) if linear else to_display(base, cs) if cs else base
         comp8 = (enc * 255.0 + 0.5).astype(np.uint8)
         restored = self.restorer.restore(comp8, kps5_from_landmarks(m), strength=self.settings.restore_strength)
         delta = (restored.astype(np.float32) - comp8.astype(np.float32)) * np.float32(1.0 / 255.0)
@@ -348,7 +348,7 @@ class Renderer:
         if linear:
             out = srgb_decode(out)
         elif cs:  # back into the log plate's encoding: only the network's change moves a value
-            out = base + (_from_display(out, cs) - _from_display(enc, cs))
+            out = base + (from_display(out, cs) - from_display(enc, cs))
         return out + (comp - base)
 
     def _compose(self, frame: np.ndarray, landmarks: np.ndarray, m: np.ndarray,
@@ -551,21 +551,6 @@ class Renderer:
             return RenderResult(from_float(rgba, scale, dtype), matte, {**info, "alpha": "premultiplied"})
         gray = np.repeat(matte[..., None], 3, axis=2)
         return RenderResult(from_float(gray, scale, comp.dtype), matte, info)
-
-
-def _to_display(img: np.ndarray, colorspace: str) -> np.ndarray:
-    """A float picture (0..1) in a plate's colour space -> sRGB display values 0..1 (float32)."""
-    from core.media.colour import DEFAULT_INPUT_COLORSPACE, convert_colorspace
-
-    return np.clip(convert_colorspace(np.ascontiguousarray(img, np.float32), colorspace, DEFAULT_INPUT_COLORSPACE),
-                   0.0, 1.0)
-
-
-def _from_display(img: np.ndarray, colorspace: str) -> np.ndarray:
-    """sRGB display values 0..1 -> a plate's colour space (float32)."""
-    from core.media.colour import DEFAULT_INPUT_COLORSPACE, convert_colorspace
-
-    return convert_colorspace(np.ascontiguousarray(img, np.float32), DEFAULT_INPUT_COLORSPACE, colorspace)
 
 
 # ---- eyes ---------------------------------------------------------------------------------------
