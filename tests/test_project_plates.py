@@ -255,3 +255,26 @@ def test_a_moved_project_renders_from_the_plate_beside_it(tmp_path: Path) -> Non
                for n in result["notes"])
     doc = json.loads(Path(result["sidecar"]).read_text())
     assert doc["inputs"]["plate"]["path"] == str(tmp_path / "b" / "plate.mp4")
+
+
+def test_another_clip_copied_over_a_plate_is_named_so_and_not_analysed(show: Project, tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture) -> None:
+    """Another clip copied to a plate's path (354 frames at 30 fps over 30 at 24): `project info`
+    called it a re-grade ("same frame count, size and rate") without opening it, and `project
+    analyze` analysed its first 30 frames as the shot's. Now the check opens a file whose hash
+    differs, and analysis refuses it as a render does; the shot keeps what it had."""
+    a = show.plates["A001"]
+    make_video(a.path, frames=40, fps=30, timecode="01:00:00:00", gop=12)
+    check = check_plate(a)  # no reader given: opened because the hash differs
+    assert check.state == "different" and "frame count 40" in check.message and "re-grade" not in check.message
+    assert any("frame count 40" in w for w in wf.project_warnings(show))
+    shot = next(s for s in show.shots if s.name == "sh010")
+    with pytest.raises(ProjectError, match="cannot analyse shot sh010.*frame rate 30"):
+        wf.analyze_shot(show, shot)
+    assert shot.analysis is None
+    assert main(["project", "analyze", str(show.path)]) != 0
+    assert "frame count 40" in capsys.readouterr().err
+    assert all(s.analysis is None for s in Project.load(show.path).shots)
+    # a re-grade (same facts) is still told apart without a reader
+    make_video(a.path, frames=30, fps=24, timecode="01:00:00:00", gop=12, options={"crf": "30"})
+    assert check_plate(a).state == "changed"

@@ -12,6 +12,7 @@ API
 plate_missing(plate) -> bool
 fact_differences(plate, facts) -> (major, minor)   (lists of "frame count 90 (the project has 100)")
 check_plate(plate, media=None, check_hash=True) -> PlateCheck
+open_fitting_plate(plate, what) -> reader   (PlateMismatch when the file does not fit the record)
 relink_plate(project, plate_id, media, force=False, stack=None) -> (Plate, notes)
     (media: a file, a sequence pattern, or one file of a sequence when the plate is one)
 relink_moved(project, plate_id, media, force=False, stack=None) -> (relinked ids, notes)
@@ -111,7 +112,9 @@ class PlateCheck:
 def check_plate(plate: Plate, media: Any = None, check_hash: bool = True) -> PlateCheck:
     """Compare a plate file with the project's record: present, same facts (when `media`, an open
     reader of it, is given: opening is the caller's choice, as it reads a long-GOP file whole) and
-    same quick hash. Never raises for a file problem; the answer says what it is."""
+    same quick hash. A file whose hash differs is opened to compare its facts when `media` was not
+    given, so the answer tells a re-grade ("changed") from another clip ("different"). Never
+    raises for a file problem; the answer says what it is."""
     pid, path = plate.id, plate.path
     if plate_missing(plate):
         return PlateCheck(pid, path, "missing", f"plate {pid}: file missing: {path} (relink it: "
@@ -130,9 +133,37 @@ def check_plate(plate: Plate, media: Any = None, check_hash: bool = True) -> Pla
         except OSError as exc:
             return PlateCheck(pid, path, "unreadable", f"plate {pid}: cannot read {path}: {exc.strerror or exc}")
         if digest is not None and digest != plate.hash:
-            return PlateCheck(pid, path, "changed", f"plate {pid}: {path} changed since it was added (same frame "
-                              "count, size and rate: a re-grade or re-export?); frames may not match the analysis")
+            if media is None:  # another file: is it even the same length, size and rate?
+                from core.errors import MediaError
+                from core.media.reader import open_media
+
+                try:
+                    with open_media(path) as reader:
+                        return check_plate(plate, reader, check_hash=False) if fact_differences(
+                            plate, reader.info)[0] else _changed(pid, path)
+                except (MediaError, OSError) as exc:
+                    return PlateCheck(pid, path, "unreadable", f"plate {pid}: cannot read {path}: {exc}")
+            return _changed(pid, path)
     return PlateCheck(pid, path, "ok")
+
+
+def _changed(pid: str, path: str) -> PlateCheck:
+    return PlateCheck(pid, path, "changed", f"plate {pid}: {path} changed since it was added (same frame "
+                      "count, size and rate: a re-grade or re-export?); frames may not match the analysis")
+
+
+def open_fitting_plate(plate: Plate, what: str) -> Any:
+    """An open reader of the plate's file, its facts checked against the project's record: a file
+    of another frame count, size or rate raises PlateMismatch (`what` says what was refused), so
+    nothing is analysed or rendered on frames that are not the shots' frames."""
+    from core.media.reader import open_media
+
+    reader = open_media(plate.path)
+    check = check_plate(plate, reader, check_hash=False)
+    if not check.fits:
+        reader.close()
+        raise PlateMismatch(f"cannot {what}: {check.message}", list(check.differences))
+    return reader
 
 
 class RelinkPlate(Command):

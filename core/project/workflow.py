@@ -67,7 +67,14 @@ from core.project.model import (
     extract_curves,
     find_autosave,
 )
-from core.project.plates import check_plate, is_pattern, plate_missing, relink_folder, relink_plate
+from core.project.plates import (
+    check_plate,
+    is_pattern,
+    open_fitting_plate,
+    plate_missing,
+    relink_folder,
+    relink_plate,
+)
 from core.project.undo import Command, Macro, UndoStack
 
 log = logging.getLogger(__name__)
@@ -517,8 +524,9 @@ def analyze_shot(project: Project, shot: Shot, analyzer: Any = None, max_faces: 
 
         analyzer = Analyzer(max_faces=max_faces)
     frames = analysis_range(project, shot)
-    analysis = analyzer.analyze(plate.path, frames=frames, progress=progress, cancel=cancel,
-                                pixel_aspect=plate.pixel_aspect, colorspace=plate.colorspace)
+    with open_fitting_plate(plate, f"analyse shot {shot.name}") as reader:  # another clip at its path: refused
+        analysis = analyzer.analyze(reader, frames=frames, progress=progress, cancel=cancel,
+                                    pixel_aspect=plate.pixel_aspect, colorspace=plate.colorspace)
     if analysis.n_frames and int(analysis.frame_indices[0]) != frames[0]:
         raise ProjectError(f"shot {shot.name}: the analysis starts at frame {int(analysis.frame_indices[0])}, "
                            f"expected {frames[0]}: not stored")
