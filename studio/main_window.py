@@ -1023,7 +1023,9 @@ class MainWindow(QMainWindow):
         out.parent.mkdir(parents=True, exist_ok=True)
 
         def prepare(override: str | None = None):  # the shot's range with its handles, numbered as the CLI does
-            return prepare_render(str(s.project_path), str(out), shot=s.shot.id, override_consent=override)
+            # the studio's own render of the shot, in the project's renders/: a render after an edit replaces it
+            return prepare_render(str(s.project_path), str(out), shot=s.shot.id, override_consent=override,
+                                  overwrite=True)
 
         try:
             try:

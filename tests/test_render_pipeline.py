@@ -12,6 +12,7 @@ import pytest
 from core.cli import main
 from core.delivery.provenance import verify
 from core.delivery.sidecar import sidecar_path
+from core.errors import FacsimileError
 from core.project import Project
 from core.render.delivery import render_shot
 from core.render.renderer import Renderer, RenderSettings
@@ -128,3 +129,76 @@ def test_render_of_a_linear_exr_plate_keeps_its_colours(tmp_path):
     report = verify(tmp_path / "out" / "r.####.exr")  # the mark is where verify reads it: display values
     assert report["watermark"]["present"] and report["watermark"]["matches_render_id"], report
     assert report["verified"], report
+
+
+def _edited_project(tmp_path: Path, frames: int = 6) -> Path:
+    """A project with an analysed shot and its curves (a jaw drop keyed on the edit layer)."""
+    (tmp_path / "p").mkdir()
+    proj = analysed_astronaut_project(tmp_path / "p", frames)
+    assert main(["project", "analyze", str(proj)]) == 0
+    assert main(["project", "key", str(proj), "--shot", "sh001", "--curve", "AU26", "--frame", "2",
+                 "--value", "5"]) == 0
+    return proj
+
+
+def _frames(path: Path) -> np.ndarray:
+    with av.open(str(path)) as c:
+        return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)]).astype(np.int16)
+
+
+def test_a_render_after_an_edit_is_a_new_render_not_the_old_one(tmp_path):
+    """The job id did not depend on the curves: rendering an edited shot to the same name again
+    'resumed' the finished job ("nothing to render"), so the old pictures stayed under a fresh
+    sidecar, and an interrupted render resumed after an edit mixed the two performances. The id
+    now carries the shot's fingerprint: an unchanged shot still resumes (nothing re-rendered); an
+    edited one is a new job, which refuses to replace the earlier output unless told to."""
+    from core.errors import MediaError
+    from core.render.delivery import prepare_render, run_render_job
+
+    proj = _edited_project(tmp_path)
+    out = tmp_path / "sh.mov"
+    first = render_shot(str(proj), str(out), frames=(0, 3))
+    first_job = json.loads(Path(first["sidecar"]).read_text())["job_id"]
+    before, mtime = _frames(out), out.stat().st_mtime_ns
+    render_shot(str(proj), str(out), frames=(0, 3))  # unchanged: the finished job, nothing rendered
+    assert out.stat().st_mtime_ns == mtime
+    assert main(["project", "key", str(proj), "--shot", "sh001", "--curve", "AU26", "--frame", "2",
+                 "--value", "0"]) == 0
+    with pytest.raises(MediaError, match="already exists.*--overwrite"):
+        render_shot(str(proj), str(out), frames=(0, 3))
+    assert out.stat().st_mtime_ns == mtime  # refused: nothing touched
+    second = render_shot(str(proj), str(out), frames=(0, 3), overwrite=True)
+    assert json.loads(Path(second["sidecar"]).read_text())["job_id"] != first_job
+    assert np.abs(_frames(out)[2] - before[2]).max() > 20  # the edit is in the pictures
+    # a job made before an edit is not run on the edited shot (a farm chunk, a resume)
+    spec = prepare_render(str(proj), str(tmp_path / "late.mov"), frames=(0, 3))
+    spec.save()
+    assert main(["project", "key", str(proj), "--shot", "sh001", "--curve", "AU26", "--frame", "2",
+                 "--value", "3"]) == 0
+    with pytest.raises(FacsimileError, match="changed since this render job was made"):
+        run_render_job(spec)
+    assert not (tmp_path / "late.mov").exists()
+    # the CLI says so and offers --overwrite
+    assert main(["render", str(proj), "--out", str(out), "--frames", "0-3"]) != 0
+    assert main(["render", str(proj), "--out", str(out), "--frames", "0-3", "--overwrite"]) == 0
+
+
+def test_overwriting_a_sequence_removes_the_earlier_renders_other_frames(tmp_path):
+    """A shorter render over a longer one left the longer one's frames beside it (a compositor's
+    Read node picks them up); and a file the user put under the output name was replaced."""
+    from core.errors import MediaError
+
+    proj = _edited_project(tmp_path)
+    pattern = tmp_path / "exr" / "sh.####.exr"
+    pattern.parent.mkdir()
+    render_shot(str(proj), str(pattern), frames=(0, 4))
+    assert len(list(pattern.parent.glob("sh.*.exr"))) == 5
+    with pytest.raises(MediaError, match="5 frame"):
+        render_shot(str(proj), str(pattern), frames=(0, 1))
+    render_shot(str(proj), str(pattern), frames=(0, 1), overwrite=True)
+    assert sorted(p.name for p in pattern.parent.glob("sh.*.exr")) == ["sh.1001.exr", "sh.1002.exr"]
+    mine = tmp_path / "mine.mov"
+    mine.write_bytes(b"the user's own file")
+    with pytest.raises(MediaError, match="already exists"):
+        render_shot(str(proj), str(mine), frames=(0, 1))
+    assert mine.read_bytes() == b"the user's own file"

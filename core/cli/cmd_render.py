@@ -55,6 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--override-consent", metavar="REASON",
                    help="render a template that has no valid consent record; the reason is recorded")
     p.add_argument("--job-only", metavar="JOB_JSON", help="write the job description and stop (for a farm)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing output (a sequence: every frame of the pattern); default: refuse. "
+                        "An interrupted render of the same, unchanged shot resumes without it")
     p.set_defaults(func=_render)
 
 
@@ -77,6 +80,7 @@ def _render(args: argparse.Namespace) -> int:
                          colorspace=args.colorspace, compression=args.compression, pixel_type=args.pixel_type,
                          start_number=args.start_number, handles=args.handles, preset=args.preset,
                          engine=args.engine, address=args.address, chunk=args.chunk, job_only=args.job_only,
+                         overwrite=args.overwrite,
                          progress_bar=sys.stderr.isatty())
     print(result["output"])
     for line in result.get("notes", []):

@@ -37,6 +37,10 @@ class JobSpec:
     writer: dict = field(default_factory=dict)  # codec, colorspace, compression, start_number, attributes
     settings: dict = field(default_factory=dict)  # renderer settings
     max_retries: int = 2
+    # a fingerprint of what the pictures are made from beyond the arguments (a render: the shot's
+    # curves, analysis, settings and plate record): part of the id, so a job made after an edit
+    # is a new job, not a resume of the old one (whose frames show the old performance)
+    content: str = ""
 
     @classmethod
     def create(cls, kind: str, source: str, output: str, frames: tuple[int, int], **kw) -> JobSpec:
@@ -47,7 +51,8 @@ class JobSpec:
         if last < first:
             raise FacsimileError(f"empty frame range {first}-{last}")
         body = json.dumps({"kind": kind, "source": source, "output": output, "first": first, "last": last,
-                           **{k: kw.get(k) for k in ("shot", "writer", "settings", "chunk_size")}},
+                           **{k: kw.get(k) for k in ("shot", "writer", "settings", "chunk_size")},
+                           **({"content": kw["content"]} if kw.get("content") else {})},
                           sort_keys=True, default=str)
         job_id = hashlib.sha256(body.encode()).hexdigest()[:16]
         return cls(job_id=job_id, kind=kind, source=source, output=output, first=first, last=last, **kw)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import FacsimileError
+from core.errors import FacsimileError, MediaError
 from core.jobs.run import run_job
-from core.jobs.spec import JobSpec
+from core.jobs.spec import JobSpec, sequence_path
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +131,48 @@ def parting_notes(curves, first: int, last: int) -> list[str]:
     return notes
 
 
+def shot_fingerprint(project, shot, template: dict | None = None) -> str:
+    """sha256 (16 hex digits) of what a shot's render is made from besides the render's own
+    arguments: its curves (every layer, key and gain), analysis, range, settings and identity,
+    the plate's record (hash, colour space, pixel aspect), the AU model, and a swap's template.
+    A render job's id carries it (JobSpec.content): a render after an edit is a new job."""
+    import hashlib
+    import json
+
+    from core.facs.model import model_version
+
+    def plain(o):  # arrays in the curves' state come as bytes
+        return hashlib.sha256(o).hexdigest() if isinstance(o, bytes) else str(o)
+
+    plate = project.plate_of(shot)
+    blob = json.dumps({"shot": shot.state(), "plate": plate.to_dict(), "au_model": model_version(),
+                       "template": template}, sort_keys=True, default=plain)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _pattern_files(pattern: str) -> list[Path]:
+    """Files on disk that are frames of a sequence pattern (any number)."""
+    import re
+
+    p = Path(pattern)
+    m = re.search(r"#+|%0?\d*d", p.name)
+    if m is None or not p.parent.is_dir():
+        return []
+    head, tail = p.name[:m.start()], p.name[m.end():]
+    rx = re.compile(re.escape(head) + r"\d+" + re.escape(tail) + "$")
+    return sorted(f for f in p.parent.iterdir() if rx.match(f.name))
+
+
+def existing_output(spec: JobSpec) -> str:
+    """What of a job's output is already on disk ("" if nothing): the movie, or the frames of
+    the pattern (any number: frames an earlier, longer render left are part of what a reader of
+    the sequence sees)."""
+    if not spec.sequence:
+        return "a file" if Path(spec.output).exists() else ""
+    files = _pattern_files(spec.output)
+    return f"{len(files)} frame(s) of the sequence" if files else ""
+
+
 def run_render_job(spec: JobSpec, engine: str = "local", address: str | None = None, template: dict | None = None,
                    progress_bar: bool = False, progress: Callable[[int, int], None] | None = None,
                    cancel: Callable[[], bool] | None = None) -> dict:
@@ -145,7 +187,7 @@ def run_render_job(spec: JobSpec, engine: str = "local", address: str | None = N
     settings = dict(spec.settings)
     render_id = settings.pop("render_id", None)
     consent = settings.pop("consent", None)
-    ctx = ShotRenderContext(spec.source, spec.shot, settings)
+    ctx = ShotRenderContext(spec.source, spec.shot, settings, content=spec.content)
     try:
         if template is None and ctx.template is not None:
             template = ctx.template.summary()
@@ -183,6 +225,8 @@ def run_render_job(spec: JobSpec, engine: str = "local", address: str | None = N
         finally:
             if bar is not None:
                 bar.close()
+        for stale in spec.writer.get("replace", []):  # --overwrite: frames of the earlier render outside this one
+            Path(stale).unlink(missing_ok=True)
         frames = np.arange(spec.first, spec.last + 1)
         curves = {}
         confidence = None
@@ -275,7 +319,7 @@ def render_shot(project_path: str, out: str, *, shot: str | None = None, frames:
                 codec: str | None = None, colorspace: str | None = None, compression: str | None = None,
                 pixel_type: str | None = None, start_number: int = 1001, handles: int | None = None,
                 preset: str | None = None, engine: str = "local", address: str | None = None, chunk: int = 24,
-                job_only: str | None = None, progress_bar: bool = False,
+                job_only: str | None = None, progress_bar: bool = False, overwrite: bool = False,
                 progress: Callable[[int, int], None] | None = None, cancel: Callable[[], bool] | None = None) -> dict:
     """Render a shot of a project to `out` (.mov, a sequence pattern or a folder) as a resumable job.
 
@@ -285,7 +329,7 @@ def render_shot(project_path: str, out: str, *, shot: str | None = None, frames:
     spec = prepare_render(project_path, out, shot=shot, frames=frames, overrides=overrides, template=template,
                           override_consent=override_consent, codec=codec, colorspace=colorspace,
                           compression=compression, pixel_type=pixel_type, start_number=start_number,
-                          handles=handles, preset=preset, chunk=chunk)
+                          handles=handles, preset=preset, chunk=chunk, overwrite=overwrite)
     if job_only:
         spec.save()
         return {"output": str(spec.save(job_only)), "notes": []}
@@ -298,7 +342,7 @@ def prepare_render(project_path: str, out: str, *, shot: str | None = None,
                    template: str | None = None, override_consent: str | None = None, codec: str | None = None,
                    colorspace: str | None = None, compression: str | None = None, pixel_type: str | None = None,
                    start_number: int = 1001, handles: int | None = None, preset: str | None = None,
-                   chunk: int = 24) -> JobSpec:
+                   chunk: int = 24, overwrite: bool = False) -> JobSpec:
     """The resumable render job of a shot (core.jobs.JobSpec), checked and ready for run_render_job:
     what `facsimile render` and the studio's render queue both run.
 
@@ -307,7 +351,10 @@ def prepare_render(project_path: str, out: str, *, shot: str | None = None,
     range with `handles` frames before and after (default: the shot's own handles), clipped
     to the plate; the cut-in frame is always numbered `start_number + handles`.
 
-    Running it again with the same arguments resumes the same job (same render id). A swap
+    Running it again with the same arguments on the same shot resumes the same job (same render
+    id); after an edit of the shot (curves, analysis, settings, plate) it is a new job, and an
+    existing output (a movie, or any frame of the pattern) is refused unless `overwrite`: then it
+    is replaced, and a sequence's frames outside the new range are removed once it is done. A swap
     render needs a template with a valid consent record, or `override_consent` (a reason,
     recorded in the metadata). Raises FacsimileError on anything that would stop the render.
     """
@@ -400,13 +447,21 @@ def prepare_render(project_path: str, out: str, *, shot: str | None = None,
     if handle_info is not None:
         writer["handles"] = handle_info
     job_settings = rs.to_json()
+    content = shot_fingerprint(project, sh, tpl.summary() if rs.mode == "swap" else None)
     spec = JobSpec.create("render", str(Path(project_path).absolute()), target, (first, last), shot=sh.id,
-                          writer=writer, settings=job_settings, chunk_size=chunk)
+                          writer=writer, settings=job_settings, chunk_size=chunk, content=content)
     existing = spec.job_dir / "job.json"
     if existing.exists():
         spec = JobSpec.load(existing)  # resume: keep the render id of the interrupted run
         log.info("resuming render job %s", spec.job_id)
     else:
+        taken = existing_output(spec)
+        if taken and not overwrite:
+            raise MediaError(f"{spec.output} already exists ({taken}): pass --overwrite to replace it, or "
+                             "choose another name")
+        if taken and spec.sequence:  # the frames of the pattern this render does not write go once it succeeds
+            writer["replace"] = [str(p) for p in _pattern_files(spec.output)
+                                 if p not in {sequence_path(spec.output, spec.output_number(f)) for f in spec.frames}]
         render_id = new_render_id()
         spec.settings = {**job_settings, "render_id": render_id, "consent": consent}
         spec.writer = {**writer, "attributes": provenance_tags(render_id)}

@@ -27,7 +27,8 @@ COLOUR_WINDOW = 9
 class ShotRenderContext:
     """What rendering a shot needs, loaded once: project, plate reader, analysis, curves, renderer."""
 
-    def __init__(self, project_path: str | Path, shot_id: str | None, settings: dict | None = None) -> None:
+    def __init__(self, project_path: str | Path, shot_id: str | None, settings: dict | None = None,
+                 content: str = "") -> None:
         from core.media.reader import open_media
         from core.project import Project
         from core.project.plates import check_plate
@@ -38,6 +39,18 @@ class ShotRenderContext:
             raise FacsimileError(f"project {project_path} has no shots")
         self.shot = self.project.shot(shot_id) if shot_id else self.project.shots[0]
         plate = self.project.plate_of(self.shot)
+        if content:  # the job's fingerprint of the shot: an edit since it was made would mix two performances
+            from core.render.delivery import shot_fingerprint
+
+            template = None
+            if (settings or self.shot.render_settings or {}).get("mode") == "swap" and self.shot.identity:
+                from core.identity.library import Library
+
+                template = Library(self.project.library_path).get(self.shot.identity).summary()
+            if shot_fingerprint(self.project, self.shot, template) != content:
+                raise FacsimileError(f"shot {self.shot.name!r} changed since this render job was made (its curves, "
+                                     "analysis, settings or plate): its frames would not match the ones already "
+                                     "rendered; render it again (a new job)")
         self.reader = open_media(plate.path)
         check = check_plate(plate, self.reader, check_hash=False)
         if not check.fits:  # the plate was replaced since the job was made: its frames are not the analysed ones
@@ -207,7 +220,7 @@ class RenderProducer:
         settings = dict(spec.settings)
         self.render_id = settings.pop("render_id", None)
         settings.pop("consent", None)
-        self.ctx = ShotRenderContext(spec.source, spec.shot, settings)
+        self.ctx = ShotRenderContext(spec.source, spec.shot, settings, content=spec.content)
         self.width, self.height, self.fps, self.timecode = self.ctx.width, self.ctx.height, self.ctx.fps, self.ctx.timecode
         from core.render.colour import ColourSmoother
 
