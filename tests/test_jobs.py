@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -16,6 +17,7 @@ import numpy as np
 import OpenEXR
 import pytest
 
+from core.cli import main
 from core.errors import FacsimileError
 from core.jobs.record import JobRecord
 from core.jobs.run import chunk_movie_path, run_job
@@ -78,6 +80,24 @@ def test_prores_chunks_join_with_bit_identical_packets(plate, tmp_path):
     assert len(joined_packets) == 30
     assert joined_packets == chunk_packets
     assert len(frames) == 30
+    from core.media.reader import probe
+
+    assert probe(out).timecode == "01:00:00:00"  # the tmcd track of the joined movie (it was dropped)
+
+
+def test_a_joined_movie_keeps_a_drop_frame_timecode(tmp_path):
+    """A 29.97 plate at 00:00:59;25: the chunks' join had no tmcd track (the stream copied from a
+    template had no frame rate, which FFmpeg's mov muxer needs to write one)."""
+    from core.media.reader import probe
+    from tests.mediagen import make_video
+
+    plate = make_video(tmp_path / "df.mov", frames=12, fps=Fraction(30000, 1001), timecode="00:00:59;25")
+    out = tmp_path / "out.mov"
+    spec = JobSpec.create("convert", str(plate), str(out), (2, 11), chunk_size=4,
+                          writer={"codec": "prores422hq", "timecode": "00:00:59;27"})
+    run_job(spec)
+    info = probe(out)
+    assert info.timecode == "00:00:59;27" and info.frame_count == 10 and info.fps == Fraction(30000, 1001)
 
 
 def test_prores_chunks_are_removed_after_the_join_and_a_rerun_renders_nothing(plate, tmp_path, caplog):
@@ -255,3 +275,21 @@ def test_plate_export_keeps_a_linear_plate_linear_and_its_timecode(tmp_path):
         assert r.info.timecode == "01:00:00:01"
     with pytest.raises(FacsimileError, match="outside the plate"):
         prepare_convert(plate, tmp_path / "out" / "x.####.exr", (2, 9))
+
+
+@pytest.mark.parametrize(("fps", "tc"), [(Fraction(60000, 1001), "10:00:59;55"), (Fraction(50), "01:00:00:45")])
+def test_exr_timecode_above_30_fps(tmp_path, fps, tc):
+    """EXR export of a 59.94 or 50 fps plate failed ("Cannot set frame field in time code"): the
+    field holds 0-29; above 30 fps SMPTE 12M counts frame pairs with the field phase bit. The
+    reader reads it back the same way, frame by frame across a second boundary."""
+    from core.media.reader import probe
+    from tests.mediagen import make_video
+
+    plate = make_video(tmp_path / "hfr.mov", frames=8, fps=fps, timecode=tc)
+    assert main(["convert", str(plate), str(tmp_path / "o.####.exr")]) == 0
+    info = probe(tmp_path / "o.####.exr")
+    assert info.timecode == tc and info.fps == fps
+    with OpenEXR.File(str(tmp_path / "o.1002.exr")) as f:
+        t = f.header()["timeCode"]
+    second = int(tc[9:]) + 1
+    assert (2 * t.frame + int(t.fieldPhase)) == second

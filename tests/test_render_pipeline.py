@@ -202,3 +202,11 @@ def test_overwriting_a_sequence_removes_the_earlier_renders_other_frames(tmp_pat
     with pytest.raises(MediaError, match="already exists"):
         render_shot(str(proj), str(mine), frames=(0, 1))
     assert mine.read_bytes() == b"the user's own file"
+
+
+def test_an_image_name_without_a_frame_pattern_is_refused(astronaut_project, tmp_path):
+    """`--out shot.exr` wrote a QuickTime ProRes movie named .exr, which no compositor could read."""
+    for name in ("a.exr", "a.png", "a.tif"):
+        with pytest.raises(FacsimileError, match=r"frame-number pattern, e\.g\. a\.####"):
+            render_shot(str(astronaut_project), str(tmp_path / name), frames=(0, 0))
+        assert not (tmp_path / name).exists()

@@ -49,6 +49,9 @@ def concat_movies(chunks: Sequence[str | Path], output: str | Path, *, timecode:
                             ostream.codec_context.sample_aspect_ratio = sar
                         if timecode:
                             ostream.metadata["timecode"] = timecode
+                            # the mov muxer writes the tmcd track only for a stream with a frame rate,
+                            # which a stream copied from a template lacks: without it the timecode was dropped
+                            ostream.codec_context.framerate = istream.average_rate or istream.guessed_rate
                     elif istream.codec_context.name != ostream.codec_context.name:
                         raise MediaError(f"cannot join {chunk}: codec differs from the first chunk")
                     last_end = offset

@@ -56,7 +56,12 @@ def _exr_timecode(tc: str, fps: Fraction):
 
     m = tc.strip()
     t = OpenEXR.TimeCode()
-    t.hours, t.minutes, t.seconds, t.frame = int(m[0:2]), int(m[3:5]), int(m[6:8]), int(m[9:])
+    frame = int(m[9:])
+    if round(float(fps)) > 30:
+        # SMPTE 12M above 30 fps (50, 59.94, 60): the frame field counts frame pairs, and the field
+        # phase bit says which of the pair (the field holds 0-29; 50p frame 45 is 22 + phase)
+        frame, t.fieldPhase = frame // 2, bool(frame % 2)
+    t.hours, t.minutes, t.seconds, t.frame = int(m[0:2]), int(m[3:5]), int(m[6:8]), frame
     t.dropFrame = m[8] in ";."
     return t
 

@@ -1192,7 +1192,10 @@ class ImageSequenceReader(Reader):
             t = header["timeCode"]
             try:
                 sep = ";" if getattr(t, "dropFrame", False) else ":"
-                tc = f"{t.hours:02d}:{t.minutes:02d}:{t.seconds:02d}{sep}{t.frame:02d}"
+                frame = t.frame  # above 30 fps SMPTE 12M counts frame pairs, the field phase says which one
+                if round(float(rate)) > 30:
+                    frame = 2 * t.frame + int(bool(getattr(t, "fieldPhase", False)))
+                tc = f"{t.hours:02d}:{t.minutes:02d}:{t.seconds:02d}{sep}{frame:02d}"
             except AttributeError:
                 tc = str(t)
         rotation = _exif_rotation(first_path) if ext in (".jpg", ".jpeg") else 0

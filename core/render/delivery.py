@@ -311,6 +311,12 @@ def resolve_output(out: str, shot_name: str, fmt_ext: str | None, output: str) -
                                  + ("shot.mov" if fmt_ext == ".mov" else f"shot.####{fmt_ext}") + " or a folder")
         if fmt_ext != ".mov" and not is_sequence_pattern(out):
             raise FacsimileError(f"--out {out!r} needs a frame-number pattern, e.g. shot.####{fmt_ext}")
+    suffix = Path(out).suffix.lower()
+    if suffix in (".exr", ".png", ".tif", ".tiff") and not is_sequence_pattern(out):
+        # a render is a sequence of frames: without ####, 'shot.exr' became a QuickTime movie named .exr
+        stem = Path(out).name[: -len(suffix)]
+        raise FacsimileError(f"--out {out!r} names one {suffix} file, but a render writes one per frame: use a "
+                             f"frame-number pattern, e.g. {stem}.####{suffix}")
     return out
 
 
