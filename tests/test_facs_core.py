@@ -352,7 +352,7 @@ def test_read_openface_csv_and_cli(shared_media, tmp_path, capsys):
     data = json.loads(out.read_text())
     assert data["faces"]["0"]["AU01"][0] == pytest.approx(face["AU01"][0])
     capsys.readouterr()
-    assert main(["import-au", str(path), "--out", str(out), "--json"]) == 0
+    assert main(["import-au", str(path), "--out", str(out), "--json", "--overwrite"]) == 0
     assert json.loads(capsys.readouterr().out) == {"output": str(out),
                                                    "faces": [{"face_id": 0, "frames": 100, "success": 100}]}
     bad = tmp_path / "bad.csv"

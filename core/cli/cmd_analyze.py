@@ -43,7 +43,35 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="pixel aspect of an anamorphic plate whose file does not say (e.g. 2 for a 2x squeeze; "
                         "default: the file's tag). Faces are measured desqueezed; landmarks are written in the "
                         "desqueezed picture's pixels (x = plate x * P)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier analysis in the output folder (default: refuse)")
     p.set_defaults(func=_analyze)
+
+
+def _earlier_analysis(out: Path, overwrite: bool) -> list[Path]:
+    """The files of an earlier analysis in `out` (its analysis.npz, aus.json and CSV): refused
+    without --overwrite (a second input into the same folder left the first one's aus.json and
+    CSV beside the new analysis, mixed); with it, what is to be removed before writing."""
+    npz = out / "analysis.npz"
+    files = [p for p in (npz, out / "aus.json") if p.exists()]
+    if not files:
+        return []
+    if not overwrite:
+        raise MediaError(f"{out} holds an earlier analysis ({', '.join(p.name for p in files)}): pass --overwrite "
+                         "to replace it, or choose another folder")
+    try:
+        from core.analysis.types import ShotAnalysis
+
+        source = ShotAnalysis.load(npz).source if npz.exists() else ""
+    except Exception:  # noqa: BLE001 - a damaged earlier analysis is replaced all the same
+        source = ""
+    if source:
+        files.append(out / f"{_csv_stem(Path(source))}.csv")
+    return files
+
+
+def _csv_stem(src: Path) -> str:
+    return re.sub(r"[._-]*(#+|@+|%0?\d*d)$", "", src.stem) or "analysis"  # shot.####.exr -> shot
 
 
 def _pixel_aspect(text: str) -> float:
@@ -92,19 +120,32 @@ def _analyze_clip(analyzer, reader, src: Path, frames: tuple[int, int] | None, p
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from core.analysis.analyzer import Analyzer
-    from core.analysis.openface_csv import write_openface_csv
+    from core.media.reader import names_image_sequence
 
     src = Path(args.input)
-    if not src.exists() and "#" not in src.name and "%" not in src.name:
+    if not src.exists() and not names_image_sequence(src):
         raise MediaError(f"input not found: {src}")
     out = Path(args.out)
+    if args.max_faces < 1:
+        raise FacsimileError("--max-faces must be at least 1")
+    earlier = _earlier_analysis(out, args.overwrite) if out.is_dir() else []
+    created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise MediaError(f"cannot create output folder {out}: {exc}") from exc
-    if args.max_faces < 1:
-        raise FacsimileError("--max-faces must be at least 1")
+    try:
+        return _analyze_into(args, src, out, earlier)
+    except BaseException:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # a failed analysis leaves no empty folder behind
+        raise
+
+
+def _analyze_into(args: argparse.Namespace, src: Path, out: Path, earlier: list[Path]) -> int:
+    from core.analysis.analyzer import Analyzer
+    from core.analysis.openface_csv import write_openface_csv
+
     analyzer = Analyzer(max_faces=args.max_faces, detect_every=args.detect_every, refine=args.refine)
     from core.media.reader import open_media
 
@@ -127,6 +168,8 @@ def _analyze(args: argparse.Namespace) -> int:
                 if not lo <= args.neutral < hi:
                     raise FacsimileError(f"--neutral {args.neutral} is outside the analysed frames {lo}-{hi - 1}")
             analysis = _analyze_clip(analyzer, reader, src, frames, args.pixel_aspect)
+    for old in earlier:  # --overwrite: the earlier analysis goes as a whole
+        old.unlink(missing_ok=True)
     npz = out / "analysis.npz"
     analysis.save(npz)
     extra = None
@@ -153,8 +196,7 @@ def _analyze(args: argparse.Namespace) -> int:
         extra = {i: face.openface_columns() for i, face in enumerate(faces)}
         atomic_write_text(out / "aus.json", json.dumps({"source": str(src), "faces": [f.to_json() for f in faces]},
                                                        indent=1))
-    stem = re.sub(r"[._-]*(#+|@+|%0?\d*d)$", "", src.stem) or "analysis"  # shot.####.exr -> shot
-    csv = write_openface_csv(out / f"{stem}.csv", analysis, extra_columns=extra)
+    csv = write_openface_csv(out / f"{_csv_stem(src)}.csv", analysis, extra_columns=extra)
     if analysis.n_tracks == 0:
         print(f"facsimile: note: no face found in {src} ({analysis.n_frames} frame(s)); "
               f"wrote {npz} and {csv} with every frame marked success=0", file=sys.stderr)

@@ -17,18 +17,20 @@ def register(subparsers) -> None:
     p.add_argument("csv", type=Path, help="OpenFace CSV file")
     p.add_argument("-o", "--out", type=Path, default=None, help="curves JSON to write (default: FILE.curves.json)")
     p.add_argument("--json", action="store_true", help="print a summary (output, faces, frames) as JSON")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output (default: refuse)")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     from core.errors import FacsimileError
     from core.facs.openface import curves_to_json, read_openface_csv
-    from core.util.atomic import atomic_write_text
+    from core.util.atomic import atomic_write_text, refuse_existing
 
     if not args.csv.exists():
         raise FacsimileError(f"{args.csv} does not exist")
-    curves = read_openface_csv(args.csv)
     out = args.out or args.csv.with_suffix(".curves.json")
+    refuse_existing(out, args.overwrite, inputs=(args.csv,))
+    curves = read_openface_csv(args.csv)
     atomic_write_text(out, json.dumps(curves_to_json(curves), indent=1))
     summary = []
     for fid, face in curves["faces"].items():

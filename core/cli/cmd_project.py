@@ -111,6 +111,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     a = add("export-otio", "write the shot list as OpenTimelineIO (.otio, or .edl)", _export_otio, [common])
     a.add_argument("out", metavar="OUT", help="output .otio (or .edl) file")
+    a.add_argument("--overwrite", action="store_true", help="replace an existing OUT (default: refuse)")
 
     a = add("analyze", "analyse shots (faces, landmarks, pose) and extract their AU curves", _analyze, [edit])
     a.add_argument("--shot", action="append", default=[], metavar="S", help="shot id or name; repeat for more")
@@ -170,6 +171,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--track", type=int)
     a.add_argument("--frames", type=_range, metavar="A-B", help="plate frames (default: the analysed range)")
     a.add_argument("-o", "--out", help="curves.csv or curves.json (default: CSV on stdout)")
+    a.add_argument("--overwrite", action="store_true", help="replace an existing --out file (default: refuse)")
 
     a = add("recover", "list or restore the autosave or a backup", _recover, [common])
     a.add_argument("--use", nargs="+", metavar="WHAT", help="'autosave' or 'backup N' (1 = newest)")
@@ -343,10 +345,15 @@ def _export_otio(args: argparse.Namespace) -> int:
     from core.project import Project
     from core.project.editorial import export_otio
     from core.project.workflow import project_folder
+    from core.util.atomic import refuse_existing
 
     proj = Project.load(project_folder(args.path))
     if not proj.shots:
         raise ProjectError(f"{proj.path} has no shots to export")
+    if Path(args.out).suffix.lower() not in (".otio", ".edl"):
+        raise ProjectError(f"{args.out}: the shot list is written as .otio (OpenTimelineIO) or .edl (CMX 3600); "
+                           "give one of those")
+    refuse_existing(args.out, args.overwrite)
     out = export_otio(proj, args.out)
     _emit(args, {"out": str(out), "shots": len(proj.shots)}, [f"wrote {len(proj.shots)} shot(s) to {out}"])
     return 0
@@ -589,6 +596,9 @@ def _curves(args: argparse.Namespace) -> int:
     shot = _shot_of(proj, args.shot)
     table = curve_table(proj, shot, track=args.track, frames=args.frames)
     if args.out:
+        from core.util.atomic import refuse_existing
+
+        refuse_existing(args.out, args.overwrite)
         out = write_curves(table, args.out)
         info = {"out": str(out), "shot": shot.id, "track": table.track, "frames": int(table.frames.size),
                 "curves": table.names}

@@ -127,3 +127,20 @@ def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> None:
 def atomic_write_text(target: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> None:
     """Write `text` to `target` atomically."""
     atomic_write_bytes(target, text.encode(encoding))
+
+
+def refuse_existing(target: str | os.PathLike[str], overwrite: bool, inputs: tuple = ()) -> None:
+    """Raise before a command replaces what it should not: an existing file without `overwrite`
+    (the CLI's --overwrite), and never, even with it, one of the command's own inputs or a
+    project's document (project.json inside a NAME.facsimile folder, or beside its backups/)."""
+    from core.errors import MediaError
+
+    out = Path(target)
+    resolved = out.resolve()
+    for src in inputs:
+        if src is not None and Path(src).resolve() == resolved:
+            raise MediaError(f"{out} is this command's own input: choose another output name")
+    if out.name == "project.json" and (out.parent.suffix == ".facsimile" or (out.parent / "backups").is_dir()):
+        raise MediaError(f"{out} is a project's own document: choose another output name")
+    if out.exists() and not overwrite:
+        raise MediaError(f"{out} already exists: pass --overwrite to replace it, or choose another name")

@@ -1,0 +1,82 @@
+"""Commands that write a file do not replace what they should not: an existing file without
+--overwrite, their own input, a project's document, or an earlier analysis left half in place."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from core.cli import main
+from tests.mediagen import analysed_astronaut_project, make_astronaut_plate
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("proj")
+    proj = analysed_astronaut_project(folder, 4)
+    assert main(["project", "analyze", str(proj)]) == 0
+    return proj
+
+
+def test_export_otio_never_writes_over_the_project_or_an_existing_file(project, tmp_path):
+    """`project export-otio P P/project.json` replaced the project's document with a timeline (the
+    last edit was in no backup); any existing OUT was replaced silently, any extension taken."""
+    work = tmp_path / "w.facsimile"
+    shutil.copytree(project, work)
+    doc = (work / "project.json").read_bytes()
+    for overwrite in ([], ["--overwrite"]):
+        assert main(["project", "export-otio", str(work), str(work / "project.json"), *overwrite]) != 0
+    assert (work / "project.json").read_bytes() == doc
+    assert main(["project", "export-otio", str(work), str(tmp_path / "cut.txt")]) != 0
+    out = tmp_path / "cut.otio"
+    assert main(["project", "export-otio", str(work), str(out)]) == 0
+    first = out.read_bytes()
+    out.write_text("the editor's own timeline")
+    assert main(["project", "export-otio", str(work), str(out)]) != 0
+    assert out.read_text() == "the editor's own timeline"
+    assert main(["project", "export-otio", str(work), str(out), "--overwrite"]) == 0
+    assert out.read_bytes() == first
+
+
+def test_import_au_does_not_replace_its_input_or_an_existing_output(tmp_path):
+    """`import-au victim.csv -o victim.csv` turned the CSV into JSON; an existing -o was replaced."""
+    assert main(["analyze", str(make_astronaut_plate(tmp_path / "a.mp4", 3)), "-o", str(tmp_path / "an")]) == 0
+    csv = tmp_path / "an" / "a.csv"  # an OpenFace-style CSV of a real analysis
+    before = csv.read_bytes()
+    for overwrite in ([], ["--overwrite"]):
+        assert main(["import-au", str(csv), "-o", str(csv), *overwrite]) != 0
+    assert csv.read_bytes() == before
+    out = tmp_path / "c.json"
+    out.write_text("{}")
+    assert main(["import-au", str(csv), "-o", str(out)]) != 0 and out.read_text() == "{}"
+    assert main(["import-au", str(csv), "-o", str(out), "--overwrite"]) == 0
+    assert "faces" in json.loads(out.read_text())
+
+
+def test_project_curves_refuses_an_existing_file(project, tmp_path):
+    out = tmp_path / "c.csv"
+    assert main(["project", "curves", str(project), "--shot", "sh001", "-o", str(out)]) == 0
+    out.write_text("keep")
+    assert main(["project", "curves", str(project), "--shot", "sh001", "-o", str(out)]) != 0
+    assert out.read_text() == "keep"
+    assert main(["project", "curves", str(project), "--shot", "sh001", "-o", str(out), "--overwrite"]) == 0
+    assert out.read_text().startswith("frame")
+
+
+def test_analyze_into_a_folder_with_an_earlier_analysis(tmp_path):
+    """A second input analysed into the same folder left the first one's aus.json and CSV beside
+    the new analysis.npz; and a failed analysis left an empty folder behind."""
+    a = make_astronaut_plate(tmp_path / "a.mp4", 3)
+    b = make_astronaut_plate(tmp_path / "b.mp4", 3)
+    out = tmp_path / "an"
+    assert main(["analyze", str(a), "-o", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["a.csv", "analysis.npz", "aus.json"]
+    assert main(["analyze", str(b), "-o", str(out)]) != 0  # refused: the earlier analysis stays whole
+    assert sorted(p.name for p in out.iterdir()) == ["a.csv", "analysis.npz", "aus.json"]
+    assert main(["analyze", str(b), "-o", str(out), "--overwrite"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["analysis.npz", "aus.json", "b.csv"]
+    assert main(["analyze", str(tmp_path / "a.mp4"), "-o", str(tmp_path / "x"), "--frames", "50-60"]) != 0
+    assert not (tmp_path / "x").exists()
