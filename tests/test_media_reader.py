@@ -368,4 +368,4 @@ def test_names_with_pattern_characters_are_files_when_they_exist(tmp_path):
         # the sidecar is the file's own, not 'take.facsimile.json' shared by take#2, take#3, ...
         assert sidecar_path(path).name == path.stem + ".facsimile.json"
         assert report["sidecar"]["path"] == str(sidecar_path(path))
-    assert sidecar_path(tmp_path / "shot.@@@@.exr").name == "shot.facsimile.json"
+    assert sidecar_path(tmp_path / "shot.@@@@.exr").name == "shot.exr.facsimile.json"

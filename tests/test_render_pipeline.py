@@ -210,3 +210,14 @@ def test_an_image_name_without_a_frame_pattern_is_refused(astronaut_project, tmp
         with pytest.raises(FacsimileError, match=r"frame-number pattern, e\.g\. a\.####"):
             render_shot(str(astronaut_project), str(tmp_path / name), frames=(0, 0))
         assert not (tmp_path / name).exists()
+
+
+def test_a_movie_and_a_sequence_of_one_name_keep_their_own_sidecars(astronaut_project, tmp_path):
+    """The presets name a folder's outputs SHOT_comp.mov and SHOT_comp.####.exr: both wrote
+    SHOT_comp.facsimile.json, so the second render replaced the first one's record and the movie
+    then failed `verify` (its render id no longer matched)."""
+    mov = render_shot(str(astronaut_project), str(tmp_path) + "/", preset="prores4444-comp", frames=(0, 1))
+    seq = render_shot(str(astronaut_project), str(tmp_path) + "/", preset="exr-acescg-comp", frames=(0, 1))
+    assert mov["sidecar"] != seq["sidecar"] and Path(seq["sidecar"]).name.endswith(".exr.facsimile.json")
+    assert verify(mov["output"])["verified"] is True
+    assert verify(Path(seq["output"]).parent / Path(seq["output"]).name.replace("####", "1001"))["verified"] is True

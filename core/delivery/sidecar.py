@@ -62,24 +62,38 @@ _FRAME = re.compile(r"[._](\d+)\.[A-Za-z0-9]+$")
 
 
 def sidecar_path(output: str | Path) -> Path:
-    """`shot.mov` -> `shot.facsimile.json`; `shot.####.exr` -> `shot.facsimile.json`; one frame
-    of a sequence, `shot.1001.exr`, -> the sequence's `shot.facsimile.json` when that exists
-    (a compositor verifies the frame in hand, not the pattern)."""
+    """`shot.mov` -> `shot.facsimile.json`; `shot.####.exr` -> `shot.exr.facsimile.json` (a movie
+    and a sequence of the same name, as the presets make them, each keep their own); one frame of
+    a sequence, `shot.1001.exr`, -> the sequence's sidecar when that exists (a compositor verifies
+    the frame in hand, not the pattern), also the `shot.facsimile.json` of renders made before
+    sequences had their own when it names that sequence."""
     from core.media.reader import names_image_sequence
 
     output = Path(output)
     name = output.name
     m = _SEQ.search(name) if names_image_sequence(output) else None
     if m:
-        stem = name[: m.start()]
-    else:
-        stem = output.stem
-        f = _FRAME.search(name)
-        if f and not output.with_name(f"{stem}.facsimile.json").exists():
-            seq = output.with_name(f"{name[: f.start()]}.facsimile.json")
-            if seq.exists():
-                return seq
+        return output.with_name(f"{name[: m.start()]}{output.suffix.lower()}.facsimile.json")
+    stem = output.stem
+    f = _FRAME.search(name)
+    if f and not output.with_name(f"{stem}.facsimile.json").exists():
+        head = name[: f.start()]
+        seq = output.with_name(f"{head}{output.suffix.lower()}.facsimile.json")
+        if seq.exists():
+            return seq
+        legacy = output.with_name(f"{head}.facsimile.json")
+        if legacy.exists() and _names_a_sequence(legacy):
+            return legacy
     return output.with_name(f"{stem}.facsimile.json")
+
+
+def _names_a_sequence(sidecar: Path) -> bool:
+    """True when a sidecar records an image-sequence output (a pattern), not a movie."""
+    try:
+        out = str(json.loads(sidecar.read_text()).get("output", ""))
+    except (OSError, ValueError, AttributeError):
+        return False
+    return bool(_SEQ.search(Path(out).name))
 
 
 def curves_csv_path(output: str | Path) -> Path:
