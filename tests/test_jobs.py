@@ -293,3 +293,38 @@ def test_exr_timecode_above_30_fps(tmp_path, fps, tc):
         t = f.header()["timeCode"]
     second = int(tc[9:]) + 1
     assert (2 * t.frame + int(t.fieldPhase)) == second
+
+
+def test_job_status_and_finalize_know_a_finished_movie(plate, tmp_path, capsys):
+    """A finished movie job's chunks are joined and removed: `job status` said pending [0],
+    frames_done 0, complete false, and `job finalize` failed ("chunks [0] still have frames")."""
+    out = tmp_path / "out.mov"
+    spec = JobSpec.create("convert", str(plate), str(out), (0, 9), chunk_size=4, writer={"codec": "prores422hq"})
+    job = spec.save()
+    assert main(["job", "run", str(job), "--chunk", "1"]) == 0
+    capsys.readouterr()
+    assert main(["job", "status", str(job)]) == 0
+    part = json.loads(capsys.readouterr().out)
+    assert part["pending_chunks"] == [0, 2] and part["frames_done"] == 4 and part["complete"] is False
+    for bad in ("3", "-1"):  # chunks 0-2: 99 was an IndexError, -1 rendered the last chunk again
+        assert main(["job", "run", str(job), "--chunk", bad]) != 0
+    assert main(["job", "run", str(job)]) == 0
+    capsys.readouterr()
+    assert main(["job", "status", str(job)]) == 0
+    done = json.loads(capsys.readouterr().out)
+    assert done["pending_chunks"] == [] and done["frames_done"] == 10 and done["complete"] is True
+    mtime = out.stat().st_mtime_ns
+    assert main(["job", "finalize", str(job)]) == 0 and out.stat().st_mtime_ns == mtime
+
+
+@pytest.mark.parametrize(("field", "value", "says"), [
+    ("chunk_size", 0, "chunk_size"), ("chunk_size", "24", "chunk_size"), ("first", -5, "frames"),
+    ("last", 1, "frames"), ("kind", "", "kind"), ("foo", 1, "unknown field")])
+def test_a_damaged_job_file_says_what_is_wrong(plate, tmp_path, capsys, field, value, says):
+    spec = JobSpec.create("convert", str(plate), str(tmp_path / "o.####.exr"), (4, 9))
+    data = spec.to_json()
+    data[field] = value
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps(data))
+    assert main(["job", "status", str(job)]) != 0
+    assert says in capsys.readouterr().err

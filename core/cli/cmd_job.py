@@ -7,7 +7,7 @@ import json
 import sys
 
 from core.jobs.record import JobRecord
-from core.jobs.run import finalize, pending_chunks, run_chunk, run_job
+from core.jobs.run import completed, finalize, frames_done, pending_chunks, run_chunk, run_job
 from core.jobs.spec import JobSpec
 
 
@@ -48,8 +48,9 @@ def _status(args: argparse.Namespace) -> int:
     spec = JobSpec.load(args.job_file)
     record = JobRecord(spec.job_dir)
     left = pending_chunks(spec)
+    finished = completed(spec) if not spec.sequence else (
+        not left and any(e.get("type") == "complete" for e in record.entries()))
     print(json.dumps({"job_id": spec.job_id, "output": spec.output, "chunks": len(spec.chunks()),
-                      "pending_chunks": left, "frames_done": len(record.done_frames()),
-                      "complete": any(e.get("type") == "complete" for e in record.entries()) and not left},
-                     indent=2))
+                      "pending_chunks": left, "frames": len(spec.frames), "frames_done": frames_done(spec),
+                      "complete": finished}, indent=2))
     return 0

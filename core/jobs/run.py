@@ -144,9 +144,12 @@ def run_chunk(spec: JobSpec, index: int, progress: Progress | None = None, cance
     and its render state instead of reopening the plate and re-rendering the warm-up frames."""
     from core.media.writers import open_writer
 
+    chunks = spec.chunks()
+    if not 0 <= index < len(chunks):
+        raise FacsimileError(f"job {spec.job_id} has chunks 0-{len(chunks) - 1}; there is no chunk {index}")
     check_output_folder(spec)
     record = JobRecord(spec.job_dir)
-    chunk = spec.chunks()[index]
+    chunk = chunks[index]
     if spec.sequence:
         todo = missing_frames(spec, chunk, record)
     else:
@@ -192,7 +195,10 @@ def run_chunk(spec: JobSpec, index: int, progress: Progress | None = None, cance
 
 
 def pending_chunks(spec: JobSpec) -> list[int]:
-    """Indices of chunks with work left."""
+    """Indices of chunks with work left (none for a finished movie: its chunks were joined and
+    removed, and the movie is in place)."""
+    if not spec.sequence and completed(spec):
+        return []
     record = JobRecord(spec.job_dir)
     out = []
     for i, chunk in enumerate(spec.chunks()):
@@ -209,6 +215,8 @@ def finalize(spec: JobSpec, metadata: dict[str, str] | None = None, keep_chunks:
     delete the chunk movies unless keep_chunks)."""
     from core.jobs.remux import concat_movies
 
+    if completed(spec):  # a movie joined before and still in place: nothing to join again
+        return Path(spec.output)
     left = pending_chunks(spec)
     if left:
         raise FacsimileError(f"job {spec.job_id} is incomplete: chunks {left} still have frames to render")
@@ -230,6 +238,17 @@ def finalize(spec: JobSpec, metadata: dict[str, str] | None = None, keep_chunks:
 def _output_bytes(spec: JobSpec) -> int | None:
     out = Path(spec.output)
     return out.stat().st_size if not spec.sequence and out.exists() else None
+
+
+def frames_done(spec: JobSpec) -> int:
+    """How many of a job's frames are rendered: a sequence's recorded frames on disk, a movie's
+    frames in finished chunks (all of them once the movie is joined)."""
+    if spec.sequence:
+        return len(spec.frames) - sum(len(missing_frames(spec, c, JobRecord(spec.job_dir))) for c in spec.chunks())
+    if completed(spec):
+        return len(spec.frames)
+    left = set(pending_chunks(spec))
+    return sum(b - a + 1 for i, (a, b) in enumerate(spec.chunks()) if i not in left)
 
 
 def completed(spec: JobSpec) -> bool:

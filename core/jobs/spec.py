@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from core.errors import FacsimileError
@@ -88,10 +88,42 @@ class JobSpec:
 
     @classmethod
     def from_json(cls, data: dict) -> JobSpec:
-        try:
-            return cls(**data)
-        except TypeError as exc:
-            raise FacsimileError(f"job file is not a valid job description: {exc}") from exc
+        """A spec from its JSON, every field checked (a hand-edited or damaged job file says what
+        is wrong instead of rendering a nonsense range or failing deep inside a chunk)."""
+        if not isinstance(data, dict):
+            raise FacsimileError("job file is not a valid job description: not a JSON object")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        missing = sorted(k for k in ("job_id", "kind", "source", "output", "first", "last") if k not in data)
+        if unknown or missing:
+            raise FacsimileError("job file is not a valid job description: "
+                                 + "; ".join(([f"unknown field(s) {', '.join(unknown)}"] if unknown else [])
+                                             + ([f"missing {', '.join(missing)}"] if missing else [])))
+        spec = cls(**data)
+        spec.validate()
+        return spec
+
+    def validate(self) -> None:
+        """Raise FacsimileError naming the first field that cannot be right."""
+        def bad(what: str) -> FacsimileError:
+            return FacsimileError(f"job file is not a valid job description: {what}")
+
+        def whole(v) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool)
+
+        for name in ("job_id", "kind", "source", "output"):  # the kind's producer is found when it runs
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise bad(f"{name} must be a non-empty string")
+        if not whole(self.first) or not whole(self.last) or self.first < 0 or self.last < self.first:
+            raise bad(f"frames {self.first!r}-{self.last!r} (whole plate frame numbers, first <= last)")
+        if not whole(self.chunk_size) or self.chunk_size < 1:
+            raise bad(f"chunk_size {self.chunk_size!r} (a whole number of frames, at least 1)")
+        if not whole(self.max_retries) or self.max_retries < 0:
+            raise bad(f"max_retries {self.max_retries!r}")
+        if not isinstance(self.writer, dict) or not isinstance(self.settings, dict):
+            raise bad("writer and settings must be JSON objects")
+        if self.kind == "render" and not self.shot:
+            raise bad("a render job names its shot")
 
     def save(self, path: str | Path | None = None) -> Path:
         """Write job.json (atomically) into the job folder, or to `path`."""
