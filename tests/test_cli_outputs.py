@@ -80,3 +80,39 @@ def test_analyze_into_a_folder_with_an_earlier_analysis(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["analysis.npz", "aus.json", "b.csv"]
     assert main(["analyze", str(tmp_path / "a.mp4"), "-o", str(tmp_path / "x"), "--frames", "50-60"]) != 0
     assert not (tmp_path / "x").exists()
+
+
+def test_bad_values_are_refused_with_a_message_not_a_traceback(project, tmp_path, capsys):
+    """Probed on the CLI: each of these was an 'internal error' (a Python exception) or was taken
+    and then quietly changed (a key of 99 reported as set, then clamped to 5; a mistyped model id
+    rendered without its stage and exit 0; curves of frames the plate has not got written as nan)."""
+    cases = [
+        (["project", "create", ""], "no project folder name"),
+        (["project", "trim", str(project), "--shot", "sh001", "--range", "1-2", "--handles", "-1"], "handles"),
+        (["project", "key", str(project), "--shot", "sh001", "--curve", "AU12", "--frame", "1", "--value", "99"],
+         "outside the AU scale"),
+        (["project", "curves", str(project), "--shot", "sh001", "--frames", "2-200"], "outside plate"),
+        (["render", str(project), "--out", str(tmp_path / "r.mov"), "--restore", "gpen_bfr_51"], "unknown model"),
+        (["render", str(project), "--out", str(tmp_path / "r.mov"), "--occlusion", "bogus"], "unknown model"),
+    ]
+    for argv, says in cases:
+        capsys.readouterr()
+        code = main(argv)
+        err = capsys.readouterr().err
+        assert code not in (0, 2) and says in err and "internal error" not in err, (argv, code, err)
+    assert not (tmp_path / "r.mov").exists()
+
+
+def test_a_damaged_project_value_is_named(project, tmp_path, capsys):
+    """A negative frame_in passed the check and failed later in OTIO ('value cannot be negative'),
+    and a NaN pixel aspect was taken and printed as nan (and as invalid JSON by --json)."""
+    for edit, says in (((lambda d: d["shots"][0].update(frame_in=-10)), "frame_in"),
+                       ((lambda d: d["plates"][0].update(pixel_aspect=float("nan"))), "pixel_aspect")):
+        work = tmp_path / f"w{len(says)}.facsimile"
+        shutil.copytree(project, work)
+        doc = json.loads((work / "project.json").read_text())
+        edit(doc)
+        (work / "project.json").write_text(json.dumps(doc))
+        capsys.readouterr()
+        assert main(["project", "info", str(work)]) == 4
+        assert says in capsys.readouterr().err

@@ -7,6 +7,7 @@ fixed in one go.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -59,8 +60,16 @@ class _V:
         return True
 
     def num(self, v: Any, p: str) -> bool:
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            self.bad(p, "a number", v)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            self.bad(p, "a (finite) number", v)  # json reads NaN and Infinity; they are no values here
+            return False
+        return True
+
+    def num_in(self, v: Any, p: str, lo: float, hi: float) -> bool:
+        if not self.num(v, p):
+            return False
+        if not lo <= v <= hi:
+            self.problems.append(f"{p}: must be between {lo:g} and {hi:g}, got {v}")
             return False
         return True
 
@@ -226,7 +235,7 @@ def validate(doc: Any) -> list[str]:
         v.field(pl, "vfr", p, v.bool_)
         v.field(pl, "hash", p, v.str_)
         v.field(pl, "relative_path", p, v.opt_str, optional=True)
-        v.field(pl, "pixel_aspect", p, v.num, optional=True)
+        v.field(pl, "pixel_aspect", p, lambda x, q: v.num_in(x, q, 0.1, 10.0), optional=True)
         v.field(pl, "colorspace", p, v.opt_str, optional=True)
     shot_ids: set[str] = set()
     shots = v.field(doc, "shots", "", v.list_)
@@ -243,7 +252,7 @@ def validate(doc: Any) -> list[str]:
         pid = v.field(sh, "plate_id", p, v.str_)
         if pid is not None and plates is not None and pid not in plate_ids:
             v.problems.append(f"{p}.plate_id: no plate with id {pid!r}")
-        fi = v.field(sh, "frame_in", p, v.int_)
+        fi = v.field(sh, "frame_in", p, lambda x, q: v.int_(x, q, 0))
         fo = v.field(sh, "frame_out", p, v.int_)
         if fi is not None and fo is not None and fo < fi:
             v.problems.append(f"{p}.frame_out: {fo} is before frame_in {fi}")

@@ -186,6 +186,8 @@ def create_project(path: str | Path, name: str | None = None, plates: Sequence[s
     anamorphic plates); None keeps each file's tag. `colorspace` likewise (camera log plates: an
     OCIO name). Nothing is written when a plate cannot be read."""
     p = Path(path)
+    if not str(path).strip() or not p.name:
+        raise ProjectError(f"{str(path)!r} is no project folder name: give one, e.g. show.facsimile")
     if p.suffix != PROJECT_SUFFIX and p.is_dir() and not (p / DOC_NAME).exists() and name:
         p = p / f"{_safe_name(name)}{PROJECT_SUFFIX}"  # an existing folder + a name: create inside it
     proj = Project.create(p, name)
@@ -487,6 +489,8 @@ def trim_shot(project: Project, shot: Shot, first: int, last: int, handles: int 
     plate = project.plate_of(shot)
     if not 0 <= first <= last < plate.frame_count:
         raise ProjectError(f"range {first}-{last} is not within plate {plate.id} (frames 0-{plate.frame_count - 1})")
+    if handles is not None and handles < 0:
+        raise ProjectError(f"handles must be 0 or more (got {handles})")
     _push(stack, SetShotRange(project, shot.id, first, last, handles=handles))
     return shot
 
@@ -722,6 +726,9 @@ def set_key(shot: Shot, curve: str, frame: int, value: float, layer: str = DEFAU
         raise ProjectError(f"interpolation must be one of {', '.join(i.value for i in Interp)}, got {interp!r}") from exc
     if not math.isfinite(float(value)):
         raise ProjectError(f"key value must be a finite number, got {value}")
+    if is_au(name) and abs(float(value)) > 5.0:  # an AU is 0..5 (an additive layer's key may take some away)
+        raise ProjectError(f"{name} key {value} is outside the AU scale: 0..5 (FACS A-E), -5..5 on an additive "
+                           "layer")
     a, b = shot.range_with_handles
     if not a <= int(frame) <= b:
         raise ProjectError(f"frame {frame} is outside shot {shot.name} ({a}-{b} with handles)")
@@ -942,6 +949,9 @@ def curve_table(project: Project, shot: Shot, track: int | None = None,
     lo, hi = frames if frames is not None else cs.frame_range
     if hi < lo:
         raise ProjectError(f"frame range {lo}-{hi} is empty")
+    n = project.plate_of(shot).frame_count
+    if n and (lo < 0 or hi >= n):  # frames the plate has not got (70-200 of 78 wrote 123 rows of nan)
+        raise ProjectError(f"frames {lo}-{hi} are outside plate {shot.plate_id} (frames 0-{n - 1})")
     fr = np.arange(int(lo), int(hi) + 1)
     fps = project.plate_of(shot).fps
     ts = fr / float(fps)

@@ -389,6 +389,11 @@ def prepare_render(project_path: str, out: str, *, shot: str | None = None,
     sh = find_shot(project, shot)
     plate = project.plate_of(sh)
     rs = RenderSettings.from_json({**(sh.render_settings or {}), **overrides})
+    from core.runtime.registry import get_manifest
+
+    for model_id in (rs.restore, rs.occlusion):
+        if model_id not in ("off", "auto", "", None):
+            get_manifest(model_id)  # a mistyped id is refused here (it rendered without the stage, exit 0)
     out = resolve_output(out, sh.name, pre.extension if pre else None, rs.output)
     fmt = output_format(out)
     consent = None
