@@ -120,3 +120,27 @@ def test_truncated_prores_faststart_falls_back_to_reading_what_exists(tmp_path):
         assert 10 < n < 30 and not r._intra_indexed
         assert any("end" in note for note in r.info.notes)
         assert which_frame(r.read_rgb8(n - 1).astype(np.uint8), [n - 2, n - 1, n]) == n - 1
+
+
+def test_one_damaged_frame_mid_gop_does_not_cut_the_clip(tmp_path):
+    """Bytes damaged in the middle of a one-GOP clip (the others decode): the open-time tail check
+    took the one frame it could not decode for the start of a damaged tail and dropped every frame
+    after it ("48 damaged frame(s) at the end"): 30 of 78 frames, exit 0. Now the clip keeps its
+    frames; the damaged one says so when read, the ones after it read as themselves."""
+    import av
+
+    path = make_video(tmp_path / "long_gop.mp4", frames=40, gop=100, bframes=0, options={"sc_threshold": "0"})
+    with av.open(str(path)) as c:
+        packets = [(p.pos, p.size) for p in c.demux(c.streams.video[0]) if p.size]
+    pos, size = packets[20]
+    data = bytearray(path.read_bytes())
+    data[pos:pos + 4] = b"\xff\xff\xff\xff"  # its NAL length: the decoder refuses the packet
+    path.write_bytes(bytes(data))
+    with open_media(path) as r:
+        assert r.info.frame_count == 40
+        assert which_frame(r.read_rgb8(19), range(40)) == 19
+        assert which_frame(r.read_rgb8(39), range(40)) in (38, 39)  # its place; its picture drifts by one
+        try:
+            r.read_rgb8(20)
+        except MediaError as exc:
+            assert "frame 20" in str(exc) and "damaged" in str(exc)

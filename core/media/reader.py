@@ -492,6 +492,7 @@ class VideoReader(Reader):
             key_pts = [pts[0]] if pts else []
             key_dts = {pts[0]: pts[0]} if pts else {}
         listed = int(st.frames or 0)
+        self._cut_off = bool(self._demux_error) or listed > self._packets_read  # the file ends before its index
         if not self._counting and (corrupt or self._demux_error or listed > self._packets_read):
             # damaged file: frame-threaded decoding loses a varying number of pictures around bad
             # packets, so decode with slice threads only and the same pictures come out every time
@@ -737,7 +738,11 @@ class VideoReader(Reader):
         if missing and (missing[0] > k or (intra and missing[0] == k > 0)):
             # only drop a damaged *tail*; holes in the middle are reported when read
             keep = missing[0]
-            if all(m >= keep for m in missing):
+            # a tail is damaged where the file is cut off (B-frames may still put out a later picture)
+            # or its last frame is lost; one damaged frame mid-GOP in a whole file (the rest decode,
+            # the last one too) dropped all that followed it as a "damaged tail"
+            cut = getattr(self, "_cut_off", False) or missing[-1] == n - 1
+            if cut and all(m >= keep for m in missing):
                 self._dropped_tail = n - keep
                 log.warning("%s: %d damaged frame(s) at the end are not counted", self._path, self._dropped_tail)
                 self._pts = self._pts[:keep]
