@@ -116,3 +116,22 @@ def test_a_damaged_project_value_is_named(project, tmp_path, capsys):
         capsys.readouterr()
         assert main(["project", "info", str(work)]) == 4
         assert says in capsys.readouterr().err
+
+
+def test_a_no_face_analysis_csv_reads_back_with_import_au(tmp_path):
+    """With no face found the CSV had no AU columns (365 columns against 421), so import-au
+    refused it as "not an OpenFace CSV". It now has them, 0 with success 0, as OpenFace writes."""
+    import numpy as np
+
+    from tests.mediagen import make_video
+
+    clip = make_video(tmp_path / "noface.mp4", frames=4)  # counter frames: no face
+    assert main(["analyze", str(clip), "-o", str(tmp_path / "an")]) == 0
+    with_face = tmp_path / "face"
+    assert main(["analyze", str(make_astronaut_plate(tmp_path / "a.mp4", 2)), "-o", str(with_face)]) == 0
+    head = (tmp_path / "an" / "noface.csv").read_text().splitlines()[0]
+    assert head == (with_face / "a.csv").read_text().splitlines()[0]
+    assert main(["import-au", str(tmp_path / "an" / "noface.csv"), "-o", str(tmp_path / "c.json")]) == 0
+    face = json.loads((tmp_path / "c.json").read_text())["faces"]["0"]
+    assert face["success"] == [False] * 4 and all(v is None for v in face["AU12"])
+    assert np.isnan(np.array(face["AU12"], float)).all()

@@ -4,7 +4,9 @@ filters, interchange (JSON, OpenFace columns, OpenFace CSV import, import-au CLI
 from __future__ import annotations
 
 import json
+import re
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -512,3 +514,32 @@ def test_a_noisy_face_needs_a_larger_movement_to_read_as_an_au():
     print(f"resting frames, summed AUs: {summed_before:.2f} as if quiet -> {summed_now:.2f}")
     assert summed_now < 0.5 * summed_before, (summed_now, summed_before)
     assert np.nanmean(face.raw[45:55, face.names.index("AU12")]) > 1.5  # the smile (3) still reads
+
+
+def test_a_damaged_openface_csv_names_its_line(tmp_path):
+    """import-au took every one of these without a word: text and inf became null, AU -7 and 99
+    were kept, frame 3.5 became 3 (a duplicate), -5 was taken, a duplicated row made 103 frames,
+    and a header-only file exit 0 with no faces. Reversed rows are put in frame order."""
+    from core.facs.openface import read_openface_csv
+
+    head = "frame, face_id, timestamp, confidence, success, AU01_r, AU12_r, AU45_c\n"
+    rows = [f"{f}, 0, {f / 25:.3f}, 0.98, 1, 0.5, {f / 10:.2f}, 0" for f in range(1, 11)]
+
+    def write(lines: list[str]) -> Path:
+        p = tmp_path / "of.csv"
+        p.write_text(head + "\n".join(lines) + "\n")
+        return p
+
+    for lines, says in ((rows[:3] + ["4, 0, 0.16, 0.98, 1, abc, 0.4, 0"], "line 5, column AU01_r: 'abc'"),
+                        (rows[:3] + ["4, 0, 0.16, 0.98, 1, inf, 0.4, 0"], "'inf' is not a number"),
+                        (rows[:3] + ["4, 0, 0.16, 0.98, 1, 99, 0.4, 0"], "line 5, column AU01_r: 99 is outside"),
+                        (rows[:3] + ["3.5, 0, 0.16, 0.98, 1, 1, 0.4, 0"], "frame '3.5'"),
+                        (["-5, 0, 0.16, 0.98, 1, 1, 0.4, 0"], "frame '-5'"),
+                        (rows[:3] + rows[2:3], "frame 3 of face 0 appears twice"), ([], "no rows")):
+        with pytest.raises(FacsimileError, match=re.escape(says)):
+            read_openface_csv(write(lines))
+    face = read_openface_csv(write(rows[::-1] + ["11, 0, 0.44, 0.98, 1, -0.2, 5.3, 0", "12, 0, 0.48, 0, 0, nan, , 0"]))["faces"][0]
+    assert face["frame"].tolist() == list(range(1, 13))
+    assert face["AU12"][:10].tolist() == pytest.approx([f / 10 for f in range(1, 11)])
+    assert face["AU01"][10] == 0.0 and face["AU12"][10] == 5.0  # overshoot clipped
+    assert np.isnan(face["AU12"][11])  # an empty cell is missing

@@ -196,6 +196,12 @@ def _analyze_into(args: argparse.Namespace, src: Path, out: Path, earlier: list[
         extra = {i: face.openface_columns() for i, face in enumerate(faces)}
         atomic_write_text(out / "aus.json", json.dumps({"source": str(src), "faces": [f.to_json() for f in faces]},
                                                        indent=1))
+    if extra is None and extract_shot is not None:  # no face: the AU columns all the same (0, success 0)
+        import numpy as np
+
+        from core.facs.extract import openface_au_columns
+
+        extra = {0: {name: np.zeros(analysis.n_frames, np.float32) for name in openface_au_columns()}}
     csv = write_openface_csv(out / f"{_csv_stem(src)}.csv", analysis, extra_columns=extra)
     if analysis.n_tracks == 0:
         print(f"facsimile: note: no face found in {src} ({analysis.n_frames} frame(s)); "
@@ -206,5 +212,5 @@ def _analyze_into(args: argparse.Namespace, src: Path, out: Path, earlier: list[
                  analysis.n_frames, present)
     print(json.dumps({"analysis": str(npz), "csv": str(csv), "frames": analysis.n_frames,
                       "faces": analysis.n_tracks,
-                      "aus": str(out / "aus.json") if extra is not None else None}))
+                      "aus": str(out / "aus.json") if analysis.n_tracks and extra is not None else None}))
     return 0

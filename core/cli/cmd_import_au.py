@@ -35,8 +35,9 @@ def _run(args: argparse.Namespace) -> int:
     summary = []
     for fid, face in curves["faces"].items():
         n = len(face.get("frame", []))
-        ok = int(face["success"].sum()) if "success" in face else n
-        log.info("face %d: %d frames (%d with success), AU curves written to %s", fid, n, ok, out)
+        ok = int(face["success"].sum()) if "success" in face else None  # the file does not say
+        log.info("face %d: %d frames (%s with success), AU curves written to %s", fid, n,
+                 "no column for those" if ok is None else ok, out)
         summary.append({"face_id": int(fid), "frames": n, "success": ok})
     print(json.dumps({"output": str(out), "faces": summary}, indent=2) if args.json else out)
     return 0

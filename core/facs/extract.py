@@ -92,6 +92,15 @@ def solve_frame(landmarks: np.ndarray, calibration: dict) -> tuple[np.ndarray, f
     return fit_curves(coef, aligned, neutral_gap(neutral, canonical)), fit_confidence(rms)
 
 
+def openface_au_columns() -> list[str]:
+    """The AU columns of an OpenFace-style CSV, in order: AUxx_r, AUxx_c, then the side columns
+    (AUxxL_r, AUxxR_r) of one-sided AUs. A CSV with no face found still has them (all 0, success
+    0, as OpenFace writes failed frames), so every analysis CSV reads back with import-au."""
+    cat = catalogue()
+    return ([f"{a.code}_r" for a in cat] + [f"{a.code}_c" for a in cat]
+            + [f"{a.code}{s}_r" for a in cat if a.sided for s in "LR"])
+
+
 @dataclass
 class FaceAUs:
     """AU curves of one face track over a shot.
@@ -130,17 +139,14 @@ class FaceAUs:
         """OpenFace 2.x AU columns: AUxx_r (filtered intensity), AUxx_c (1 from intensity 1), then
         AUxxL_r / AUxxR_r side columns for one-sided AUs. NaN where no face."""
         out: dict[str, np.ndarray] = {}
-        cat = catalogue()
-        for a in cat:
-            out[f"{a.code}_r"] = self.curve(a.code).astype(np.float32)
-        for a in cat:
-            v = self.curve(a.code)
-            c = np.where(np.isfinite(v), (v >= PRESENCE_THRESHOLD).astype(np.float32), np.nan)
-            out[f"{a.code}_c"] = c.astype(np.float32)
-        for a in cat:
-            if a.sided:
-                out[f"{a.code}L_r"] = self.curve(a.code + "L").astype(np.float32)
-                out[f"{a.code}R_r"] = self.curve(a.code + "R").astype(np.float32)
+        for name in openface_au_columns():
+            code, kind = name[:-2], name[-1]
+            if kind == "c":
+                v = self.curve(code)
+                out[name] = np.where(np.isfinite(v), (v >= PRESENCE_THRESHOLD).astype(np.float32), np.nan
+                                     ).astype(np.float32)
+            else:
+                out[name] = self.curve(code).astype(np.float32)
         return out
 
     def to_json(self) -> dict:
