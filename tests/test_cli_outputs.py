@@ -135,3 +135,21 @@ def test_a_no_face_analysis_csv_reads_back_with_import_au(tmp_path):
     face = json.loads((tmp_path / "c.json").read_text())["faces"]["0"]
     assert face["success"] == [False] * 4 and all(v is None for v in face["AU12"])
     assert np.isnan(np.array(face["AU12"], float)).all()
+
+
+def test_a_damaged_project_points_to_the_recover_command(project, tmp_path, capsys):
+    """The message named a Python call (`Project.load(path, document=...)`); a byte-order mark,
+    which Windows editors add, was refused with Python's "decode using utf-8-sig"."""
+    work = tmp_path / "d.facsimile"
+    shutil.copytree(project, work)
+    assert main(["project", "gain", str(work), "--shot", "sh001", "--au", "12", "--gain", "1.2"]) == 0  # a backup
+    doc = (work / "project.json").read_bytes()
+    (work / "project.json").write_bytes(b"\xef\xbb\xbf" + doc)
+    assert main(["project", "info", str(work)]) == 0
+    (work / "project.json").write_bytes(doc[: len(doc) // 2])
+    capsys.readouterr()
+    assert main(["project", "info", str(work)]) == 4
+    err = capsys.readouterr().err
+    assert f"facsimile project recover {work} --use backup 1" in err and "Project.load" not in err
+    assert main(["project", "recover", str(work), "--use", "backup", "1"]) == 0
+    assert main(["project", "info", str(work)]) == 0

@@ -259,7 +259,7 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 
 def _read_json(path: Path) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (a Windows editor's) is no damage
     except UnicodeDecodeError as exc:
         raise ProjectError(f"{path} is damaged (not UTF-8 text)") from exc
     except OSError as exc:
@@ -617,7 +617,9 @@ def _offer(path: Path) -> str:
     cands = recovery_candidates(path)
     if not cands:
         return ""
-    return f"\nnewest recovery option: {cands[0].describe()} (open it with Project.load(path, document=...))"
+    use = "autosave" if cands[0].kind == "autosave" else "backup 1"  # backups come newest first
+    return (f"\nnewest recovery option: {cands[0].describe()}: restore it with `facsimile project recover "
+            f"{path} --use {use}` (the damaged file is kept)")
 
 
 class Autosaver:
