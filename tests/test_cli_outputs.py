@@ -153,3 +153,17 @@ def test_a_damaged_project_points_to_the_recover_command(project, tmp_path, caps
     assert f"facsimile project recover {work} --use backup 1" in err and "Project.load" not in err
     assert main(["project", "recover", str(work), "--use", "backup", "1"]) == 0
     assert main(["project", "info", str(work)]) == 0
+
+
+def test_a_preset_file_takes_au_keys_as_the_docs_write_them(project, tmp_path, capsys):
+    """docs/api.md writes au_gain keys as 12, "12" or "AU12"; a preset file with "AU12" was refused
+    ("expected an AU number"), and a side key got no hint of how to gain one side."""
+    work = tmp_path / "p.facsimile"
+    shutil.copytree(project, work)
+    preset = tmp_path / "calm.json"
+    preset.write_text(json.dumps({"enable_smooth": True, "au_gain": {"AU12": 0.5, "4": 1.2}}))
+    assert main(["project", "preset", str(work), str(preset), "--shot", "sh001"]) == 0
+    preset.write_text(json.dumps({"au_gain": {"12L": 0.5}}))
+    capsys.readouterr()
+    assert main(["project", "preset", str(work), str(preset), "--shot", "sh001"]) != 0
+    assert "project gain --au 12L" in capsys.readouterr().err

@@ -153,7 +153,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="delete the gain keys (on --frame only, else all: the static gain applies again)")
 
     a = add("preset", "apply a micro-expression preset JSON (gains, smoothing)", _preset, [edit])
-    a.add_argument("preset", metavar="FILE.json")
+    a.add_argument("preset", metavar="FILE.json",
+                   help='{"enable_smooth": true, "au_gain": {"AU12": 0.8, "4": 1.2}}: gains 0..2 per AU (12, "12" '
+                        'or "AU12"; 43 is the blink curve AU45)')
     a.add_argument("--shot", required=True, metavar="S")
     a.add_argument("--track", type=int)
 

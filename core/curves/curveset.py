@@ -553,8 +553,9 @@ def _layer_from_parts(d: Mapping, arrays: Mapping[str, np.ndarray]) -> Layer:
 
 # ---------------------------------------------------------------------- presets on disk
 def validate_preset(preset: Mapping) -> dict:
-    """Check a micro-expression preset; AU keys may be ints or digit strings (JSON). Raises
-    ValueError naming every problem."""
+    """Check a micro-expression preset ({"enable_smooth": bool, "au_gain": {AU: gain 0..2}}); AU
+    keys may be ints, digit strings (JSON) or "AU12" as the API takes them. Raises ValueError
+    naming every problem."""
     problems: list[str] = []
     out: dict = {}
     if not isinstance(preset, Mapping):
@@ -573,11 +574,14 @@ def validate_preset(preset: Mapping) -> dict:
         gains = {}
     out_g: dict[int, float] = {}
     for k, g in gains.items():
-        try:
-            au = int(k)
-        except (TypeError, ValueError):
-            problems.append(f"au_gain[{k!r}]: expected an AU number")
+        m = re.fullmatch(r"(?:au)?0*(\d+)", str(k).strip(), flags=re.IGNORECASE)
+        if m is None or isinstance(k, bool):
+            side = re.fullmatch(r"(?:au)?0*(\d+)[lr]", str(k).strip(), flags=re.IGNORECASE)
+            problems.append(f"au_gain[{k!r}]: " + ("a preset gains both sides of an AU; one side's gain is set "
+                                                   "with `facsimile project gain --au " + str(k).upper() + "`"
+                                                   if side else "expected an AU number, e.g. 12 or \"AU12\""))
             continue
+        au = int(m.group(1))
         if isinstance(g, bool) or not isinstance(g, int | float):
             problems.append(f"au_gain[{k!r}]: expected a number, got {g!r}")
         elif not GAIN_MIN <= float(g) <= GAIN_MAX:
