@@ -16,7 +16,7 @@ class MediaError(FacsimileError):
 
 
 class ProjectError(FacsimileError):
-    """A project file is missing, damaged or from a newer schema."""
+    """A project file is missing, damaged or from a newer schema, or an edit asks for what the project has not got (a shot, frame, value or plate that fits)."""
 
     exit_code = 4
 

@@ -167,3 +167,16 @@ def test_a_preset_file_takes_au_keys_as_the_docs_write_them(project, tmp_path, c
     capsys.readouterr()
     assert main(["project", "preset", str(work), str(preset), "--shot", "sh001"]) != 0
     assert "project gain --au 12L" in capsys.readouterr().err
+
+
+def test_rendering_a_shot_without_a_face_exits_6(tmp_path, capsys):
+    """The docs' exit code for "no usable face where one is needed" is 6; render said 1."""
+    from tests.mediagen import make_video
+
+    clip = make_video(tmp_path / "noface.mp4", frames=3)
+    proj = tmp_path / "n.facsimile"
+    assert main(["project", "create", str(proj), "--plate", str(clip)]) == 0
+    assert main(["project", "analyze", str(proj)]) == 0
+    capsys.readouterr()
+    assert main(["render", str(proj), "--out", str(tmp_path / "r.mov")]) == 6
+    assert "no face" in capsys.readouterr().err

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import FacsimileError
+from core.errors import FacsimileError, NoFaceError
 from core.jobs.run import register_producer
 from core.jobs.spec import JobSpec
 
@@ -65,8 +65,10 @@ class ShotRenderContext:
         self.analysis = analysis
         track_ids = [int(t) for t in analysis.track_ids]
         if self.settings.track not in track_ids:
+            if not track_ids:  # no face anywhere in the shot: exit code 6, as the docs say
+                raise NoFaceError(f"shot {self.shot.name!r}: no face was found in its analysis; nothing to render")
             raise FacsimileError(f"shot {self.shot.name!r} has no face track {self.settings.track} "
-                                 f"(tracks: {track_ids or 'none'})")
+                                 f"(tracks: {track_ids})")
         self.track_index = track_ids.index(self.settings.track)
         self.frame_to_t = {int(f): t for t, f in enumerate(analysis.frame_indices)}
         self.curves = self.shot.curves.get(self.settings.track)
