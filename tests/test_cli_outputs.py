@@ -180,3 +180,14 @@ def test_rendering_a_shot_without_a_face_exits_6(tmp_path, capsys):
     capsys.readouterr()
     assert main(["render", str(proj), "--out", str(tmp_path / "r.mov")]) == 6
     assert "no face" in capsys.readouterr().err
+
+
+def test_a_mistyped_library_folder_is_named(project, tmp_path, capsys):
+    """`library --library nonexistent list` said no templates and exit 0, as did a file given as
+    the library; `project assign --library` found no template there."""
+    for argv in (["library", "--library", str(tmp_path / "nope"), "list"],
+                 ["project", "assign", str(project), "--shot", "sh001", "--template", "x", "--library",
+                  str(tmp_path / "nope")]):
+        capsys.readouterr()
+        assert main(argv) not in (0, 2)
+        assert "nope" in capsys.readouterr().err

@@ -10,10 +10,19 @@ from pathlib import Path
 from core.errors import FacsimileError
 
 
-def _library(args: argparse.Namespace):
+def _library(args: argparse.Namespace, create: bool = False):
+    """The library of --library (else the user's). A folder named by hand must be a library
+    folder: a mistyped one listed "no templates" with exit 0 (`add` creates a new one)."""
+    from core.errors import FacsimileError
     from core.identity import Library
 
     folder = getattr(args, "library", None) or getattr(args, "library_dir", None)
+    if folder:
+        p = Path(folder)
+        if p.exists() and not p.is_dir():
+            raise FacsimileError(f"--library {folder}: a file, not a library folder")
+        if not p.exists() and not create:
+            raise FacsimileError(f"--library {folder}: no such folder (`facsimile library add` creates a library)")
     return Library(Path(folder) if folder else None)
 
 
@@ -42,7 +51,7 @@ def _cmd_add(args: argparse.Namespace) -> int:
     if args.from_plate:
         plate = (args.from_plate, parse_frame_range(args.frames) if args.frames else (0, 10 ** 9))
     consent = _consent_from(args)
-    t = _library(args).add(args.name, args.images, consent=consent, from_plate=plate, face_index=args.face)
+    t = _library(args, create=True).add(args.name, args.images, consent=consent, from_plate=plate, face_index=args.face)
     warnings = [w for s in t.meta["quality"]["sources"] for w in s.get("warnings", [])]
     if args.json:
         print(json.dumps({"id": t.id, "name": t.name, "path": str(t.path), "sources": len(t.meta["sources"]),

@@ -332,6 +332,8 @@ def curves_edited(cs: CurveSet) -> bool:
 def _library(project: Project, library: str | Path | None = None) -> Any:
     from core.identity.library import Library
 
+    if library and not Path(library).is_dir():  # a mistyped --library found "no template" there
+        raise ProjectError(f"library {library}: no such folder")
     return Library(library or project.library_path or None)
 
 
