@@ -125,8 +125,9 @@ def test_cli_analyze_clip_frame_range(shared_media, tmp_path, capsys):
     assert raw.meta["landmark_refinement"] == "none"
     np.testing.assert_allclose(raw.landmarks[0], a.landmarks[0], atol=1e-3)
     assert np.abs(raw.landmarks[1:, :, :468, :2] - a.landmarks[1:, :, :468, :2]).max() > 0.5  # pixels
-    assert main(["analyze", str(clip), "--out", str(tmp_path), "--frames", "70-99"]) == 3  # past the end
+    assert main(["analyze", str(clip), "--out", str(tmp_path / "late"), "--frames", "70-99"]) == 3  # past the end
     assert "outside" in capsys.readouterr().err
+    assert not (tmp_path / "late").exists()  # a failed analysis leaves no empty folder
 
 
 def test_close_up_face_found_by_the_short_range_fallback(shared_media, analyzer):
