@@ -221,3 +221,24 @@ def test_a_movie_and_a_sequence_of_one_name_keep_their_own_sidecars(astronaut_pr
     assert mov["sidecar"] != seq["sidecar"] and Path(seq["sidecar"]).name.endswith(".exr.facsimile.json")
     assert verify(mov["output"])["verified"] is True
     assert verify(Path(seq["output"]).parent / Path(seq["output"]).name.replace("####", "1001"))["verified"] is True
+
+
+def test_verify_a_sequence_with_frames_of_another_render(tmp_path):
+    """`verify` sampled three frames: a sequence whose other frames came from an earlier render
+    (a shorter render written over a longer one) passed. It now reads every frame's render id."""
+    import shutil
+
+    proj = _edited_project(tmp_path)
+    pattern = tmp_path / "s" / "s.####.exr"
+    pattern.parent.mkdir()
+    render_shot(str(proj), str(pattern), frames=(0, 4))
+    assert verify(pattern)["verified"] is True and verify(pattern)["sequence"]["render_ids"] == 1
+    keep = tmp_path / "keep"
+    shutil.copytree(pattern.parent, keep)  # the first render, as someone kept it
+    assert main(["project", "key", str(proj), "--shot", "sh001", "--curve", "AU26", "--frame", "2",
+                 "--value", "0"]) == 0
+    render_shot(str(proj), str(pattern), frames=(0, 1), overwrite=True)
+    for f in ("s.1003.exr", "s.1004.exr", "s.1005.exr"):  # put the old tail back by hand
+        shutil.copy(keep / f, pattern.parent / f)
+    report = verify(pattern)
+    assert report["verified"] is False and report["sequence"]["frames_of_other_renders"] == "1003-1005"

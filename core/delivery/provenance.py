@@ -7,11 +7,13 @@ synthetic media with its render id; the pixels carry the same id in an invisible
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 
 from core import __version__
+from core.curves.curveset import frame_ranges
 from core.delivery import watermark
 from core.delivery.sidecar import read_sidecar, sidecar_path
 from core.errors import MediaError
@@ -68,7 +70,7 @@ def _exr_tags(path: Path) -> dict[str, str]:
     from core.media.reader import open_media
 
     with open_media(path) as reader:
-        first = getattr(reader, "frame_path", None)
+        first = getattr(reader, "file_of", None)
         file = Path(first(0)) if callable(first) else path
     if not file.exists():
         files = sorted(path.parent.glob(path.name.split("#")[0].split("%")[0] + "*.exr"))
@@ -79,6 +81,31 @@ def _exr_tags(path: Path) -> dict[str, str]:
         header = f.header()
     return {k: v.decode() if isinstance(v, bytes) else str(v) for k, v in header.items()
             if k.startswith("facsimile") or k == "comment"}
+
+
+def _sequence_render_ids(path: Path) -> dict[str, list[int]] | None:
+    """For an EXR sequence pattern: each frame file's render id (header only, cheap) -> the frame
+    numbers that carry it. A sequence whose frames came from two renders (a shorter render over
+    a longer one) is no one render's output, which three sampled frames did not show."""
+    import OpenEXR
+
+    from core.media.reader import names_image_sequence, open_media
+
+    if path.suffix.lower() != ".exr" or not names_image_sequence(path):
+        return None
+    out: dict[str, list[int]] = {}
+    with open_media(path) as reader:
+        frame_path = getattr(reader, "file_of", None)
+        if not callable(frame_path):
+            return None
+        for i in range(len(reader)):
+            file = Path(frame_path(i))
+            with OpenEXR.File(str(file), header_only=True) as f:
+                value = f.header().get(TAG_RENDER_ID)
+            rid = value.decode() if isinstance(value, bytes) else str(value) if value is not None else ""
+            number = int(re.findall(r"\d+", file.name)[-1]) if re.findall(r"\d+", file.name) else i
+            out.setdefault(rid, []).append(number)
+    return out
 
 
 def verify(path: str | Path) -> dict:
@@ -110,6 +137,13 @@ def verify(path: str | Path) -> dict:
             "matches_render_id": (sidecar or {}).get("render_id") == render_id if sidecar and render_id else None,
         },
     }
+    ids = _sequence_render_ids(path)
+    mixed = False
+    if ids is not None:
+        others = sorted(n for rid, numbers in ids.items() if rid != render_id for n in numbers)
+        mixed = bool(others)
+        report["sequence"] = {"frames": sum(len(v) for v in ids.values()), "render_ids": len(ids),
+                              "frames_of_other_renders": frame_ranges(others) if others else ""}
     report["verified"] = bool(report["synthetic_tag"] and report["watermark"]["present"] and sidecar is not None
-                              and report["sidecar"]["matches_render_id"])
+                              and report["sidecar"]["matches_render_id"] and not mixed)
     return report
