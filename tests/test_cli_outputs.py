@@ -191,3 +191,16 @@ def test_a_mistyped_library_folder_is_named(project, tmp_path, capsys):
         capsys.readouterr()
         assert main(argv) not in (0, 2)
         assert "nope" in capsys.readouterr().err
+
+
+def test_prores_422_of_an_odd_width_plate_is_refused_before_rendering(tmp_path, capsys):
+    """It failed in every chunk, each saying "run again to resume", which could only fail again."""
+    from tests.mediagen import make_video
+
+    clip = make_video(tmp_path / "odd.mp4", frames=2, width=321, height=240, pix_fmt="yuv444p")
+    proj = tmp_path / "o.facsimile"
+    assert main(["project", "create", str(proj), "--plate", str(clip)]) == 0
+    assert main(["project", "analyze", str(proj)]) == 0
+    capsys.readouterr()
+    assert main(["render", str(proj), "--out", str(tmp_path / "r.mov"), "--codec", "prores422hq"]) == 3
+    assert "even width" in capsys.readouterr().err and not (tmp_path / ".facsimile-jobs").exists()

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from core.errors import FacsimileError, UserCancelled
+from core.errors import FacsimileError, MediaError, UserCancelled
 from core.jobs.record import JobRecord
 from core.jobs.spec import JobSpec, sequence_path
 
@@ -131,7 +131,7 @@ def check_output_folder(spec: JobSpec) -> None:
     unmounted network share would then fill the local disk under its mount point)."""
     folder = Path(spec.output).parent
     if not folder.is_dir():
-        raise FacsimileError(f"the output folder {folder} does not exist (moved, deleted or unmounted?); "
+        raise MediaError(f"the output folder {folder} does not exist (moved, deleted or unmounted?); "
                              "create it or choose another output")
 
 

@@ -425,6 +425,10 @@ def prepare_render(project_path: str, out: str, *, shot: str | None = None,
                         handle_info["tail"], h)
     if plate.frame_count and (first < 0 or last >= plate.frame_count):
         raise FacsimileError(f"frames {first}-{last} are outside the plate (frames 0-{plate.frame_count - 1})")
+    if fmt == "prores" and codec == "prores422hq" and plate.width % 2:
+        # said now, not by every chunk with "run again to resume", which could only fail the same way
+        raise MediaError(f"ProRes 422 needs an even width; plate {plate.id} is {plate.width} pixels wide: use "
+                         "ProRes 4444 (--codec prores4444) or an EXR sequence")
     target = str(Path(out).absolute())
     tc = plate.timecode_for_frame(first) if plate.timecode else None
     writer = {"codec": codec, "start_number": int(start_number) + number_offset, "timecode": tc}
