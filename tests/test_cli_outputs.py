@@ -105,9 +105,11 @@ def test_bad_values_are_refused_with_a_message_not_a_traceback(project, tmp_path
 
 def test_a_damaged_project_value_is_named(project, tmp_path, capsys):
     """A negative frame_in passed the check and failed later in OTIO ('value cannot be negative'),
-    and a NaN pixel aspect was taken and printed as nan (and as invalid JSON by --json)."""
+    a NaN pixel aspect was taken and printed as nan (and as invalid JSON by --json), and another
+    program's JSON (app "otherapp") opened as a project."""
     for edit, says in (((lambda d: d["shots"][0].update(frame_in=-10)), "frame_in"),
-                       ((lambda d: d["plates"][0].update(pixel_aspect=float("nan"))), "pixel_aspect")):
+                       ((lambda d: d["plates"][0].update(pixel_aspect=float("nan"))), "pixel_aspect"),
+                       ((lambda d: d.update(app="otherapp")), "otherapp")):
         work = tmp_path / f"w{len(says)}.facsimile"
         shutil.copytree(project, work)
         doc = json.loads((work / "project.json").read_text())

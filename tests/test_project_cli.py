@@ -172,6 +172,11 @@ def test_shots_by_cut_detection(tmp_path: Path, capsys: pytest.CaptureFixture) -
     folder = wf.create_project(tmp_path / "cuts", plates=[path], whole_plate_shot=False).path
     res = run_json(capsys, "shots", str(folder), "--detect-cuts", "--handles", "2")
     assert [(s["frame_in"], s["frame_out"]) for s in res["shots"]] == [(0, 29), (30, 49)]
+    # run again: the scenes are shots already (it added two more of each); nonsense settings refused
+    res = run_json(capsys, "shots", str(folder), "--detect-cuts", "--handles", "2")
+    assert res["shots"] == [] and len(Project.load(folder).shots) == 2
+    for bad in (["--threshold", "-1"], ["--min-scene-len", "0"]):
+        assert main(["project", "shots", str(folder), "--detect-cuts", *bad]) == 4
 
 
 # ---------------------------------------------------------------------- analysis

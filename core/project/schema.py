@@ -211,6 +211,9 @@ def validate(doc: Any) -> list[str]:
     if not isinstance(doc, dict):
         return [f"the document: expected an object, got {_tname(doc)}"]
     v.field(doc, "schema", "", lambda x, q: v.int_(x, q, 1))
+    app = doc.get("app", APP)  # optional (early documents lack it); another program's JSON is not a project
+    if app != APP:
+        v.problems.append(f"app: this document was written by {app!r}, not {APP}: it is not a Facsimile project")
     v.field(doc, "name", "", v.str_)
     v.field(doc, "saved_at", "", v.num)
     v.field(doc, "library_path", "", v.opt_str, optional=True)

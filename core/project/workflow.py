@@ -470,14 +470,26 @@ def add_shots_from_cut_list(project: Project, path: str | Path, plate_id: str | 
 def add_shots_from_cut_detection(project: Project, plate_id: str | None, threshold: float = 27.0,
                                  min_scene_len: int = 15, handles: int = 0,
                                  stack: UndoStack | None = None) -> list[Shot]:
-    """One shot per scene PySceneDetect finds in the plate (editorial.shots_from_cut_detection)."""
+    """One shot per scene PySceneDetect finds in the plate (editorial.shots_from_cut_detection).
+    A scene a shot of the plate already covers exactly (a detection run again) adds nothing."""
     from core.project.editorial import shots_from_cut_detection
 
+    if not threshold > 0:
+        raise ProjectError(f"the cut detection threshold must be above 0 (got {threshold}; default 27)")
+    if min_scene_len < 1:
+        raise ProjectError(f"the shortest scene must be at least 1 frame (got {min_scene_len})")
     plate = _check_plate(project, plate_id)
     if plate_missing(plate):
         raise MediaError(f"cannot detect cuts: plate {plate.id} file missing: {plate.path}")
+    had = {(s.frame_in, s.frame_out) for s in project.shots if s.plate_id == plate.id}
     added = shots_from_cut_detection(project, plate.id, threshold=threshold, min_scene_len=min_scene_len,
                                      handles=handles)
+    again = [s for s in added if (s.frame_in, s.frame_out) in had]
+    for s in again:
+        project.shots.remove(s)
+    if again:
+        log.info("%d scene(s) of plate %s are shots already: not added again", len(again), plate.id)
+    added = [s for s in added if s not in again]
     _push_added(project, added, "Detect cuts", stack)
     return added
 
