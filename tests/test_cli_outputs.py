@@ -110,7 +110,7 @@ def test_a_damaged_project_value_is_named(project, tmp_path, capsys):
     for edit, says in (((lambda d: d["shots"][0].update(frame_in=-10)), "frame_in"),
                        ((lambda d: d["plates"][0].update(pixel_aspect=float("nan"))), "pixel_aspect"),
                        ((lambda d: d.update(app="otherapp")), "otherapp")):
-        work = tmp_path / f"w{len(says)}.facsimile"
+        work = tmp_path / f"w_{says}.facsimile"
         shutil.copytree(project, work)
         doc = json.loads((work / "project.json").read_text())
         edit(doc)
