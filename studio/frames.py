@@ -74,6 +74,12 @@ class FrameCache:
         self._display_cs: tuple[str | None, str | None] | None = None
 
     @property
+    def known_display_colorspace(self) -> str | None:
+        """display_colorspace once a frame has been read (never opens the plate: for the UI thread)."""
+        return self._display_cs[1] if self._display_cs is not None and self._display_cs[0] == self.colorspace \
+            else None
+
+    @property
     def display_colorspace(self) -> str | None:
         """The colour space frames are shown from (core.media.colour.display_colorspace): the
         user's `colorspace`, else the file's own tags; None where to_rgb8 reads them right."""

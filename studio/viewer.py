@@ -154,6 +154,7 @@ class Viewer(QWidget):
         one.setToolTip("One plate pixel per screen pixel")
         one.clicked.connect(self.one_to_one)
         self.info = QLabel("no plate")
+        self._info_text, self._info_cs = "", None  # the plate's line, and the colour space it names
         self.info.setObjectName("dim")
 
         bar = QHBoxLayout()
@@ -191,8 +192,10 @@ class Viewer(QWidget):
             return
         info = frames.info
         par = self.pixel_aspect
-        self.info.setText(f"{info.width}x{info.height}  {float(info.fps):.3f} fps"
-                          + (f"  pixel aspect {par:.4g} (shown desqueezed)" if par != 1.0 else ""))
+        self._info_text = (f"{info.width}x{info.height}  {float(info.fps):.3f} fps"
+                           + (f"  pixel aspect {par:.4g} (shown desqueezed)" if par != 1.0 else ""))
+        self._info_cs = None
+        self.info.setText(self._info_text)
         self.wipe_line.setValue(info.width * par / 2)
 
     @property
@@ -327,6 +330,12 @@ class Viewer(QWidget):
         self._shown_seq = seq
         self._a, self._b = plate, b
         self.notice.setText(note)
+        cs = getattr(self.frames, "known_display_colorspace", None)
+        if cs != getattr(self, "_info_cs", None):  # known once a frame was read: an HDR or log plate says so
+            from core.media.colour import display_note
+
+            self._info_cs = cs
+            self.info.setText(self._info_text + (f"  {display_note(cs)}" if cs else ""))
         self.current_frame = index
         self.shown_path = "preview" if fast else "full"
         self._compose()

@@ -261,7 +261,12 @@ def test_an_hdr_plate_is_tone_mapped_for_the_viewer_and_the_face_tools(tmp_path:
     # each consumer reads the tag itself: the studio's frame cache and the analyser
     from studio.frames import open_reader
 
-    np.testing.assert_array_equal(FrameCache(open_reader(plate)).get(0), shown)
+    cache = FrameCache(open_reader(plate))
+    assert cache.known_display_colorspace is None  # not known before a frame is read (the UI thread asks this)
+    np.testing.assert_array_equal(cache.get(0), shown)
+    from core.media.colour import display_note
+
+    assert display_note(cache.known_display_colorspace) == "Rec.2100-PQ shown tone mapped to SDR (ACES)"
     hdr = Analyzer(max_faces=1).analyze(str(plate))
     ref = Analyzer(max_faces=1).analyze([sdr, sdr])
     assert hdr.present[:, 0].all()

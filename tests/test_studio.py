@@ -645,10 +645,12 @@ def test_a_log_plate_is_shown_through_its_colour_space(qtbot, tmp_path):
         assert s.project.plates[plate.id].colorspace == "ARRI LogC3 (EI800)" and s.dirty
         w.viewer.show_frame(0)
         assert np.abs(shown() - ref).mean() < 2.0
+        assert "ARRI LogC3 (EI800) shown as sRGB" in w.viewer.info.text()  # the viewer says how it shows it
         w.undo()
         assert s.project.plates[plate.id].colorspace is None
         w.viewer.show_frame(0)
         assert np.abs(shown() - ref).mean() > 20
+        assert "shown as sRGB" not in w.viewer.info.text()
         assert len(s._readers) == 1  # the other reading's decoded frames are not kept
 
 

@@ -444,6 +444,16 @@ def display_colorspace(info, override: str | None = None) -> str | None:
     return cs if needs_display_transform(cs, kind) else None
 
 
+def display_note(colorspace: str | None) -> str:
+    """What the viewer says of a plate shown through display_rgb8 ("" when it is shown as it is)."""
+    if not colorspace:
+        return ""
+    cs = resolve_colorspace(colorspace)
+    if cs in HDR_SDR_VIEWS:
+        return f"{cs.removesuffix(' - Display')} shown tone mapped to SDR (ACES)"
+    return f"{cs} shown as sRGB"
+
+
 def display_rgb8(frame: np.ndarray, colorspace: str | None) -> np.ndarray:
     """A plate frame as 8-bit sRGB for eyes and face networks: through OpenColorIO from the
     plate's colour space when it is not what to_rgb8 assumes (a log plate looks flat, and the
