@@ -206,3 +206,21 @@ def test_prores_422_of_an_odd_width_plate_is_refused_before_rendering(tmp_path, 
     capsys.readouterr()
     assert main(["render", str(proj), "--out", str(tmp_path / "r.mov"), "--codec", "prores422hq"]) == 3
     assert "even width" in capsys.readouterr().err and not (tmp_path / ".facsimile-jobs").exists()
+
+
+def test_a_past_consent_date_is_said_and_a_folder_is_no_image(tmp_path, caplog, capsys):
+    """`library consent --until 2001-01-01` was taken without a word (every render would refuse the
+    template later); compare-faces given a folder said "image not found"."""
+    import cv2
+    import skimage.data
+
+    still = tmp_path / "a.png"
+    cv2.imwrite(str(still), cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR))
+    lib = tmp_path / "lib"
+    with caplog.at_level("WARNING", logger="facsimile"):
+        assert main(["library", "--library", str(lib), "add", "A", str(still), "--consent-by", "A",
+                     "--consent-use", "test", "--consent-until", "2001-01-01"]) == 0
+    assert "has passed" in caplog.text
+    capsys.readouterr()
+    assert main(["compare-faces", str(tmp_path), str(still)]) != 0
+    assert "is a folder" in capsys.readouterr().err

@@ -49,6 +49,8 @@ def load_image(path) -> np.ndarray:
     import cv2
 
     p = Path(path)
+    if p.is_dir():
+        raise MediaError(f"{p} is a folder: give an image file")
     if not p.is_file():
         raise MediaError(f"image not found: {p}")
     data = np.fromfile(str(p), dtype=np.uint8)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
 from core.errors import FacsimileError
+
+log = logging.getLogger("facsimile")
 
 
 def _library(args: argparse.Namespace, create: bool = False):
@@ -37,7 +40,11 @@ def _consent_from(args: argparse.Namespace, prefix: str = "consent_"):
     if not by or not use:
         flag = "--consent-" if prefix else "--"
         raise FacsimileError(f"a consent record needs both who consented ({flag}by) and for what use ({flag}use)")
-    return Consent(consented_by=by, use=use, until=until, recorded_by=getattr(args, f"{prefix}recorded_by") or "")
+    consent = Consent(consented_by=by, use=use, until=until, recorded_by=getattr(args, f"{prefix}recorded_by") or "")
+    if consent.expired():  # kept (a record of what was agreed), but a typo here would stop every render later
+        log.warning("the consent recorded ends on %s, which has passed: renders refuse this template until a "
+                    "current consent is recorded", consent.until)
+    return consent
 
 
 def _cmd_add(args: argparse.Namespace) -> int:
