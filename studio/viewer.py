@@ -331,7 +331,7 @@ class Viewer(QWidget):
         self._a, self._b = plate, b
         self.notice.setText(note)
         cs = getattr(self.frames, "known_display_colorspace", None)
-        if cs != getattr(self, "_info_cs", None):  # known once a frame was read: an HDR or log plate says so
+        if cs != self._info_cs:  # known once a frame was read: an HDR or log plate says so
             from core.media.colour import display_note
 
             self._info_cs = cs

@@ -7,7 +7,6 @@ synthetic media with its render id; the pixels carry the same id in an invisible
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -44,12 +43,17 @@ def _opaque_mask(img: np.ndarray) -> np.ndarray | None:
     return None if opaque.all() else opaque
 
 
-def _sample_frames(path: Path) -> tuple[dict[str, str], list[tuple[np.ndarray, np.ndarray | None]]]:
-    """Container tags and a few decoded frames (first, middle, last) of a movie or sequence,
-    each as (8-bit RGB, opaque mask or None)."""
-    from core.media.reader import open_media, to_rgb8
+def _sample_frames(path: Path) -> tuple[dict[str, str], list[tuple[np.ndarray, np.ndarray | None]],
+                                        dict[str, list[int]] | None]:
+    """Container tags, a few decoded frames (first, middle, last) of a movie or sequence, each as
+    (8-bit RGB, opaque mask or None), and for an EXR sequence pattern each frame file's render id
+    -> the frame numbers that carry it (headers only, cheap: a sequence whose frames came from two
+    renders, a shorter render over a longer one, is no one render's output, which the sampled
+    frames did not show)."""
+    from core.media.reader import names_image_sequence, open_media, to_rgb8
 
     tags: dict[str, str] = {}
+    ids: dict[str, list[int]] | None = None
     with open_media(path) as reader:
         info = reader.info
         tags.update({str(k): str(v) for k, v in (info.metadata or {}).items()})
@@ -59,53 +63,27 @@ def _sample_frames(path: Path) -> tuple[dict[str, str], list[tuple[np.ndarray, n
         for i in picks:
             img = reader.read(i)
             frames.append((to_rgb8(img), _opaque_mask(img)))
-    if path.suffix.lower() == ".exr":  # a file or a pattern of EXR files
-        tags.update(_exr_tags(path))
-    return tags, frames
+        if path.suffix.lower() == ".exr":  # a file, or a pattern of EXR files: their headers
+            pattern = names_image_sequence(path)
+            files = [(reader.frame_number(i), Path(reader.file_of(i))) for i in range(n)] if pattern else [(0, path)]
+            headers = [(number, _exr_header(f)) for number, f in files]
+            tags.update({k: _text(v) for k, v in headers[0][1].items() if k.startswith("facsimile") or k == "comment"})
+            if pattern:
+                ids = {}
+                for number, header in headers:
+                    ids.setdefault(_text(header.get(TAG_RENDER_ID, "")), []).append(number)
+    return tags, frames, ids
 
 
-def _exr_tags(path: Path) -> dict[str, str]:
+def _exr_header(file: Path) -> dict:
     import OpenEXR
 
-    from core.media.reader import open_media
-
-    with open_media(path) as reader:
-        first = getattr(reader, "file_of", None)
-        file = Path(first(0)) if callable(first) else path
-    if not file.exists():
-        files = sorted(path.parent.glob(path.name.split("#")[0].split("%")[0] + "*.exr"))
-        if not files:
-            return {}
-        file = files[0]
     with OpenEXR.File(str(file), header_only=True) as f:
-        header = f.header()
-    return {k: v.decode() if isinstance(v, bytes) else str(v) for k, v in header.items()
-            if k.startswith("facsimile") or k == "comment"}
+        return dict(f.header())
 
 
-def _sequence_render_ids(path: Path) -> dict[str, list[int]] | None:
-    """For an EXR sequence pattern: each frame file's render id (header only, cheap) -> the frame
-    numbers that carry it. A sequence whose frames came from two renders (a shorter render over
-    a longer one) is no one render's output, which three sampled frames did not show."""
-    import OpenEXR
-
-    from core.media.reader import names_image_sequence, open_media
-
-    if path.suffix.lower() != ".exr" or not names_image_sequence(path):
-        return None
-    out: dict[str, list[int]] = {}
-    with open_media(path) as reader:
-        frame_path = getattr(reader, "file_of", None)
-        if not callable(frame_path):
-            return None
-        for i in range(len(reader)):
-            file = Path(frame_path(i))
-            with OpenEXR.File(str(file), header_only=True) as f:
-                value = f.header().get(TAG_RENDER_ID)
-            rid = value.decode() if isinstance(value, bytes) else str(value) if value is not None else ""
-            number = int(re.findall(r"\d+", file.name)[-1]) if re.findall(r"\d+", file.name) else i
-            out.setdefault(rid, []).append(number)
-    return out
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def verify(path: str | Path) -> dict:
@@ -115,7 +93,7 @@ def verify(path: str | Path) -> dict:
 
     if not path.exists() and not names_image_sequence(path):
         raise MediaError(f"{path}: no such file")
-    tags, frames = _sample_frames(path)
+    tags, frames, ids = _sample_frames(path)
     tag = {k: v for k, v in tags.items() if "facsimile" in k.lower() or k == "comment"}
     render_id = tags.get(TAG_RENDER_ID) or next((v for k, v in tags.items() if k.lower().endswith("renderid")), None)
     marks = [watermark.detect(f, render_id, mask) for f, mask in frames]
@@ -137,7 +115,6 @@ def verify(path: str | Path) -> dict:
             "matches_render_id": (sidecar or {}).get("render_id") == render_id if sidecar and render_id else None,
         },
     }
-    ids = _sequence_render_ids(path)
     mixed = False
     if ids is not None:
         others = sorted(n for rid, numbers in ids.items() if rid != render_id for n in numbers)

@@ -244,7 +244,8 @@ def frames_done(spec: JobSpec) -> int:
     """How many of a job's frames are rendered: a sequence's recorded frames on disk, a movie's
     frames in finished chunks (all of them once the movie is joined)."""
     if spec.sequence:
-        return len(spec.frames) - sum(len(missing_frames(spec, c, JobRecord(spec.job_dir))) for c in spec.chunks())
+        record = JobRecord(spec.job_dir)
+        return len(spec.frames) - sum(len(missing_frames(spec, c, record)) for c in spec.chunks())
     if completed(spec):
         return len(spec.frames)
     left = set(pending_chunks(spec))

@@ -493,7 +493,7 @@ class VideoReader(Reader):
             key_dts = {pts[0]: pts[0]} if pts else {}
         listed = int(st.frames or 0)
         self._cut_off = bool(self._demux_error) or listed > self._packets_read  # the file ends before its index
-        if not self._counting and (corrupt or self._demux_error or listed > self._packets_read):
+        if not self._counting and (corrupt or self._cut_off):
             # damaged file: frame-threaded decoding loses a varying number of pictures around bad
             # packets, so decode with slice threads only and the same pictures come out every time
             log.warning("%s: damaged or cut-off file; decoding it without frame threads", self._path)
@@ -741,7 +741,7 @@ class VideoReader(Reader):
             # a tail is damaged where the file is cut off (B-frames may still put out a later picture)
             # or its last frame is lost; one damaged frame mid-GOP in a whole file (the rest decode,
             # the last one too) dropped all that followed it as a "damaged tail"
-            cut = getattr(self, "_cut_off", False) or missing[-1] == n - 1
+            cut = self._cut_off or missing[-1] == n - 1
             if cut and all(m >= keep for m in missing):
                 self._dropped_tail = n - keep
                 log.warning("%s: %d damaged frame(s) at the end are not counted", self._path, self._dropped_tail)
@@ -1097,9 +1097,10 @@ class _SeqPattern:
     def display(self) -> str:
         return str(self.directory / f"{self.prefix}{'#' * max(self.padding, 1)}{self.suffix}")
 
-    def scan(self) -> list[int]:
+    def files(self) -> dict[int, Path]:
+        """Frame number -> the file on disk, named as it is (an unpadded 'f9.png' beside 'f10.png')."""
         rx = re.compile("^" + re.escape(self.prefix) + r"(\d+)" + re.escape(self.suffix) + "$")
-        numbers = []
+        found: dict[int, Path] = {}
         try:
             entries = os.listdir(self.directory)
         except FileNotFoundError as exc:
@@ -1112,8 +1113,11 @@ class _SeqPattern:
             if self.padding and len(digits) != self.padding and not (len(digits) > self.padding
                                                                       and not digits.startswith("0")):
                 continue
-            numbers.append(int(digits))
-        return sorted(set(numbers))
+            found[int(digits)] = self.directory / name
+        return found
+
+    def scan(self) -> list[int]:
+        return sorted(self.files())
 
 
 def _parse_sequence(path: Path, as_sequence: bool | None) -> _SeqPattern | None:
@@ -1146,7 +1150,8 @@ class ImageSequenceReader(Reader):
         self._lock = threading.RLock()
         self._pool: ThreadPoolExecutor | None = None
         if pattern is not None:
-            numbers = pattern.scan()
+            found = pattern.files()
+            numbers = sorted(found)
             if not numbers:
                 raise MediaError(f"{pattern.display()}: no frames of this sequence found; check the name and folder.")
             missing = sorted(set(range(numbers[0], numbers[-1] + 1)) - set(numbers))
@@ -1157,13 +1162,7 @@ class ImageSequenceReader(Reader):
                     f"{numbers[0]}-{numbers[-1]} (missing: {shown}); render or copy them, or open a contiguous range."
                 )
             self._first_number = numbers[0]
-            self._files = [pattern.path(n) for n in numbers]
-            # unpadded patterns: recover real names (e.g. 'f9.png', 'f10.png')
-            if pattern.padding == 0 or not self._files[0].exists():
-                rx = re.compile("^" + re.escape(pattern.prefix) + r"(\d+)" + re.escape(pattern.suffix) + "$")
-                by_num = {int(m.group(1)): pattern.directory / nm for nm in os.listdir(pattern.directory)
-                          if (m := rx.match(nm))}
-                self._files = [by_num[n] for n in numbers]
+            self._files = [found[n] for n in numbers]  # the names as they are on disk
             kind, display = "sequence", pattern.display()
         else:
             assert still is not None
@@ -1478,6 +1477,15 @@ def names_image_sequence(path: str | os.PathLike) -> bool:
     name = p.name
     placeholder = bool((_HASH_RE.match(name) and ("#" in name or "@" in name)) or _PRINTF_RE.match(name))
     return placeholder and p.suffix.lower() in IMAGE_EXTS and not p.exists()
+
+
+def sequence_files(pattern: str | os.PathLike) -> list[Path]:
+    """The files on disk that are frames of a sequence pattern (shot.####.exr), in frame order,
+    as the reader would find them ([] for none, or for a name that is no pattern)."""
+    seq = _parse_sequence(Path(pattern), True)
+    if seq is None or not seq.directory.is_dir():
+        return []
+    return [f for _, f in sorted(seq.files().items())]
 
 
 def sequence_pattern(path: str | os.PathLike) -> str | None:

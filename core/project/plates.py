@@ -139,8 +139,8 @@ def check_plate(plate: Plate, media: Any = None, check_hash: bool = True) -> Pla
 
                 try:
                     with open_media(path) as reader:
-                        return check_plate(plate, reader, check_hash=False) if fact_differences(
-                            plate, reader.info)[0] else _changed(pid, path)
+                        facts = check_plate(plate, reader, check_hash=False)
+                    return facts if facts.state == "different" else _changed(pid, path)
                 except (MediaError, OSError) as exc:
                     return PlateCheck(pid, path, "unreadable", f"plate {pid}: cannot read {path}: {exc}")
             return _changed(pid, path)

@@ -150,26 +150,15 @@ def shot_fingerprint(project, shot, template: dict | None = None) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _pattern_files(pattern: str) -> list[Path]:
-    """Files on disk that are frames of a sequence pattern (any number)."""
-    import re
-
-    p = Path(pattern)
-    m = re.search(r"#+|%0?\d*d", p.name)
-    if m is None or not p.parent.is_dir():
-        return []
-    head, tail = p.name[:m.start()], p.name[m.end():]
-    rx = re.compile(re.escape(head) + r"\d+" + re.escape(tail) + "$")
-    return sorted(f for f in p.parent.iterdir() if rx.match(f.name))
-
-
 def existing_output(spec: JobSpec) -> str:
     """What of a job's output is already on disk ("" if nothing): the movie, or the frames of
     the pattern (any number: frames an earlier, longer render left are part of what a reader of
     the sequence sees)."""
+    from core.media.reader import sequence_files
+
     if not spec.sequence:
         return "a file" if Path(spec.output).exists() else ""
-    files = _pattern_files(spec.output)
+    files = sequence_files(spec.output)
     return f"{len(files)} frame(s) of the sequence" if files else ""
 
 
@@ -475,8 +464,10 @@ def prepare_render(project_path: str, out: str, *, shot: str | None = None,
             raise MediaError(f"{spec.output} already exists ({taken}): pass --overwrite to replace it, or "
                              "choose another name")
         if taken and spec.sequence:  # the frames of the pattern this render does not write go once it succeeds
-            writer["replace"] = [str(p) for p in _pattern_files(spec.output)
-                                 if p not in {sequence_path(spec.output, spec.output_number(f)) for f in spec.frames}]
+            from core.media.reader import sequence_files
+
+            written = {sequence_path(spec.output, spec.output_number(f)) for f in spec.frames}
+            writer["replace"] = [str(p) for p in sequence_files(spec.output) if p not in written]
         render_id = new_render_id()
         spec.settings = {**job_settings, "render_id": render_id, "consent": consent}
         spec.writer = {**writer, "attributes": provenance_tags(render_id)}

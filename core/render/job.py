@@ -39,18 +39,6 @@ class ShotRenderContext:
             raise FacsimileError(f"project {project_path} has no shots")
         self.shot = self.project.shot(shot_id) if shot_id else self.project.shots[0]
         plate = self.project.plate_of(self.shot)
-        if content:  # the job's fingerprint of the shot: an edit since it was made would mix two performances
-            from core.render.delivery import shot_fingerprint
-
-            template = None
-            if (settings or self.shot.render_settings or {}).get("mode") == "swap" and self.shot.identity:
-                from core.identity.library import Library
-
-                template = Library(self.project.library_path).get(self.shot.identity).summary()
-            if shot_fingerprint(self.project, self.shot, template) != content:
-                raise FacsimileError(f"shot {self.shot.name!r} changed since this render job was made (its curves, "
-                                     "analysis, settings or plate): its frames would not match the ones already "
-                                     "rendered; render it again (a new job)")
         self.reader = open_media(plate.path)
         check = check_plate(plate, self.reader, check_hash=False)
         if not check.fits:  # the plate was replaced since the job was made: its frames are not the analysed ones
@@ -80,6 +68,14 @@ class ShotRenderContext:
                 raise FacsimileError(f"shot {self.shot.name!r} has no identity template assigned (swap mode)")
             template = Library(self.project.library_path).get(self.shot.identity)
         self.template = template
+        if content:  # the job's fingerprint of the shot: an edit since it was made would mix two performances
+            from core.render.delivery import shot_fingerprint
+
+            if shot_fingerprint(self.project, self.shot, template.summary() if template else None) != content:
+                self.reader.close()
+                raise FacsimileError(f"shot {self.shot.name!r} changed since this render job was made (its curves, "
+                                     "analysis, settings or plate): its frames would not match the ones already "
+                                     "rendered; render it again (a new job)")
         from core.media.colour import display_colorspace
 
         # a camera log plate (the project says its colour space), an HDR video or a tagged EXR: the
