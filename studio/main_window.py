@@ -851,18 +851,17 @@ class MainWindow(QMainWindow):
         cs = record.colorspace if record is not None else None  # a camera log plate's, as set
 
         def task(progress, cancelled):
+            from contextlib import nullcontext
+
             from core.analysis.analyzer import Analyzer
             from core.project.model import extract_curves
+            from core.project.plates import open_fitting_plate
 
-            if record is None:
-                analysis = Analyzer().analyze(str(plate), frames=(first, stop), progress=progress, cancel=cancelled,
+            # the file at the plate's path must still be the plate (not another clip put there)
+            with (open_fitting_plate(record, f"analyse shot {shot.name}") if record is not None
+                  else nullcontext(str(plate))) as source:
+                analysis = Analyzer().analyze(source, frames=(first, stop), progress=progress, cancel=cancelled,
                                               pixel_aspect=par, colorspace=cs)
-            else:  # the file at the plate's path must still be the plate (not another clip put there)
-                from core.project.plates import open_fitting_plate
-
-                with open_fitting_plate(record, f"analyse shot {shot.name}") as reader:
-                    analysis = Analyzer().analyze(reader, frames=(first, stop), progress=progress,
-                                                  cancel=cancelled, pixel_aspect=par, colorspace=cs)
             try:
                 from core.facs import extract_shot  # type: ignore[attr-defined]  # noqa: F401
             except ImportError:
