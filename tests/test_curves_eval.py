@@ -327,3 +327,20 @@ def test_static_gain_under_gain_keys_is_reported():
     cs.apply_preset({"au_gain": {12: 0.5}})
     assert any("AU12" in w and "not used" in w for w in cs.warnings())
     assert np.allclose(cs.evaluate("AU12", np.arange(20)), 2.4)
+
+
+def test_evaluate_frames_in_any_order_and_bit_identical_to_the_range() -> None:
+    """Frames not in order ([120, 120, 122], [110, 112, 111, 113]) were read as a contiguous slice;
+    and the range evaluation multiplied by 1/h where per-frame evaluation divides by h, so the
+    two differed in the last bit on some frames."""
+    rng = np.random.default_rng(5)
+    cs = CurveSet(["AU01"], (100, 140), base={"AU01": rng.uniform(0, 4, 41)})
+    cs.layers.append(Layer("e", curves={"AU01": Curve([Key(103, 0.3), Key(110, -0.7), Key(117, 0.9),
+                                                        Key(131, 0.2, Interp.LINEAR), Key(137, -0.4)])}))
+    whole = cs.evaluate("AU01")
+    for frames in ([120, 120, 122], [110, 112, 111, 113], [130, 125, 128, 126, 127, 129], list(range(140, 99, -1))):
+        np.testing.assert_array_equal(cs.evaluate("AU01", frames), whole[np.asarray(frames) - 100])
+    for _ in range(50):
+        keys = sorted({int(f) for f in rng.integers(0, 300, 8)})
+        c = Curve([Key(f, float(rng.normal()), Interp.BEZIER) for f in keys])
+        np.testing.assert_array_equal(c.evaluate_range(0, 299), np.array([c.evaluate(f) for f in range(300)]))

@@ -198,7 +198,7 @@ def test_analyze_astronaut_shot(tmp_path: Path, astro_plate: Path, capsys: pytes
     assert cs.frame_range == (1, 12) and "AU12" in cs.names
     assert np.isfinite(cs.evaluate("AU12")).all()  # a face on every frame: a value on every frame
     # edits (a key, a gain on both sides) survive a re-extraction from the stored analysis
-    assert run(capsys, "key", str(folder), "--shot", "face", "--curve", "AU12", "--frame", "6", "--value",
+    assert run(capsys, "key", str(folder), "--shot", "face", "--curve", "AU12", "--frame", "6", "--layer-value",
                "-0.5")[0] == 0
     assert run(capsys, "gain", str(folder), "--shot", "face", "--au", "12", "--gain", "0.5")[0] == 0
     assert run(capsys, "analyze", str(folder), "--shot", "face", "--extract-only")[0] == 0
@@ -263,9 +263,9 @@ def test_analyze_interrupted_leaves_project_as_it_was(tmp_path: Path, astro_plat
 def test_key_gain_preset_undo_and_roundtrip(tmp_path: Path, plate: Path, capsys: pytest.CaptureFixture) -> None:
     folder = _with_curves(tmp_path, plate)
     original = Project.load(folder).state()
-    assert run(capsys, "key", str(folder), "--shot", "sh010", "--curve", "au12", "--frame", "30", "--value",
+    assert run(capsys, "key", str(folder), "--shot", "sh010", "--curve", "au12", "--frame", "30", "--layer-value",
                "0.5", "--interp", "linear")[0] == 0
-    assert run(capsys, "key", str(folder), "--shot", "sh010", "--curve", "AU12", "--frame", "40", "--value",
+    assert run(capsys, "key", str(folder), "--shot", "sh010", "--curve", "AU12", "--frame", "40", "--layer-value",
                "0.25")[0] == 0
     rc, _, err = run(capsys, "gain", str(folder), "--shot", "sh010", "--au", "4", "--gain", "1.8")
     assert rc == 0 and "non-physiological" in err
@@ -323,6 +323,50 @@ def test_key_gain_preset_undo_and_roundtrip(tmp_path: Path, plate: Path, capsys:
         rc, _, err = run(capsys, *argv)
         assert rc == 4 and msg in err and err.count("\n") == 1, err
     assert (folder / "project.json").read_bytes() == before
+
+
+def test_key_value_is_what_the_curve_reads(tmp_path: Path, plate: Path, capsys: pytest.CaptureFixture) -> None:
+    """`project key --value V` makes the curve read V at the frame, after the layers, the gain and
+    the base smoothing, as the studio's graph shows it; it printed "key AU12 = 0" while it had
+    added 0 to the curve on the additive Edit layer, so the guide's "take the smile out at
+    frame 10" changed nothing. --layer-value keeps the key's own value on its layer."""
+    folder = _with_curves(tmp_path, plate)
+    assert run(capsys, "gain", str(folder), "--shot", "sh010", "--au", "12", "--gain", "0.8")[0] == 0
+    preset = tmp_path / "smooth.json"
+    preset.write_text(json.dumps({"enable_smooth": True}))
+    assert run(capsys, "preset", str(folder), str(preset), "--shot", "sh010")[0] == 0
+    res = run_json(capsys, "key", str(folder), "--shot", "sh010", "--curve", "AU12", "--frame", "30", "--value", "0")
+    assert res["value"] == pytest.approx(0.0, abs=1e-9) and res["layer_value"] < 0
+    res = run_json(capsys, "key", str(folder), "--shot", "sh010", "--curve", "AU12", "--frame", "45", "--value", "4")
+    assert res["value"] == pytest.approx(4.0, abs=1e-9)
+    cs = Project.load(folder).shots[0].curves[0]
+    assert cs.evaluate("AU12", [30, 45]) == pytest.approx([0.0, 4.0], abs=1e-9)
+    # a key between the two keeps both: each reads what it was given
+    assert run(capsys, "key", str(folder), "--shot", "sh010", "--curve", "AU12", "--frame", "38", "--value", "2.5",
+               "--interp", "linear")[0] == 0
+    cs = Project.load(folder).shots[0].curves[0]
+    assert cs.evaluate("AU12", [30, 38, 45]) == pytest.approx([0.0, 2.5, 4.0], abs=1e-9)
+    # an override layer keyed by value reads its value too
+    assert run(capsys, "key", str(folder), "--shot", "sh010", "--curve", "AU01", "--frame", "25", "--value", "3",
+               "--layer", "Hold")[0] == 0
+    assert Project.load(folder).shots[0].curves[0].evaluate("AU01", [25])[0] == pytest.approx(3.0, abs=1e-9)
+    for argv, msg in ((["--value", "7"], "outside the AU scale"),
+                      (["--layer-value", "9"], "outside the AU scale")):
+        rc, _, err = run(capsys, "key", str(folder), "--shot", "sh010", "--curve", "AU12", "--frame", "30", *argv)
+        assert rc != 0 and msg in err, (argv, err)
+    with pytest.raises(SystemExit):
+        run(capsys, "key", str(folder), "--shot", "sh010", "--curve", "AU12", "--frame", "30", "--value", "1",
+            "--layer-value", "1")
+    # no face measured on the frame: no value to reach
+    proj = Project.load(folder)
+    cs = proj.shots[0].curves[0]
+    gap = cs.base["AU12"].copy()
+    gap[50 - cs.frame_range[0]] = np.nan
+    cs.set_base("AU12", gap)
+    cs.base_extracted["AU12"] = gap.copy()
+    proj.save()
+    rc, _, err = run(capsys, "key", str(folder), "--shot", "sh010", "--curve", "AU12", "--frame", "50", "--value", "1")
+    assert rc != 0 and "no value at frame 50" in err and "--layer-value" in err
 
 
 def test_gain_warning_in_info(tmp_path: Path, plate: Path, capsys: pytest.CaptureFixture) -> None:

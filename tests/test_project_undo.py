@@ -3,6 +3,7 @@ and frame accuracy of keys when shots are trimmed."""
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 
 import numpy as np
@@ -29,8 +30,10 @@ def _setup() -> tuple[Project, CurveSet]:
     return proj, cs
 
 
-def _state(proj: Project) -> dict:
-    return proj.state()
+def _state(proj: Project) -> tuple:
+    """The project's state and, order-sensitive, the curves as saved (layer and curve order make
+    the project file and its .npz key-array names; dict equality would not see a reorder)."""
+    return proj.state(), [json.dumps(cs.meta_dict()) for sh in proj.shots for _, cs in sorted(sh.curves.items())]
 
 
 def _make(proj: Project, cs: CurveSet, op: int, a: int, b: int, x: float, drag: int):
@@ -72,12 +75,14 @@ def _make(proj: Project, cs: CurveSet, op: int, a: int, b: int, x: float, drag: 
         lambda: C.DeleteGainKeys(cs, au, None if b % 4 == 0 else
                                  [k.frame for k in cs.gain_keys[au].keys][:2] if au in cs.gain_keys else [b]),
         lambda: C.EditGain(cs, au, (b % 21) / 10, frame=b % 100, merge_id=("eg", drag)),
+        lambda: C.SetLayerProps(cs, lay, muted=bool(b % 2)),
+        lambda: C.SetLayerProps(cs, lay, name=f"renamed {b}"),
     ]
     return ops[op % len(ops)]()
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 22), st.integers(0, 7), st.integers(0, 120),
+@given(st.lists(st.tuples(st.integers(0, 24), st.integers(0, 7), st.integers(0, 120),
                           st.floats(-3, 3, allow_nan=False), st.integers(0, 2)), min_size=1, max_size=25))
 def test_any_edit_sequence_undoes_and_redoes_exactly(seq) -> None:
     proj, cs = _setup()
@@ -260,3 +265,84 @@ def test_gain_keys_undo_exactly_and_slider_edits_merge() -> None:
     while stack.redo():
         pass
     assert not cs.gain_keys and cs.gain("AU12") == 1.0
+
+
+def test_bake_keeps_muted_layers_and_refuses_a_muted_one() -> None:
+    """Baking a layer took every layer below it away, the muted ones unbaked: their keys were
+    lost. A muted layer adds nothing, so it stays (muted) and only what is seen is baked."""
+    _, cs = _setup()
+    cs.layers.insert(0, Layer("idea", muted=True, curves={"AU01": Curve([Key(5, 2.0), Key(50, 3.0)])}))
+    seen = cs.evaluate_matrix()[1]
+    stack = UndoStack()
+    stack.push(C.BakeLayer(cs, "edit"))
+    assert [lay.name for lay in cs.layers] == ["idea"] and len(cs.layer("idea").curves["AU01"]) == 2
+    np.testing.assert_allclose(cs.evaluate_matrix()[1], seen, atol=1e-12)
+    with pytest.raises(ValueError, match="muted"):
+        C.BakeLayer(cs, "idea")
+    stack.undo()
+    assert [lay.name for lay in cs.layers] == ["idea", "edit"]
+
+
+def test_reset_to_extracted_undo_restores_the_saved_form() -> None:
+    """Undoing a reset put the layer's curves back at the end of its dict: the state compared
+    equal but the project file changed (and a long curve's .npz array name with it)."""
+    _, cs = _setup()
+    lay = cs.layer("edit")
+    lay.curves = {"AU01": Curve([Key(1, 0.5)]), "AU12": lay.curves["AU12"], "AU45": Curve([Key(2, 1.0)])}
+    before = json.dumps(cs.meta_dict())
+    stack = UndoStack()
+    stack.push(C.ResetToExtracted(cs, ["AU01"]))
+    assert "AU01" not in cs.layer("edit").curves
+    stack.undo()
+    assert json.dumps(cs.meta_dict()) == before
+
+
+def test_switching_auto_tangents_to_free_or_broken_keeps_the_shape() -> None:
+    """An auto key's stored handles are placeholders (slope 0); unifying or breaking them started
+    from those, so the curve's shape jumped (Maya keeps the handles it shows)."""
+    _, cs = _setup()
+    cs.layer("edit").curves["AU01"] = Curve([Key(0, 0.0), Key(20, 2.0), Key(40, 4.5)])
+    frames = np.arange(0, 41)
+    shape = cs.layer("edit").curves["AU01"].evaluate(frames)
+    for mode in (TangentMode.FREE, TangentMode.BROKEN):
+        stack = UndoStack()
+        stack.push(C.SetTangents(cs, "edit", "AU01", 20, mode))
+        c = cs.layer("edit").curves["AU01"]
+        assert c.key_at(20).tangent_mode is mode
+        np.testing.assert_allclose(c.evaluate(frames), shape, atol=1e-12)
+        stack.undo()
+
+
+def test_a_layer_can_be_renamed() -> None:
+    """SetLayerProps said it renames a layer, but name= clashed with its own parameter."""
+    _, cs = _setup()
+    stack = UndoStack()
+    stack.push(C.SetLayerProps(cs, "edit", name="hero"))
+    assert [lay.name for lay in cs.layers] == ["hero"]
+    with pytest.raises(ValueError, match="non-empty"):
+        C.SetLayerProps(cs, "hero", name=" ")
+    stack.undo()
+    assert [lay.name for lay in cs.layers] == ["edit"]
+
+
+def test_a_filter_change_keeps_what_was_baked_into_the_base() -> None:
+    """A filter change, a neutral change and re-analysis rebuild the base from the per-frame solve:
+    what a baked layer or a Butterworth pass had put into the base was silently dropped. It is
+    carried as its change over the old extraction, per plate frame."""
+    _, cs = _setup()
+    stack = UndoStack()
+    stack.push(C.BakeLayer(cs, "edit"))
+    edited = cs.evaluate("AU12")
+    # a re-extraction: a new base (another filter), one frame more at the start, one face-less frame
+    first, last = cs.frame_range
+    new_base = {n: np.r_[1.0, cs.base_extracted[n] * 0.9] for n in cs.names}
+    new_base["AU12"][50] = np.nan
+    new = CurveSet(cs.names, (first - 1, last), base=new_base)
+    assert new.take_edits_from(cs) == ["AU12"]
+    delta = edited - cs.base_extracted["AU12"]
+    got = new.evaluate("AU12")[1:]
+    want = np.clip(cs.base_extracted["AU12"] * 0.9 + delta, 0, 5)
+    want[49] = np.nan
+    np.testing.assert_allclose(got, want, atol=1e-12)
+    assert new.evaluate("AU12")[0] == 1.0  # a frame the old range did not hold: no change
+    np.testing.assert_array_equal(new.base["AU01"], new_base["AU01"])  # not edited: the new extraction

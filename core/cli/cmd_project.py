@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -139,7 +140,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--track", type=int, help="face track (default: the shot's render track)")
     a.add_argument("--curve", required=True, help="curve name, e.g. AU12")
     a.add_argument("--frame", type=int, required=True, help="plate frame")
-    a.add_argument("--value", type=float, required=True)
+    v = a.add_mutually_exclusive_group(required=True)
+    v.add_argument("--value", type=float,
+                   help="what the curve reads at the frame (an AU 0..5), after the layers and its gain, as the "
+                        "studio's graph shows it; the key on the layer that does so is worked out")
+    v.add_argument("--layer-value", type=float, metavar="VALUE",
+                   help="the key's own value on its layer instead: on the additive Edit layer, what is added to "
+                        "the curve (-5..5 for an AU)")
     a.add_argument("--layer", default="Edit", help="edit layer (created when missing; default Edit)")
     a.add_argument("--interp", default="bezier", choices=["bezier", "linear", "constant"])
 
@@ -504,16 +511,24 @@ def _edit_done(args: argparse.Namespace, proj: Any, data: dict, line: str) -> in
 
 
 def _key(args: argparse.Namespace) -> int:
-    from core.project.workflow import set_key
+    from core.project.workflow import key_value, set_key
 
     proj = _open(args)
     shot = _shot_of(proj, args.shot)
-    track, name = set_key(shot, args.curve, args.frame, args.value, layer=args.layer, interp=args.interp,
-                          track=args.track)
+    if args.value is not None:
+        track, name, key = key_value(shot, args.curve, args.frame, args.value, layer=args.layer, interp=args.interp,
+                                     track=args.track)
+        said = f"{name} reads {args.value:g} at frame {args.frame} (key {key:+.4g} on layer {args.layer}, {args.interp})"
+    else:
+        track, name = set_key(shot, args.curve, args.frame, args.layer_value, layer=args.layer, interp=args.interp,
+                              track=args.track)
+        key = args.layer_value
+        said = f"key {name} {key:+g} at frame {args.frame} on layer {args.layer} ({args.interp})"
+    reads = float(shot.curves[track].evaluate(name, [args.frame])[0])
     return _edit_done(args, proj, {"shot": shot.id, "track": track, "curve": name, "frame": args.frame,
-                                   "value": args.value, "layer": args.layer, "interp": args.interp},
-                      f"{shot.name} track {track}: key {name} = {args.value:g} at frame {args.frame} "
-                      f"({args.interp}, layer {args.layer})")
+                                   "value": reads if math.isfinite(reads) else None, "layer_value": key,
+                                   "layer": args.layer, "interp": args.interp},
+                      f"{shot.name} track {track}: {said}")
 
 
 def _gain(args: argparse.Namespace) -> int:

@@ -175,9 +175,31 @@ class CurveSet:
             cs.take_edits_from(keep_edits_from)
         return cs
 
-    def take_edits_from(self, other: CurveSet) -> None:
-        """Carry another CurveSet's edits (layers, gains, gain keys, smoothing) onto this newly
-        extracted one, in place: re-extraction and re-analysis keep the artist's work."""
+    def take_edits_from(self, other: CurveSet) -> list[str]:
+        """Carry another CurveSet's edits (layers, gains, gain keys, smoothing, and what was
+        baked or filtered into its base) onto this newly extracted one, in place: a filter
+        change, a neutral change and re-analysis keep the artist's work. Returns the curves
+        whose base edits were carried.
+
+        A base edit (a baked layer, a Butterworth pass on the base) is carried as what it
+        changed over the old extraction, per plate frame, added to the new extraction: the
+        baked smile stays on top of the newly filtered or re-measured curve, as the layer did
+        before it was baked. Frames the old range did not hold get no change."""
+        carried = []
+        lo = max(self.frame_range[0], other.frame_range[0])
+        hi = min(self.frame_range[1], other.frame_range[1])
+        for n in self.names:
+            if n not in other.base or hi < lo:
+                continue
+            a, b = lo - other.frame_range[0], hi - other.frame_range[0] + 1
+            delta = other.base[n][a:b] - other.base_extracted[n][a:b]
+            delta[~np.isfinite(delta)] = 0.0
+            if not delta.any():
+                continue
+            new = self.base[n].copy()
+            new[lo - self.frame_range[0]:hi - self.frame_range[0] + 1] += delta
+            self.set_base(n, new)
+            carried.append(n)
         self.layers = [lay.copy() for lay in other.layers]
         self.gains = {k: g for k, g in other.gains.items() if k in self.base}
         self.gain_keys = {}
@@ -186,6 +208,7 @@ class CurveSet:
                 self.set_gain_keys(k, c.keys)
         self.enable_smooth = other.enable_smooth
         self._cache.clear()
+        return carried
 
     @property
     def n_frames(self) -> int:
@@ -290,8 +313,8 @@ class CurveSet:
         arr = self._smoothed_base(name) if self.enable_smooth else self.base[name]
         fr = np.asarray(frames)
         if fr.ndim == 1 and fr.size and int(fr[0]) >= self.frame_range[0] and int(fr[-1]) <= self.frame_range[1] \
-                and fr.size == int(fr[-1]) - int(fr[0]) + 1:
-            a = int(fr[0]) - self.frame_range[0]  # contiguous (checked by the caller): a slice copy
+                and fr.size == int(fr[-1]) - int(fr[0]) + 1 and (fr.size == 1 or bool(np.all(np.diff(fr) == 1))):
+            a = int(fr[0]) - self.frame_range[0]  # contiguous and in order: a slice copy
             return arr[a:a + fr.size].copy()
         idx = np.clip(np.asarray(frames, dtype=np.int64) - self.frame_range[0], 0, self.n_frames - 1)
         return arr[idx]

@@ -105,11 +105,20 @@ def butterworth(values: np.ndarray, cutoff_hz: float, fps: float, order: int = 2
     if nan.all():
         return v.copy()
     filled = np.where(nan, np.interp(np.arange(v.size), np.flatnonzero(~nan), v[~nan]), v)
-    b, a = signal.butter(int(order), cutoff_hz / nyq)
-    padlen = min(3 * max(len(a), len(b)), v.size - 1)
-    if padlen < 1:
+    if v.size < 2:
         return v.copy()
-    out = signal.filtfilt(b, a, filled, padlen=padlen)
+    b, a = signal.butter(int(order), cutoff_hz / nyq)
+    # pad each end by odd reflection about the end value, repeated until the pad is long enough for
+    # the filter to settle (several time constants): scipy's own padding is capped at the signal's
+    # length, so a short span came back bent (a 2-key ramp 0..3 as -0.42, 0.25); a straight line is
+    # its own odd reflection, so it passes unchanged
+    want = max(3 * max(len(a), len(b)), int(np.ceil(2.0 * float(fps) / float(cutoff_hz))))
+    padded, pad = filled, 0
+    while pad < want:
+        k = min(want - pad, padded.size - 1)
+        padded = np.concatenate([2 * padded[0] - padded[k:0:-1], padded, 2 * padded[-1] - padded[-2:-k - 2:-1]])
+        pad += k
+    out = signal.filtfilt(b, a, padded, padlen=0)[pad:pad + v.size]
     out[nan] = np.nan
     return out
 

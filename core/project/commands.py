@@ -209,13 +209,18 @@ def SetTangents(cs: CurveSet, layer: str, name: str, frame: int, mode: TangentMo
         keys = _keys(c, layer, name)
         out = []
         found = False
-        for k in keys:
+        for i, k in enumerate(keys):
             if k.frame != frame:
                 out.append(k)
                 continue
             found = True
-            it = in_tangent if in_tangent is not None else k.in_tangent
-            ot = out_tangent if out_tangent is not None else k.out_tangent
+            it, ot = k.in_tangent, k.out_tangent
+            if k.tangent_mode is TangentMode.AUTO:
+                # an auto key's stored handles are placeholders: start from the handles it shows
+                # (its resolved slope), so unifying or breaking them leaves the curve's shape as it was
+                it, ot = Curve(keys).handles()[i]
+            it = in_tangent if in_tangent is not None else it
+            ot = out_tangent if out_tangent is not None else ot
             if mode is TangentMode.FREE:
                 src = ot if out_tangent is not None or in_tangent is None else (-it[0], -it[1])
                 slope = src[1] / src[0] if abs(src[0]) > 1e-9 else 0.0
@@ -485,7 +490,8 @@ class RemoveLayer(Command):
 class SetLayerProps(Command):
     """Change a layer's weight, mode, muted flag or name (merges while a slider is dragged)."""
 
-    def __init__(self, cs: CurveSet, name: str, merge_id: object | None = None, **props: object) -> None:
+    def __init__(self, cs: CurveSet, layer_name: str, /, merge_id: object | None = None, **props: object) -> None:
+        name = layer_name  # positional only, so `name=` is free for a rename
         bad = set(props) - {"weight", "mode", "muted", "name"}
         if bad:
             raise ValueError(f"unknown layer properties: {', '.join(sorted(bad))}")
@@ -494,8 +500,11 @@ class SetLayerProps(Command):
             raise ValueError(f"layer weight must be within 0..1, got {props['weight']}")
         if "mode" in props and props["mode"] not in ("additive", "override"):
             raise ValueError(f"layer mode must be 'additive' or 'override', got {props['mode']!r}")
-        if "name" in props and props["name"] != name and any(lay.name == props["name"] for lay in cs.layers):
-            raise ValueError(f"a layer named {props['name']!r} exists already")
+        if "name" in props:
+            if not isinstance(props["name"], str) or not props["name"].strip():
+                raise ValueError(f"a layer name must be a non-empty string, got {props['name']!r}")
+            if props["name"] != name and any(lay.name == props["name"] for lay in cs.layers):
+                raise ValueError(f"a layer named {props['name']!r} exists already")
         self.new = dict(props)
         self.old = {k: getattr(self.layer, k) for k in props}
         self.text = f"Layer {name}: " + ", ".join(sorted(props))
@@ -526,28 +535,33 @@ class BakeLayer(Command):
     def __init__(self, cs: CurveSet, name: str) -> None:
         self.cs = cs
         idx = cs.layer_index(name)
-        self.removed = cs.layers[: idx + 1]
-        names = sorted({n for lay in self.removed for n in lay.curves if n in cs.base and not lay.muted})
+        if cs.layers[idx].muted:
+            raise ValueError(f"layer {name!r} is muted: unmute it to bake it (a muted layer adds nothing)")
+        # muted layers below are not part of what is seen, so they are neither baked nor removed:
+        # they stay, muted, for the artist to use or delete
+        self.removed = [lay for lay in cs.layers[: idx + 1] if not lay.muted]
+        names = sorted({n for lay in self.removed for n in lay.curves if n in cs.base})
         frames = cs.all_frames()
-        upper = cs.layers[idx + 1:]
+        before = list(cs.layers)
         smooth = cs.enable_smooth
         try:  # bake the unsmoothed base: base smoothing (a display/evaluation option) stays an option
             cs.layers[:] = self.removed
             cs.enable_smooth = False
             new = {n: _pre_gain(cs, n, frames) for n in names}
         finally:
-            cs.layers[:] = self.removed + upper
+            cs.layers[:] = before
             cs.enable_smooth = smooth
         self.set_base = SetBase(cs, new, "Bake layer")
+        self.before: list[Layer] = before
         self.text = f"Bake layer {name}"
 
     def do(self) -> None:
+        self.before = list(self.cs.layers)
         self.set_base.do()
-        for lay in self.removed:
-            self.cs.layers.remove(lay)
+        self.cs.layers[:] = [lay for lay in self.before if not any(lay is r for r in self.removed)]
 
     def undo(self) -> None:
-        self.cs.layers[:0] = self.removed
+        self.cs.layers[:] = self.before
         self.set_base.undo()
 
 
@@ -563,8 +577,10 @@ class ResetToExtracted(Command):
         self.old_gain_keys = {n: cs.gain_keys[n].keys for n in self.names if n in cs.gain_keys}
         self.old_curves = [(lay, {n: lay.curves[n] for n in self.names if n in lay.curves}) for lay in cs.layers]
         self.text = "Reset to extracted"
+        self.old_order: list[tuple[Layer, list[str]]] = []
 
     def do(self) -> None:
+        self.old_order = [(lay, list(lay.curves)) for lay, _ in self.old_curves]
         for n in self.names:
             self.cs.set_base(n, self.cs.base_extracted[n])
             self.cs.gains.pop(n, None)
@@ -583,8 +599,12 @@ class ResetToExtracted(Command):
                 self.cs.gains[n] = self.old_gain[n]  # type: ignore[assignment]
             if n in self.old_gain_keys:
                 self.cs.set_gain_keys(n, self.old_gain_keys[n])
-        for lay, curves in self.old_curves:
-            lay.curves.update(curves)
+        for (lay, curves), (_, order) in zip(self.old_curves, self.old_order, strict=True):
+            # in their old order: the saved project (and its .npz key arrays) is the same as before
+            merged = {**lay.curves, **curves}
+            lay.curves.clear()
+            lay.curves.update({n: merged[n] for n in order if n in merged})
+            lay.curves.update(merged)
 
 
 class ApplyPreset(Command):

@@ -26,6 +26,9 @@ set_curve_filter(shot, "one_euro" | "savgol" | "none", track=None (all faces), s
 neutral_frame_command(...), curve_filter_command(...) -> Command  (the same, computed but not pushed)
 calibration_summary(cs) -> str   (how a face's curves were measured: neutral, filter; the AU model if not the installed one)
 set_key(shot, curve, frame, value, layer="Edit", interp="bezier", track=None, stack=None) -> (track, name)
+    (the key's own value on its layer: an additive layer adds it to the curve)
+key_value(shot, curve, frame, value, layer="Edit", interp="bezier", track=None, stack=None) -> (track, name, layer key)
+    (a key that makes the curve read `value` at `frame`, as the studio's graph shows it)
 set_gain(shot, au, gain, track=None, stack=None, frame=None) -> [names]  (frame: a gain key)
 delete_gain_keys(shot, au, frames=None, track=None, stack=None) -> [names]
 apply_preset(shot, preset: dict | path, track=None, stack=None) -> dict
@@ -743,11 +746,71 @@ def set_key(shot: Shot, curve: str, frame: int, value: float, layer: str = DEFAU
     if is_au(name) and abs(float(value)) > 5.0:  # an AU is 0..5 (an additive layer's key may take some away)
         raise ProjectError(f"{name} key {value} is outside the AU scale: 0..5 (FACS A-E), -5..5 on an additive "
                            "layer")
+    _check_key_frame(shot, frame)
+    _push(stack, AddKey(cs, layer, name, Key(int(frame), float(value), ip)))
+    return t, name
+
+
+def _check_key_frame(shot: Shot, frame: int) -> None:
     a, b = shot.range_with_handles
     if not a <= int(frame) <= b:
         raise ProjectError(f"frame {frame} is outside shot {shot.name} ({a}-{b} with handles)")
-    _push(stack, AddKey(cs, layer, name, Key(int(frame), float(value), ip)))
-    return t, name
+
+
+def key_value(shot: Shot, curve: str, frame: int, value: float, layer: str = DEFAULT_LAYER,
+              interp: str | Interp = Interp.BEZIER, track: int | None = None,
+              stack: UndoStack | None = None) -> tuple[int, str, float]:
+    """Key the curve so that it reads `value` at plate `frame` (after the layers and the AU's
+    gain, as the studio's graph shows it): the key on `layer` that does so is worked out and
+    set (on the additive Edit layer, the difference from what the curve reads there). Returns
+    (track, curve name, the layer key's value). Refused where no key on the layer can reach the
+    value: no face on that frame, a gain of 0, a layer above that overrides the curve, a muted layer."""
+    from core.curves import Curve, Layer
+    from core.project.commands import AddKey
+
+    t = resolve_track(shot, track)
+    cs = shot.curves[t]
+    name = resolve_curve(cs, curve)
+    try:
+        ip = Interp(str(interp).lower())
+    except ValueError as exc:
+        raise ProjectError(f"interpolation must be one of {', '.join(i.value for i in Interp)}, got {interp!r}") from exc
+    v = float(value)
+    if not math.isfinite(v):
+        raise ProjectError(f"key value must be a finite number, got {value}")
+    if is_au(name) and not 0.0 <= v <= 5.0:
+        raise ProjectError(f"{name} value {value} is outside the AU scale 0..5 (FACS A-E)")
+    _check_key_frame(shot, frame)
+    f = int(frame)
+    layers = list(cs.layers)
+    if not any(lay.name == layer for lay in layers):
+        layers.append(Layer(layer))  # AddKey creates it, additive, on top
+    target = next(lay for lay in layers if lay.name == layer)
+    if target.muted:
+        raise ProjectError(f"layer {layer!r} is muted: a key there changes nothing; unmute it or key another layer")
+
+    def reads(x: float) -> float:  # the curve at f, gain applied, before the 0..5 clamp, with key x on the layer
+        val = float(cs._base_at(name, np.array([f]))[0])
+        for lay in layers:
+            c = lay.curves.get(name)
+            if lay is target:
+                c = Curve([k for k in (c.keys if c is not None else ()) if k.frame != f] + [Key(f, x, ip)])
+            if c is None or lay.muted or len(c) == 0:
+                continue
+            lv = float(c.evaluate(np.array([f]))[0])
+            val = val + lv if lay.mode == "additive" else (1.0 - lay.weight) * val + lay.weight * lv
+        return val * float(cs.gain_at(name, np.array([f]))[0])
+
+    r0, r1 = reads(0.0), reads(1.0)
+    if not (math.isfinite(r0) and math.isfinite(r1)):
+        raise ProjectError(f"{name} has no value at frame {f} (no face was measured there); "
+                           "key the layer itself with --layer-value")
+    if abs(r1 - r0) < 1e-9:
+        raise ProjectError(f"no key on layer {layer!r} changes {name} at frame {f}: its gain is 0 there or a layer "
+                           "above overrides it")
+    x = (v - r0) / (r1 - r0)
+    _push(stack, AddKey(cs, layer, name, Key(f, x, ip)))
+    return t, name, x
 
 
 def _au_targets(cs: CurveSet, au: int | str) -> list[str]:
