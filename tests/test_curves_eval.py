@@ -344,3 +344,12 @@ def test_evaluate_frames_in_any_order_and_bit_identical_to_the_range() -> None:
         keys = sorted({int(f) for f in rng.integers(0, 300, 8)})
         c = Curve([Key(f, float(rng.normal()), Interp.BEZIER) for f in keys])
         np.testing.assert_array_equal(c.evaluate_range(0, 299), np.array([c.evaluate(f) for f in range(300)]))
+
+
+def test_fractional_frames_go_to_the_nearest_frame_halves_up() -> None:
+    """A key at 2.5 snapped to 2 and one at 3.5 to 4 (round half to even); a stored key frame of
+    10.7 loaded as 10; CurveSet.evaluate read frame 2.7 as 2. One rule: nearest, halves up."""
+    assert [Key(f, 0.0).frame for f in (2.5, 3.5, 2.49, -0.5, 10.7)] == [3, 4, 2, 0, 11]
+    assert Key.from_list([10.7, 1.0, "linear", "auto", -1, 0, 1, 0]).frame == 11
+    cs = CurveSet(["AU01"], (0, 9), base={"AU01": np.arange(10.0)})
+    np.testing.assert_array_equal(cs.evaluate("AU01", np.array([2.7, 3.5, 4.2])), [3.0, 4.0, 4.0])

@@ -575,7 +575,9 @@ def test_gain_keys_from_the_cli(tmp_path: Path, plate: Path, capsys: pytest.Capt
     for argv, msg in ((["--value", "2.5", "--frame", "30"], "within 0.0..2.0"),
                       (["--value", "1.0", "--frame", "500"], "outside shot"),
                       (["--frame", "30"], "give the gain"),
-                      (["--value", "1", "--delete-keys"], "takes no --gain")):
+                      (["--value", "1", "--delete-keys"], "takes no --gain"),
+                      (["--delete-keys", "--frame", "3"], "no gain key at frame 3: nothing to delete"),
+                      (["--delete-keys"], "no gain key: nothing to delete")):
         rc, _, err = run(capsys, "gain", str(folder), "--shot", "sh010", "--curve", "AU12", *argv)
         assert rc == 4 and msg in err and err.count("\n") == 1, err
     assert (folder / "project.json").read_bytes() == before

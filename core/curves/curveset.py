@@ -300,7 +300,7 @@ class CurveSet:
         curves that take no gain (pose, gaze)."""
         if name not in self.base:
             raise KeyError(f"no curve named {name!r}")
-        x = np.asarray(frames, dtype=np.int64)
+        x = _whole_frames(frames)
         if not is_au(name):
             return np.ones(x.shape)
         c = self.gain_keys.get(name)
@@ -384,7 +384,7 @@ class CurveSet:
             raise KeyError(f"no curve named {name!r}")
         if frames is None:
             return self._evaluate_cached(name).copy()
-        x = np.asarray(frames, dtype=np.int64)
+        x = _whole_frames(frames)
         if x.size == 0:
             return np.zeros(0)
         return self._compose(name, x, contiguous=False)  # Curve.evaluate spots contiguous windows
@@ -528,6 +528,15 @@ class CurveSet:
                  gain_keys={n: Curve.from_list(k) for n, k in (meta.get("gain_keys") or {}).items()},
                  extraction=meta.get("extraction"))
         return cs
+
+
+def _whole_frames(frames: np.ndarray | Sequence[int] | int) -> np.ndarray:
+    """Plate frames as int64, a fractional one at its nearest frame (halves up, as a Key snaps);
+    a plain int64 cast truncated 2.7 to 2."""
+    x = np.asarray(frames)
+    if np.issubdtype(x.dtype, np.integer):
+        return x.astype(np.int64, copy=False)
+    return np.floor(x.astype(np.float64) + 0.5).astype(np.int64)
 
 
 def extraction_of(face: object) -> dict:

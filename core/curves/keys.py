@@ -62,7 +62,7 @@ class Key:
     out_tangent: tuple[float, float] = (1.0, 0.0)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "frame", int(round(float(self.frame))))
+        object.__setattr__(self, "frame", math.floor(float(self.frame) + 0.5))  # nearest frame, halves up
         object.__setattr__(self, "value", float(self.value))
         if not math.isfinite(self.value):
             raise ValueError(f"key on frame {self.frame}: value must be a finite number, got {self.value}")
@@ -98,7 +98,7 @@ class Key:
 
     @classmethod
     def from_list(cls, data: Sequence) -> Key:
-        return cls(int(data[0]), float(data[1]), Interp(data[2]), TangentMode(data[3]),
+        return cls(float(data[0]), float(data[1]), Interp(data[2]), TangentMode(data[3]),
                    (float(data[4]), float(data[5])), (float(data[6]), float(data[7])))
 
 
@@ -117,7 +117,7 @@ def moved_keys(keys: Sequence[Key], frames: Iterable[int], dframe: float, dvalue
     # keys are sorted: the selected and the landed-on keys are found by binary search and
     # taken out by index, so a drag of a few keys on long curves costs no pass over every key
     out = list(keys)
-    df = int(round(dframe))
+    df = math.floor(float(dframe) + 0.5)  # as Key snaps a frame: halves up
     moved = []
     for f in sorted({int(f) for f in frames}, reverse=True):
         i = bisect.bisect_left(out, f, key=_FRAME)

@@ -856,6 +856,11 @@ def delete_gain_keys(shot: Shot, au: int | str, frames: Iterable[int] | None = N
 
     cs = shot.curves[resolve_track(shot, track)]
     names = _au_targets(cs, au)
+    keyed = {n: {k.frame for k in cs.gain_keys[n].keys} for n in names if cs.has_gain_keys(n)}
+    wanted = None if frames is None else {int(f) for f in frames}
+    if not any(wanted is None or fs & wanted for fs in keyed.values()):
+        where = "" if wanted is None else " at frame " + ", ".join(str(f) for f in sorted(wanted))
+        raise ProjectError(f"{', '.join(names)} has no gain key{where}: nothing to delete")
     _push(stack, DeleteGainKeys(cs, names, frames))
     return names
 
@@ -1071,6 +1076,6 @@ __all__ = [
     "assign_identity", "autosave_notice", "create_project", "curve_table", "curves_edited", "extract_shot_curves",
     "open_project", "parse_assignments", "plate_missing", "project_folder", "project_info", "project_warnings",
     "read_plate", "recover_project", "relink_folder", "relink_plate", "remove_shot", "save_project", "trim_shot", "recovery_options", "render_settings_fields", "resolve_curve",
-    "resolve_shot", "resolve_track", "delete_gain_keys", "set_curve_filter", "set_gain", "set_key", "set_neutral_frame",
+    "resolve_shot", "resolve_track", "delete_gain_keys", "set_curve_filter", "set_gain", "set_key", "key_value", "set_neutral_frame",
     "set_render_settings", "write_curves",
 ]
