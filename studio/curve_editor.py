@@ -28,9 +28,11 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QKeySequence, QPen, QPixmapCache
 from PySide6.QtWidgets import (
+    QComboBox,
     QGraphicsItem,
     QGraphicsRectItem,
     QHBoxLayout,
+    QInputDialog,
     QMenu,
     QSplitter,
     QToolButton,
@@ -260,20 +262,54 @@ class CurveEditor(QWidget):
                   btn("Frame all", "Frame all visible curves (A)", self.frame_all)):
             tools.addWidget(b)
         tools.addStretch(1)
+        # the active edit layer: keys are set, drawn and dragged on it (as Maya's active animation layer)
+        self.layer_box = QComboBox()
+        self.layer_box.setToolTip("Edit layer the keys go on (additive layers add to the curve, override "
+                                  "layers replace it by their weight); the menu beside it adds, mutes, bakes "
+                                  "and deletes layers")
+        self.layer_box.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.layer_box.setMinimumContentsLength(6)
+        self.layer_box.activated.connect(lambda i: self.doc is not None and self.doc.set_layer(
+            self.layer_box.itemData(i)))
+        self.layer_menu_btn = QToolButton(text="Layers")
+        self.layer_menu_btn.setPopupMode(QToolButton.InstantPopup)
+        self.layer_menu_btn.setToolTip("New, mute, bake or delete edit layers")
+        lm = QMenu(self.layer_menu_btn)
+        lm.addAction("New additive layer", lambda: self._layer_op("new", "additive"))
+        lm.addAction("New override layer", lambda: self._layer_op("new", "override"))
+        self.act_mute = lm.addAction("Mute layer", lambda: self._layer_op("mute"))
+        self.act_mute.setCheckable(True)
+        lm.addAction("Layer weight…", lambda: self._layer_op("weight"))
+        lm.addAction("Bake layer into the extracted curves", lambda: self._layer_op("bake"))
+        lm.addAction("Delete layer", lambda: self._layer_op("delete"))
+        self.layer_menu_btn.setMenu(lm)
+        self.layer_menu_btn.setText("Layers")
+        layer_row = QHBoxLayout()
+        layer_row.setContentsMargins(2, 2, 2, 2)
+        layer_row.addWidget(self.layer_box, 1)
+        layer_row.addWidget(self.layer_menu_btn)
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
         rl.setSpacing(0)
         rl.addLayout(tools)
         rl.addWidget(self.glw, 1)
+        left = QWidget()  # the layer the keys go on, above the curves they go on
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.setSpacing(0)
+        ll.addLayout(layer_row)
+        ll.addWidget(self.tree, 1)
+        left.setMaximumWidth(self.tree.maximumWidth())
         split = QSplitter()
-        split.addWidget(self.tree)
+        split.addWidget(left)
         split.addWidget(right)
         split.setStretchFactor(1, 1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(split)
         self._build_actions()
+        self._sync_layers()
 
     # ------------------------------------------------------------------ setup
     def _build_actions(self) -> None:
@@ -324,6 +360,7 @@ class CurveEditor(QWidget):
                 it.setForeground(0, QColor(self.colours[name]))
                 self.visible[name] = True
         self.tree.blockSignals(False)
+        self._sync_layers()
         self._rebuild()
         self.frame_all()
 
@@ -605,6 +642,8 @@ class CurveEditor(QWidget):
     def _doc_changed(self, names: list) -> None:
         if self._moving:
             return  # move_selected redraws once with the moved selection
+        if not names:  # a layer may have come or gone (undo, a layer command)
+            self._sync_layers()
         self.selection = {n: {f for f in fs if self.doc.has_key(n, f)} for n, fs in self.selection.items()}
         self.refresh(names or None)
 
@@ -733,9 +772,104 @@ class CurveEditor(QWidget):
         m.addSeparator()
         m.addAction("Set key (S)", self.set_key_at_cursor)
         m.addAction("Delete keys (Del)", self.delete_selected)
+        m.addAction("Smooth selected keys", self.smooth_selected)
+        m.addAction("Reduce keys…", lambda: self.reduce_keys())
+        m.addSeparator()
+        m.addAction("Butterworth filter (extracted curve)…", lambda: self.filter_base())
+        m.addAction("Bake to keys (override layer 'Baked')", self.bake_to_keys)
+        m.addAction("Reset to extracted", self.reset_to_extracted)
+        m.addSeparator()
         m.addAction("Frame selection (F)", self.frame_selection)
         m.addAction("Frame all (A)", self.frame_all)
         m.popup(screen_pos.toPoint() if hasattr(screen_pos, "toPoint") else screen_pos)
+
+    # ------------------------------------------------------------------ curve tools (core commands via the doc)
+    def smooth_selected(self) -> None:
+        if self.doc is not None and self.selection:
+            self.doc.smooth_keys(self.selection)
+
+    def reduce_keys(self, tol: float | None = None) -> None:
+        """Fewest keys within `tol` of the chosen curves' layer keys (asked when not given)."""
+        if self.doc is None:
+            return
+        if tol is None:
+            tol, ok = QInputDialog.getDouble(self, "Reduce keys", "Keep the curve within (AU intensity):",
+                                             0.05, 0.001, 1.0, 3)
+            if not ok:
+                return
+        self.doc.reduce_keys(self.chosen_curves(), tol)
+        self.select({})
+
+    def filter_base(self, cutoff_hz: float | None = None) -> None:
+        """Butterworth low-pass of the chosen curves' extracted base (cutoff asked when not given)."""
+        if self.doc is None:
+            return
+        nyq = self.doc.fps / 2.0
+        if cutoff_hz is None:
+            cutoff_hz, ok = QInputDialog.getDouble(
+                self, "Butterworth filter", f"Cutoff (Hz, below {nyq:g}): lower is smoother", min(3.0, nyq * 0.5),
+                0.1, nyq - 0.01, 2)
+            if not ok:
+                return
+        try:
+            self.doc.filter_base(self.chosen_curves(), cutoff_hz)
+        except ValueError as exc:
+            log.warning("Butterworth filter: %s", exc)
+
+    def bake_to_keys(self) -> None:
+        if self.doc is not None:
+            self.doc.bake_to_keys(self.chosen_curves())
+            self.select({})
+            self._sync_layers()
+
+    def reset_to_extracted(self) -> None:
+        if self.doc is not None:
+            self.doc.reset_to_extracted(self.chosen_curves())
+            self.select({})
+
+    def _layer_op(self, op: str, mode: str = "additive") -> None:
+        d = self.doc
+        if d is None:
+            return
+        try:
+            if op == "new":
+                d.new_layer(mode)
+            elif op == "mute":
+                info = d.layer_info(d.layer)
+                d.set_layer_muted(not (info and info[2]))
+            elif op == "weight":
+                info = d.layer_info(d.layer)
+                if info is None:
+                    return
+                w, ok = QInputDialog.getDouble(self, "Layer weight", f"Weight of {d.layer} (0..1):", info[1], 0.0, 1.0, 2)
+                if ok:
+                    d.set_layer_weight(w)
+            elif op == "bake":
+                d.bake_layer()
+            elif op == "delete":
+                d.remove_layer()
+        except ValueError as exc:  # e.g. baking a muted layer: the command says why
+            log.warning("%s", exc)
+        self.select({})
+        self._sync_layers()
+
+    def _sync_layers(self) -> None:
+        """The layer picker shows the doc's layers (mode, muted) with the active one chosen."""
+        box = self.layer_box
+        box.blockSignals(True)
+        box.clear()
+        if self.doc is not None:
+            for name in self.doc.layer_names():
+                info = self.doc.layer_info(name)
+                tag = "" if info is None else (" (override)" if info[0] == "override" else "") + (
+                    " (muted)" if info[2] else "")
+                box.addItem(name + tag, name)
+            box.setCurrentIndex(max(0, box.findData(self.doc.layer)))
+            info = self.doc.layer_info(self.doc.layer)
+            self.act_mute.setChecked(bool(info and info[2]))
+        box.setEnabled(self.doc is not None)
+        self.layer_menu_btn.setEnabled(self.doc is not None)
+        box.blockSignals(False)
 
     # ------------------------------------------------------------------ public editing API
     def select(self, selection: Selection) -> None:

@@ -28,11 +28,13 @@ class CurveDoc(QObject):
 
     changed = Signal(list)
 
-    def __init__(self, cs: CurveSet, undo: UndoStack, layer: str = DEFAULT_LAYER, parent: QObject | None = None) -> None:
+    def __init__(self, cs: CurveSet, undo: UndoStack, layer: str = DEFAULT_LAYER, parent: QObject | None = None,
+                 fps: float = 24.0) -> None:
         super().__init__(parent)
         self.cs = cs
         self.undo = undo
         self.layer = layer
+        self.fps = float(fps)  # the plate's rate, for filters given in Hz
         self.clipboard: Clipboard | None = None
         self._own_push = False
         self._drag_id: object | None = None
@@ -242,6 +244,94 @@ class CurveDoc(QObject):
         for s, d in zip(src, dest, strict=True):  # clipboard frames are relative to the first copied key
             out[d] = {int(k.frame) + int(frame) for k in self.clipboard.curves[s]}
         return out
+
+    # ------------------------------------------------------------------ curve tools and layers
+    def layer_names(self) -> list[str]:
+        """The shot's edit layers, bottom first, with the active one even before its first key."""
+        names = [lay.name for lay in self.cs.layers]
+        return names if self.layer in names else names + [self.layer]
+
+    def layer_info(self, name: str) -> tuple[str, float, bool] | None:
+        """(mode, weight, muted) of a layer, None while it does not exist yet."""
+        try:
+            lay = self.cs.layer(name)
+        except KeyError:
+            return None
+        return lay.mode, lay.weight, lay.muted
+
+    def set_layer(self, name: str) -> None:
+        """Key on another layer (created, additive, by its first key)."""
+        if name != self.layer:
+            self.layer = name
+            self.changed.emit([])
+
+    def new_layer(self, mode: str = "additive") -> str:
+        """Add an empty layer on top and make it the active one; returns its name."""
+        from core.curves import Layer
+
+        name = self.cs.unique_layer_name("Override" if mode == "override" else "Layer")
+        self.layer = name
+        self._push(cmd.AddLayer(self.cs, Layer(name, mode)), None)
+        return name
+
+    def set_layer_muted(self, muted: bool) -> None:
+        if self.layer_info(self.layer) is not None:
+            self._push(cmd.SetLayerProps(self.cs, self.layer, muted=bool(muted)), None)
+
+    def set_layer_weight(self, weight: float) -> None:
+        if self.layer_info(self.layer) is not None:
+            self._push(cmd.SetLayerWeight(self.cs, self.layer, weight, merge_id=("weight", id(self))), None)
+
+    def remove_layer(self) -> None:
+        """Delete the active layer (undoable); the next one down becomes active."""
+        if self.layer_info(self.layer) is None:
+            return
+        names = [lay.name for lay in self.cs.layers]
+        i = names.index(self.layer)
+        self._push(cmd.RemoveLayer(self.cs, self.layer), None)
+        rest = [lay.name for lay in self.cs.layers]
+        self.layer = rest[max(0, i - 1)] if rest else DEFAULT_LAYER
+        self.changed.emit([])
+
+    def bake_layer(self) -> None:
+        """Merge the base and the layers up to the active one into the base (muted ones stay)."""
+        if self.layer_info(self.layer) is None:
+            return
+        self._push(cmd.BakeLayer(self.cs, self.layer), None)
+        rest = [lay.name for lay in self.cs.layers]
+        self.layer = rest[0] if rest else DEFAULT_LAYER
+        self.changed.emit([])
+
+    def smooth_keys(self, selection: Mapping[str, Iterable[int]], strength: float = 0.5) -> None:
+        sel = {n: list(fr) for n, fr in selection.items() if fr}
+        if sel:
+            self._push(cmd.SmoothKeys(self.cs, self.layer, sel, strength), sel.keys())
+
+    def reduce_keys(self, names: Iterable[str], tol: float) -> None:
+        names = [n for n in names if self._layer_curve(n) is not None]
+        if names:
+            self._push(cmd.ReduceKeys(self.cs, self.layer, names, float(tol)), names)
+
+    def filter_base(self, names: Iterable[str], cutoff_hz: float) -> None:
+        """Butterworth low-pass of the extracted curves (kept through a filter or neutral change)."""
+        names = list(names)
+        if names:
+            self._push(cmd.ButterworthFilter(self.cs, names, float(cutoff_hz), self.fps), names)
+
+    def bake_to_keys(self, names: Iterable[str], tol: float = 0.01) -> str:
+        """The curves as they read now (before gain) as keys on the override layer 'Baked', which
+        becomes the active layer: the performance itself can then be edited key by key."""
+        names = list(names)
+        if names:
+            self.layer = "Baked"
+            self._push(cmd.BakeToKeys(self.cs, names, layer="Baked", tol=float(tol)), names)
+        return self.layer
+
+    def reset_to_extracted(self, names: Iterable[str]) -> None:
+        """The extraction again for these curves: their keys on every layer, gains and base edits go."""
+        names = list(names)
+        if names:
+            self._push(cmd.ResetToExtracted(self.cs, names), names)
 
     # ------------------------------------------------------------------ gains
     def names_for_au(self, au: int) -> list[str]:

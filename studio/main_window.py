@@ -326,6 +326,8 @@ class MainWindow(QMainWindow):
         except FacsimileError as exc:
             QMessageBox.critical(self, "Not saved", str(exc))
             return False
+        if self.autosaver is not None:
+            self.autosaver.saved()
         s.undo.set_clean()
         s.mark_dirty(False)
         self._refresh_warnings()  # e.g. plates found beside a moved project are the record now
@@ -350,17 +352,20 @@ class MainWindow(QMainWindow):
         p = Path(folder)
         if p.suffix != PROJECT_SUFFIX:
             p = p.with_name(p.name + PROJECT_SUFFIX)
-        s.project.path = p
-        for shot in s.project.shots:
-            shot._root = p
-            shot._analysis_dirty = shot._analysis_dirty or shot._analysis is not None
+        try:  # every shot's analysis goes along, the shots never opened in this session too
+            s.project.save_as(p)
+        except FacsimileError as exc:
+            QMessageBox.critical(self, "Not saved", str(exc))
+            return False
         s.untitled = False
         s.project_path = p
-        ok = self.save()
-        if ok:
-            self.queue.set_path(self._queue_path())
-            self._attach_autosaver()
-        return ok
+        s.undo.set_clean()
+        s.mark_dirty(False)
+        self._refresh_warnings()
+        self.show_message(f"saved {s.project.path}")
+        self.queue.set_path(self._queue_path())
+        self._attach_autosaver()
+        return True
 
     def _open_dialog(self) -> None:
         if not self._maybe_save():

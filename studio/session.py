@@ -330,7 +330,9 @@ class Session(QObject):
 
         track = sorted(self.shot.curves)[0] if track is None else track
         self.track = track
-        return CurveDoc(self.shot.curves[track], self.undo, parent=self)
+        plate = self.project.plates.get(self.shot.plate_id) if self.project is not None else None
+        fps = float(plate.fps) if plate is not None and plate.fps else 24.0
+        return CurveDoc(self.shot.curves[track], self.undo, parent=self, fps=fps)
 
     # ------------------------------------------------------------------ frame
     def set_frame(self, frame: int) -> None:

@@ -217,6 +217,75 @@ def test_analysis_saved_and_lazily_loaded(tmp_path: Path) -> None:
     assert (proj.path / rel).is_file()
 
 
+def _analysis(value: float) -> ShotAnalysis:
+    fi = np.arange(10, 61)
+    an = ShotAnalysis.empty(64, 48, Fraction(24), fi, fi / 24.0, n_tracks=1, embedding_dim=4, source="A001")
+    an.present[:, 0] = True
+    an.pose[:, 0, 0] = value
+    return an
+
+
+def test_save_as_takes_every_analysis_along(tmp_path: Path) -> None:
+    """The studio's Save as moved the project's home and wrote only the analyses it had opened:
+    a shot never opened in the session pointed at a file the new folder lacked, and the copy
+    could not be opened. Project.save_as copies them; the old folder is left as it was."""
+    proj = _project(tmp_path)
+    proj.new_shot("A001", 100, 140, name="sh020")
+    proj.shots[0].analysis = _analysis(1.0)
+    proj.shots[1].analysis = _analysis(2.0)
+    proj.save()
+    old = Project.load(proj.path)
+    _ = old.shots[0].analysis  # only the first shot is opened in this session
+    assert old.shots[1]._analysis is None
+    new = old.save_as(tmp_path / "show_v002")
+    assert new == tmp_path / "show_v002.facsimile" / "project.json"
+    copy = Project.load(new)
+    assert [float(s.analysis.pose[0, 0, 0]) for s in copy.shots] == [1.0, 2.0]
+    assert Project.load(proj.path).state() == proj.state()  # the old folder is untouched
+    with pytest.raises(ProjectError, match="holds a project already"):
+        Project.load(proj.path).save_as(tmp_path / "show_v002.facsimile")
+
+
+def test_undoing_a_reanalysis_after_saves_brings_the_old_analysis_back(tmp_path: Path) -> None:
+    """A re-analysis, saves until the backups no longer name the old analysis file (the garbage
+    collector removes it), then undo and save: the project referred to the removed file and
+    could not be opened. The undo holds the old analysis in memory and the save writes it."""
+    from core.project.workflow import SetAnalysis
+
+    proj = _project(tmp_path)
+    proj.shots[0].analysis = _analysis(1.0)
+    proj.save()
+    proj = Project.load(proj.path)  # a new session: the analysis is on disk only
+    proj.backup_count = 2
+    stack = UndoStack()
+    stack.push(SetAnalysis(proj.shots[0], _analysis(2.0)))
+    for _ in range(4):
+        proj.save()
+    assert len(list((proj.path / "analysis").glob("*.npz"))) == 1  # the old file was collected
+    stack.undo()
+    proj.save()
+    assert float(Project.load(proj.path).shots[0].analysis.pose[0, 0, 0]) == 1.0
+    stack.redo()
+    proj.save()
+    assert float(Project.load(proj.path).shots[0].analysis.pose[0, 0, 0]) == 2.0
+
+
+def test_a_save_resets_the_autosave_clock(tmp_path: Path) -> None:
+    """After a clean save the autosaver still counted the edits before it and wrote an autosave
+    newer than project.json at the next tick: the CLI then refused the project ("a session
+    ended without saving") and the next open offered a recovery."""
+    proj = _project(tmp_path)
+    proj.save()
+    stack = UndoStack()
+    auto = Autosaver(proj, interval_s=10.0, every_n_edits=0)
+    auto.attach(stack)
+    stack.push(AddKey(proj.shots[0].curves[0], "edit", "AU12", Key(40, 1.0)))
+    auto.tick(0.0)
+    proj.save()
+    auto.saved(1.0)
+    assert not auto.tick(100.0) and find_autosave(proj.path) is None
+
+
 def test_failed_save_loses_nothing(tmp_path: Path) -> None:
     proj = _project(tmp_path)
     proj.save()
@@ -242,6 +311,23 @@ def test_unrecovered_autosave_is_kept_as_a_backup(tmp_path: Path) -> None:
     assert find_autosave(proj.path) is not None
     other.save()
     assert find_autosave(proj.path) is None
+    kept = [c for c in recovery_candidates(proj.path) if c.path.name.endswith("-autosave.json")]
+    assert len(kept) == 1
+    assert Project.load(proj.path, document=kept[0].path).shots[0].name == "crashed-session-edit"
+
+
+def test_unrecovered_autosave_is_not_written_over_by_the_next_autosave(tmp_path: Path) -> None:
+    """A session that declined recovery autosaved into the same slot, so the crashed session's
+    work was gone before anything was saved. Its first autosave sets the old one aside."""
+    proj = _project(tmp_path)
+    proj.save()
+    proj.shots[0].name = "crashed-session-edit"
+    proj.autosave()  # ... and the session crashed
+    other = Project.load(proj.path)  # a new session that did not recover
+    other.shots[0].name = "new-session-edit"
+    other.autosave()
+    other.autosave()  # its own slot from now on: written over, not set aside again
+    assert Project.load(proj.path, document=find_autosave(proj.path).path).shots[0].name == "new-session-edit"
     kept = [c for c in recovery_candidates(proj.path) if c.path.name.endswith("-autosave.json")]
     assert len(kept) == 1
     assert Project.load(proj.path, document=kept[0].path).shots[0].name == "crashed-session-edit"

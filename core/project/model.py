@@ -372,9 +372,16 @@ class Project:
         return rel
 
     def _write_analysis(self, shot: Shot) -> str | None:
-        if not shot._analysis_dirty:
+        """The analysis file the document refers to: the shot's own while it is on disk, else a
+        new one written from memory. An undo can bring back an analysis whose file a later save
+        collected as unreferenced; it is held in memory (workflow.SetAnalysis), and written again."""
+        if not shot._analysis_dirty and (shot._analysis_file is None or (self.path / shot._analysis_file).exists()):
             return shot._analysis_file
         if shot._analysis is None:
+            if shot._analysis_file is not None:  # removed by hand: a reference to it would not open
+                log.error("shot %s: its analysis file %s is gone from %s and no copy is in memory; the shot is "
+                          "saved without an analysis (its curves are kept): analyse it again", shot.name,
+                          shot._analysis_file, self.path)
             return None
         rel = f"analysis/{shot.id}-{os.urandom(4).hex()}.npz"
         shot._analysis.save(self.path / rel)
@@ -387,9 +394,7 @@ class Project:
         shots = []
         for s in self.shots:
             s._root = self.path
-            rel = self._write_analysis(s)
-            if s._analysis_dirty:
-                s._analysis_file, s._analysis_dirty = rel, False
+            s._analysis_file, s._analysis_dirty = self._write_analysis(s), False
             curves = []
             for track, cs in sorted(s.curves.items()):
                 entry = {"track": int(track), "arrays": self._write_arrays(cs)}
@@ -434,9 +439,50 @@ class Project:
         self._collect_garbage()
         return target
 
+    def save_as(self, path: str | Path) -> Path:
+        """Save into another project folder (NAME.facsimile) and make it this project's home.
+        Every shot's analysis goes with it, opened or not (each is copied from the old folder),
+        so the new folder opens on its own; the old folder is left as it was."""
+        new = Path(path)
+        if new.suffix != PROJECT_SUFFIX:
+            new = new.with_name(new.name + PROJECT_SUFFIX)
+        if new.resolve() == self.path.resolve():
+            return self.save()
+        if (new / DOC_NAME).exists():
+            raise ProjectError(f"{new} holds a project already; choose another name or open it")
+        try:
+            (new / "analysis").mkdir(parents=True, exist_ok=True)
+            for shot in self.shots:
+                if shot._analysis is None and shot._analysis_file and not shot._analysis_dirty:
+                    src = self.path / shot._analysis_file
+                    if not src.exists():
+                        raise ProjectError(f"shot {shot.name!r}: its analysis {src} is missing; the project "
+                                           f"was not saved as {new}")
+                    with atomic_path(new / shot._analysis_file) as tmp:
+                        shutil.copyfile(src, tmp)
+        except OSError as exc:
+            raise ProjectError(f"the project was not saved as {new}: {exc.strerror or exc}") from exc
+        old_path, old_roots = self.path, [s._root for s in self.shots]
+        owned = self._owns_autosave
+        self.path = new
+        self._owns_autosave = False  # the new folder has no autosave of ours
+        for shot in self.shots:
+            shot._root = new
+        try:
+            return self.save()
+        except ProjectError:
+            self.path, self._owns_autosave = old_path, owned
+            for shot, root in zip(self.shots, old_roots, strict=True):
+                shot._root = root
+            raise
+
     def autosave(self) -> Path:
         """Write the autosave slot (autosave/project.json); project.json is not touched."""
         self.path.mkdir(parents=True, exist_ok=True)
+        if not self._owns_autosave:
+            # the slot holds another session's autosave (a crash the user did not recover from):
+            # it is set aside as a backup, never written over
+            self._retire_autosave()
         try:
             doc = self._document(time.time())
             doc["autosave_of"] = self.saved_at
@@ -659,6 +705,12 @@ class Autosaver:
         if self.pending and now - self.last_autosave >= self.interval_s:
             return self._save(now)
         return False
+
+    def saved(self, now: float | None = None) -> None:
+        """The project was saved: nothing is pending, and the next autosave waits a full interval
+        (an autosave after a clean save made every later CLI edit refuse the project)."""
+        self.pending = 0
+        self.last_autosave = time.monotonic() if now is None else now
 
     def _save(self, now: float) -> bool:
         try:

@@ -95,7 +95,15 @@ class SetAnalysis(Command):
 
     def __init__(self, shot: Shot, analysis: Any) -> None:
         self.shot, self.new = shot, analysis
-        self.old = (shot._analysis, shot._analysis_file, shot._analysis_dirty)
+        # the previous analysis is held in memory, not only by its file name: saves after this
+        # collect the file as unreferenced, and an undo then brings back what is in memory
+        try:
+            old = shot.analysis
+        except Exception as exc:  # a damaged or missing file: undo puts back the reference only
+            log.warning("shot %s: its previous analysis could not be read (%s); undo restores its file name only",
+                        shot.name, exc)
+            old = shot._analysis
+        self.old = (old, shot._analysis_file, shot._analysis_dirty)
         self.text = f"Analyse shot {shot.name}"
 
     def do(self) -> None:

@@ -1,0 +1,101 @@
+"""Studio graph editor, layers and curve tools (offscreen): the layer picker chooses where keys go,
+layers are added, muted, weighted, baked and deleted, and the context menu's tools (smooth,
+reduce keys, Butterworth on the extracted curve, bake to keys, reset to extracted) are core
+commands: one undo step each. Real core objects and a real H.264 plate (tests.test_studio)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pyqtgraph")
+pytest.importorskip("pytestqt")
+
+from tests.test_studio import make_plate, make_project, open_window  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def plate(tmp_path_factory) -> Path:
+    return make_plate(tmp_path_factory.mktemp("plate") / "astro.mp4", n=40)
+
+
+@pytest.fixture
+def win(qtbot, tmp_path, plate):
+    with open_window(qtbot, make_project(tmp_path, plate)) as w:
+        yield w
+
+
+def _picker(ed) -> list[str]:
+    return [ed.layer_box.itemText(i) for i in range(ed.layer_box.count())]
+
+
+def test_layers_from_the_picker_and_its_menu(win):
+    ed, doc, cs = win.curves, win.session.doc, win.session.doc.cs
+    assert _picker(ed) == ["Edit"] and doc.layer == "Edit"
+    doc.add_keys(["AU12L"], 10)
+    doc.move_keys({"AU12L": [10]}, 0, 0.5)
+    assert [lay.name for lay in cs.layers] == ["Edit"]
+    ed._layer_op("new", "override")
+    assert doc.layer == "Override 1" and _picker(ed) == ["Edit", "Override 1 (override)"]
+    assert ed.layer_box.currentText().startswith("Override 1")
+    doc.add_keys(["AU12L"], 20)
+    assert list(doc.key_frames("AU12L")) == [20] and len(cs.layer("Edit").curves["AU12L"]) == 1
+    # the picker switches the layer the keys are drawn and set on
+    ed.layer_box.activated.emit(0)
+    assert doc.layer == "Edit" and list(doc.key_frames("AU12L")) == [10]
+    ed.layer_box.activated.emit(1)
+    before = cs.evaluate("AU12L").copy()
+    ed._layer_op("mute")
+    assert cs.layer("Override 1").muted and "(muted)" in _picker(ed)[1] and ed.act_mute.isChecked()
+    assert not np.allclose(cs.evaluate("AU12L"), before)
+    win.session.undo.undo()
+    assert not cs.layer("Override 1").muted and _picker(ed)[1] == "Override 1 (override)"
+    doc.set_layer_weight(0.25)
+    assert cs.layer("Override 1").weight == 0.25
+    # bake the top layer: the base takes what was seen, the layers go, the edit layer is next
+    seen = cs.evaluate("AU12L").copy()
+    ed._layer_op("bake")
+    assert cs.layers == [] and _picker(ed) == ["Edit"] and doc.layer == "Edit"
+    np.testing.assert_allclose(cs.evaluate("AU12L"), seen, atol=1e-12)
+    win.session.undo.undo()
+    assert [lay.name for lay in cs.layers] == ["Edit", "Override 1"] and _picker(ed)[1] == "Override 1 (override)"
+    ed.layer_box.activated.emit(1)
+    ed._layer_op("delete")
+    assert [lay.name for lay in cs.layers] == ["Edit"] and doc.layer == "Edit"
+
+
+def test_curve_tools_are_one_undo_step_each(win):
+    ed, doc, cs = win.curves, win.session.doc, win.session.doc.cs
+    undo = win.session.undo
+    ed.set_visible(["AU01"])
+    ed.tree.clearSelection()
+    extracted = cs.base_extracted["AU01"].copy()
+    # bake to keys: the curve as it reads, keyed on the override layer 'Baked', which becomes active
+    ed.select({})
+    ed.bake_to_keys()
+    assert doc.layer == "Baked" and "Baked (override)" in _picker(ed)
+    assert len(doc.key_frames("AU01")) >= 3
+    np.testing.assert_allclose(cs.evaluate("AU01"), np.clip(extracted, 0, 5), atol=0.011)
+    n_before = len(doc.key_frames("AU01"))
+    ed.reduce_keys(0.2)
+    assert 2 <= len(doc.key_frames("AU01")) < n_before
+    undo.undo()
+    assert len(doc.key_frames("AU01")) == n_before
+    frames = list(doc.key_frames("AU01"))
+    ed.select({"AU01": set(frames[1:-1])})
+    keyed = [doc.key("AU01", f).value for f in frames]
+    ed.smooth_selected()
+    assert [doc.key("AU01", f).value for f in frames] != keyed
+    undo.undo()
+    # a Butterworth pass on the extracted curve (kept through a filter change, see core tests)
+    ed.filter_base(1.0)
+    assert not np.allclose(cs.base["AU01"], extracted)
+    assert np.abs(np.diff(cs.base["AU01"], 2)).max() < np.abs(np.diff(extracted, 2)).max()
+    ed.reset_to_extracted()
+    np.testing.assert_array_equal(cs.base["AU01"], extracted)
+    assert "AU01" not in cs.layer("Baked").curves
+    undo.undo()
+    assert "AU01" in cs.layer("Baked").curves
