@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.errors import FacsimileError
+from core.errors import FacsimileError, ProjectError
 from core.paths import user_data_dir
 from studio.curve_editor import CurveEditor
 from studio.identity_panel import IdentityPanel
@@ -85,7 +85,13 @@ class MainWindow(QMainWindow):
         left.addTab(self.identities, "Identities")
         self.left_tabs = left
         self.inspector = Inspector()
-        self.queue = RenderQueue(self._queue_path())
+        self.queue = RenderQueue()
+        queue_note = None
+        try:
+            self.queue.set_path(self._queue_path())
+        except ProjectError as exc:  # the studio still starts, with an empty queue
+            log.error("%s", exc)
+            queue_note = str(exc)
         self.queue_panel = RenderQueuePanel(self.queue)
         self.dock_left = self._dock("Bin", left, Qt.LeftDockWidgetArea)
         self.dock_inspector = self._dock("Inspector", self.inspector, Qt.RightDockWidgetArea)
@@ -125,6 +131,8 @@ class MainWindow(QMainWindow):
         self.autosave_timer.setInterval(AUTOSAVE_TICK_MS)
         self.autosave_timer.timeout.connect(self._autosave_tick)
         self.autosave_timer.start()
+        if queue_note:
+            self.show_message(queue_note, error=True)
 
     # ------------------------------------------------------------------ construction
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
@@ -275,15 +283,19 @@ class MainWindow(QMainWindow):
         document = None
         if interactive and self.offer_recovery and p.is_dir() and (p / "project.json").exists():
             document = self._ask_recovery(p)
-        try:
-            if document is not None:
-                self.session.open_project(p, shot, document=document)
-            else:
-                self.session.open(p, shot)
-        except FacsimileError:
-            raise
-        self.queue.set_path(self._queue_path())
+        if document is not None:
+            self.session.open_project(p, shot, document=document)
+        else:
+            self.session.open(p, shot)
+        # the project is open from here: it autosaves even when its queue file cannot be read
         self._attach_autosaver()
+        try:
+            self.queue.set_path(self._queue_path())
+        except ProjectError as exc:  # the project itself opened: say so, with what to do about the queue
+            log.error("%s", exc)
+            self.show_message(f"the project is open, but {exc}", error=True)
+            if interactive:
+                QMessageBox.warning(self, "Render queue not loaded", f"The project is open, but {exc}.")
 
     def _ask_recovery(self, folder: Path) -> Path | None:
         from core.project.model import find_autosave
@@ -363,7 +375,7 @@ class MainWindow(QMainWindow):
         s.mark_dirty(False)
         self._refresh_warnings()
         self.show_message(f"saved {s.project.path}")
-        self.queue.set_path(self._queue_path())
+        self.queue.move_to(self._queue_path())  # the queue, a running render too, goes with the project
         self._attach_autosaver()
         return True
 
@@ -849,8 +861,12 @@ class MainWindow(QMainWindow):
             self.show_message(str(exc), error=True)
             return
         shot_id = s.shot.id
+        if self.job is not None:  # one background job at a time: say so instead of raising out of the slot
+            self.show_message(f"{self.job.name} is still running; wait or cancel it first", error=True)
+            return
 
         shot = s.shot
+        project = s.project
         record = s.plate_record(shot)
         par = record.pixel_aspect if record is not None else None  # an untagged anamorphic plate's, as set
         cs = record.colorspace if record is not None else None  # a camera log plate's, as set
@@ -877,6 +893,11 @@ class MainWindow(QMainWindow):
 
         def done(result) -> None:
             analysis, curvesets, note = result
+            if s.project is not project or not any(x is shot for x in project.shots):
+                # another project was opened (or the shot removed) while it ran: the result is not theirs
+                self.job_note(f"Analyse {shot.name}: dropped, the project or shot it was for is no longer open "
+                              "(nothing changed)", True)
+                return
             for t, cs in curvesets.items():  # the edits as they are now (the artist may have keyed meanwhile)
                 old = shot.curves.get(t)
                 if old is not None:
@@ -906,9 +927,12 @@ class MainWindow(QMainWindow):
             self.job_note(f"face track(s) {gone} are not in the new analysis: their curves were removed"
                           + (" (they had edits; Edit > Undo brings them back)" if edited else ""), error=bool(edited))
         s.mark_dirty(True)
-        frame = s.frame
-        s.set_shot(shot_id)
-        s.set_frame(frame)
+        if s.shot is None or s.shot.id == shot_id:  # show it; an artist who moved to another shot stays there
+            frame = s.frame
+            s.set_shot(shot_id)
+            s.set_frame(frame)
+        else:
+            self.job_note(f"Analyse {shot.name}: done; its curves are on shot {shot.name}", False)
 
     # ------------------------------------------------------------------ curve calibration
     def _current_curveset(self):
@@ -1005,7 +1029,11 @@ class MainWindow(QMainWindow):
     def _queue_job_ended(self, item_id: str, state: str) -> None:
         """Status bar: how a queued job ended, with its last note (core adds the edit's own notes after the
         missing-model ones; all are in the queue's status tooltip)."""
-        it = self.queue.get(item_id)
+        try:
+            it = self.queue.get(item_id)
+        except KeyError:  # a job of a project no longer open: its own queue file has the rest
+            self.show_message(f"render queue: a job of the project opened before {state}", error=state == "failed")
+            return
         more = f" (+{len(it.notes) - 1} more in the queue)" if len(it.notes) > 1 else ""
         note = f": {it.notes[-1]}{more}" if it.notes else ""
         self.show_message(f"render queue: {it.label} {state}{note}", error=bool(it.notes) or state == "failed")

@@ -103,9 +103,12 @@ class RenderQueue(QObject):
         self.task_factory = task_factory
         self.worker: Worker | None = None
         self.running_id: str | None = None
+        # the running job's item and the queue file it belongs to: another project may be opened
+        # while it runs, and its end is then written to its own project's queue, not this one
+        self._running: tuple[QueueItem, Path | None] | None = None
         self.autorun = True
         if self.path is not None and self.path.exists():
-            self.load()
+            self.load()  # a damaged file is moved aside (ProjectError says where)
 
     # ------------------------------------------------------------------ persistence
     def load(self) -> None:
@@ -114,7 +117,17 @@ class RenderQueue(QObject):
             data = json.loads(self.path.read_text(encoding="utf-8"))
             items = [QueueItem(**d) for d in data["items"]]
         except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ProjectError(f"render queue {self.path} is damaged ({exc}); move it aside to start a new queue") from exc
+            # set aside, never written over: the queue starts empty and the file is kept for a look
+            aside = self.path.with_name(f"{self.path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+            try:
+                self.path.replace(aside)
+            except OSError as move_exc:
+                self.path = None  # not attached: a new queue must not replace the unreadable file
+                raise ProjectError(f"render queue {aside.with_name(aside.name.split('.damaged-')[0])} is damaged "
+                                   f"({exc}) and could not be moved aside ({move_exc}); the queue is not saved "
+                                   "this session") from exc
+            raise ProjectError(f"render queue file was damaged ({exc}); it was moved aside to {aside} and the "
+                               "queue starts empty") from exc
         for it in items:
             if it.state == "running":
                 it.state = "interrupted"
@@ -130,12 +143,31 @@ class RenderQueue(QObject):
         atomic_write_text(self.path, json.dumps(data, indent=2))
 
     def set_path(self, path: Path | None) -> None:
-        """Attach to another project's queue file (loads it when present)."""
+        """Attach to another project's queue file (loads it when present). A job still running
+        goes on: it is no longer listed here, and how it ends is written to its own queue file.
+        A damaged file raises ProjectError with the queue left empty and attached to `path`, so
+        the queue starts anew there once the file is moved aside."""
         self.path = Path(path) if path else None
         self.items = []
-        if self.path is not None and self.path.exists():
-            self.load()
+        try:
+            if self.path is not None and self.path.exists():
+                self.load()
+        finally:
+            self.changed.emit()
+
+    def move_to(self, path: Path | None) -> None:
+        """The project was saved elsewhere (Save as): its queue, the running job too, goes along."""
+        self.path = Path(path) if path else None
+        if self._running is not None and any(it is self._running[0] for it in self.items):
+            self._running = (self._running[0], self.path)
+        self.save()
         self.changed.emit()
+
+    def _item(self, item_id: str) -> QueueItem:
+        """A listed item, or the running one (listed or not)."""
+        if self._running is not None and self._running[0].id == item_id:
+            return self._running[0]
+        return self.get(item_id)
 
     # ------------------------------------------------------------------ editing
     def add(self, item: QueueItem, start: bool = True) -> QueueItem:
@@ -185,6 +217,7 @@ class RenderQueue(QObject):
             return self.start_next()
         w = Worker(task, name=nxt.label, parent=self)
         self.worker, self.running_id = w, nxt.id
+        self._running = (nxt, self.path)
         nxt.state, nxt.message, nxt.notes = "running", "", []
         w.progressed.connect(lambda d, t, eta, _id=nxt.id: self._progress(_id, d, t, eta))
         w.failed.connect(lambda msg, _id=nxt.id: self._set_message(_id, msg))
@@ -197,7 +230,7 @@ class RenderQueue(QObject):
 
     def cancel(self, item_id: str) -> None:
         """Cancel a running job (it stops at its next frame) or drop a queued one to 'cancelled'."""
-        it = self.get(item_id)
+        it = self._item(item_id)
         if item_id == self.running_id and self.worker is not None:
             self.worker.cancel()
         elif it.state in ("queued", "interrupted"):
@@ -206,15 +239,15 @@ class RenderQueue(QObject):
             self.changed.emit()
 
     def _progress(self, item_id: str, done: int, total: int, eta: float) -> None:
-        it = self.get(item_id)
+        it = self._item(item_id)
         it.done, it.total = done, total
         self.itemProgress.emit(item_id, done, total, eta)
 
     def _set_message(self, item_id: str, msg: str) -> None:
-        self.get(item_id).message = msg
+        self._item(item_id).message = msg
 
     def _result(self, item_id: str, result: object) -> None:
-        it = self.get(item_id)
+        it = self._item(item_id)
         if isinstance(result, str):
             it.output = result
         elif isinstance(result, dict) and "output" in result:  # a render: output, sidecar, notes
@@ -223,15 +256,33 @@ class RenderQueue(QObject):
         self.resultReady.emit(item_id, result)
 
     def _ended(self, item_id: str, state: str) -> None:
-        it = self.get(item_id)
+        it = self._item(item_id)
+        home = self._running[1] if self._running is not None else self.path
         it.state = state
         if state == "cancelled":
             it.message = "cancelled; finished frames are kept (Start resumes)"
-        self.worker, self.running_id = None, None
-        self.save()
+        self.worker, self.running_id, self._running = None, None, None
+        if any(x is it for x in self.items):
+            self.save()
+        else:  # its project is no longer the open one: its own queue file says how it ended
+            self._write_to(home, it)
         self.changed.emit()
         self.itemEnded.emit(item_id, state)
         self.start_next()
+
+    @staticmethod
+    def _write_to(path: Path | None, item: QueueItem) -> None:
+        """Put `item` (by id) into the queue file at `path`, the rest of it as it is."""
+        if path is None:
+            return
+        try:
+            data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"schema": SCHEMA, "items": []}
+            items = [d for d in data.get("items", []) if d.get("id") != item.id]
+            i = next((k for k, d in enumerate(data.get("items", [])) if d.get("id") == item.id), len(items))
+            items.insert(i, asdict(item))
+            atomic_write_text(path, json.dumps({"schema": SCHEMA, "items": items}, indent=2))
+        except (OSError, ValueError, AttributeError, FacsimileError) as exc:
+            log.error("render queue %s: could not record that %s ended (%s): %s", path, item.label, item.state, exc)
 
     @property
     def busy(self) -> bool:
