@@ -23,6 +23,12 @@ def plate(tmp_path_factory) -> Path:
     return make_plate(tmp_path_factory.mktemp("plate") / "astro.mp4")
 
 
+def _two_projects(tmp_path: Path, plate: Path) -> tuple[Path, Path]:
+    for n in ("a", "b"):
+        (tmp_path / n).mkdir()
+    return make_project(tmp_path / "a", plate), make_project(tmp_path / "b", plate)
+
+
 def _export(tmp_path: Path, plate: Path, name: str):
     from core.jobs import JobSpec
     from studio.render_queue import QueueItem
@@ -38,7 +44,7 @@ def test_a_running_job_ends_in_its_own_projects_queue(qtbot, tmp_path, plate):
     """Opening another project emptied the queue under a running job: each of its progress and end
     signals raised KeyError, the queue stayed busy for good and the first project's file kept
     saying 'running'."""
-    a, b = (make_project(tmp_path / n, plate) for n in ("a", "b") if (tmp_path / n).mkdir() or True)
+    a, b = _two_projects(tmp_path, plate)
     with open_window(qtbot, a) as w:
         item = w.queue.add(_export(tmp_path, plate, "a"))
         qtbot.waitUntil(lambda: item.done >= 1, timeout=30000)
@@ -79,7 +85,7 @@ def test_a_damaged_queue_file_is_set_aside_and_the_project_still_autosaves(qtbot
 
 
 def test_an_analysis_is_dropped_when_another_project_was_opened(qtbot, tmp_path, plate):
-    a, b = (make_project(tmp_path / n, plate) for n in ("a", "b") if (tmp_path / n).mkdir() or True)
+    a, b = _two_projects(tmp_path, plate)
     with open_window(qtbot, a) as w:
         w.analyse_shot()
         job = w.job
