@@ -27,6 +27,17 @@ class CurveDoc(QObject):
     change (an empty list means "maybe everything", e.g. after undo)."""
 
     changed = Signal(list)
+    #: copied keys, one for the whole studio (as Maya's key clipboard): a doc is replaced when the
+    #: shot, the face or the extraction changes, and copied keys must paste onto the next one
+    _clipboard: list[Clipboard | None] = [None]
+
+    @property
+    def clipboard(self) -> Clipboard | None:
+        return CurveDoc._clipboard[0]
+
+    @clipboard.setter
+    def clipboard(self, value: Clipboard | None) -> None:
+        CurveDoc._clipboard[0] = value
 
     def __init__(self, cs: CurveSet, undo: UndoStack, layer: str = DEFAULT_LAYER, parent: QObject | None = None,
                  fps: float = 24.0) -> None:
@@ -35,7 +46,6 @@ class CurveDoc(QObject):
         self.undo = undo
         self.layer = layer
         self.fps = float(fps)  # the plate's rate, for filters given in Hz
-        self.clipboard: Clipboard | None = None
         self._own_push = False
         self._drag_id: object | None = None
         self._drag_seq = 0

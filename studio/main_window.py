@@ -208,6 +208,7 @@ class MainWindow(QMainWindow):
         self._act(p, "Go to end", self.transport.go_end, "Ctrl+Right")
         self._act(p, "Set in point", self.transport.set_in, "I")
         self._act(p, "Set out point", self.transport.set_out, "O")
+        self._act(p, "Clear in and out points", self.transport.clear_in_out, "Alt+X")
 
         s = mb.addMenu("&Shot")
         self._act(s, "Analyse shot", self.analyse_shot, "Ctrl+Shift+A",
@@ -407,10 +408,15 @@ class MainWindow(QMainWindow):
         if not self._maybe_save():
             ev.ignore()
             return
-        if self.job is not None:
-            self.job.cancel()
-        if self.queue.worker is not None:
-            self.queue.worker.cancel()
+        running = [w for w in (self.job, self.queue.worker) if w is not None]
+        for w in running:
+            w.cancel()
+        if running:  # they stop at their next frame; a render keeps its finished frames (Start resumes)
+            self.show_message("cancelling background work before closing…")
+            QApplication.processEvents()
+            for w in running:
+                if not w.wait(30.0):
+                    log.warning("%s did not stop within 30 s; closing anyway", w.name)
         self.transport.stop()
         self.viewer.shutdown()
         self.bin.shutdown()
@@ -750,8 +756,15 @@ class MainWindow(QMainWindow):
             return
         from core.project.commands import SetShotFields
 
-        s.undo.push(SetShotFields(s.project, s.shot.id, merge_id=("render_settings", s.shot.id),
-                                  render_settings=settings))
+        old = s.shot.render_settings or {}
+        changed = tuple(sorted(k for k in set(settings) | set(old) if settings.get(k) != old.get(k)))
+        # a slider nudged by keys or wheel is one step per setting; a choice (a combo, a mask box) is a
+        # step of its own (one merge id for every change made one undo take back all of them)
+        sliding = changed and all(isinstance(settings.get(k), float) for k in changed)
+        merge = ("render_settings", s.shot.id, changed) if sliding else None
+        if not sliding:
+            s.undo.end_merge()
+        s.undo.push(SetShotFields(s.project, s.shot.id, merge_id=merge, render_settings=settings))
         self._refresh_warnings()
         if self.viewer.mode.currentIndex() != 0:
             self.viewer.request_frame(s.frame)
@@ -1038,6 +1051,15 @@ class MainWindow(QMainWindow):
         note = f": {it.notes[-1]}{more}" if it.notes else ""
         self.show_message(f"render queue: {it.label} {state}{note}", error=bool(it.notes) or state == "failed")
 
+    def _make_folder(self, folder: Path, what: str) -> bool:
+        """Create an output folder; False (with a message) where it cannot be (a read-only project)."""
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.show_message(f"{what} not queued: cannot create {folder}: {exc.strerror or exc}", error=True)
+            return False
+        return True
+
     def queue_render(self) -> QueueItem | None:
         """Queue a render of the current shot: the job `facsimile render` runs (core.render.delivery:
         consent check in swap mode, render id and watermark, sidecar metadata; resumable). A swap whose
@@ -1052,7 +1074,8 @@ class MainWindow(QMainWindow):
         from core.render.delivery import prepare_render
 
         out = s.project_path / "renders" / f"{s.shot.name}.####.exr"
-        out.parent.mkdir(parents=True, exist_ok=True)
+        if not self._make_folder(out.parent, "Render"):
+            return None
 
         def prepare(override: str | None = None):  # the shot's range with its handles, numbered as the CLI does
             # the studio's own render of the shot, in the project's renders/: a render after an edit replaces it
@@ -1095,7 +1118,8 @@ class MainWindow(QMainWindow):
         base = s.project_path if s.project_path is not None else user_data_dir() / "exports"
         name = s.shot.name
         out = base / "exports" / (f"{name}.mov" if kind == "mov" else f"{name}.####.exr")
-        out.parent.mkdir(parents=True, exist_ok=True)  # the studio's own folder beside the project
+        if not self._make_folder(out.parent, "Export"):  # the studio's own folder beside the project
+            return None
         try:  # what `facsimile convert` writes: the plate's colour space and alpha, its timecode
             record = s.plate_record()  # a camera log plate is exported as the project says it is
             spec = prepare_convert(s.plate_of(s.shot), out, (s.first, s.last),
@@ -1119,7 +1143,8 @@ class MainWindow(QMainWindow):
 
     def _shortcuts_help(self) -> None:
         QMessageBox.information(self, "Keyboard shortcuts", (
-            "Transport: Space play/stop · J/K/L shuttle · ←/→ step · , . previous/next key · I/O in/out\n"
+            "Transport: Space play/stop · J/K/L shuttle · ←/→ step · Ctrl+←/→ in/out or first/last · , . previous/next "
+            "key · I/O in/out · Alt+X clear in/out\n"
             "Viewer: Home fit · Ctrl+1 1:1 · Tab plate/render · Ctrl+W wipe · Shift+L/M/K/T overlays\n"
             "Curves: S or K set key · Delete · F frame selection · A frame all · Ctrl+C/V copy/paste\n"
             "   drag keys (snap to frames) · drag empty space: box select · Alt/middle drag: pan · wheel: zoom\n"

@@ -114,7 +114,7 @@ class Transport(QWidget):
             b.setAutoRaise(True)
             return b
 
-        self.btn_start = btn("|◀", "Go to in point / first frame (Home)", self.go_start)
+        self.btn_start = btn("|◀", "Go to in point / first frame (Ctrl+Left)", self.go_start)
         self.btn_prev_key = btn("◀◆", "Previous key ( , )", lambda: self.jumpKey.emit(-1))
         self.btn_back = btn("◀|", "Step back one frame (Left)", lambda: self.step(-1))
         self.btn_play_rev = btn("◀", "Play backwards (J)", lambda: self.shuttle(-1))
@@ -122,9 +122,9 @@ class Transport(QWidget):
         self.btn_play = btn("▶", "Play (L / Space)", lambda: self.shuttle(1))
         self.btn_fwd = btn("|▶", "Step forward one frame (Right)", lambda: self.step(1))
         self.btn_next_key = btn("◆▶", "Next key ( . )", lambda: self.jumpKey.emit(1))
-        self.btn_end = btn("▶|", "Go to out point / last frame (End)", self.go_end)
-        self.btn_in = btn("[", "Set in point (I)", self.set_in)
-        self.btn_out = btn("]", "Set out point (O)", self.set_out)
+        self.btn_end = btn("▶|", "Go to out point / last frame (Ctrl+Right)", self.go_end)
+        self.btn_in = btn("[", "Set in point (I); Alt+X clears in and out", self.set_in)
+        self.btn_out = btn("]", "Set out point (O); Alt+X clears in and out", self.set_out)
         self.frame_box = QSpinBox()
         self.frame_box.setRange(0, 0)
         self.frame_box.setToolTip("Current plate frame (0-based)")
@@ -157,7 +157,10 @@ class Transport(QWidget):
         lay.addLayout(bar)
 
     def set_range(self, first: int, last: int, fps: Fraction, tc_start: str | None = None) -> None:
-        """Frames first..last (inclusive) at `fps`; timecode starts at `tc_start`."""
+        """Frames first..last (inclusive) at `fps`; timecode starts at `tc_start`. In and out
+        points belong to the range they were set in: another range (another shot) clears them."""
+        if (int(first), int(last)) != (self.first, self.last):
+            self.clear_in_out()
         self.first, self.last = int(first), int(last)
         self.fps = Fraction(fps) if fps else Fraction(25)
         self.tc_start = tc_start
@@ -208,6 +211,11 @@ class Transport(QWidget):
         self.out_point = self.frame
         if self.in_point is not None and self.in_point > self.out_point:
             self.in_point = None
+        self._update_in_out()
+
+    def clear_in_out(self) -> None:
+        """Play and go-to use the whole range again."""
+        self.in_point = self.out_point = None
         self._update_in_out()
 
     def _update_in_out(self) -> None:

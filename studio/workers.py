@@ -39,6 +39,7 @@ class Worker(QObject):
         self.name = name
         self._task = task
         self._cancel = threading.Event()
+        self._over = threading.Event()  # set when the task has returned or raised (its signals are sent)
         self._started = 0.0
         self.state = "queued"
         self._runnable: QRunnable | None = None
@@ -64,6 +65,12 @@ class Worker(QObject):
     def is_cancelled(self) -> bool:
         return self._cancel.is_set()
 
+    def wait(self, timeout_s: float) -> bool:
+        """Block until the task is over (True) or `timeout_s` passed (False); a worker never
+        started is over. Closing the studio cancels, then waits, so no thread emits into
+        deleted objects."""
+        return self._runnable is None or self._over.wait(timeout_s)
+
     # --- thread side ---------------------------------------------------------------------
     def _progress(self, done: int, total: int) -> None:
         elapsed = time.monotonic() - self._started
@@ -73,6 +80,12 @@ class Worker(QObject):
             raise UserCancelled(f"{self.name} cancelled")
 
     def _run(self) -> None:
+        try:
+            self._run_task()
+        finally:
+            self._over.set()
+
+    def _run_task(self) -> None:
         self._started = time.monotonic()
         try:
             result = self._task(self._progress, self._cancel.is_set)

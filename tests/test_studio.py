@@ -264,6 +264,40 @@ def test_undo_of_a_render_setting_shows_in_the_inspector(win):
     assert combo.currentData() == other
 
 
+def test_each_render_setting_change_is_its_own_undo_step(win):
+    """Every render-setting change of a shot shared one merge id, so one undo took back all of
+    them since the shot was opened (Blend, then Colour: both went)."""
+    def other(combo):
+        return next(combo.itemData(i) for i in range(combo.count()) if combo.itemData(i) != combo.currentData())
+
+    blend, colour = win.inspector.blend, win.inspector.colour
+    b0, c0 = blend.currentData(), colour.currentData()
+    b1, c1 = other(blend), other(colour)
+    blend.setCurrentIndex(blend.findData(b1))
+    win.session.set_frame(5)
+    colour.setCurrentIndex(colour.findData(c1))
+    win.undo()
+    assert (blend.currentData(), colour.currentData()) == (b1, c0)
+    win.undo()
+    assert (blend.currentData(), colour.currentData()) == (b0, c0)
+
+
+def test_in_and_out_points_belong_to_their_shot(win):
+    """In/out set on one shot stayed on the next: go-to-end landed on the old out point and play
+    stopped there. Another range clears them; Alt+X clears them by hand."""
+    t = win.transport
+    win.session.set_frame(5)
+    t.set_in()
+    win.session.set_frame(20)
+    t.set_out()
+    assert t._bounds() == (5, 20) and t.ruler.in_out == (5, 20)
+    t.clear_in_out()
+    assert t._bounds() == (t.first, t.last) and t.ruler.in_out is None
+    t.set_in()
+    t.set_range(t.first + 1, t.last, t.fps)
+    assert t.in_point is None and t.ruler.in_out is None
+
+
 def test_key_drag_redraws_only_the_dragged_curve_and_long_curves_are_downsampled(qtbot):
     """40 curves x 10,000 frames: moving one curve's key gives new data to that result curve only
     (every other item keeps the very array it showed), and the items clip to the view with peak

@@ -113,3 +113,32 @@ def test_the_end_of_an_analysis_leaves_the_artist_on_their_shot(qtbot, tmp_path,
         qtbot.waitUntil(lambda: w.job is None, timeout=180000)
         assert w.session.shot.name == "sh020" and w.session.frame == 15
         assert w.session.project.shot(first).has_analysis
+
+
+def test_an_output_folder_that_cannot_be_made_is_a_message(qtbot, tmp_path, plate):
+    """On a read-only project, Ctrl+R and the plate export raised OSError out of the slot (the
+    folder was made outside the error handling). A file in the folder's place fails the same way
+    here (the tests run as a user that may write anywhere)."""
+    project = make_project(tmp_path, plate)
+    (project / "renders").write_text("in the way")
+    (project / "exports").write_text("in the way")
+    with open_window(qtbot, project) as w:
+        assert w.queue_render() is None and "Render not queued: cannot create" in w.status_msg.text()
+        assert w.queue_convert("exr") is None and "Export not queued: cannot create" in w.status_msg.text()
+        assert w.queue.items == []
+
+
+def test_closing_during_a_job_cancels_and_waits_for_it(qtbot, tmp_path, plate):
+    """Closing cancelled the running jobs without waiting: their threads emitted into deleted
+    objects ("Signal source has been deleted") and the queue file could stay 'running'."""
+    project = make_project(tmp_path, plate)
+    with open_window(qtbot, project) as w:
+        item = w.queue.add(_export(tmp_path, plate, "c"))
+        qtbot.waitUntil(lambda: item.done >= 1, timeout=30000)
+        worker = w.queue.worker
+        w.session.mark_dirty(False)
+        w.close()
+        assert worker._over.is_set()
+        qtbot.waitUntil(lambda: item.state != "running", timeout=10000)
+    saved = json.loads((project / "render_queue.json").read_text())["items"]
+    assert [i["state"] for i in saved] in (["cancelled"], ["done"])
