@@ -287,6 +287,11 @@ def test_swap_sidecar_has_template_and_consent(project, tmp_path):
     assert doc["consent"]["consent"]["consented_by"] == "Eileen Collins"
     assert doc["inputs"]["identity_template"]["kind"] == "folder" and doc["inputs"]["identity_template"]["sha256"]
     assert doc["settings"]["mode"] == "swap"
+    # --template is this render's: the project keeps its own assignment (none here), even after a refusal
+    assert Project.load(project).shots[0].identity is None
+    assert main(["render", str(project), "--mode", "swap", "--template", "Eileen Collins", "--frames", "0-999",
+                 "--out", str(tmp_path / "late.mov")]) != 0
+    assert Project.load(project).shots[0].identity is None
 
 
 def test_list_presets_and_bad_preset_output(project, tmp_path, capsys):

@@ -242,3 +242,76 @@ def test_verify_a_sequence_with_frames_of_another_render(tmp_path):
         shutil.copy(keep / f, pattern.parent / f)
     report = verify(pattern)
     assert report["verified"] is False and report["sequence"]["frames_of_other_renders"] == "1003-1005"
+
+
+def test_an_old_render_command_does_not_take_back_a_newer_render(tmp_path):
+    """Render A, replace it with render B (other settings, --overwrite), then run A's command again:
+    A's finished job was 'resumed', so the movie was silently rendered over and a sequence kept
+    B's frames under A's fresh sidecar (verify false). The output is now another render's, and A
+    asks for --overwrite like any other job."""
+    from core.errors import MediaError
+
+    proj = _edited_project(tmp_path)
+    for out in (tmp_path / "m.mov", tmp_path / "s" / "x.####.exr"):
+        out.parent.mkdir(exist_ok=True)
+        render_shot(str(proj), str(out), frames=(0, 2))
+        b = render_shot(str(proj), str(out), frames=(0, 2), overrides={"blend": "gaussian"}, overwrite=True)
+        b_job = json.loads(Path(b["sidecar"]).read_text())["job_id"]
+        with pytest.raises(MediaError, match="now another render's.*--overwrite"):
+            render_shot(str(proj), str(out), frames=(0, 2))
+        assert json.loads(Path(b["sidecar"]).read_text())["job_id"] == b_job and verify(out)["verified"]
+        a = render_shot(str(proj), str(out), frames=(0, 2), overwrite=True)
+        assert json.loads(Path(a["sidecar"]).read_text())["job_id"] != b_job and verify(out)["verified"]
+
+
+def test_a_second_render_to_the_same_output_waits_its_turn(tmp_path):
+    """Two renders to one output at once both exited 0 and left a movie of two render ids. A job
+    holds a lock beside the output (released by the kernel if it dies); the second is refused."""
+    import subprocess
+    import sys
+
+    from core.jobs.lock import OutputBusy, lock_path
+
+    proj = _edited_project(tmp_path)
+    out = tmp_path / "busy.mov"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from core.jobs.lock import output_lock\n"
+        f"with output_lock({str(out)!r}, 'other-job'):\n"
+        "    print('held', flush=True); time.sleep(60)")], cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(OutputBusy, match="another render is writing .*busy.mov now .*other-job"):
+            render_shot(str(proj), str(out), frames=(0, 1))
+        assert not out.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    render_shot(str(proj), str(out), frames=(0, 1))  # the holder died: its lock went with it
+    assert verify(out)["verified"] and not lock_path(out).exists()
+
+
+def test_a_farm_render_delivers_its_sidecars(tmp_path):
+    """`render --job-only`, then `job run --chunk N` per chunk and `job finalize` (or a plain `job
+    run`) delivered frames without the sidecar and curves CSV: verify failed on every farm render."""
+    proj = _edited_project(tmp_path)
+    for out, finish in ((tmp_path / "farm.mov", "finalize"), (tmp_path / "f" / "f.####.exr", "run")):
+        out.parent.mkdir(exist_ok=True)
+        job = tmp_path / f"{out.stem}.job.json"
+        assert main(["render", str(proj), "--frames", "0-4", "--chunk", "2", "--out", str(out),
+                     "--job-only", str(job)]) == 0
+        spec = json.loads(job.read_text())
+        chunks = -(-(spec["last"] - spec["first"] + 1) // spec["chunk_size"])
+        for i in range(chunks if finish == "finalize" else 1):
+            assert main(["job", "run", str(job), "--chunk", str(i)]) == 0
+        assert main(["job", finish, str(job)]) == 0
+        assert sidecar_path(out).exists() and verify(out)["verified"], verify(out)
+
+
+def test_a_chunk_size_below_one_is_refused_before_any_job_is_written(tmp_path, capsys):
+    """`render --chunk 0` wrote a job that no later command could load again ("chunk_size 0")."""
+    proj = _edited_project(tmp_path)
+    for bad in ("0", "-3"):
+        assert main(["render", str(proj), "--frames", "0-1", "--chunk", bad, "--out", str(tmp_path / "c.mov")]) != 0
+        assert "chunk size must be a whole number of frames, at least 1" in capsys.readouterr().err
+    assert not (tmp_path / ".facsimile-jobs").exists() and not (tmp_path / "c.mov").exists()

@@ -34,13 +34,24 @@ def _run(args: argparse.Namespace) -> int:
         n = run_chunk(spec, args.chunk)
         print(f"chunk {args.chunk}: {n} frame(s) rendered", file=sys.stderr)
         return 0
+    if spec.kind == "render":  # what `facsimile render` runs: the sidecar and curves CSV beside the output too
+        from core.render.delivery import run_render_job
+
+        print(run_render_job(spec, engine=args.engine, address=args.address)["output"])
+        return 0
     out = run_job(spec, engine=args.engine, address=args.address)
     print(out)
     return 0
 
 
 def _finalize(args: argparse.Namespace) -> int:
-    print(finalize(JobSpec.load(args.job_file)))
+    spec = JobSpec.load(args.job_file)
+    if spec.kind == "render":  # a farm render's last step writes its sidecars, as a local render does
+        from core.render.delivery import run_render_job
+
+        print(run_render_job(spec, finalize_only=True)["output"])
+        return 0
+    print(finalize(spec))
     return 0
 
 

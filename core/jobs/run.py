@@ -325,8 +325,17 @@ def _retry(spec: JobSpec, i: int, exc: BaseException, attempt: int) -> int:
 
 def run_job(spec: JobSpec, engine: str = "local", address: str | None = None, progress: Progress | None = None,
             cancel: Cancel | None = None, metadata: dict[str, str] | None = None, keep_chunks: bool = False) -> Path:
-    """Render every missing frame of `spec` and assemble the output; resumable."""
+    """Render every missing frame of `spec` and assemble the output; resumable. One job at a
+    time writes an output (core.jobs.lock): a second one is refused while this runs."""
+    from core.jobs.lock import output_lock
+
     check_output_folder(spec)
+    with output_lock(spec.output, spec.job_id):
+        return _run_job(spec, engine, address, progress, cancel, metadata, keep_chunks)
+
+
+def _run_job(spec: JobSpec, engine: str, address: str | None, progress: Progress | None, cancel: Cancel | None,
+             metadata: dict[str, str] | None, keep_chunks: bool) -> Path:
     spec.save()
     if completed(spec):
         log.info("job %s is complete and %s is in place: nothing to render", spec.job_id, spec.output)

@@ -50,6 +50,10 @@ class JobSpec:
         first, last = int(frames[0]), int(frames[1])
         if last < first:
             raise FacsimileError(f"empty frame range {first}-{last}")
+        chunk = kw.get("chunk_size", 24)
+        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+            # a job written with it could never be loaded again (validate refuses it): refuse it here
+            raise FacsimileError(f"chunk size must be a whole number of frames, at least 1; got {chunk!r}")
         body = json.dumps({"kind": kind, "source": source, "output": output, "first": first, "last": last,
                            **{k: kw.get(k) for k in ("shot", "writer", "settings", "chunk_size")},
                            **({"content": kw["content"]} if kw.get("content") else {})},

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import FacsimileError, MediaError
-from core.jobs.run import run_job
+from core.jobs.run import finalize, run_job
 from core.jobs.spec import JobSpec, sequence_path
 
 log = logging.getLogger(__name__)
@@ -162,12 +162,37 @@ def existing_output(spec: JobSpec) -> str:
     return f"{len(files)} frame(s) of the sequence" if files else ""
 
 
+def _output_job(spec: JobSpec) -> str | None:
+    """The job id the output's sidecar names (None: no output, or no readable sidecar)."""
+    from core.delivery.sidecar import read_sidecar
+
+    if not existing_output(spec):
+        return None
+    try:
+        doc = read_sidecar(spec.output)
+    except (OSError, ValueError):
+        return None
+    return str(doc["job_id"]) if isinstance(doc, dict) and doc.get("job_id") else None
+
+
 def run_render_job(spec: JobSpec, engine: str = "local", address: str | None = None, template: dict | None = None,
                    progress_bar: bool = False, progress: Callable[[int, int], None] | None = None,
-                   cancel: Callable[[], bool] | None = None) -> dict:
+                   cancel: Callable[[], bool] | None = None, finalize_only: bool = False) -> dict:
     """Render `spec` (resumable) and write its sidecars. Returns {"output", "sidecar", "csv", "notes"}.
+    One job at a time writes an output (core.jobs.lock), sidecars included.
 
-    template: the identity template's summary for the sidecar (default: the shot's, in swap mode)."""
+    template: the identity template's summary for the sidecar (default: the shot's, in swap mode).
+    finalize_only: the frames were rendered chunk by chunk (a farm's `job run --chunk N`): check
+    them, join a movie's chunks and write the sidecars (`facsimile job finalize`)."""
+    from core.jobs.lock import output_lock
+
+    with output_lock(spec.output, spec.job_id):
+        return _run_render_job(spec, engine, address, template, progress_bar, progress, cancel, finalize_only)
+
+
+def _run_render_job(spec: JobSpec, engine: str, address: str | None, template: dict | None, progress_bar: bool,
+                    progress: Callable[[int, int], None] | None, cancel: Callable[[], bool] | None,
+                    finalize_only: bool) -> dict:
     from core.delivery.sidecar import build_sidecar, write_curves_csv, write_sidecar
     from core.project.model import DOC_NAME
     from core.project.plates import check_plate
@@ -176,7 +201,8 @@ def run_render_job(spec: JobSpec, engine: str = "local", address: str | None = N
     settings = dict(spec.settings)
     render_id = settings.pop("render_id", None)
     consent = settings.pop("consent", None)
-    ctx = ShotRenderContext(spec.source, spec.shot, settings, content=spec.content)
+    template_id = settings.pop("template", None)
+    ctx = ShotRenderContext(spec.source, spec.shot, settings, content=spec.content, template_id=template_id)
     try:
         if template is None and ctx.template is not None:
             template = ctx.template.summary()
@@ -210,7 +236,8 @@ def run_render_job(spec: JobSpec, engine: str = "local", address: str | None = N
             def progress(n: int, total: int) -> None:  # noqa: ARG001
                 bar.update(n)
         try:
-            out = run_job(spec, engine=engine, address=address, progress=progress, cancel=cancel)
+            out = finalize(spec) if finalize_only else run_job(spec, engine=engine, address=address, progress=progress,
+                                                                cancel=cancel)
         finally:
             if bar is not None:
                 bar.close()
@@ -395,9 +422,8 @@ def prepare_render(project_path: str, out: str, *, shot: str | None = None,
             raise FacsimileError("swap mode needs an identity template: --template ID or assign one to the shot")
         tpl = Library(project.library_path).get(template_id)
         consent = check_consent(tpl, override=bool(override_consent), reason=override_consent or "")
-        if template_id != sh.identity:
-            sh.identity = template_id
-            project.save()
+        # a --template is this render's only: the project is not written (`project assign` does that),
+        # and the job carries the template's id, not a name another template may share later
     handle_info = None
     if isinstance(frames, tuple) or frames:
         first, last = frames if isinstance(frames, tuple) else parse_frames(frames, sh.range_with_handles)
@@ -451,10 +477,23 @@ def prepare_render(project_path: str, out: str, *, shot: str | None = None,
     if handle_info is not None:
         writer["handles"] = handle_info
     job_settings = rs.to_json()
+    if rs.mode == "swap" and tpl.id != sh.identity:
+        job_settings["template"] = tpl.id
     content = shot_fingerprint(project, sh, tpl.summary() if rs.mode == "swap" else None)
     spec = JobSpec.create("render", str(Path(project_path).absolute()), target, (first, last), shot=sh.id,
                           writer=writer, settings=job_settings, chunk_size=chunk, content=content)
     existing = spec.job_dir / "job.json"
+    if existing.exists():
+        # the same render was made or started before; its output may since be another render's
+        # (the same command run again after an --overwrite with other settings)
+        owner = _output_job(spec)
+        if owner is not None and owner != spec.job_id:
+            if not overwrite:
+                raise MediaError(f"{spec.output} is now another render's (job {owner}), made after this job ran: pass "
+                                 "--overwrite to render this one again, or choose another name")
+            import shutil
+
+            shutil.rmtree(spec.job_dir, ignore_errors=True)  # a new run of it, with a new render id
     if existing.exists():
         spec = JobSpec.load(existing)  # resume: keep the render id of the interrupted run
         log.info("resuming render job %s", spec.job_id)

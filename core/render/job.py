@@ -28,7 +28,7 @@ class ShotRenderContext:
     """What rendering a shot needs, loaded once: project, plate reader, analysis, curves, renderer."""
 
     def __init__(self, project_path: str | Path, shot_id: str | None, settings: dict | None = None,
-                 content: str = "") -> None:
+                 content: str = "", template_id: str | None = None) -> None:
         from core.media.reader import open_media
         from core.project import Project
         from core.project.plates import check_plate
@@ -64,9 +64,10 @@ class ShotRenderContext:
         if self.settings.mode == "swap":
             from core.identity.library import Library
 
-            if not self.shot.identity:
+            tid = template_id or self.shot.identity  # a render's one-off --template, else the shot's
+            if not tid:
                 raise FacsimileError(f"shot {self.shot.name!r} has no identity template assigned (swap mode)")
-            template = Library(self.project.library_path).get(self.shot.identity)
+            template = Library(self.project.library_path).get(tid)
         self.template = template
         if content:  # the job's fingerprint of the shot: an edit since it was made would mix two performances
             from core.render.delivery import shot_fingerprint
@@ -218,7 +219,8 @@ class RenderProducer:
         settings = dict(spec.settings)
         self.render_id = settings.pop("render_id", None)
         settings.pop("consent", None)
-        self.ctx = ShotRenderContext(spec.source, spec.shot, settings, content=spec.content)
+        template_id = settings.pop("template", None)
+        self.ctx = ShotRenderContext(spec.source, spec.shot, settings, content=spec.content, template_id=template_id)
         self.width, self.height, self.fps, self.timecode = self.ctx.width, self.ctx.height, self.ctx.fps, self.ctx.timecode
         from core.render.colour import ColourSmoother
 
