@@ -51,7 +51,7 @@ Runner = Callable[[str, Callable[..., Any], Callable[[Any], None]], Any]
 
 
 def consent_status(template: Any) -> str:
-    """'valid' | 'expired' | 'none' for a core.identity Template."""
+    """'valid' | 'expired' | 'none' | 'damaged' for a core.identity Template."""
     return str(template.summary().get("consent_status", "none"))
 
 
@@ -73,6 +73,8 @@ def consent_warning(template: Any) -> str | None:
         return "no consent record: a render with this template is refused unless overridden with a reason"
     if st == "expired":
         return f"the consent ended on {template.consent.until}: renders are refused unless overridden with a reason"
+    if st == "damaged":
+        return "the consent record is damaged (unreadable): record it again below; renders are refused until then"
     return None
 
 
@@ -312,7 +314,10 @@ class IdentityPanel(QWidget):
         self.name.setText(t.name)
         n_src = len(t.meta.get("sources", []))
         self.info.setText(f"id {t.id} · {n_src} source{'s' if n_src != 1 else ''} · created {t.created[:10]}")
-        c = t.consent
+        try:
+            c = t.consent
+        except FacsimileError:  # damaged: shown empty, to be recorded again (the warning says so)
+            c = None
         self._filling = True
         for field, value in ((self.consent_by, c.consented_by if c else ""), (self.consent_use, c.use if c else ""),
                              (self.consent_until, (c.until or "") if c else ""),

@@ -224,3 +224,45 @@ def test_model_start_up_prints_no_native_chatter_but_keeps_other_stderr():
     assert "a real native error" in run.stderr
     for chatter in ("Feedback manager", "XNNPACK", "absl::InitializeLog", "W0000"):
         assert chatter not in run.stderr, run.stderr
+
+
+def test_still_loading_takes_exif_orientation_exr_and_refuses_huge_images_clearly(tmp_path, astronaut):
+    """Stills ignored EXIF orientation (a phone photo stored sideways was analysed sideways, as
+    plates were not), an EXR still Facsimile wrote itself was 'not a supported image', and an
+    image over OpenCV's decode limit was an internal error."""
+    from PIL import Image
+
+    from core.analysis.image import load_image
+    from core.errors import MediaError
+
+    sideways = tmp_path / "phone.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # the stored picture is turned 90 degrees counter-clockwise: show it turned back
+    Image.fromarray(np.ascontiguousarray(np.rot90(astronaut))).save(sideways, quality=95, exif=exif)
+    up = load_image(sideways)
+    assert up.shape == astronaut.shape
+    assert np.abs(up.astype(int) - astronaut.astype(int)).mean() < 4
+    # an EXR still (scene-linear, as `facsimile convert` writes it) is read through its display transform
+    from core.cli import main
+
+    src = tmp_path / "astro.png"
+    Image.fromarray(astronaut).save(src)
+    assert main(["convert", str(src), str(tmp_path / "astro.####.exr")]) == 0
+    exr = load_image(next(tmp_path.glob("astro.*.exr")))
+    assert exr.shape == astronaut.shape and np.abs(exr.astype(int) - astronaut.astype(int)).mean() < 3
+    # over OpenCV's 2^30-pixel decode limit: a clear MediaError, not an internal error
+    huge = tmp_path / "huge.png"
+    import zlib
+
+    w, h = 40000, 30000
+    row = b"\x00" + b"\x00" * w  # filter byte + one grey byte per pixel
+    raw = zlib.compress(row * 64, 9)
+    import struct
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    huge.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+                     + chunk(b"IDAT", raw) + chunk(b"IEND", b""))
+    with pytest.raises(MediaError, match="cannot read image .*huge.png.*cannot be decoded here"):
+        load_image(huge)

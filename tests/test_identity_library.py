@@ -89,6 +89,44 @@ def test_library_list_get_rename_remove_and_damage(lib, astronaut):
         Template(dest.parent / "missing")
 
 
+def test_damaged_template_records_are_named_not_tracebacks(lib, astronaut):
+    """A template.json with schema "1.0" was a ValueError, a consent record that was a string an
+    AttributeError, one bad consent date failed `library list` for the whole library without
+    naming the template, and a damaged template could not be removed."""
+    import json
+
+    from core.identity.consent import check_consent
+
+    good = lib.add("Eileen Collins", [astronaut])
+    bad_date = lib.add("Bad Date", [astronaut])
+    meta = json.loads((bad_date.path / "template.json").read_text())
+    meta["consent"] = {"consented_by": "x", "use": "y", "until": "next spring"}
+    (bad_date.path / "template.json").write_text(json.dumps(meta))
+    odd = lib.add("Odd Schema", [astronaut])
+    meta = json.loads((odd.path / "template.json").read_text())
+    meta["schema"] = "1.0"
+    (odd.path / "template.json").write_text(json.dumps(meta))
+    listed = {t.name: t.summary()["consent_status"] for t in lib.list()}
+    assert listed == {"Eileen Collins": "none", "Bad Date": "damaged"}
+    assert any("schema is '1.0'" in p and f"library remove {odd.path.name}" in p for p in lib.problems)
+    with pytest.raises(FacsimileError, match="'Bad Date'.*consent record is damaged.*library consent"):
+        check_consent(lib.get(bad_date.id))
+    meta["schema"], meta["consent"] = 1, "yes"
+    (odd.path / "template.json").write_text(json.dumps(meta))
+    with pytest.raises(FacsimileError, match="consent record is damaged"):
+        _ = lib.get(odd.id).consent
+    # the damaged consent is recorded again; the damaged folder can be removed by its name
+    from core.identity.consent import Consent
+
+    fixed = lib.set_consent(bad_date.id, Consent(consented_by="x", use="y", until="2099-01-01"))
+    assert fixed.summary()["consent_status"] == "valid"
+    meta["schema"] = "1.0"
+    (odd.path / "template.json").write_text(json.dumps(meta))
+    assert lib.remove(odd.path.name).parent.name == ".trash"
+    assert sorted(t.name for t in lib.list()) == ["Bad Date", "Eileen Collins"] and lib.problems == []
+    assert good.id in lib.ids()
+
+
 def test_consent_required_override_recorded_and_expiry(lib, astronaut):
     t = lib.add("No Consent", [astronaut])
     with pytest.raises(FacsimileError, match="no consent record"):
@@ -148,6 +186,19 @@ def test_obama_template_embedding_identifies_the_person(lib, shared_media, analy
     same = analyzer.analyze_image(load_image(shared_media("stills", "obama-1080p.jpg")))[0].embedding
     other = analyzer.analyze_image(load_image(shared_media("stills", "biden.jpg")))[0].embedding
     assert np.linalg.norm(t.embedding - same) < 0.6 < np.linalg.norm(t.embedding - other)
+
+
+def test_two_peoples_stills_are_not_one_template(lib, shared_media):
+    """obama.jpg + biden.jpg made a template with Biden's texture and an embedding halfway
+    between the two men, which matched both; a still plus another person's plate frames too.
+    Sources are checked against each other under the embedder's same-person threshold."""
+    with pytest.raises(FacsimileError, match="do not show one person.*biden.jpg|do not show one person.*obama.jpg"):
+        lib.add("Obama", [shared_media("stills", "obama.jpg"), shared_media("stills", "biden.jpg")])
+    with pytest.raises(FacsimileError, match="do not show one person"):
+        lib.add("Mix", [shared_media("stills", "obama.jpg")], from_plate=(shared_media("clips", "d0.mp4"), "0-5"))
+    assert lib.list() == []
+    t = lib.add("Obama", [shared_media("stills", "obama.jpg"), shared_media("stills", "obama-1080p.jpg")])
+    assert t.meta["embedding"]["averaged_over"] == 2
 
 
 def test_turned_away_still_refused(lib, shared_media):

@@ -53,8 +53,19 @@ def load_image(path) -> np.ndarray:
         raise MediaError(f"{p} is a folder: give an image file")
     if not p.is_file():
         raise MediaError(f"image not found: {p}")
+    if p.suffix.lower() in (".exr", ".dpx"):  # scene-linear or log: through the plate reader's display transform
+        return _via_reader(p)
     data = np.fromfile(str(p), dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    # a JPEG decoded as colour takes its EXIF orientation (a phone photo stored sideways is read
+    # upright, as plates are); other formats keep their alpha and depth
+    flag = cv2.IMREAD_COLOR if p.suffix.lower() in (".jpg", ".jpeg") else cv2.IMREAD_UNCHANGED
+    try:
+        img = cv2.imdecode(data, flag) if data.size else None
+    except cv2.error as exc:  # e.g. over OpenCV's decode limit (2^30 pixels)
+        raise MediaError(f"cannot read image {p}: {str(exc).strip().splitlines()[-1]}; an image this large "
+                         "cannot be decoded here: scale it down (a face needs no more than a few megapixels)") from exc
+    if img is None and p.suffix.lower() in (".tif", ".tiff"):
+        return _via_reader(p)
     if img is None:
         raise MediaError(f"cannot read image {p}: not a supported or intact image file")
     if img.ndim == 3 and img.shape[2] == 3:
@@ -62,3 +73,11 @@ def load_image(path) -> np.ndarray:
     elif img.ndim == 3 and img.shape[2] == 4:
         img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGBA)
     return to_rgb8(img)
+
+
+def _via_reader(path) -> np.ndarray:
+    """A still the plate reader decodes (EXR, DPX, TIFF that OpenCV cannot), display-referred uint8 RGB."""
+    from core.media.reader import open_media
+
+    with open_media(path) as reader:
+        return reader.read_rgb8(0)

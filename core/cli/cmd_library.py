@@ -97,7 +97,11 @@ def _cmd_show(args: argparse.Namespace) -> int:
         return 0
     s = t.summary()
     print(f"id:       {t.id}\nname:     {t.name}\ncreated:  {t.created}\nfolder:   {t.path}")
-    c = t.consent
+    try:
+        c = t.consent
+    except FacsimileError as exc:
+        print(f"consent:  DAMAGED: {exc}")
+        return 0
     if c:
         print(f"consent:  {s['consent_status']}: {c.consented_by}, for: {c.use}, until: {c.until or 'no end date'}, "
               f"recorded by {c.recorded_by} at {c.recorded_at}")

@@ -232,8 +232,33 @@ class Library:
                 raise QualityError(f"cannot make template '{name}': no frame of {Path(clip).name} {rng[0]}-{rng[1]} "
                                    f"passes the quality gates ({'; '.join(why)})")
             cands += good
+        self._check_one_person(name, cands)
         best = max(cands, key=lambda c: c.report.score())
         return self._write(name, cands, best, consent, texture_size)
+
+    def _check_one_person(self, name: str, cands: list[_Candidate]) -> None:
+        """Refuse sources that are not one person: a template's embedding is their mean and its
+        texture the best-scoring source, so obama.jpg + biden.jpg made a template with Biden's face
+        that 'matched' both men. Each source is measured against the one nearest all the others
+        (the medoid) under the embedder's own same-person threshold."""
+        embedder = getattr(self.analyzer, "embedder", None)
+        thr = getattr(embedder, "threshold", None)
+        embs = [c.face.embedding for c in cands]
+        if len(cands) < 2 or thr is None or any(e is None for e in embs):
+            return
+        from core.analysis.defaults import embedding_distance
+
+        metric = getattr(embedder, "metric", "euclidean")
+        d = np.array([[embedding_distance(a, b, metric) for b in embs] for a in embs])
+        centre = int(np.argmin(d.sum(axis=1)))
+        far = [i for i in range(len(cands)) if d[centre, i] >= float(thr)]
+        if far:
+            shown = ", ".join(f"{cands[i].source['label']} ({d[centre, i]:.2f})" for i in far[:6])
+            raise FacsimileError(
+                f"cannot make template '{name}': its sources do not show one person. Measured from "
+                f"{cands[centre].source['label']}, these are another face (identity distance, same person under "
+                f"{float(thr):g}): {shown}{' …' if len(far) > 6 else ''}. Leave them out, pick the face with --face, "
+                "or give a plate range of this person only")
 
     def _write(self, name: str, cands: list[_Candidate], best: _Candidate, consent: Consent | None,
                size: int) -> Template:
@@ -302,7 +327,7 @@ class Library:
             try:
                 out.append(Template(d))
             except ProjectError as exc:
-                self.problems.append(str(exc))
+                self.problems.append(f"{exc} (`facsimile library remove {d.name}` moves it to the trash)")
                 log.warning("%s", exc)
         return sorted(out, key=lambda t: (t.name.lower(), t.id))
 
@@ -337,15 +362,21 @@ class Library:
         return Template(t.path)
 
     def remove(self, key: str) -> Path:
-        """Move a template to `<library>/.trash/` (returns where it went)."""
-        t = self.get(key)
+        """Move a template to `<library>/.trash/` (returns where it went). A damaged template
+        (listed under problems) is removed by its folder name."""
+        folder = self.path / key
+        if key and "/" not in key and not key.startswith(".") and folder.is_dir() and folder.parent == self.path:
+            src, tid = folder, key
+        else:
+            t = self.get(key)
+            src, tid = t.path, t.id
         trash = self.path / ".trash"
         trash.mkdir(exist_ok=True)
-        dest = trash / f"{t.id}-{_dt.datetime.now(_dt.UTC).strftime('%Y%m%dT%H%M%S')}"
+        dest = trash / f"{tid}-{_dt.datetime.now(_dt.UTC).strftime('%Y%m%dT%H%M%S')}"
         try:
-            os.rename(t.path, dest)
+            os.rename(src, dest)
         except OSError as exc:
-            raise ProjectError(describe_os_error(exc, t.path)) from exc
+            raise ProjectError(describe_os_error(exc, src)) from exc
         return dest
 
     def ids(self) -> list[str]:

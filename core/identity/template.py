@@ -19,7 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from core.errors import ProjectError
+from core.errors import FacsimileError, ProjectError
 from core.identity.consent import Consent
 
 SCHEMA_VERSION = 1
@@ -46,7 +46,11 @@ class Template:
             raise ProjectError(f"identity template {self.path} is damaged: cannot read template.json ({exc})") from exc
         if not isinstance(meta, dict) or "id" not in meta or "name" not in meta:
             raise ProjectError(f"identity template {self.path} is damaged: template.json lacks id/name")
-        if int(meta.get("schema", 1)) > SCHEMA_VERSION:
+        schema = meta.get("schema", 1)
+        if isinstance(schema, bool) or not isinstance(schema, int):
+            raise ProjectError(f"identity template {self.path} is damaged: template.json's schema is {schema!r}, "
+                               "not a whole number")
+        if schema > SCHEMA_VERSION:
             raise ProjectError(f"identity template {self.path} was written by a newer Facsimile "
                                f"(schema {meta.get('schema')}); update Facsimile to use it")
         missing = [f for f in FILES if not (self.path / f).is_file()]
@@ -68,7 +72,21 @@ class Template:
 
     @property
     def consent(self) -> Consent | None:
-        return Consent.from_dict(self.meta.get("consent"))
+        """The consent record; ProjectError naming the template (and the fix) when it is damaged
+        (the template itself still opens, so its consent can be recorded again)."""
+        raw = self.meta.get("consent")
+        try:
+            if raw is not None and not isinstance(raw, dict):
+                raise TypeError(f"a {type(raw).__name__}, not a record")
+            c = Consent.from_dict(raw)
+            if c is not None and c.until is not None:
+                import datetime as _dt
+
+                _dt.date.fromisoformat(str(c.until))
+        except (TypeError, ValueError, FacsimileError) as exc:
+            raise ProjectError(f"identity template '{self.name}' ({self.id}): its consent record is damaged ({exc}); "
+                               f"record it again: facsimile library consent {self.id} --by WHO --use TEXT") from exc
+        return c
 
     @property
     def neutral_mesh(self) -> np.ndarray:
@@ -105,8 +123,11 @@ class Template:
 
     def summary(self) -> dict[str, Any]:
         """A short JSON-able description (what `library list --json` prints)."""
-        c = self.consent
-        status = "none" if c is None else "expired" if c.expired() else "valid"
+        try:
+            c = self.consent
+            status = "none" if c is None else "expired" if c.expired() else "valid"
+        except ProjectError:  # listed as damaged; a render names the problem and the fix
+            c, status = None, "damaged"
         return {"id": self.id, "name": self.name, "created": self.created, "path": str(self.path),
                 "sources": len(self.meta.get("sources", [])), "consent_status": status,
                 "consent": c.to_dict() if c else None,
