@@ -229,3 +229,29 @@ def test_ray_worker_that_dies_is_retried(plate, tmp_path):
     assert JobRecord(spec.job_dir).done_frames() == set(range(18))
     for n in range(1001, 1019):
         _readable_exr(sequence_path(spec.output, n))
+
+
+def test_ray_reports_a_chunks_own_error_once_and_an_unreachable_cluster_at_once(plate, tmp_path):
+    """A chunk's FacsimileError came back as "RayTaskError(FacsimileError): ray::_chunk_task() (pid=…)"
+    with colour codes, after three identical attempts; an unreachable --address hung for minutes
+    in Ray's own connection retries."""
+    import time
+
+    from core.jobs.ray_engine import run_on_ray
+
+    ray = pytest.importorskip("ray")
+    out = tmp_path / "x.####.exr"
+    spec = JobSpec.create("convert", str(tmp_path / "gone.mov"), str(out), (0, 5), chunk_size=3, max_retries=2)
+    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        with pytest.raises(FacsimileError) as err:
+            run_on_ray(spec, [0, 1])
+    finally:
+        ray.shutdown()
+    text = str(err.value)
+    assert "chunk 0 (frames 0-2): MediaError:" in text and "gone.mov" in text
+    assert "\x1b[" not in text and "ray::" not in text
+    t0 = time.monotonic()
+    with pytest.raises(FacsimileError, match="cannot reach the Ray cluster at 127.0.0.1:9"):
+        run_on_ray(spec, [0], address="127.0.0.1:9")
+    assert time.monotonic() - t0 < 10

@@ -304,3 +304,35 @@ def test_list_presets_and_bad_preset_output(project, tmp_path, capsys):
         render_shot(str(project), str(tmp_path / "x.mov"), preset="exr-acescg-comp", frames=(1, 1))
     with pytest.raises(FacsimileError, match="unknown preset"):
         get_preset("exr-nope")
+
+
+def test_a_swap_job_resumes_after_a_rename_and_stops_when_consent_is_withdrawn(project, tmp_path):
+    """The job's fingerprint held the template's summary (name, consent): renaming the template or
+    renewing its consent turned an interrupted render into a new job that asked for --overwrite,
+    and a withdrawn consent said the shot had "changed" ("run again to resume"). The fingerprint
+    now holds what the render is made of (texture, mesh); consent is checked when the job runs."""
+    from skimage.data import astronaut
+
+    from core.identity.consent import Consent, ConsentError
+    from core.identity.library import Library
+    from core.jobs.spec import JobSpec
+    from core.project import Project
+    from core.render.delivery import prepare_render, run_render_job
+
+    proj = Project.load(project)
+    lib = Library(tmp_path / "library")
+    tpl = lib.add("Eileen Collins", [astronaut()], consent=Consent(consented_by="Eileen Collins",
+                                                                    use="Facsimile tests", until="2099-12-31"))
+    proj.library_path = str(lib.path)
+    proj.save()
+    out = tmp_path / "swap.mov"
+    spec = prepare_render(str(project), str(out), overrides={"mode": "swap"}, template=tpl.id, frames=(1, 2))
+    spec.save()
+    lib.rename(tpl.id, "E. Collins")
+    lib.set_consent(tpl.id, Consent(consented_by="Eileen Collins", use="Facsimile tests", until="2100-01-01"))
+    again = prepare_render(str(project), str(out), overrides={"mode": "swap"}, template=tpl.id, frames=(1, 2))
+    assert again.job_id == spec.job_id  # the same job: it resumes
+    lib.set_consent(tpl.id, None)
+    with pytest.raises(ConsentError, match="has no consent record"):
+        run_render_job(JobSpec.load(spec.job_dir / "job.json"))
+    assert not out.exists()

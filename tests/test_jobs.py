@@ -319,7 +319,8 @@ def test_job_status_and_finalize_know_a_finished_movie(plate, tmp_path, capsys):
 
 @pytest.mark.parametrize(("field", "value", "says"), [
     ("chunk_size", 0, "chunk_size"), ("chunk_size", "24", "chunk_size"), ("first", -5, "frames"),
-    ("last", 1, "frames"), ("kind", "", "kind"), ("foo", 1, "unknown field")])
+    ("last", 1, "frames"), ("kind", "", "kind"), ("foo", 1, "unknown field"),
+    ("last", 10**12, "at most"), ("writer", {"start_number": "1001x"}, "start_number")])
 def test_a_damaged_job_file_says_what_is_wrong(plate, tmp_path, capsys, field, value, says):
     spec = JobSpec.create("convert", str(plate), str(tmp_path / "o.####.exr"), (4, 9))
     data = spec.to_json()
@@ -328,3 +329,17 @@ def test_a_damaged_job_file_says_what_is_wrong(plate, tmp_path, capsys, field, v
     job.write_text(json.dumps(data))
     assert main(["job", "status", str(job)]) != 0
     assert says in capsys.readouterr().err
+
+
+def test_a_damaged_progress_log_is_read_past(plate, tmp_path, capsys):
+    """A progress.jsonl line that is JSON but not an entry (a list, a frame entry without its
+    frame) was a KeyError / AttributeError in `job status` and a resume."""
+    out = tmp_path / "o.####.exr"
+    spec = JobSpec.create("convert", str(plate), str(out), (0, 5), chunk_size=3)
+    run_job(spec)
+    with open(spec.job_dir / "progress.jsonl", "a") as f:
+        f.write('[1, 2]\n{"type": "frame"}\n{"type": "chunk", "chunk": "x"}\n"text"\n')
+    spec.save()
+    assert main(["job", "status", str(spec.job_dir / "job.json")]) == 0
+    assert json.loads(capsys.readouterr().out)["frames_done"] == 6
+    run_job(spec)  # nothing to redo

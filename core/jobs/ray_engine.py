@@ -8,6 +8,8 @@ worker that dies loses at most its own unfinished chunk, which Ray retries.
 from __future__ import annotations
 
 import logging
+import re
+import socket
 from collections.abc import Callable
 
 from core.errors import FacsimileError
@@ -16,12 +18,47 @@ from core.jobs.spec import JobSpec
 log = logging.getLogger(__name__)
 
 
-def _chunk_task(spec_json: dict, index: int) -> tuple[int, int]:
+def _chunk_task(spec_json: dict, index: int) -> tuple[int, int, str | None]:
+    """(index, frames rendered, None) or, for an error a retry cannot cure (a FacsimileError: a
+    damaged plate, a refused setting, withdrawn consent), (index, 0, its message): returned, not
+    raised, so Ray does not run the chunk again. Anything else raises and Ray retries it, as the
+    local engine does."""
     from core.jobs.run import run_chunk
     from core.jobs.spec import JobSpec as _Spec
 
     spec = _Spec.from_json(spec_json)
-    return index, run_chunk(spec, index)
+    try:
+        return index, run_chunk(spec, index), None
+    except FacsimileError as exc:
+        return index, 0, f"{type(exc).__name__}: {exc}"
+
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _reason(exc: BaseException) -> str:
+    """A failed chunk's own error, not Ray's wrapper: RayTaskError(FacsimileError) carries the
+    chunk's exception as .cause; its text, without terminal colour codes, is what the user needs."""
+    cause = getattr(exc, "cause", None) or exc
+    text = _ANSI.sub("", str(cause)).strip()
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith(("ray::", "Traceback", "  "))]
+    return f"{type(cause).__name__}: {lines[-1] if lines else text[:300]}"
+
+
+def _reachable(address: str | None, timeout_s: float = 5.0) -> None:
+    """FacsimileError at once when a cluster address (host:port, ray://host:port) does not answer."""
+    if not address or address in ("auto", "local"):
+        return
+    hostport = address.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise FacsimileError(f"Ray cluster address {address!r} is not HOST:PORT (e.g. 10.0.0.5:6379)")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise FacsimileError(f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}); check the head "
+                             "node's address and that `ray start --head` runs there") from exc
 
 
 def run_on_ray(spec: JobSpec, chunks: list[int], address: str | None = None,
@@ -33,6 +70,7 @@ def run_on_ray(spec: JobSpec, chunks: list[int], address: str | None = None,
         raise FacsimileError("the Ray engine needs the farm extra: pip install -e '.[farm]'") from exc
     started_here = False
     if not ray.is_initialized():
+        _reachable(address)  # an unreachable head hung for minutes in Ray's own retries
         try:
             ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
         except ConnectionError as exc:
@@ -40,6 +78,7 @@ def run_on_ray(spec: JobSpec, chunks: list[int], address: str | None = None,
         started_here = True
     try:
         gpus = ray.cluster_resources().get("GPU", 0)
+        # a dead worker and a raised error are retried by Ray; a FacsimileError comes back as a value
         options: dict = {"max_retries": spec.max_retries, "retry_exceptions": True}
         if gpus and spec.settings.get("device", "auto") != "cpu":
             options["num_gpus"] = 1
@@ -53,17 +92,21 @@ def run_on_ray(spec: JobSpec, chunks: list[int], address: str | None = None,
             ref = ready[0]
             index = pending.pop(ref)
             try:
-                _, rendered = ray.get(ref)
+                _, rendered, error = ray.get(ref)
+                if error is not None:
+                    a, b = spec.chunks()[index]
+                    failures.append(f"chunk {index} (frames {a}-{b}): {error}")
+                    continue
                 if progress:
                     a, b = spec.chunks()[index]
                     progress(b - a + 1, frames_total)
             except Exception as exc:  # noqa: BLE001 - report every failed chunk together
                 a, b = spec.chunks()[index]
-                failures.append(f"chunk {index} (frames {a}-{b}): {type(exc).__name__}: {str(exc).splitlines()[0]}")
+                failures.append(f"chunk {index} (frames {a}-{b}): {_reason(exc)}")
         if failures:
             raise FacsimileError(
-                f"{len(failures)} chunk(s) failed after {spec.max_retries + 1} attempts; finished frames are kept, "
-                f"run again to resume. " + "; ".join(failures))
+                f"{len(failures)} chunk(s) failed (a worker fault after {spec.max_retries + 1} attempts, an error in the "
+                "job's own data at once); finished frames are kept, run again to resume. " + "; ".join(failures))
     finally:
         if started_here:
             ray.shutdown()

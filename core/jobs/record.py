@@ -29,16 +29,18 @@ class JobRecord:
         out = []
         for line in self.path.read_text(errors="replace").splitlines():
             try:
-                out.append(json.loads(line))
+                e = json.loads(line)
             except json.JSONDecodeError:
                 continue
+            if isinstance(e, dict):  # a hand-edited or damaged line is not an entry (it was a KeyError)
+                out.append(e)
         return out
 
     def done_frames(self) -> set[int]:
-        return {int(e["frame"]) for e in self.entries() if e.get("type") == "frame"}
+        return {e["frame"] for e in self.entries() if e.get("type") == "frame" and _whole(e.get("frame"))}
 
     def done_chunks(self) -> dict[int, dict]:
-        return {int(e["chunk"]): e for e in self.entries() if e.get("type") == "chunk"}
+        return {e["chunk"]: e for e in self.entries() if e.get("type") == "chunk" and _whole(e.get("chunk"))}
 
     def append(self, entry: dict) -> None:
         """Append one entry and make it durable before returning."""
@@ -57,3 +59,7 @@ class JobRecord:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+
+
+def _whole(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)

@@ -22,6 +22,9 @@ def sequence_path(pattern: str, number: int) -> Path:
     return frame_path(pattern, number)
 
 
+MAX_FRAMES = 10_000_000  # frames in one job: a day of 120 fps is under 10.4 million
+
+
 @dataclass
 class JobSpec:
     """A render or convert job. `frames` are 0-based plate frame indices, inclusive range."""
@@ -120,12 +123,17 @@ class JobSpec:
                 raise bad(f"{name} must be a non-empty string")
         if not whole(self.first) or not whole(self.last) or self.first < 0 or self.last < self.first:
             raise bad(f"frames {self.first!r}-{self.last!r} (whole plate frame numbers, first <= last)")
+        if self.last - self.first >= MAX_FRAMES:  # a damaged number: listing its frames would not end
+            raise bad(f"frames {self.first}-{self.last} ({self.last - self.first + 1} frames; at most {MAX_FRAMES})")
         if not whole(self.chunk_size) or self.chunk_size < 1:
             raise bad(f"chunk_size {self.chunk_size!r} (a whole number of frames, at least 1)")
         if not whole(self.max_retries) or self.max_retries < 0:
             raise bad(f"max_retries {self.max_retries!r}")
         if not isinstance(self.writer, dict) or not isinstance(self.settings, dict):
             raise bad("writer and settings must be JSON objects")
+        sn = self.writer.get("start_number", 1001)
+        if not whole(sn) or sn < 0:
+            raise bad(f"writer.start_number {sn!r} (a whole number, 0 or more)")
         if self.kind == "render" and not self.shot:
             raise bad("a render job names its shot")
 

@@ -150,6 +150,25 @@ def shot_fingerprint(project, shot, template: dict | None = None) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def template_fingerprint(template) -> dict | None:
+    """What of an identity template a swap render is made from: its id and the bytes of its
+    texture and neutral mesh. Not its name or consent record: renaming it or renewing the consent
+    must not turn an interrupted render into a new one (consent is checked on its own when a job
+    runs: ShotRenderContext)."""
+    import hashlib
+
+    if template is None:
+        return None
+
+    def digest(name: str) -> str | None:
+        try:
+            return hashlib.sha256((Path(template.path) / name).read_bytes()).hexdigest()
+        except OSError:
+            return None
+
+    return {"id": template.id, "texture": digest("texture.png"), "mesh": digest("neutral_mesh.npy")}
+
+
 def existing_output(spec: JobSpec) -> str:
     """What of a job's output is already on disk ("" if nothing): the movie, or the frames of
     the pattern (any number: frames an earlier, longer render left are part of what a reader of
@@ -202,7 +221,8 @@ def _run_render_job(spec: JobSpec, engine: str, address: str | None, template: d
     render_id = settings.pop("render_id", None)
     consent = settings.pop("consent", None)
     template_id = settings.pop("template", None)
-    ctx = ShotRenderContext(spec.source, spec.shot, settings, content=spec.content, template_id=template_id)
+    ctx = ShotRenderContext(spec.source, spec.shot, settings, content=spec.content, template_id=template_id,
+                            consent=consent)
     try:
         if template is None and ctx.template is not None:
             template = ctx.template.summary()
@@ -479,7 +499,7 @@ def prepare_render(project_path: str, out: str, *, shot: str | None = None,
     job_settings = rs.to_json()
     if rs.mode == "swap" and tpl.id != sh.identity:
         job_settings["template"] = tpl.id
-    content = shot_fingerprint(project, sh, tpl.summary() if rs.mode == "swap" else None)
+    content = shot_fingerprint(project, sh, template_fingerprint(tpl) if rs.mode == "swap" else None)
     spec = JobSpec.create("render", str(Path(project_path).absolute()), target, (first, last), shot=sh.id,
                           writer=writer, settings=job_settings, chunk_size=chunk, content=content)
     existing = spec.job_dir / "job.json"

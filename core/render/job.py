@@ -28,7 +28,7 @@ class ShotRenderContext:
     """What rendering a shot needs, loaded once: project, plate reader, analysis, curves, renderer."""
 
     def __init__(self, project_path: str | Path, shot_id: str | None, settings: dict | None = None,
-                 content: str = "", template_id: str | None = None) -> None:
+                 content: str = "", template_id: str | None = None, consent: dict | None = None) -> None:
         from core.media.reader import open_media
         from core.project import Project
         from core.project.plates import check_plate
@@ -69,10 +69,20 @@ class ShotRenderContext:
                 raise FacsimileError(f"shot {self.shot.name!r} has no identity template assigned (swap mode)")
             template = Library(self.project.library_path).get(tid)
         self.template = template
-        if content:  # the job's fingerprint of the shot: an edit since it was made would mix two performances
-            from core.render.delivery import shot_fingerprint
+        if template is not None and consent is not None and not consent.get("override"):
+            # the job was made with the person's consent: it must still stand when the job (a resume,
+            # a farm chunk) runs; a withdrawn or lapsed consent stops it, saying so
+            from core.identity.consent import check_consent
 
-            if shot_fingerprint(self.project, self.shot, template.summary() if template else None) != content:
+            try:
+                check_consent(template)
+            except FacsimileError:
+                self.reader.close()
+                raise
+        if content:  # the job's fingerprint of the shot: an edit since it was made would mix two performances
+            from core.render.delivery import shot_fingerprint, template_fingerprint
+
+            if shot_fingerprint(self.project, self.shot, template_fingerprint(template)) != content:
                 self.reader.close()
                 raise FacsimileError(f"shot {self.shot.name!r} changed since this render job was made (its curves, "
                                      "analysis, settings or plate): its frames would not match the ones already "
@@ -218,9 +228,10 @@ class RenderProducer:
     def __init__(self, spec: JobSpec) -> None:
         settings = dict(spec.settings)
         self.render_id = settings.pop("render_id", None)
-        settings.pop("consent", None)
+        consent = settings.pop("consent", None)
         template_id = settings.pop("template", None)
-        self.ctx = ShotRenderContext(spec.source, spec.shot, settings, content=spec.content, template_id=template_id)
+        self.ctx = ShotRenderContext(spec.source, spec.shot, settings, content=spec.content, template_id=template_id,
+                                     consent=consent)
         self.width, self.height, self.fps, self.timecode = self.ctx.width, self.ctx.height, self.ctx.fps, self.ctx.timecode
         from core.render.colour import ColourSmoother
 
