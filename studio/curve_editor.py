@@ -213,6 +213,7 @@ class CurveEditor(QWidget):
 
     frameScrubbed = Signal(int)
     selectionChanged = Signal()
+    faceChosen = Signal(int)  # the artist picked another face (track) of the shot to edit
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -284,6 +285,12 @@ class CurveEditor(QWidget):
         lm.addAction("Delete layer", lambda: self._layer_op("delete"))
         self.layer_menu_btn.setMenu(lm)
         self.layer_menu_btn.setText("Layers")
+        # which face's curves are shown and edited, when the shot has more than one
+        self.face_box = QComboBox()
+        self.face_box.setToolTip("Face (track) whose curves are shown and edited; the inspector's render "
+                                 "settings say which face is rendered")
+        self.face_box.activated.connect(lambda i: self.faceChosen.emit(int(self.face_box.itemData(i))))
+        self.face_box.hide()
         layer_row = QHBoxLayout()
         layer_row.setContentsMargins(2, 2, 2, 2)
         layer_row.addWidget(self.layer_box, 1)
@@ -298,6 +305,7 @@ class CurveEditor(QWidget):
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
         ll.setSpacing(0)
+        ll.addWidget(self.face_box)
         ll.addLayout(layer_row)
         ll.addWidget(self.tree, 1)
         left.setMaximumWidth(self.tree.maximumWidth())
@@ -852,6 +860,18 @@ class CurveEditor(QWidget):
             log.warning("%s", exc)
         self.select({})
         self._sync_layers()
+
+    def set_faces(self, tracks: list[int], current: int | None) -> None:
+        """The shot's faces with curves; the picker shows only when there is a choice."""
+        box = self.face_box
+        box.blockSignals(True)
+        box.clear()
+        for t in tracks:
+            box.addItem(f"Face {t}", int(t))
+        if current is not None:
+            box.setCurrentIndex(max(0, box.findData(int(current))))
+        box.blockSignals(False)
+        box.setVisible(len(tracks) > 1)
 
     def _sync_layers(self) -> None:
         """The layer picker shows the doc's layers (mode, muted) with the active one chosen."""

@@ -258,6 +258,7 @@ class MainWindow(QMainWindow):
         self.transport.frameRequested.connect(s.set_frame)
         self.transport.jumpKey.connect(self.jump_key)
         self.curves.frameScrubbed.connect(s.set_frame)
+        self.curves.faceChosen.connect(s.set_track)
         self.bin.shotActivated.connect(self._pick_shot)
         self.bin.relinkRequested.connect(self.relink_plate)
         self.bin.interpretRequested.connect(self.interpret_plate)
@@ -448,6 +449,7 @@ class MainWindow(QMainWindow):
             doc.labels = {n: self._curve_label(n) for n in doc.names()}
             doc.changed.connect(self._doc_changed)
         self.curves.set_doc(doc)
+        self.curves.set_faces(sorted(s.shot.curves) if s.shot is not None else [], s.track)
         self.inspector.set_curve_names(doc.names() if doc else [])
         if doc:
             self.inspector.set_gains(doc.gain_of_au)

@@ -99,3 +99,18 @@ def test_curve_tools_are_one_undo_step_each(win):
     assert "AU01" not in cs.layer("Baked").curves
     undo.undo()
     assert "AU01" in cs.layer("Baked").curves
+
+
+def test_a_second_face_is_picked_for_editing(win):
+    """Nothing in the studio called Session.set_track: a shot's second face could not be edited."""
+    from core.project.commands import SetCurveSet
+
+    s, ed = win.session, win.curves
+    assert not ed.face_box.isVisibleTo(ed)  # one face: no picker
+    other = s.shot.curves[0].__class__(s.shot.curves[0].names, s.shot.curves[0].frame_range)
+    s.undo.push(SetCurveSet(s.shot, 3, other))
+    s.set_shot(s.shot.id)
+    assert ed.face_box.isVisibleTo(ed) and [ed.face_box.itemText(i) for i in range(ed.face_box.count())] == \
+        ["Face 0", "Face 3"]
+    ed.face_box.activated.emit(1)
+    assert s.track == 3 and s.doc.cs is other and ed.face_box.currentText() == "Face 3"
