@@ -336,3 +336,14 @@ def test_a_swap_job_resumes_after_a_rename_and_stops_when_consent_is_withdrawn(p
     with pytest.raises(ConsentError, match="has no consent record"):
         run_render_job(JobSpec.load(spec.job_dir / "job.json"))
     assert not out.exists()
+
+
+def test_the_sidecar_names_the_plates_alpha_on_a_comp():
+    """A comp of a plate with alpha keeps that alpha, but the sidecar said "alpha 1 (opaque)"."""
+    from core.delivery.presets import alpha_convention
+
+    assert "alpha 1 (opaque)" in alpha_convention("exr", "", "comp")["note"]
+    for fmt, codec in (("exr", ""), ("prores", "prores4444")):
+        note = alpha_convention(fmt, codec, "comp", plate_alpha=True)["note"]
+        assert "the plate's alpha" in note and "opaque" not in note
+    assert "not in it" in alpha_convention("prores", "prores422hq", "comp", plate_alpha=True)["note"]

@@ -369,3 +369,71 @@ def test_names_with_pattern_characters_are_files_when_they_exist(tmp_path):
         assert sidecar_path(path).name == path.stem + ".facsimile.json"
         assert report["sidecar"]["path"] == str(sidecar_path(path))
     assert sidecar_path(tmp_path / "shot.@@@@.exr").name == "shot.exr.facsimile.json"
+
+
+@pytest.mark.parametrize(("pix_fmt", "crange"), [("yuv422p10le", 1), ("yuv444p12le", 1), ("yuv422p10le", 2)])
+def test_deep_yuv_plates_read_at_full_scale(tmp_path, pix_fmt, crange):
+    """swscale's 16-bit RGB of 10/12-bit Y'CbCr stops short of full scale (limited white 940 ->
+    65283, full 1023 -> 65472): every deep plate, and every convert and render of it, came back
+    0.1-0.4 % darker. Measured against BT.709 by hand on a lossless (FFV1) plate."""
+    import av
+
+    bits = 12 if "12" in pix_fmt else 10
+    m, s = (1 << bits) - 1, 1 << (bits - 8)
+    h, w = 32, 64
+    rng = np.random.default_rng(1)
+    lo, hi = (16 * s, 235 * s) if crange == 1 else (0, m)
+    clo, chi = (16 * s, 240 * s) if crange == 1 else (0, m)
+    cw = w // 2 if "422" in pix_fmt else w
+    y = rng.integers(lo, hi + 1, (h, w)).astype(np.uint16)
+    y[0, :] = hi  # reference white
+    cb, cr = (rng.integers(clo, chi + 1, (h, cw)).astype(np.uint16) for _ in range(2))
+    cb[0, :] = cr[0, :] = 1 << (bits - 1)
+    path = tmp_path / "deep.mkv"
+    with av.open(str(path), "w") as c:
+        st = c.add_stream("ffv1", rate=25)
+        st.width, st.height, st.pix_fmt = w, h, pix_fmt
+        st.codec_context.color_range = crange
+        st.codec_context.colorspace = 1
+        st.codec_context.color_primaries = 1
+        st.codec_context.color_trc = 1
+        f = av.VideoFrame(w, h, pix_fmt)
+        for p, a in zip(f.planes, (y, cb, cr), strict=True):
+            np.frombuffer(p, np.uint16).reshape(-1, p.line_size // 2)[: a.shape[0], : a.shape[1]] = a
+        f.color_range, f.colorspace = crange, 1
+        for pkt in st.encode(f):
+            c.mux(pkt)
+        for pkt in st.encode():
+            c.mux(pkt)
+    with open_media(path) as r:
+        got = r.read(0)[..., :3].astype(np.float64) / 65535
+    if "422" in pix_fmt:
+        cb, cr = np.repeat(cb, 2, 1), np.repeat(cr, 2, 1)
+    if crange == 1:
+        yn, pb, pr = (y - 16 * s) / (219 * s), (cb - 128 * s) / (224 * s), (cr - 128 * s) / (224 * s)
+    else:
+        yn, pb, pr = y / m, (cb - (m + 1) / 2) / m, (cr - (m + 1) / 2) / m
+    kr, kb = 0.2126, 0.0722
+    r_, b_ = yn + 2 * (1 - kr) * pr, yn + 2 * (1 - kb) * pb
+    exact = np.clip(np.stack([r_, (yn - kr * r_ - kb * b_) / (1 - kr - kb), b_], -1), 0, 1)
+    assert got[0].min() > 1 - 1e-4  # reference white is white
+    inside = (exact > 0.01).all(-1) & (exact < 0.99).all(-1)
+    err = np.abs(got - exact)[inside] * m
+    assert err.max() < 1.0 and abs(float(np.mean((got - exact)[inside]))) * m < 0.05, err.max()
+
+
+def test_an_exr_whose_only_layer_is_named_is_read(tmp_path):
+    """An EXR holding only beauty.R/G/B/A was refused ("no RGB, RGBA or Y layer (channels:
+    beauty)"): OpenEXR 3 hands the layer over as one channel named "beauty"."""
+    import OpenEXR
+
+    rng = np.random.default_rng(3)
+    px = rng.uniform(0, 1, (24, 32, 4)).astype(np.float32)
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    chans = {f"beauty.{c}": np.ascontiguousarray(px[..., i]) for i, c in enumerate("RGBA")}
+    chans["depth.Z"] = np.ascontiguousarray(px[..., 0] * 10)
+    with OpenEXR.File(header, chans) as f:
+        f.write(str(tmp_path / "layer.0001.exr"))
+    with open_media(tmp_path / "layer.####.exr") as r:
+        got = r.read(0)
+        assert r.info.has_alpha and got.shape == (24, 32, 4)

@@ -424,3 +424,15 @@ def test_finished_files_are_readable_by_others_as_open_would_make_them(tmp_path)
     finally:
         os.umask(old)
         atomic._UMASK = None
+
+
+def test_nan_in_a_float_frame_is_legal_black_in_prores():
+    """A NaN pixel of a float plate became Y' 1.5 (10-bit), below legal black 64, with a warning."""
+    from core.media.colour import rgb_to_ycbcr709_10bit
+
+    rgb = np.full((4, 4, 3), 0.5, np.float32)
+    rgb[1, 1] = np.nan
+    rgb[2, 2] = [np.inf, -np.inf, 0.5]
+    y, cb, cr = rgb_to_ycbcr709_10bit(rgb)
+    assert y.min() >= 64 and y.max() <= 940 and cb.min() >= 64 and cr.max() <= 960
+    assert y[1, 1] == 64 and cb[1, 1] == 512 and cr[1, 1] == 512

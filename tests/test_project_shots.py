@@ -128,3 +128,16 @@ def test_plate_from_media_when_reader_exists(shared_media) -> None:
     plate = Plate.from_media(path)
     assert plate.frame_count == 78 and plate.fps == Fraction(25) and (plate.width, plate.height) == (512, 512)
     assert plate.hash.startswith("q")
+
+
+def test_a_non_drop_2997_plate_keeps_non_drop_timecode() -> None:
+    """OpenTimelineIO infers drop-frame from a 29.97/59.94 rate: a non-drop plate at 01:00:00:00
+    gave its frame 0 as 01:00:03;18 (project info, every render's tmcd and EXR timeCode). A plate's
+    frames take the plate's own kind of timecode."""
+    for rate, ndf_start, df_next in ((Fraction(30000, 1001), "01:00:00:00", "01:01:00;02"),
+                                     (Fraction(60000, 1001), "01:00:00:00", "01:01:00;04")):
+        ndf = Plate("A", "/a.mov", rate, 10, 64, 48, ndf_start)
+        assert ndf.timecode_for_frame(0) == "01:00:00:00" and ndf.timecode_for_frame(1) == "01:00:00:01"
+        df = Plate("B", "/b.mov", rate, 10, 64, 48, "01:00:59;29" if rate < 40 else "01:00:59;59")
+        assert df.timecode_for_frame(0) == df.timecode and df.timecode_for_frame(1) == df_next
+    assert Plate("C", "/c.mov", Fraction(25), 10, 64, 48, "10:00:00:00").timecode_for_frame(25) == "10:00:01:00"

@@ -118,3 +118,24 @@ def test_srgb_transfer_whole_frames_match_the_formula():
             got = fn(y)
             assert np.isnan(got.flat[3])
             np.testing.assert_allclose(np.delete(got.ravel(), 3), np.delete(ref(y).ravel(), 3), rtol=2e-6, atol=2e-7)
+
+
+def test_a_premultiplied_float_frame_is_marked_by_its_alpha(frame):
+    """A float RGBA frame (a premultiplied EXR plate) was marked at full strength whatever its
+    alpha: at alpha 0.002-0.2 the unpremultiplied colour moved by up to 273 10-bit codes. The mark
+    is scaled by alpha there, as embed() does for patches; opaque pixels still carry it."""
+    from core.media.colour import srgb_decode, srgb_encode
+    from core.render.job import watermarked
+
+    lin = srgb_decode(frame.astype(np.float32) / 255)
+    h, w = lin.shape[:2]
+    alpha = np.ones((h, w), np.float32)
+    alpha[:, : w // 4] = np.linspace(0.002, 0.2, w // 4, dtype=np.float32)[None, :]
+    img = np.dstack([lin * alpha[..., None], alpha]).astype(np.float32)
+    out = watermarked(img, "premult")
+    soft = alpha < 0.2
+    straight_before = img[..., :3][soft] / alpha[soft][:, None]
+    straight_after = out[..., :3][soft] / alpha[soft][:, None]
+    assert np.abs(straight_after - straight_before).max() < 0.02
+    np.testing.assert_array_equal(out[..., 3], alpha)
+    assert detect(srgb_encode(out[:, 512:, :3]), "premult")["matches"] is True  # the opaque part, grid-aligned

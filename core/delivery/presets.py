@@ -90,7 +90,7 @@ def output_format(path: str) -> str:
     raise FacsimileError(f"cannot tell the format of {path!r}: use .mov, name.####.exr, .png or .tif")
 
 
-def alpha_convention(fmt: str, codec: str, output: str) -> dict:
+def alpha_convention(fmt: str, codec: str, output: str, plate_alpha: bool = False) -> dict:
     """How alpha and the matte are stored for a format/output combination (for the sidecar)."""
     if output == "matte":
         return {"convention": "none", "channel": None,
@@ -106,12 +106,17 @@ def alpha_convention(fmt: str, codec: str, output: str) -> dict:
                     "note": "colour is multiplied by alpha (the EXR convention); alpha = the face matte"}
         return {"convention": "straight", "channel": "A", "matte": "A",
                 "note": "colour is not multiplied by alpha; alpha = the face matte (Premult after the Read in Nuke)"}
-    # comp
+    # comp: alpha is the plate's own when it has one, else opaque
+    alpha = "the plate's alpha" if plate_alpha else "alpha 1 (opaque)"
     if fmt == "exr":
         return {"convention": "premultiplied", "channel": "A", "matte": "mask.Y",
-                "note": "full frame, alpha 1 (opaque); the face matte is in mask.Y"}
+                "note": f"full frame, {alpha}; the face matte is in mask.Y"}
     if fmt == "prores" and codec != "prores422hq":
         return {"convention": "straight", "channel": "A", "matte": None,
-                "note": "full frame, alpha 1 (opaque); render a matte pass for the face matte"}
+                "note": f"full frame, {alpha}; render a matte pass for the face matte"}
+    if plate_alpha:
+        return {"convention": "none", "channel": None, "matte": None,
+                "note": "full frame RGB: this format has no alpha, so the plate's alpha is not in it; render a "
+                        "matte pass for the face matte"}
     return {"convention": "none", "channel": None, "matte": None,
             "note": "full frame RGB, no alpha; render a matte pass for the face matte"}

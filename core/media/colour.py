@@ -208,7 +208,7 @@ def rgb_to_ycbcr709_10bit(rgb: np.ndarray, matrix: str = "bt709") -> tuple[np.nd
     limited-range 10-bit planes.
 
     Returns (Y', Cb, Cr) as uint16 HxW arrays: Y' 64..940, Cb/Cr 64..960 (512 is neutral).
-    Float input is clipped to 0..1 first (no super-whites in a deliverable). `matrix` "bt2020nc"
+    Float input is clipped to 0..1 first (no super-whites in a deliverable; NaN is black). `matrix` "bt2020nc"
     takes BT.2020's luma coefficients instead (HDR video: Rec.2100 PQ or HLG). The 3x4 matrix
     runs in OpenCV (multi-threaded, about 5x faster than the same numpy expression at 1080p).
     """
@@ -218,8 +218,8 @@ def rgb_to_ycbcr709_10bit(rgb: np.ndarray, matrix: str = "bt709") -> tuple[np.nd
         src, scale = rgb.astype(np.float32), 1.0 / 255.0
     elif rgb.dtype == np.uint16:
         src, scale = rgb.astype(np.float32), 1.0 / 65535.0
-    else:
-        src, scale = np.clip(rgb, 0.0, 1.0, dtype=np.float32), 1.0
+    else:  # NaN (a damaged float plate pixel) is black, not an illegal code below Y' 64
+        src, scale = np.clip(np.nan_to_num(rgb, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0, dtype=np.float32), 1.0
     ycc = cv2.transform(np.ascontiguousarray(src[..., :3]), _ycbcr_matrix(scale, *YCBCR_COEFFICIENTS[matrix]))
     y, cb, cr = cv2.split(ycc.astype(np.uint16))  # values are >= 63.5: truncation rounds
     return y, cb, cr

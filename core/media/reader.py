@@ -439,6 +439,7 @@ class VideoReader(Reader):
         self._demux_error: str | None = None
         self._dropped_tail = 0
         self._alpha_bits = 0
+        self._rgb_gain: float | None = None
         # for tests and benchmarks: seeks made, pictures decoded, where the frame table came from
         # ("demux": every packet read; "container": the sample tables; "memo": an earlier open)
         self.stats: dict[str, Any] = {"seeks": 0, "decoded": 0, "index": ""}
@@ -578,6 +579,11 @@ class VideoReader(Reader):
                 self._src_range = "MPEG"
                 if crange == 0:
                     notes.append("colour range not tagged: decoded as limited (tv) range")
+        # swscale widens deep Y'CbCr to 16-bit RGB short of full scale (limited-range white 940 -> 65283,
+        # full-range 1023 -> 65472): every 10/12-bit plate came back 0.1-0.4 % darker, and so did each
+        # convert and render of it. The shortfall is one gain, measured once per format on a white frame.
+        self._rgb_gain = _sws_white_gain(pix_fmt, self._src_cs, self._src_range, self._out_fmt) \
+            if bits > 8 and self._src_cs is not None else None
         if self._demux_error:
             notes.append(f"file ends early ({self._demux_error}); only the {len(self._pts)} complete frames are used")
         if not self._demux_error and listed > self._packets_read:
@@ -801,6 +807,12 @@ class VideoReader(Reader):
         img = frame.to_ndarray(format=self._out_fmt)
         if img.ndim == 2:
             img = img[:, :, None]
+        if self._rgb_gain is not None:  # scaled back to full scale (see _sws_white_gain)
+            rgb = img[:, :, :3].astype(np.float32)
+            rgb *= self._rgb_gain
+            rgb += 0.5
+            np.minimum(rgb, 65535.0, out=rgb)
+            img[:, :, :3] = rgb
         if self._alpha_bits and img.shape[2] == 4:
             # swscale widens 10/12-bit alpha slightly short of full scale (1023 -> 65520): requantise
             # so opaque stays exactly 65535
@@ -980,6 +992,14 @@ def _read_exr(path: Path) -> tuple[np.ndarray, dict]:
                 img = np.stack([g["R"], g["G"], g["B"]] + ([g["A"]] if "A" in g else []), axis=-1)
                 break
     if img is None:
+        # OpenEXR 3 hands a named layer's R/G/B(/A) over as one channel of that name (beauty.R..A ->
+        # "beauty", HxWx4): the beauty-like one first, else the first such layer
+        layers = {n: ch.pixels for n, ch in chans.items()
+                  if getattr(ch.pixels, "ndim", 0) == 3 and ch.pixels.shape[2] in (3, 4)}
+        pick = sorted(layers, key=lambda n: (n.lower() not in ("beauty", "rgba", "rgb", "color", "colour"), n))
+        if pick:
+            img = layers[pick[0]]
+    if img is None:
         raise MediaError(
             f"{path}: this EXR has no RGB, RGBA or Y layer (channels: {', '.join(sorted(chans))}); "
             f"write the beauty pass as RGB(A)."
@@ -1005,6 +1025,39 @@ def _read_exr(path: Path) -> tuple[np.ndarray, dict]:
     except (KeyError, TypeError, ValueError):
         pass
     return np.ascontiguousarray(img), header
+
+
+_GAINS: dict[tuple, float | None] = {}
+
+
+def _sws_white_gain(pix_fmt: str, src_cs: str, src_range: str, out_fmt: str) -> float | None:
+    """The factor that brings swscale's 16-bit RGB of a deep Y'CbCr format back to full
+    scale, measured on a synthetic reference-white frame of that format (None: no correction
+    needed, or the format cannot be built here). Cached per format."""
+    key = (pix_fmt, src_cs, src_range, out_fmt)
+    if key in _GAINS:
+        return _GAINS[key]
+    gain = None
+    try:
+        av = _av()
+        f = av.VideoFrame(16, 16, pix_fmt)
+        desc = f.format
+        depth = max(c.bits for c in desc.components)
+        full = (1 << depth) - 1
+        white = full if src_range == "JPEG" else 235 << (depth - 8)
+        mid = 1 << (depth - 1)
+        for i, plane in enumerate(f.planes):
+            buf = np.frombuffer(plane, np.uint16 if depth > 8 else np.uint8)
+            buf[:] = white if i == 0 else (full if i == 3 else mid)  # Y, Cb, Cr, alpha
+        out = f.reformat(format=out_fmt, src_colorspace=src_cs, src_color_range=src_range,
+                         dst_color_range="JPEG").to_ndarray(format=out_fmt)
+        got = float(np.median(out[:, :, :3]))
+        if 60000 < got < 65535 - 0.5:
+            gain = 65535.0 / got
+    except Exception as exc:  # noqa: BLE001 - an exotic layout: decode as swscale gives it, and say so
+        log.debug("no swscale gain measured for %s: %s", pix_fmt, exc)
+    _GAINS[key] = gain
+    return gain
 
 
 def _read_image_file(path: Path) -> np.ndarray:

@@ -122,10 +122,13 @@ def _tc_to_frames(tc: str, fps: Fraction) -> int:
         raise ProjectError(f"'{tc}' is not a valid timecode at {float(fps):.3f} fps: {exc}") from exc
 
 
-def _frames_to_tc(frames: int, fps: Fraction) -> str:
+def _frames_to_tc(frames: int, fps: Fraction, drop_frame: bool = False) -> str:
+    """`frames` since 00:00:00:00 as a timecode; drop-frame only when asked (OpenTimelineIO
+    infers drop-frame from a 29.97/59.94 rate, so a non-drop plate's frames came out as ;-drop
+    timecode 3 s 18 frames later in an hour, in `project info` and every render's tmcd)."""
     import opentimelineio as otio
 
-    return otio.opentime.to_timecode(otio.opentime.RationalTime(frames, float(fps)), float(fps))
+    return otio.opentime.to_timecode(otio.opentime.RationalTime(frames, float(fps)), float(fps), bool(drop_frame))
 
 
 @dataclass
@@ -180,7 +183,8 @@ class Plate:
         return _tc_to_frames(tc, self.fps) - self.start_tc_frames
 
     def timecode_for_frame(self, frame: int) -> str:
-        return _frames_to_tc(self.start_tc_frames + int(frame), self.fps)
+        """The timecode of plate frame `frame`, drop-frame when the plate's own is (`;`)."""
+        return _frames_to_tc(self.start_tc_frames + int(frame), self.fps, ";" in (self.timecode or ""))
 
     def to_dict(self) -> dict:
         return {"id": self.id, "path": self.path, "fps": [self.fps.numerator, self.fps.denominator],

@@ -90,7 +90,7 @@ def _delivery_info(spec: JobSpec, settings) -> dict:
         info["start_number"] = spec.start_number
     if w.get("handles"):
         info["handles"] = w["handles"]
-    info["alpha"] = alpha_convention(fmt, w.get("codec", "prores4444"), settings.output)
+    info["alpha"] = alpha_convention(fmt, w.get("codec", "prores4444"), settings.output, bool(w.get("plate_alpha")))
     return info
 
 
@@ -482,7 +482,10 @@ def prepare_render(project_path: str, out: str, *, shot: str | None = None,
             raise FacsimileError(check.message)
         # the plate's colour space as the project says (a camera log plate), else as its files say
         in_cs, plate_premultiplied = plate_colorspace(reader.info, reader.read(first).dtype, plate.colorspace)
+        plate_alpha = bool(reader.info.has_alpha)
     writer["input_colorspace"] = in_cs
+    if plate_alpha:
+        writer["plate_alpha"] = True  # for the sidecar's alpha note (a comp keeps the plate's alpha)
     if plate.pixel_aspect != 1.0:
         writer["pixel_aspect"] = plate.pixel_aspect  # the render keeps the plate's pixel grid, tagged as the plate
     if rs.output == "patch":

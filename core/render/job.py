@@ -210,13 +210,20 @@ def watermarked(image: np.ndarray, render_id: str) -> np.ndarray:
         cv2.patchNaNs(work, 0.0)
         work = cv2.min(cv2.max(work, 0.0), 1.0)
         marked = srgb_decode(embed(srgb_encode(work.reshape(h, w, 3)), render_id))
-        cv2.copyTo(marked.reshape(h, w * 3), inside, flat)
+        if image.shape[2] == 4:
+            # premultiplied colour: the mark is scaled by alpha, as embed() does for RGBA, so a soft
+            # edge (alpha 0.002-0.2) does not carry it tens of times louder once unpremultiplied
+            a = np.clip(np.nan_to_num(frame[..., 3]), 0.0, 1.0)[..., None]
+            marked = work.reshape(h, w, 3) + (marked - work.reshape(h, w, 3)) * a
+        cv2.copyTo(np.ascontiguousarray(marked, np.float32).reshape(h, w * 3), inside, flat)
         if image.shape[2] == 3:
             return rgb
         return cv2.merge([*cv2.split(rgb), cv2.extractChannel(frame, 3)])
     rgb = image[..., :3].astype(np.float32)
     finite = np.clip(np.nan_to_num(rgb, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
     marked = srgb_decode(embed(srgb_encode(finite), render_id))
+    if image.ndim == 3 and image.shape[2] == 4:  # premultiplied: scaled by alpha (see above)
+        marked = finite + (marked - finite) * np.clip(np.nan_to_num(image[..., 3].astype(np.float32)), 0, 1)[..., None]
     out = image.copy()
     out[..., :3] = np.where((rgb >= 0.0) & (rgb <= 1.0), marked, rgb).astype(image.dtype)
     return out
