@@ -167,6 +167,13 @@ def test_save_load_and_openface_csv(analyzer, astronaut, tmp_path):
     x36, x45 = float(body[0][col["x_36"]]), float(body[0][col["x_45"]])
     assert x36 < x45
     assert abs(float(body[0][col["pose_Rx"]]) - a.pose[0, 0, 0]) < 1e-4
+    # timestamps to the microsecond, however long the plate (6 significant digits were 10 ms steps
+    # past 1000 s, so frames of a long plate shared timestamps)
+    late = ShotAnalysis(**{**a.__dict__, "timestamps": a.timestamps + 3600.0})
+    with open(write_openface_csv(tmp_path / "late.csv", late)) as fh:
+        times = [float(r[col["timestamp"]]) for r in list(csv.reader(fh, skipinitialspace=True))[1:]]
+    np.testing.assert_allclose(times, late.timestamps, atol=1e-6)
+    assert len(set(times)) == len(times)
 
 
 def test_cli_analyze_still_and_compare(tmp_path, astronaut, capsys):

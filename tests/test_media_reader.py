@@ -437,3 +437,104 @@ def test_an_exr_whose_only_layer_is_named_is_read(tmp_path):
     with open_media(tmp_path / "layer.####.exr") as r:
         got = r.read(0)
         assert r.info.has_alpha and got.shape == (24, 32, 4)
+
+
+def _clip_with_face_marks(n: int = 6, w: int = 96, h: int = 64) -> list[np.ndarray]:
+    """Frames with a bright block at the top left and a frame number in the block's size."""
+    out = []
+    for i in range(n):
+        f = np.full((h, w, 3), 40, np.uint8)
+        f[4:20, 4:20 + 4 * i] = 230
+        out.append(f)
+    return out
+
+
+@pytest.mark.parametrize(("rotation", "hflip"), [(0, True), (90, True), (180, False)])
+def test_a_mirroring_display_matrix_is_read_as_players_show_it(tmp_path, rotation, hflip):
+    """A display matrix with a horizontal flip was read as a 180-degree turn (PyAV gives the angle
+    only), so the picture came back upside down and the analysis still said success."""
+    import av
+
+    frames = _clip_with_face_marks()
+    path = tmp_path / "flip.mp4"
+    with av.open(str(path), "w") as c:
+        st = c.add_stream("libx264", rate=25)
+        st.width, st.height, st.pix_fmt = 96, 64, "yuv444p"
+        st.options = {"crf": "0"}
+        st.set_display_rotation(rotation, hflip=hflip)
+        for f in frames:
+            for pkt in st.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                c.mux(pkt)
+        for pkt in st.encode():
+            c.mux(pkt)
+    # what a player shows, by FFmpeg's own filters (ffmpeg's autorotate: transpose/hflip/vflip)
+    c = av.open(str(path))
+    shown = []
+    for fr in c.decode(video=0):
+        g = av.filter.Graph()
+        src = g.add_buffer(template=c.streams.video[0])
+        chain = []
+        m = _mirror_chain(fr)
+        for name, arg in m:
+            chain.append(g.add(name, arg))
+        sink = g.add("buffersink")
+        prev = src
+        for node in chain:
+            prev.link_to(node)
+            prev = node
+        prev.link_to(sink)
+        g.configure()
+        g.push(fr)
+        shown.append(g.pull().to_ndarray(format="rgb24"))
+    c.close()
+    with open_media(path) as r:
+        got = [r.read_rgb8(i) for i in range(len(frames))]
+        assert "mirrored" in " ".join(r.info.notes) if hflip else True
+    for a, b in zip(got, shown, strict=True):
+        assert a.shape == b.shape and np.abs(a.astype(int) - b.astype(int)).mean() < 2
+
+
+def _mirror_chain(frame) -> list[tuple[str, str | None]]:
+    """FFmpeg's autorotate filters for a frame's display matrix (fftools' choice)."""
+    m = next(np.frombuffer(bytes(sd), "<i4") for sd in frame.side_data if "DISPLAYMATRIX" in str(sd.type))
+    theta = -frame.rotation % 360
+    if abs(theta - 90) < 1:
+        return [("transpose", "cclock_flip" if m[3] > 0 else "clock")]
+    if abs(theta - 270) < 1:
+        return [("transpose", "clock_flip" if m[3] < 0 else "cclock")]
+    out = []
+    if abs(theta - 180) < 1:
+        if m[0] < 0:
+            out.append(("hflip", None))
+        if m[4] < 0:
+            out.append(("vflip", None))
+    elif m[4] < 0:
+        out.append(("vflip", None))
+    return out
+
+
+def test_a_transport_stream_keeps_its_first_gop(tmp_path):
+    """A .ts plate's first keyframe decodes before it is shown (dts < pts): the reader seeked to its
+    pts, landed past it and dropped the first GOP (48 of 60 frames, every curve 12 frames early),
+    or refused a one-GOP H.264 .ts as damaged."""
+    import av
+
+    frames = _clip_with_face_marks(n=30)
+    for codec, gop in (("mpeg2video", 12), ("libx264", 300)):
+        path = tmp_path / f"{codec}.ts"
+        with av.open(str(path), "w") as c:
+            st = c.add_stream(codec, rate=25)
+            st.width, st.height, st.pix_fmt = 96, 64, "yuv420p"
+            st.codec_context.gop_size = gop
+            st.codec_context.max_b_frames = 2
+            for f in frames:
+                for pkt in st.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                    c.mux(pkt)
+            for pkt in st.encode():
+                c.mux(pkt)
+        with av.open(str(path)) as c:
+            decoded = [fr.to_ndarray(format="rgb24") for fr in c.decode(video=0)]
+        with open_media(path) as r:
+            assert r.info.frame_count == len(decoded) == len(frames), codec
+            for i in (0, 5, len(frames) - 1):
+                assert np.abs(r.read_rgb8(i).astype(int) - decoded[i].astype(int)).mean() < 1, (codec, i)

@@ -86,6 +86,7 @@ def write_openface_csv(path: str | Path, analysis: ShotAnalysis,
     buf = io.StringIO()
     buf.write(", ".join(columns) + "\n")
     int_cols = [i for i, c in enumerate(columns) if c in _INT_COLUMNS]
+    ts_col = columns.index("timestamp")
     for t in range(analysis.n_frames):
         for f in range(n_faces):
             row = openface_rows(analysis, f, t)
@@ -100,6 +101,10 @@ def write_openface_csv(path: str | Path, analysis: ShotAnalysis,
             text = [f"{v:.6g}" for v in values]
             for i in int_cols:
                 text[i] = str(int(values[i]))
+            # seconds to the microsecond: 6 significant digits gave 10 ms steps past 1000 s (frames of a
+            # long plate shared timestamps)
+            text[ts_col] = f"{values[ts_col]:.6f}"
+
             buf.write(",".join(text) + "\n")
     target = Path(path)
     with atomic_path(target) as tmp:

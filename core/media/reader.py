@@ -240,6 +240,42 @@ def _rotate(img: np.ndarray, clockwise: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(img, k=-(clockwise // 90)))
 
 
+def _mirrored_orientation(frame: Any) -> tuple[bool, bool, bool] | None:
+    """(transpose, flip x, flip y) that shows a frame as its display matrix says, when that matrix
+    mirrors the picture (determinant < 0); None for a plain rotation (or no matrix), which
+    `frame.rotation` describes. FFmpeg's matrix maps a stored pixel (x, y) to x' = a x + c y,
+    y' = b x + d y: with b = c = 0 each axis flips where a or d is negative; with a = d = 0 the
+    axes swap (a transpose), x flipping where c is negative and y where b is."""
+    try:
+        for sd in frame.side_data:
+            if "DISPLAYMATRIX" not in str(sd.type):
+                continue
+            m = np.frombuffer(bytes(sd), dtype="<i4")
+            if m.size < 5:
+                return None
+            a, b, c, d = (float(m[i]) / 65536.0 for i in (0, 1, 3, 4))
+            if a * d - b * c >= 0:
+                return None
+            if abs(b) < 0.5 and abs(c) < 0.5:
+                return False, a < 0, d < 0
+            if abs(a) < 0.5 and abs(d) < 0.5:
+                return True, c < 0, b < 0
+            return None
+    except Exception:  # noqa: BLE001 - side data this PyAV cannot give: the rotation alone, as before
+        return None
+    return None
+
+
+def _orient(img: np.ndarray, transpose: bool, flip_x: bool, flip_y: bool) -> np.ndarray:
+    if transpose:
+        img = np.swapaxes(img, 0, 1)
+    if flip_x:
+        img = img[:, ::-1]
+    if flip_y:
+        img = img[::-1]
+    return np.ascontiguousarray(img)
+
+
 # --------------------------------------------------------------------------- LRU cache
 
 
@@ -440,6 +476,7 @@ class VideoReader(Reader):
         self._dropped_tail = 0
         self._alpha_bits = 0
         self._rgb_gain: float | None = None
+        self._mirror: tuple[bool, bool, bool] | None = None
         # for tests and benchmarks: seeks made, pictures decoded, where the frame table came from
         # ("demux": every packet read; "container": the sample tables; "memo": an earlier open)
         self.stats: dict[str, Any] = {"seeks": 0, "decoded": 0, "index": ""}
@@ -548,12 +585,23 @@ class VideoReader(Reader):
         if self._rotation % 90:
             log.warning("%s: rotation %d is not a multiple of 90; ignored", self._path, self._rotation)
             self._rotation = 0
+        # a display matrix that mirrors (a front camera's clip, an edit's flop) is not a rotation:
+        # PyAV gives its angle only (a horizontal flip read as 180 degrees: the picture upside down)
+        self._mirror = _mirrored_orientation(first)
         w, h = first.width, first.height
         par = _sample_aspect(st)
-        if self._rotation in (90, 270):
+        if self._mirror is not None:
+            self._rotation = 0
+            if self._mirror[0]:
+                w, h = h, w
+                par = 1.0 / par
+        elif self._rotation in (90, 270):
             w, h = h, w
             par = 1.0 / par  # a pixel 2x wide on the stored picture is 2x tall on the upright one
         notes: list[str] = anamorphic_notes(w, h, par)
+        if self._mirror is not None:
+            notes.append("mirrored by its display matrix" + (" and turned a quarter" if self._mirror[0] else "")
+                         + ": read as players show it")
         field_order = _field_order(st, first)
         if field_order:
             notes.append(f"interlaced ({'top' if field_order == 'tff' else 'bottom'} field first): each frame holds two "
@@ -775,7 +823,11 @@ class VideoReader(Reader):
                 self._reopen()
             else:
                 try:
-                    self._container.seek(int(self._pts[0]), stream=self._stream, backward=True, any_frame=False)
+                    # by decode time: a transport stream's first keyframe decodes before it is shown
+                    # (dts 0, pts 3000); a seek to its pts landed past it, and the first GOP was lost
+                    p = int(self._pts[0])
+                    ts = min(self._key_dts.get(p, p), p)
+                    self._container.seek(ts, stream=self._stream, backward=True, any_frame=False)
                 except _av().error.FFmpegError:
                     self._reopen()
         self._stream.codec_context.flush_buffers()
@@ -819,6 +871,8 @@ class VideoReader(Reader):
             m = float((1 << self._alpha_bits) - 1)
             a = img[:, :, 3].astype(np.float32)
             img[:, :, 3] = (np.round(np.round(a * (m / 65535.0)) * (65535.0 / m))).astype(np.uint16)
+        if self._mirror is not None:
+            return _orient(img, *self._mirror)
         return _rotate(np.ascontiguousarray(img), self._rotation)
 
     def _advance_to(self, target: int) -> np.ndarray | None:
