@@ -859,12 +859,15 @@ class VideoReader(Reader):
         img = frame.to_ndarray(format=self._out_fmt)
         if img.ndim == 2:
             img = img[:, :, None]
-        if self._rgb_gain is not None:  # scaled back to full scale (see _sws_white_gain)
-            rgb = img[:, :, :3].astype(np.float32)
-            rgb *= self._rgb_gain
-            rgb += 0.5
-            np.minimum(rgb, 65535.0, out=rgb)
-            img[:, :, :3] = rgb
+        if self._rgb_gain is not None:  # scaled back to full scale (see _sws_white_gain), saturated
+            import cv2
+
+            # addWeighted: rounding and saturation in one pass (1 ms at 1080p; a numpy or cv2.multiply
+            # pass took 16-25 ms, more than the decode)
+            scaled = cv2.addWeighted(np.ascontiguousarray(img), self._rgb_gain, img, 0.0, 0.0)
+            if img.shape[2] == 4:
+                scaled[:, :, 3] = img[:, :, 3]  # alpha is not colour
+            img = scaled
         if self._alpha_bits and img.shape[2] == 4:
             # swscale widens 10/12-bit alpha slightly short of full scale (1023 -> 65520): requantise
             # so opaque stays exactly 65535
