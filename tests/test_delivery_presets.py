@@ -265,7 +265,8 @@ def test_handles_and_start_number(project, tmp_path):
     assert doc["delivery"]["handles"] == {"requested": 2, "head": 1, "tail": 1, "frame_in": 1, "frame_out": 3}
 
 
-def test_swap_sidecar_has_template_and_consent(project, tmp_path):
+def _consented_template(project, tmp_path):
+    """(library, template): the astronaut with a consent record, in the project's library."""
     from skimage.data import astronaut
 
     from core.identity.consent import Consent
@@ -278,6 +279,13 @@ def test_swap_sidecar_has_template_and_consent(project, tmp_path):
                                                                     use="Facsimile tests", until="2099-12-31"))
     proj.library_path = str(lib.path)
     proj.save()
+    return lib, tpl
+
+
+def test_swap_sidecar_has_template_and_consent(project, tmp_path):
+    from core.project import Project
+
+    _, tpl = _consented_template(project, tmp_path)
     out = tmp_path / "swap.mov"
     assert main(["render", str(project), "--mode", "swap", "--template", tpl.id, "--frames", "2-2",
                  "--preset", "prores4444-comp", "--out", str(out)]) == 0
@@ -311,20 +319,11 @@ def test_a_swap_job_resumes_after_a_rename_and_stops_when_consent_is_withdrawn(p
     renewing its consent turned an interrupted render into a new job that asked for --overwrite,
     and a withdrawn consent said the shot had "changed" ("run again to resume"). The fingerprint
     now holds what the render is made of (texture, mesh); consent is checked when the job runs."""
-    from skimage.data import astronaut
-
     from core.identity.consent import Consent, ConsentError
-    from core.identity.library import Library
     from core.jobs.spec import JobSpec
-    from core.project import Project
     from core.render.delivery import prepare_render, run_render_job
 
-    proj = Project.load(project)
-    lib = Library(tmp_path / "library")
-    tpl = lib.add("Eileen Collins", [astronaut()], consent=Consent(consented_by="Eileen Collins",
-                                                                    use="Facsimile tests", until="2099-12-31"))
-    proj.library_path = str(lib.path)
-    proj.save()
+    lib, tpl = _consented_template(project, tmp_path)
     out = tmp_path / "swap.mov"
     spec = prepare_render(str(project), str(out), overrides={"mode": "swap"}, template=tpl.id, frames=(1, 2))
     spec.save()

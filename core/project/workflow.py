@@ -742,6 +742,19 @@ def set_key(shot: Shot, curve: str, frame: int, value: float, layer: str = DEFAU
     """Add (or replace) a key on `layer` of the curve at plate frame `frame`. Returns (track, curve name)."""
     from core.project.commands import AddKey
 
+    t, cs, name, ip = _key_target(shot, curve, track, interp, value)
+    if is_au(name) and abs(float(value)) > 5.0:  # an AU is 0..5 (an additive layer's key may take some away)
+        raise ProjectError(f"{name} key {value} is outside the AU scale: 0..5 (FACS A-E), -5..5 on an additive "
+                           "layer")
+    _check_key_frame(shot, frame)
+    _push(stack, AddKey(cs, layer, name, Key(int(frame), float(value), ip)))
+    return t, name
+
+
+def _key_target(shot: Shot, curve: str, track: int | None, interp: str | Interp,
+                value: float) -> tuple[int, CurveSet, str, Interp]:
+    """(track, CurveSet, curve name, interpolation) a key goes to; ProjectError for a bad
+    interpolation or a value that is not a finite number."""
     t = resolve_track(shot, track)
     cs = shot.curves[t]
     name = resolve_curve(cs, curve)
@@ -751,12 +764,7 @@ def set_key(shot: Shot, curve: str, frame: int, value: float, layer: str = DEFAU
         raise ProjectError(f"interpolation must be one of {', '.join(i.value for i in Interp)}, got {interp!r}") from exc
     if not math.isfinite(float(value)):
         raise ProjectError(f"key value must be a finite number, got {value}")
-    if is_au(name) and abs(float(value)) > 5.0:  # an AU is 0..5 (an additive layer's key may take some away)
-        raise ProjectError(f"{name} key {value} is outside the AU scale: 0..5 (FACS A-E), -5..5 on an additive "
-                           "layer")
-    _check_key_frame(shot, frame)
-    _push(stack, AddKey(cs, layer, name, Key(int(frame), float(value), ip)))
-    return t, name
+    return t, cs, name, ip
 
 
 def _check_key_frame(shot: Shot, frame: int) -> None:
@@ -776,16 +784,8 @@ def key_value(shot: Shot, curve: str, frame: int, value: float, layer: str = DEF
     from core.curves import Curve, Layer
     from core.project.commands import AddKey
 
-    t = resolve_track(shot, track)
-    cs = shot.curves[t]
-    name = resolve_curve(cs, curve)
-    try:
-        ip = Interp(str(interp).lower())
-    except ValueError as exc:
-        raise ProjectError(f"interpolation must be one of {', '.join(i.value for i in Interp)}, got {interp!r}") from exc
+    t, cs, name, ip = _key_target(shot, curve, track, interp, value)
     v = float(value)
-    if not math.isfinite(v):
-        raise ProjectError(f"key value must be a finite number, got {value}")
     if is_au(name) and not 0.0 <= v <= 5.0:
         raise ProjectError(f"{name} value {value} is outside the AU scale 0..5 (FACS A-E)")
     _check_key_frame(shot, frame)
