@@ -353,3 +353,13 @@ def test_fractional_frames_go_to_the_nearest_frame_halves_up() -> None:
     assert Key.from_list([10.7, 1.0, "linear", "auto", -1, 0, 1, 0]).frame == 11
     cs = CurveSet(["AU01"], (0, 9), base={"AU01": np.arange(10.0)})
     np.testing.assert_array_equal(cs.evaluate("AU01", np.array([2.7, 3.5, 4.2])), [3.0, 4.0, 4.0])
+
+
+def test_keys_outside_the_shot_are_said():
+    """Keys pasted or dragged past the analysed frames were kept without a word (and Frame all
+    did not show them); the curve set's warnings name them."""
+    cs = CurveSet(["AU01", "AU12"], (10, 40), base={"AU01": np.zeros(31), "AU12": np.zeros(31)})
+    cs.layers.append(Layer("Edit", curves={"AU12": Curve([Key(5, 1.0), Key(20, 1.0), Key(44, 0.0), Key(45, 0.0)]),
+                                           "AU01": Curve([Key(12, 1.0)])}))
+    (w,) = [w for w in cs.warnings() if "outside" in w]
+    assert w == "layer 'Edit' has keys outside the analysed frames 10-40: AU12 frame(s) 5, 44-45"

@@ -538,3 +538,18 @@ def test_a_transport_stream_keeps_its_first_gop(tmp_path):
             assert r.info.frame_count == len(decoded) == len(frames), codec
             for i in (0, 5, len(frames) - 1):
                 assert np.abs(r.read_rgb8(i).astype(int) - decoded[i].astype(int)).mean() < 1, (codec, i)
+
+
+def test_exr_overscan_is_said(tmp_path):
+    """A data window past the display window (overscan) was cropped to the display window without
+    a word; the reader says so (probe shows it)."""
+    import OpenEXR
+
+    px = np.full((58, 84, 3), 0.25, np.float32)
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage,
+              "dataWindow": ((-10, -10), (73, 47)), "displayWindow": ((0, 0), (63, 47))}
+    with OpenEXR.File(header, {"RGB": px}) as f:
+        f.write(str(tmp_path / "os.0001.exr"))
+    with open_media(tmp_path / "os.####.exr") as r:
+        assert (r.info.width, r.info.height) == (64, 48)
+        assert any(n.startswith("overscan: the data window (-10,-10)-(73,47)") for n in r.info.notes), r.info.notes

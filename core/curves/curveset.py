@@ -420,10 +420,18 @@ class CurveSet:
             if self.has_gain_keys(n) and self.gains[n] != 1.0:
                 out.append(f"{n}: its static gain {self.gains[n]:.2f} (a slider or preset) is not used while the "
                            "curve has gain keys; delete the keys to use it")
+        first, last = self.frame_range
         for lay in self.layers:
             missing = sorted(set(lay.curves) - set(self.names))
             if missing:
                 out.append(f"layer {lay.name!r} has curves for unknown names: {', '.join(missing)}")
+            # a key pasted or dragged past the analysed frames shapes nothing there is to render, and
+            # Frame all does not show it
+            outside = {n: c.frames[(c.frames < first) | (c.frames > last)] for n, c in lay.curves.items() if len(c)}
+            outside = {n: f for n, f in outside.items() if f.size}
+            if outside:
+                where = "; ".join(f"{n} frame(s) {frame_ranges(f)}" for n, f in sorted(outside.items()))
+                out.append(f"layer {lay.name!r} has keys outside the analysed frames {first}-{last}: {where}")
         return out
 
     # ------------------------------------------------------------------ presets

@@ -1018,6 +1018,21 @@ def _rate_of(st: Any, deltas: np.ndarray, tb: Fraction, vfr: bool) -> Fraction:
 # --------------------------------------------------------------------------- images
 
 
+def _overscan(header: dict) -> str:
+    """A note when an EXR's data window reaches past its display window (overscan): the picture
+    is read inside the display window, and what lies outside it is not in any output."""
+    try:
+        (dx0, dy0), (dx1, dy1) = (tuple(int(v) for v in a) for a in header["dataWindow"])
+        (wx0, wy0), (wx1, wy1) = (tuple(int(v) for v in a) for a in header["displayWindow"])
+    except (KeyError, TypeError, ValueError):
+        return ""
+    if dx0 >= wx0 and dy0 >= wy0 and dx1 <= wx1 and dy1 <= wy1:
+        return ""
+    return (f"overscan: the data window ({dx0},{dy0})-({dx1},{dy1}) reaches past the display window "
+            f"({wx0},{wy0})-({wx1},{wy1}); the frame is read inside the display window, and the overscan is not "
+            "in any render or export")
+
+
 def _read_exr(path: Path) -> tuple[np.ndarray, dict]:
     import OpenEXR
 
@@ -1301,6 +1316,9 @@ class ImageSequenceReader(Reader):
             rate = DEFAULT_SEQUENCE_FPS
             if kind == "sequence":
                 notes.append(f"no frame rate in the files: assumed {rate} fps (pass fps= to override)")
+        over = _overscan(header)
+        if over:
+            notes.append(over)
         tc = None
         if "timeCode" in header:
             t = header["timeCode"]
