@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -825,9 +826,8 @@ class VideoReader(Reader):
                 try:
                     # by decode time: a transport stream's first keyframe decodes before it is shown
                     # (dts 0, pts 3000); a seek to its pts landed past it, and the first GOP was lost
-                    p = int(self._pts[0])
-                    ts = min(self._key_dts.get(p, p), p)
-                    self._container.seek(ts, stream=self._stream, backward=True, any_frame=False)
+                    self._container.seek(self._seek_ts(int(self._pts[0])), stream=self._stream, backward=True,
+                                         any_frame=False)
                 except _av().error.FFmpegError:
                     self._reopen()
         self._stream.codec_context.flush_buffers()
@@ -836,14 +836,18 @@ class VideoReader(Reader):
         self._floor_pts: int | None = None
         self._first_seen: int | None = None
 
+    def _seek_ts(self, key_pts: int) -> int:
+        """Where a seek to the keyframe shown at `key_pts` goes: its decode time when that is earlier
+        (a transport stream's keyframe decodes before it is shown: a seek to its pts lands past it)."""
+        return min(self._key_dts.get(key_pts, key_pts), key_pts)
+
     def _seek_to_key(self, key_index: int) -> None:
         """Position the decoder at the keyframe of seek point `key_index` (or an earlier one)."""
         av = _av()
         p = self._key_at.get(key_index, int(self._pts[0]))
-        ts = min(self._key_dts.get(p, p), p)
         self.stats["seeks"] += 1
         try:
-            self._container.seek(ts, stream=self._stream, backward=True, any_frame=False)
+            self._container.seek(self._seek_ts(p), stream=self._stream, backward=True, any_frame=False)
         except av.error.FFmpegError:
             self._container.seek(0)
         self._stream.codec_context.flush_buffers()
@@ -1018,14 +1022,23 @@ def _rate_of(st: Any, deltas: np.ndarray, tb: Fraction, vfr: bool) -> Fraction:
 # --------------------------------------------------------------------------- images
 
 
-def _overscan(header: dict) -> str:
-    """A note when an EXR's data window reaches past its display window (overscan): the picture
-    is read inside the display window, and what lies outside it is not in any output."""
+def _exr_windows(header: dict) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]] | None:
+    """An EXR header's (data window, display window) as (x0, y0, x1, y1); None when it lacks them."""
     try:
         (dx0, dy0), (dx1, dy1) = (tuple(int(v) for v in a) for a in header["dataWindow"])
         (wx0, wy0), (wx1, wy1) = (tuple(int(v) for v in a) for a in header["displayWindow"])
     except (KeyError, TypeError, ValueError):
+        return None
+    return (dx0, dy0, dx1, dy1), (wx0, wy0, wx1, wy1)
+
+
+def _overscan(header: dict) -> str:
+    """A note when an EXR's data window reaches past its display window (overscan): the picture
+    is read inside the display window, and what lies outside it is not in any output."""
+    windows = _exr_windows(header)
+    if windows is None:
         return ""
+    (dx0, dy0, dx1, dy1), (wx0, wy0, wx1, wy1) = windows
     if dx0 >= wx0 and dy0 >= wy0 and dx1 <= wx1 and dy1 <= wy1:
         return ""
     return (f"overscan: the data window ({dx0},{dy0})-({dx1},{dy1}) reaches past the display window "
@@ -1083,9 +1096,9 @@ def _read_exr(path: Path) -> tuple[np.ndarray, dict]:
     img = as_float32(img)
     img = _to_3or4(img)
     # place the data window inside the display window (overscan / crop renders)
-    try:
-        (dx0, dy0), (dx1, dy1) = (tuple(int(v) for v in a) for a in header["dataWindow"])
-        (wx0, wy0), (wx1, wy1) = (tuple(int(v) for v in a) for a in header["displayWindow"])
+    windows = _exr_windows(header)
+    if windows is not None:
+        (dx0, dy0, dx1, dy1), (wx0, wy0, wx1, wy1) = windows
         if (dx0, dy0, dx1, dy1) != (wx0, wy0, wx1, wy1):
             canvas = np.zeros((wy1 - wy0 + 1, wx1 - wx0 + 1, img.shape[2]), np.float32)
             sx0, sy0 = max(dx0, wx0), max(dy0, wy0)
@@ -1094,21 +1107,14 @@ def _read_exr(path: Path) -> tuple[np.ndarray, dict]:
                 canvas[sy0 - wy0:sy1 - wy0 + 1, sx0 - wx0:sx1 - wx0 + 1] = img[
                     sy0 - dy0:sy1 - dy0 + 1, sx0 - dx0:sx1 - dx0 + 1]
             img = canvas
-    except (KeyError, TypeError, ValueError):
-        pass
     return np.ascontiguousarray(img), header
 
 
-_GAINS: dict[tuple, float | None] = {}
-
-
+@cache
 def _sws_white_gain(pix_fmt: str, src_cs: str, src_range: str, out_fmt: str) -> float | None:
     """The factor that brings swscale's 16-bit RGB of a deep Y'CbCr format back to full
     scale, measured on a synthetic reference-white frame of that format (None: no correction
     needed, or the format cannot be built here). Cached per format."""
-    key = (pix_fmt, src_cs, src_range, out_fmt)
-    if key in _GAINS:
-        return _GAINS[key]
     gain = None
     try:
         av = _av()
@@ -1128,7 +1134,6 @@ def _sws_white_gain(pix_fmt: str, src_cs: str, src_range: str, out_fmt: str) -> 
             gain = 65535.0 / got
     except Exception as exc:  # noqa: BLE001 - an exotic layout: decode as swscale gives it, and say so
         log.debug("no swscale gain measured for %s: %s", pix_fmt, exc)
-    _GAINS[key] = gain
     return gain
 
 
