@@ -104,7 +104,6 @@ def write_openface_csv(path: str | Path, analysis: ShotAnalysis,
             # seconds to the microsecond: 6 significant digits gave 10 ms steps past 1000 s (frames of a
             # long plate shared timestamps)
             text[ts_col] = f"{values[ts_col]:.6f}"
-
             buf.write(",".join(text) + "\n")
     target = Path(path)
     with atomic_path(target) as tmp:

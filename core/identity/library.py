@@ -331,10 +331,17 @@ class Library:
                 log.warning("%s", exc)
         return sorted(out, key=lambda t: (t.name.lower(), t.id))
 
+    def _folder(self, key: str) -> Path | None:
+        """The library's own folder that `key` names (a template id is its folder's name), or None
+        for a key that is no plain folder name (empty, a path, the hidden trash)."""
+        if not key or "/" in key or key.startswith("."):
+            return None
+        return self.path / key
+
     def get(self, key: str) -> Template:
         """A template by id, by unique id prefix, or by unique name (case-insensitive)."""
-        d = self.path / key
-        if key and "/" not in key and not key.startswith(".") and (d / "template.json").is_file():
+        d = self._folder(key)
+        if d is not None and (d / "template.json").is_file():
             return Template(d)
         all_t = self.list()
         hits = [t for t in all_t if t.id.startswith(key)] or [t for t in all_t if t.name.lower() == key.lower()]
@@ -364,8 +371,8 @@ class Library:
     def remove(self, key: str) -> Path:
         """Move a template to `<library>/.trash/` (returns where it went). A damaged template
         (listed under problems) is removed by its folder name."""
-        folder = self.path / key
-        if key and "/" not in key and not key.startswith(".") and folder.is_dir() and folder.parent == self.path:
+        folder = self._folder(key)
+        if folder is not None and folder.is_dir():
             src, tid = folder, key
         else:
             t = self.get(key)

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 from core.errors import FacsimileError
+from core.jobs.spec import is_whole
 
 
 class JobRecord:
@@ -37,10 +38,10 @@ class JobRecord:
         return out
 
     def done_frames(self) -> set[int]:
-        return {e["frame"] for e in self.entries() if e.get("type") == "frame" and _whole(e.get("frame"))}
+        return {e["frame"] for e in self.entries() if e.get("type") == "frame" and is_whole(e.get("frame"))}
 
     def done_chunks(self) -> dict[int, dict]:
-        return {e["chunk"]: e for e in self.entries() if e.get("type") == "chunk" and _whole(e.get("chunk"))}
+        return {e["chunk"]: e for e in self.entries() if e.get("type") == "chunk" and is_whole(e.get("chunk"))}
 
     def append(self, entry: dict) -> None:
         """Append one entry and make it durable before returning."""
@@ -59,7 +60,3 @@ class JobRecord:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-
-
-def _whole(v: object) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)

@@ -22,6 +22,11 @@ def sequence_path(pattern: str, number: int) -> Path:
     return frame_path(pattern, number)
 
 
+def is_whole(v: object) -> bool:
+    """An int that is not a bool (what JSON gives for a whole number in a job file or its log)."""
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 MAX_FRAMES = 10_000_000  # frames in one job: a day of 120 fps is under 10.4 million
 
 
@@ -54,7 +59,7 @@ class JobSpec:
         if last < first:
             raise FacsimileError(f"empty frame range {first}-{last}")
         chunk = kw.get("chunk_size", 24)
-        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        if not is_whole(chunk) or chunk < 1:
             # a job written with it could never be loaded again (validate refuses it): refuse it here
             raise FacsimileError(f"chunk size must be a whole number of frames, at least 1; got {chunk!r}")
         body = json.dumps({"kind": kind, "source": source, "output": output, "first": first, "last": last,
@@ -115,24 +120,21 @@ class JobSpec:
         def bad(what: str) -> FacsimileError:
             return FacsimileError(f"job file is not a valid job description: {what}")
 
-        def whole(v) -> bool:
-            return isinstance(v, int) and not isinstance(v, bool)
-
         for name in ("job_id", "kind", "source", "output"):  # the kind's producer is found when it runs
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise bad(f"{name} must be a non-empty string")
-        if not whole(self.first) or not whole(self.last) or self.first < 0 or self.last < self.first:
+        if not is_whole(self.first) or not is_whole(self.last) or self.first < 0 or self.last < self.first:
             raise bad(f"frames {self.first!r}-{self.last!r} (whole plate frame numbers, first <= last)")
         if self.last - self.first >= MAX_FRAMES:  # a damaged number: listing its frames would not end
             raise bad(f"frames {self.first}-{self.last} ({self.last - self.first + 1} frames; at most {MAX_FRAMES})")
-        if not whole(self.chunk_size) or self.chunk_size < 1:
+        if not is_whole(self.chunk_size) or self.chunk_size < 1:
             raise bad(f"chunk_size {self.chunk_size!r} (a whole number of frames, at least 1)")
-        if not whole(self.max_retries) or self.max_retries < 0:
+        if not is_whole(self.max_retries) or self.max_retries < 0:
             raise bad(f"max_retries {self.max_retries!r}")
         if not isinstance(self.writer, dict) or not isinstance(self.settings, dict):
             raise bad("writer and settings must be JSON objects")
         sn = self.writer.get("start_number", 1001)
-        if not whole(sn) or sn < 0:
+        if not is_whole(sn) or sn < 0:
             raise bad(f"writer.start_number {sn!r} (a whole number, 0 or more)")
         if self.kind == "render" and not self.shot:
             raise bad("a render job names its shot")
