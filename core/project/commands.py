@@ -303,7 +303,7 @@ def BakeToKeys(cs: CurveSet, names: Iterable[str], layer: str = "Baked", tol: fl
         for n in names:
             saved = c.gains.pop(n, None)
             try:
-                v = _pre_gain(c, n, f)
+                v = pre_gain(c, n, f)
             finally:
                 if saved is not None:
                     c.gains[n] = saved
@@ -312,11 +312,18 @@ def BakeToKeys(cs: CurveSet, names: Iterable[str], layer: str = "Baked", tol: fl
     return CurveKeysCommand(cs, layer, compute, "Bake to keys", layer_mode="override")
 
 
-def _pre_gain(cs: CurveSet, name: str, frames: np.ndarray) -> np.ndarray:
-    """Base + layers without gain and clamp."""
-    val = cs._base_at(name, frames).astype(np.float64)
-    for lay in cs.layers:
-        c = lay.curves.get(name)
+def pre_gain(cs: CurveSet, name: str, frames: np.ndarray, layers: Sequence[Layer] | None = None,
+             smooth: bool | None = None, swap: tuple[Layer, Curve] | None = None) -> np.ndarray:
+    """Base + layers without gain and clamp, at plate `frames`. What-ifs without touching `cs`:
+    `layers` in place of its layers (a bake: those up to the baked one), `smooth` False for the
+    unsmoothed base, `swap` (layer, curve) for that layer's curve of `name` (a key being tried)."""
+    if smooth is None or smooth == cs.enable_smooth:
+        val = cs._base_at(name, frames).astype(np.float64)
+    else:
+        arr = cs.base[name] if not smooth else cs._smoothed_base(name)
+        val = arr[np.clip(np.asarray(frames, np.int64) - cs.frame_range[0], 0, cs.n_frames - 1)].astype(np.float64)
+    for lay in cs.layers if layers is None else layers:
+        c = swap[1] if swap is not None and lay is swap[0] else lay.curves.get(name)
         if c is None or lay.muted or len(c) == 0:
             continue
         lv = c.evaluate(frames)
@@ -542,17 +549,10 @@ class BakeLayer(Command):
         self.removed = [lay for lay in cs.layers[: idx + 1] if not lay.muted]
         names = sorted({n for lay in self.removed for n in lay.curves if n in cs.base})
         frames = cs.all_frames()
-        before = list(cs.layers)
-        smooth = cs.enable_smooth
-        try:  # bake the unsmoothed base: base smoothing (a display/evaluation option) stays an option
-            cs.layers[:] = self.removed
-            cs.enable_smooth = False
-            new = {n: _pre_gain(cs, n, frames) for n in names}
-        finally:
-            cs.layers[:] = before
-            cs.enable_smooth = smooth
+        # the unsmoothed base: base smoothing (a display/evaluation option) stays an option
+        new = {n: pre_gain(cs, n, frames, layers=self.removed, smooth=False) for n in names}
         self.set_base = SetBase(cs, new, "Bake layer")
-        self.before: list[Layer] = before
+        self.before: list[Layer] = []  # the layers as they were when it was done (do)
         self.text = f"Bake layer {name}"
 
     def do(self) -> None:

@@ -782,7 +782,7 @@ def key_value(shot: Shot, curve: str, frame: int, value: float, layer: str = DEF
     (track, curve name, the layer key's value). Refused where no key on the layer can reach the
     value: no face on that frame, a gain of 0, a layer above that overrides the curve, a muted layer."""
     from core.curves import Curve, Layer
-    from core.project.commands import AddKey
+    from core.project.commands import AddKey, pre_gain
 
     t, cs, name, ip = _key_target(shot, curve, track, interp, value)
     v = float(value)
@@ -797,17 +797,13 @@ def key_value(shot: Shot, curve: str, frame: int, value: float, layer: str = DEF
     if target.muted:
         raise ProjectError(f"layer {layer!r} is muted: a key there changes nothing; unmute it or key another layer")
 
+    at = np.array([f])
+    gain = float(cs.gain_at(name, at)[0])
+    kept = [k for k in (target.curves[name].keys if name in target.curves else ()) if k.frame != f]
+
     def reads(x: float) -> float:  # the curve at f, gain applied, before the 0..5 clamp, with key x on the layer
-        val = float(cs._base_at(name, np.array([f]))[0])
-        for lay in layers:
-            c = lay.curves.get(name)
-            if lay is target:
-                c = Curve([k for k in (c.keys if c is not None else ()) if k.frame != f] + [Key(f, x, ip)])
-            if c is None or lay.muted or len(c) == 0:
-                continue
-            lv = float(c.evaluate(np.array([f]))[0])
-            val = val + lv if lay.mode == "additive" else (1.0 - lay.weight) * val + lay.weight * lv
-        return val * float(cs.gain_at(name, np.array([f]))[0])
+        tried = Curve([*kept, Key(f, x, ip)])
+        return float(pre_gain(cs, name, at, layers=layers, swap=(target, tried))[0]) * gain
 
     r0, r1 = reads(0.0), reads(1.0)
     if not (math.isfinite(r0) and math.isfinite(r1)):
