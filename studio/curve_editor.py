@@ -284,7 +284,6 @@ class CurveEditor(QWidget):
         lm.addAction("Bake layer into the extracted curves", lambda: self._layer_op("bake"))
         lm.addAction("Delete layer", lambda: self._layer_op("delete"))
         self.layer_menu_btn.setMenu(lm)
-        self.layer_menu_btn.setText("Layers")
         # which face's curves are shown and edited, when the shot has more than one
         self.face_box = QComboBox()
         self.face_box.setToolTip("Face (track) whose curves are shown and edited; the inspector's render "

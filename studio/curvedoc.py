@@ -29,15 +29,15 @@ class CurveDoc(QObject):
     changed = Signal(list)
     #: copied keys, one for the whole studio (as Maya's key clipboard): a doc is replaced when the
     #: shot, the face or the extraction changes, and copied keys must paste onto the next one
-    _clipboard: list[Clipboard | None] = [None]
+    _clipboard: Clipboard | None = None
 
     @property
     def clipboard(self) -> Clipboard | None:
-        return CurveDoc._clipboard[0]
+        return CurveDoc._clipboard
 
     @clipboard.setter
     def clipboard(self, value: Clipboard | None) -> None:
-        CurveDoc._clipboard[0] = value
+        CurveDoc._clipboard = value
 
     def __init__(self, cs: CurveSet, undo: UndoStack, layer: str = DEFAULT_LAYER, parent: QObject | None = None,
                  fps: float = 24.0) -> None:

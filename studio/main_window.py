@@ -335,8 +335,14 @@ class MainWindow(QMainWindow):
             return True
         if s.untitled:
             return self.save_as()
+        return self._save_with(s.project.save)
+
+    def _save_with(self, write) -> bool:
+        """Run a project write (save, or save_as into another folder); on success the session is
+        clean, the autosave clock restarts and the status says where it went."""
+        s = self.session
         try:
-            s.project.save()
+            write()
         except FacsimileError as exc:
             QMessageBox.critical(self, "Not saved", str(exc))
             return False
@@ -366,17 +372,12 @@ class MainWindow(QMainWindow):
         p = Path(folder)
         if p.suffix != PROJECT_SUFFIX:
             p = p.with_name(p.name + PROJECT_SUFFIX)
-        try:  # every shot's analysis goes along, the shots never opened in this session too
-            s.project.save_as(p)
-        except FacsimileError as exc:
-            QMessageBox.critical(self, "Not saved", str(exc))
+        # every shot's analysis goes along, the shots never opened in this session too
+        if not self._save_with(lambda: s.project.save_as(p)):
             return False
         s.untitled = False
         s.project_path = p
-        s.undo.set_clean()
-        s.mark_dirty(False)
-        self._refresh_warnings()
-        self.show_message(f"saved {s.project.path}")
+        self._update_title()  # the new folder's name
         self.queue.move_to(self._queue_path())  # the queue, a running render too, goes with the project
         self._attach_autosaver()
         return True
