@@ -539,8 +539,8 @@ class CurveSet:
 
 
 def _whole_frames(frames: np.ndarray | Sequence[int] | int) -> np.ndarray:
-    """Plate frames as int64, a fractional one at its nearest frame (halves up, as a Key snaps);
-    a plain int64 cast truncated 2.7 to 2."""
+    """Plate frames as int64, a fractional one at its nearest frame (keys.nearest_frame's rule,
+    over an array); a plain int64 cast truncated 2.7 to 2."""
     x = np.asarray(frames)
     if np.issubdtype(x.dtype, np.integer):
         return x.astype(np.int64, copy=False)

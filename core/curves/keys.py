@@ -62,7 +62,7 @@ class Key:
     out_tangent: tuple[float, float] = (1.0, 0.0)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "frame", math.floor(float(self.frame) + 0.5))  # nearest frame, halves up
+        object.__setattr__(self, "frame", nearest_frame(self.frame))
         object.__setattr__(self, "value", float(self.value))
         if not math.isfinite(self.value):
             raise ValueError(f"key on frame {self.frame}: value must be a finite number, got {self.value}")
@@ -102,6 +102,12 @@ class Key:
                    (float(data[4]), float(data[5])), (float(data[6]), float(data[7])))
 
 
+def nearest_frame(x: float) -> int:
+    """The whole frame nearest `x`, halves up (2.5 -> 3, -0.5 -> 0): how keys, drags and curve
+    lookups snap a fractional frame (Python's round() sends halves to even: 2.5 -> 2, 3.5 -> 4)."""
+    return math.floor(float(x) + 0.5)
+
+
 def _slope(t: tuple[float, float]) -> float:
     dx, dy = t
     if abs(dx) < 1e-9:
@@ -117,7 +123,7 @@ def moved_keys(keys: Sequence[Key], frames: Iterable[int], dframe: float, dvalue
     # keys are sorted: the selected and the landed-on keys are found by binary search and
     # taken out by index, so a drag of a few keys on long curves costs no pass over every key
     out = list(keys)
-    df = math.floor(float(dframe) + 0.5)  # as Key snaps a frame: halves up
+    df = nearest_frame(dframe)
     moved = []
     for f in sorted({int(f) for f in frames}, reverse=True):
         i = bisect.bisect_left(out, f, key=_FRAME)
