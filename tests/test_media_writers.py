@@ -187,6 +187,39 @@ def test_prores_is_atomic_and_abort_leaves_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shot.mov"]
 
 
+def test_a_killed_writers_movie_is_swept_by_the_next_write(tmp_path):
+    """kill -9 mid-movie leaves the writer's hidden temporary (it cannot remove it); the next
+    write into that folder, once the file is a minute old, removes it, but never a live
+    writer's temporary, another host's (shared storage) or one that is still fresh."""
+    import signal
+    import subprocess
+    import sys
+
+    from core.util import atomic
+
+    code = ("import os, sys, numpy as np; from fractions import Fraction; from core.media.writers import open_writer\n"
+            "w = open_writer(sys.argv[1], width=64, height=32, fps=Fraction(24))\n"
+            "w.write(np.zeros((32, 64, 3), np.uint8)); print('writing', flush=True); os.kill(os.getpid(), 9)")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "shot.mov")], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert proc.returncode == -signal.SIGKILL and "writing" in proc.stdout, proc.stderr
+    left = [p for p in tmp_path.iterdir() if p.name.endswith(".partial.mov")]
+    assert len(left) == 1 and left[0].name.startswith(".shot.") and not (tmp_path / "shot.mov").exists()
+    live = tmp_path / f".other.p{os.getppid()}-{atomic._HOST}.abcd1234.partial.mov"  # a live process's
+    remote = tmp_path / ".other.p999999-000000.abcd1234.partial.mov"  # another host's
+    untagged = tmp_path / ".older.abcd1234.partial.mov"  # written before writers were tagged
+    for f in (live, remote, untagged):
+        f.write_bytes(b"x")
+    assert atomic.sweep_stale_temporaries(tmp_path) == []  # the killed one is still fresh
+    old = os.stat(left[0]).st_mtime - 2 * atomic.STALE_AFTER_S
+    for f in (left[0], live, remote, untagged):
+        os.utime(f, (old, old))
+    atomic._swept.discard(os.path.abspath(tmp_path))
+    with open_writer(tmp_path / "next.mov", width=W, height=H, fps=Fraction(24)) as w:
+        w.write(patch_frame())
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, remote.name, untagged.name, "next.mov"])
+
+
 def test_prores_rejects_wrong_frames(tmp_path):
     with pytest.raises(MediaError, match="does not match the output size"), \
             open_writer(tmp_path / "x.mov", width=W, height=H, fps=Fraction(24)) as w:

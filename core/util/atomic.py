@@ -3,15 +3,23 @@
 A reader (a compositor's Nuke, a farm watcher, our own loader) never sees a half-written
 file under its final name, and a failure (full disk, killed process) leaves the previous
 version of the file untouched.
+
+A killed process cannot remove its temporary file, so each one is named for its writer
+(`.NAME.p<pid>-<host>.XXXX.partial.EXT`), and the first write into a folder removes those of
+writers on this host that are no longer running (and have not been touched for a minute).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
+import re
+import socket
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,11 +72,57 @@ def _final_mode(target: Path) -> int:
         return 0o666 & ~_umask()
 
 
+_HOST = hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:6]
+_WRITER = re.compile(r"\.p(\d+)-([0-9a-f]{6})\.[^.]+\.partial")  # the writer tag in a temporary's name
+STALE_AFTER_S = 60.0  # a dead writer's temporary untouched this long is removed
+_swept: set[str] = set()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: another user's process, alive
+        return True
+    return True
+
+
+def sweep_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporaries that writers on this host left in `folder` when they were killed
+    (their process is gone and the file untouched for STALE_AFTER_S); returns what was removed.
+    Temporaries of other hosts (shared storage), of live processes and untagged ones are kept."""
+    removed = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for e in entries:
+        m = _WRITER.search(e.name) if e.name.startswith(".") else None
+        if not m or m.group(2) != _HOST or int(m.group(1)) == os.getpid() or _running(int(m.group(1))):
+            continue
+        try:
+            if now - e.stat(follow_symlinks=False).st_mtime < STALE_AFTER_S or not e.is_file(follow_symlinks=False):
+                continue
+            os.unlink(e.path)
+        except OSError:
+            continue
+        removed.append(Path(e.path))
+    return removed
+
+
 def temp_path_for(target: str | os.PathLike[str]) -> Path:
     """A fresh temporary name in the target's folder, keeping its extension (for encoders
-    that pick a format from the suffix)."""
+    that pick a format from the suffix), tagged with this process and host. The first call for
+    a folder in a process sweeps killed writers' temporaries out of it."""
     target = Path(target)
-    fd, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".partial{target.suffix}", dir=target.parent)
+    key = os.path.abspath(target.parent)
+    if key not in _swept:
+        _swept.add(key)
+        sweep_stale_temporaries(target.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{target.stem}.p{os.getpid()}-{_HOST}.",
+                                suffix=f".partial{target.suffix}", dir=target.parent)
     os.close(fd)
     return Path(name)
 
