@@ -364,6 +364,37 @@ def test_read_openface_csv_and_cli(shared_media, tmp_path, capsys):
     assert main(["import-au", str(bad)]) != 0
 
 
+def test_openface_csv_variants_read_as_the_files_mean(tmp_path):
+    """Found by a compositor's probe: an empty face_id made a face -9223372036854775808; failed
+    rows (zeros, as OpenFace writes them) read a 180-degree gaze and a pose facing the camera;
+    a tool's own text column or glibc's '-nan' failed the whole file; `project curves` CSVs lost
+    their gaze (named gaze_x, not gaze_angle_x); x.curves.csv became x.curves.curves.json."""
+    from core.cli import main
+    from core.facs.openface import read_openface_csv
+
+    head = "frame, face_id, timestamp, confidence, success, input, gaze_0_x, gaze_0_y, gaze_0_z, gaze_1_x, gaze_1_y, " \
+           "gaze_1_z, pose_Rx, AU12_r\n"
+    rows = [f"{f}, 0, {(f - 1) / 25:.3f}, 0.9, 1, shot010.mov, 0.1, 0.05, -0.99, 0.1, 0.05, -0.99, 0.2, -nan"
+            for f in range(1, 6)] + ["6, 0, 0.2, 0, 0, shot010.mov, 0, 0, -0, 0, 0, -0, 0, 0"]
+    path = tmp_path / "of.curves.csv"
+    path.write_text(head + "\n".join(rows) + "\n")
+    face = read_openface_csv(path)["faces"][0]
+    assert np.isnan(face["AU12"]).all()  # -nan is missing, and the text column is not read
+    assert face["gaze_x"][:5] == pytest.approx([np.arctan2(0.1, 0.99)] * 5) and np.isnan(face["gaze_x"][5])
+    assert np.isnan(face["pose_Rx"][5]) and face["pose_Rx"][0] == pytest.approx(0.2) and face["confidence"][5] == 0
+    assert main(["import-au", str(path)]) == 0
+    data = json.loads((tmp_path / "of.curves.json").read_text())
+    assert data["faces"]["0"]["plate_frame"] == [0, 1, 2, 3, 4, 5] and data["fps"] == pytest.approx(25.0)
+    assert data["source"] == str(path.absolute())
+    path.write_text(head + "\n".join(rows).replace("6, 0, 0.2", "6, , 0.2") + "\n")
+    with pytest.raises(FacsimileError, match="line 7: face_id \\(empty\\)"):
+        read_openface_csv(path)
+    ours = tmp_path / "ours.csv"  # the layout `project curves` writes
+    ours.write_text("frame,timestamp,AU12_r,gaze_x,gaze_y\n1,0.0,2.5,0.1,-0.2\n2,0.04,3.0,0.15,-0.1\n")
+    face = read_openface_csv(ours)["faces"][0]
+    assert face["gaze_x"].tolist() == [0.1, 0.15] and face["gaze_y"].tolist() == [-0.2, -0.1]
+
+
 def test_one_euro_is_zero_phase_offline():
     """A blink-like pulse keeps its timing through the default (offline) One-Euro filter; the
     causal filter, kept for live use, puts the onset late."""

@@ -214,6 +214,12 @@ def test_analyze_astronaut_shot(tmp_path: Path, astro_plate: Path, capsys: pytes
     r6 = rows[5]
     expect = np.clip((float(r6["AU12_r_base"]) - 0.5) * 0.5, 0, 5)
     assert float(r6["AU12_r"]) == pytest.approx(expect, abs=1e-5)
+    # the CSV reads back with import-au, gaze included (it was named gaze_x, which OpenFace readers do not know)
+    from core.facs.openface import read_openface_csv
+
+    back = read_openface_csv(out)["faces"][track]
+    assert back["gaze_x"] == pytest.approx([float(r["gaze_angle_x"]) for r in rows])
+    assert back["AU12"] == pytest.approx([float(r["AU12_r"]) for r in rows]) and back["frame"][0] == 2
 
 
 def test_analyze_without_au_engine(tmp_path: Path, astro_plate: Path, capsys: pytest.CaptureFixture,

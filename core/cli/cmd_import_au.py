@@ -28,7 +28,8 @@ def _run(args: argparse.Namespace) -> int:
 
     if not args.csv.exists():
         raise FacsimileError(f"{args.csv} does not exist")
-    out = args.out or args.csv.with_suffix(".curves.json")
+    stem = args.csv.name[: -len(args.csv.suffix)] if args.csv.suffix else args.csv.name
+    out = args.out or args.csv.with_name(stem.removesuffix(".curves") + ".curves.json")  # x.curves.csv -> x.curves.json
     refuse_existing(out, args.overwrite, inputs=(args.csv,))
     curves = read_openface_csv(args.csv)
     atomic_write_text(out, json.dumps(curves_to_json(curves), indent=1))

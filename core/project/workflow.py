@@ -981,7 +981,9 @@ def set_render_settings(project: Project, shot: Shot, updates: Mapping[str, Any]
 
 # ---------------------------------------------------------------------- evaluated curves out
 def _column(name: str) -> str:
-    return f"{name}_r" if is_au(name) else name
+    """A curve's column in an OpenFace-style CSV: AUxx_r, and gaze_angle_x/y as OpenFace names
+    the gaze curves (import-au and OpenFace readers know them by that name)."""
+    return f"{name}_r" if is_au(name) else {"gaze_x": "gaze_angle_x", "gaze_y": "gaze_angle_y"}.get(name, name)
 
 
 @dataclass
