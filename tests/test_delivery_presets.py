@@ -244,10 +244,14 @@ def test_sidecar_records_inputs_models_curves_and_csv(project, render):
     assert doc["confidence"] == pytest.approx(list(np.asarray(cs.confidence)[1:3]), abs=1e-4)
     rows = list(csv.DictReader(curves_csv_path(out).open()))
     assert [r["frame"] for r in rows] == ["2", "3"]  # OpenFace counts frames from 1
-    assert rows[0]["timestamp"] == f"{1 / 24:.3f}"
+    assert rows[0]["timestamp"] == f"{1 / 24:.6f}"  # 3 decimals were up to 0.5 ms off at 29.97
     assert float(rows[1]["AU12_r"]) == pytest.approx(float(expected[1]), abs=0.01)
     assert float(rows[0]["confidence"]) == pytest.approx(float(cs.confidence[1]), abs=1e-3)
     assert {"AU01_r", "AU12_r", "success"} <= set(rows[0])
+    from core.facs.openface import read_openface_csv
+
+    assert read_openface_csv(curves_csv_path(out))["faces"][0]["AU12"] == pytest.approx(
+        [float(r["AU12_r"]) for r in rows])  # the sidecar CSV reads back with import-au
 
 
 def test_handles_and_start_number(project, tmp_path):

@@ -289,6 +289,11 @@ def test_a_second_render_to_the_same_output_waits_its_turn(tmp_path):
         holder.wait()
     render_shot(str(proj), str(out), frames=(0, 1))  # the holder died: its lock went with it
     assert verify(out)["verified"] and not lock_path(out).exists()
+    # a render into a folder that is not there: a clear error (it was "internal error: FileNotFoundError")
+    for missing in (tmp_path / "nodir" / "x.mov", tmp_path / "nodir" / "x.####.exr"):
+        with pytest.raises(FacsimileError, match="folder .*nodir does not exist"):
+            render_shot(str(proj), str(missing), frames=(0, 1))
+    assert not (tmp_path / "nodir").exists()
 
 
 def test_a_farm_render_delivers_its_sidecars(tmp_path):

@@ -148,13 +148,17 @@ def write_curves_csv(output: str | Path, frames: np.ndarray, fps: float, curves:
     buf = io.StringIO()
     w = csv.writer(buf)
     names = list(curves)
-    cols = [f"{n}_r" if n.startswith("AU") else n for n in names]
+    # OpenFace's names (AUxx_r, gaze_angle_x/y), so import-au and OpenFace readers take it
+    cols = [f"{n}_r" if n.startswith("AU") else {"gaze_x": "gaze_angle_x", "gaze_y": "gaze_angle_y"}.get(n, n)
+            for n in names]
     w.writerow(["frame", "timestamp", "confidence", "success", *cols])
     for i, f in enumerate(np.asarray(frames)):
         conf = float(confidence[i]) if confidence is not None else 1.0
         vals = [float(curves[n][i]) for n in names]
         ok = int(all(np.isfinite(vals)))
-        w.writerow([int(f) + 1, f"{int(f) / fps:.3f}", f"{conf:.3f}", ok, *[f"{v:.2f}" for v in vals]])
+        # 6 decimals: at 29.97 fps a 3-decimal timestamp is off by up to half a millisecond
+        w.writerow([int(f) + 1, f"{int(f) / fps:.6f}", f"{conf:.3f}", ok,
+                    *[f"{v:.2f}" if n.startswith("AU") else f"{v:.4f}" for n, v in zip(names, vals, strict=True)]])
     atomic_write_text(path, buf.getvalue())
     return path
 

@@ -49,7 +49,16 @@ def output_lock(output: str | Path, job_id: str = "") -> Iterator[None]:
     except ImportError:  # pragma: no cover - not POSIX: no lock, as before
         yield
         return
-    fd = _acquire(path, fcntl)
+    if not path.parent.is_dir():
+        raise FacsimileError(f"cannot write {output}: the folder {path.parent} does not exist (create it first)")
+    try:
+        fd = _acquire(path, fcntl)
+    except OutputBusy:
+        raise
+    except OSError as exc:  # a read-only or full output folder
+        from core.util.atomic import describe_os_error
+
+        raise FacsimileError(describe_os_error(exc, output)) from exc
     _held[key] = 1
     try:
         os.ftruncate(fd, 0)
