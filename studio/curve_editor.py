@@ -218,6 +218,7 @@ class CurveEditor(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.doc = None
+        self.bake_runner = None  # callable(names): bake as a background job (the main window sets it)
         self.selection: Selection = {}
         self.frame = 0
         self.mode = "lanes"
@@ -260,7 +261,8 @@ class CurveEditor(QWidget):
                   btn("Linear", "Linear interpolation for the selected keys", lambda: self.set_interp("linear")),
                   btn("Bezier", "Bezier (auto tangents) for the selected keys", lambda: self.set_interp("bezier")),
                   btn("Frame sel", "Frame the selected keys (F)", self.frame_selection),
-                  btn("Frame all", "Frame all visible curves (A)", self.frame_all)):
+                  # lambda: a clicked(bool) would arrive as frame_all's x_too=False and frame only values
+                  btn("Frame all", "Frame all visible curves (A)", lambda: self.frame_all())):
             tools.addWidget(b)
         tools.addStretch(1)
         # the active edit layer: keys are set, drawn and dragged on it (as Maya's active animation layer)
@@ -330,7 +332,7 @@ class CurveEditor(QWidget):
         act("Set key", ["S"], self.set_key_at_cursor)  # K: the window routes it here when the editor has focus
         act("Delete keys", ["Delete", "Backspace"], self.delete_selected)
         act("Frame selection", ["F"], self.frame_selection)
-        act("Frame all", ["A"], self.frame_all)
+        act("Frame all", ["A"], lambda: self.frame_all())  # not triggered(bool) as x_too
         act("Copy keys", [QKeySequence.Copy], self.copy)
         act("Paste keys", [QKeySequence.Paste], self.paste)
 
@@ -787,7 +789,7 @@ class CurveEditor(QWidget):
         m.addAction("Reset to extracted", self.reset_to_extracted)
         m.addSeparator()
         m.addAction("Frame selection (F)", self.frame_selection)
-        m.addAction("Frame all (A)", self.frame_all)
+        m.addAction("Frame all (A)", lambda: self.frame_all())
         m.popup(screen_pos.toPoint() if hasattr(screen_pos, "toPoint") else screen_pos)
 
     # ------------------------------------------------------------------ curve tools (core commands via the doc)
@@ -824,8 +826,20 @@ class CurveEditor(QWidget):
             log.warning("Butterworth filter: %s", exc)
 
     def bake_to_keys(self) -> None:
+        """Bake the chosen curves to keys: through `bake_runner` (the main window's background
+        job, with progress and Cancel) when there is one, else here."""
+        if self.doc is None:
+            return
+        if self.bake_runner is not None:
+            self.bake_runner(self.chosen_curves())
+            return
+        self.doc.bake_to_keys(self.chosen_curves())
+        self.use_layer(self.doc.layer)
+
+    def use_layer(self, name: str) -> None:
+        """Make `name` the active layer (keys set next go on it) and show it in the picker."""
         if self.doc is not None:
-            self.doc.bake_to_keys(self.chosen_curves())
+            self.doc.layer = name
             self.select({})
             self._sync_layers()
 
@@ -958,8 +972,8 @@ class CurveEditor(QWidget):
             f = np.array(sorted(frames))
             xs += [f.min(), f.max()]
             y = self.doc.result_values(name, f)
-            ys += [np.nanmin(y), np.nanmax(y)]
-        self._fit(min(xs) - 2, max(xs) + 2, min(ys), max(ys))
+            ys += [float(v) for v in y if np.isfinite(v)]  # keys in frames with no face have no value
+        self._fit(min(xs) - 2, max(xs) + 2, min(ys, default=np.nan), max(ys, default=np.nan))
 
     def frame_all(self, x_too: bool = True) -> None:
         """Fit every lane to its visible curves over the whole frame range."""
@@ -983,10 +997,12 @@ class CurveEditor(QWidget):
         self.refresh()
 
     def _fit(self, x0: float, x1: float, y0: float, y1: float) -> None:
+        """Frames x0..x1 in view, and values y0..y1 in the lanes of the selection (values left as
+        they are when not finite: keys only in frames with no face)."""
         if y1 - y0 < 1e-3:
             y0, y1 = y0 - 0.5, y1 + 0.5
         self._first_lane().box.setXRange(x0, x1, padding=0.05)
-        for lane in self.lanes.values():
+        for lane in self.lanes.values() if np.isfinite(y0) and np.isfinite(y1) else ():
             if any(n in lane.items for n in self.selection):
                 lane.box.setYRange(y0, y1, padding=0.1)
         self.refresh()

@@ -161,6 +161,10 @@ class CurveDoc(QObject):
         return out
 
     def _stack_changed(self, _stack) -> None:
+        if self.layer != DEFAULT_LAYER and self.layer not in [lay.name for lay in self.cs.layers]:
+            # an undo took the active layer away (a bake to keys, a new layer): keys set next go
+            # on the default layer, not on a new additive layer of the old name
+            self.layer = DEFAULT_LAYER
         if not self._own_push:
             self.changed.emit([])
 

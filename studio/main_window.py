@@ -63,6 +63,7 @@ class MainWindow(QMainWindow):
         self.viewer = Viewer()
         self.transport = Transport()
         self.curves = CurveEditor()
+        self.curves.bake_runner = self.bake_to_keys
         top = QWidget()
         tl = QVBoxLayout(top)
         tl.setContentsMargins(0, 0, 0, 0)
@@ -979,7 +980,8 @@ class MainWindow(QMainWindow):
         if cs is not None and cs.extraction.get("neutral_frame") == frame:
             self.show_message(f"frame {frame} is already this face's neutral")
             return None
-        return self._run_curves_step(f"Neutral frame {frame}", lambda shot, t: neutral_frame_command(shot, frame, t))
+        return self._run_curves_step(f"Neutral frame {frame}",
+                                     lambda shot, t, progress: neutral_frame_command(shot, frame, t, progress))
 
     def use_auto_neutral(self) -> Worker | None:
         """Re-measure the current face's AU curves from the automatic neutral."""
@@ -990,7 +992,8 @@ class MainWindow(QMainWindow):
                 and (cs.extraction.get("calibration") or {}).get("method") in ("auto", "canonical"):
             self.show_message("this face is already measured from the automatic neutral")
             return None
-        return self._run_curves_step("Automatic neutral", lambda shot, t: neutral_frame_command(shot, None, t))
+        return self._run_curves_step("Automatic neutral",
+                                     lambda shot, t, progress: neutral_frame_command(shot, None, t, progress))
 
     def set_curve_filter(self, name: str) -> Worker | None:
         """Filter the current face's curves with `name` (one_euro | savgol | none) from the kept raw solve."""
@@ -1000,22 +1003,41 @@ class MainWindow(QMainWindow):
         if cs is not None and cs.extraction.get("filter") == name:
             self._sync_curve_actions()
             return None
-        return self._run_curves_step(f"Filter {name}", lambda shot, t: curve_filter_command(shot, name, t))
+        return self._run_curves_step(f"Filter {name}", lambda shot, t, _progress: curve_filter_command(shot, name, t))
 
-    def _run_curves_step(self, name: str, make) -> Worker | None:
-        """Compute `make(shot, track) -> Command` as a background job (status-bar busy bar and
-        Cancel), then push it on the undo stack on the GUI thread. The result is dropped, with
-        a status message, when the shot changed or the project was edited meanwhile."""
+    def bake_to_keys(self, names: list[str], tol: float = 0.01) -> Worker | None:
+        """The chosen curves as keys on the override layer 'Baked' (then the active layer), computed
+        as a background job: key reduction over a long shot takes seconds per curve."""
+        from core.project.commands import BakeToKeys, bake_keys
+
+        doc = self.curves.doc
+        if doc is None or not names:
+            return None
+
+        def make(shot, t, progress):
+            cs = shot.curves[t]
+            return BakeToKeys(cs, names, layer="Baked", tol=tol, keys=bake_keys(cs, names, tol, progress=progress))
+
+        def after() -> None:
+            if self.curves.doc is doc:
+                self.curves.use_layer("Baked")
+        return self._run_curves_step("Bake to keys", make, after, needs_analysis=False)
+
+    def _run_curves_step(self, name: str, make, after=None, needs_analysis: bool = True) -> Worker | None:
+        """Compute `make(shot, track, progress) -> Command` as a background job (status-bar progress
+        bar and Cancel: progress raises once cancelled), then push it on the undo stack on the GUI
+        thread and call `after()`. The result is dropped, with a status message, when the shot
+        changed or the project was edited meanwhile."""
         s = self.session
         cs = self._current_curveset()
-        if cs is None or s.analysis is None:
+        if cs is None or (needs_analysis and s.analysis is None):
             self.show_message("no analysed shot with AU curves: Shot ▸ Analyse shot first", error=True)
             self._sync_curve_actions()
             return None
         project, shot, track, serial = s.project, s.shot, s.track, self._undo_serial
 
         def task(progress, cancelled):
-            return make(shot, track)
+            return make(shot, track, progress)
 
         def done(cmd) -> None:
             if s.project is not project or s.shot is not shot:
@@ -1026,6 +1048,8 @@ class MainWindow(QMainWindow):
                               "run it again", True)
                 return
             s.undo.push(cmd)
+            if after is not None:
+                after()
             new = shot.curves.get(track)
             note = (new.extraction.get("calibration") or {}).get("note") if new is not None else None
             self.job_note(cmd.text + (f" ({note})" if note else ""), bool(note))

@@ -67,15 +67,18 @@ def test_layers_from_the_picker_and_its_menu(win):
     assert [lay.name for lay in cs.layers] == ["Edit"] and doc.layer == "Edit"
 
 
-def test_curve_tools_are_one_undo_step_each(win):
+def test_curve_tools_are_one_undo_step_each(win, qtbot):
     ed, doc, cs = win.curves, win.session.doc, win.session.doc.cs
     undo = win.session.undo
     ed.set_visible(["AU01"])
     ed.tree.clearSelection()
     extracted = cs.base_extracted["AU01"].copy()
-    # bake to keys: the curve as it reads, keyed on the override layer 'Baked', which becomes active
+    # bake to keys: the curve as it reads, keyed on the override layer 'Baked', which becomes active;
+    # a background job (a 1000-frame shot froze the window for 13 s)
     ed.select({})
     ed.bake_to_keys()
+    assert win.job is not None and win.job.name == "Bake to keys"
+    qtbot.waitUntil(lambda: win.job is None, timeout=30000)
     assert doc.layer == "Baked" and "Baked (override)" in _picker(ed)
     assert len(doc.key_frames("AU01")) >= 3
     np.testing.assert_allclose(cs.evaluate("AU01"), np.clip(extracted, 0, 5), atol=0.011)
@@ -99,6 +102,13 @@ def test_curve_tools_are_one_undo_step_each(win):
     assert "AU01" not in cs.layer("Baked").curves
     undo.undo()
     assert "AU01" in cs.layer("Baked").curves
+    # undoing the bake takes its layer away: keys set next go on the edit layer, not on a new
+    # additive layer that was still called 'Baked'
+    while any(lay.name == "Baked" for lay in cs.layers):
+        undo.undo()
+    assert doc.layer == "Edit" and not any(t.startswith("Baked") for t in _picker(ed))
+    doc.add_keys(["AU01"], 5)
+    assert [lay.name for lay in cs.layers] == ["Edit"]
 
 
 def test_a_second_face_is_picked_for_editing(win):
@@ -114,3 +124,28 @@ def test_a_second_face_is_picked_for_editing(win):
         ["Face 0", "Face 3"]
     ed.face_box.activated.emit(1)
     assert s.track == 3 and s.doc.cs is other and ed.face_box.currentText() == "Face 3"
+
+
+def test_frame_all_frames_time_and_frame_selection_takes_keys_with_no_face(win):
+    """The Frame all button and A passed Qt's clicked/triggered(bool) as x_too=False, so they
+    framed only values; F on keys in frames with no face raised 'Cannot set range [nan, nan]'
+    into the event loop."""
+    from PySide6.QtWidgets import QToolButton
+
+    ed, doc, cs = win.curves, win.session.doc, win.session.doc.cs
+    first, last = doc.frame_range()
+    button = next(b for b in ed.findChildren(QToolButton) if b.text() == "Frame all")
+    action = next(a for a in ed.actions() if a.text() == "Frame all")
+    for trigger in (button.click, action.trigger):
+        ed._first_lane().box.setXRange(first + 10, first + 15, padding=0)
+        trigger()
+        x0, x1 = ed._first_lane().box.viewRange()[0]
+        assert x0 <= first and x1 >= last, (trigger, x0, x1)
+    cs.base["AU01"][5:9] = np.nan  # no face on those frames
+    doc.add_keys(["AU01"], first + 6)
+    assert np.isnan(doc.result_values("AU01", np.array([first + 6]))[0])
+    y_before = ed._first_lane().box.viewRange()[1]
+    ed.select({"AU01": {first + 6}})
+    ed.frame_selection()  # raised
+    x0, x1 = ed._first_lane().box.viewRange()[0]
+    assert x0 < first + 6 < x1 and x1 - x0 < 10 and ed._first_lane().box.viewRange()[1] == y_before

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,6 +38,7 @@ from core.facs.model import (
 log = logging.getLogger(__name__)
 PRESENCE_THRESHOLD = 1.0  # AUxx_c = 1 from intensity 1 (FACS trace, A) on
 NOISY_FACE = 2.0  # a track whose landmarks jitter this many times LANDMARK_NOISE is said to be coarse
+PROGRESS_EVERY = 64  # solved frames between progress calls
 
 
 def filter_curves(raw: np.ndarray, names: list[str], fps: float, filter: str, **params: float) -> np.ndarray:
@@ -188,7 +189,8 @@ class FaceAUs:
 
 
 def extract_shot(analysis, *, neutral: int | Mapping[int, int | None] | None = None,
-                 filter: str | Mapping[int, str] = "one_euro", tracks: Iterable[int] | None = None) -> list[FaceAUs]:
+                 filter: str | Mapping[int, str] = "one_euro", tracks: Iterable[int] | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> list[FaceAUs]:
     """AU curves for every face track of a ShotAnalysis, one FaceAUs per track (track order).
 
     neutral: a plate frame number (as in analysis.frame_indices) showing the performer's
@@ -196,7 +198,9 @@ def extract_shot(analysis, *, neutral: int | Mapping[int, int | None] | None = N
     shot ('auto'), or uses the canonical neutral when the track has fewer than
     MIN_AUTO_FRAMES frames (stills). If the track is absent at the chosen frame, its nearest
     present frame is used and recorded. filter: one name, or {track id: name} (missing tracks
-    get One-Euro). tracks: only these track ids (the rest are not solved).
+    get One-Euro). tracks: only these track ids (the rest are not solved). progress(done,
+    total): called every PROGRESS_EVERY solved frames (a GUI's progress bar; raising from it, as
+    a cancelled job does, stops the solve).
     """
     m = model()
     version = model_version()
@@ -210,10 +214,10 @@ def extract_shot(analysis, *, neutral: int | Mapping[int, int | None] | None = N
     per_frame = getattr(analysis, "solve_landmarks", None)
     eye_open = getattr(analysis, "eye_open", None)  # lifts shut eyes' AU45 (core.facs.eyes)
     out = []
-    for f in range(f_count):
+    chosen = [f for f in range(f_count) if wanted is None or int(analysis.track_ids[f]) in wanted]
+    total, done = len(chosen) * t_count, 0
+    for f in chosen:
         track_id = int(analysis.track_ids[f])
-        if wanted is not None and track_id not in wanted:
-            continue
         face_neutral = neutral.get(track_id) if isinstance(neutral, Mapping) else neutral
         face_filter = filter.get(track_id, "one_euro") if isinstance(filter, Mapping) else filter
         lm = np.asarray(analysis.landmarks[:, f], np.float64)
@@ -259,6 +263,8 @@ def extract_shot(analysis, *, neutral: int | Mapping[int, int | None] | None = N
             cal["note"] = f"{cal['note']}; {coarse}" if cal.get("note") else coarse
             log.warning("AU extraction, track %d: %s", track_id, coarse)
         for j, t in enumerate(idx):
+            if progress is not None and j % PROGRESS_EVERY == 0:
+                progress(done + int(t), total)
             x = discount_upward_gaze(xs[j], cal["neutral"])  # an upward look is not AU05
             coef, rms = solve_aligned(x, cal["neutral"], identity=canonical, noise=noise)
             raw[t, :n_au] = fit_curves(coef, x, rest_gap)
@@ -281,4 +287,7 @@ def extract_shot(analysis, *, neutral: int | Mapping[int, int | None] | None = N
                        timestamps=np.asarray(analysis.timestamps), track_id=track_id)
         face.refilter(face_filter)
         out.append(face)
+        done += t_count
+        if progress is not None:
+            progress(done, total)
     return out

@@ -289,27 +289,36 @@ def ButterworthKeys(cs: CurveSet, layer: str, names: Iterable[str], cutoff_hz: f
     return CurveKeysCommand(cs, layer, compute, "Butterworth filter keys")
 
 
+def bake_keys(cs: CurveSet, names: Iterable[str], tol: float | None = 0.01, frames: tuple[int, int] | None = None,
+              progress: Callable[[int, int], None] | None = None) -> dict[str, list[Key]]:
+    """The keys BakeToKeys puts on its layer: each curve's current result before gain and clamp
+    over `frames` (default: the shot), one key per frame or reduced to `tol`. Reads `cs`, changes
+    nothing, so a GUI computes it off its main thread; progress(done, total) after each curve
+    (raising from it, as a cancelled job does, stops the bake)."""
+    names = list(names)
+    lo, hi = frames or cs.frame_range
+    f = np.arange(lo, hi + 1)
+    out = {}
+    for i, n in enumerate(names):
+        v = pre_gain(cs, n, f)
+        out[n] = reduce_keys(f, v, tol) if tol else keys_from_samples(f, v)
+        if progress is not None:
+            progress(i + 1, len(names))
+    return out
+
+
 def BakeToKeys(cs: CurveSet, names: Iterable[str], layer: str = "Baked", tol: float | None = 0.01,  # noqa: N802
-               frames: tuple[int, int] | None = None) -> CurveKeysCommand:
+               frames: tuple[int, int] | None = None, keys: Mapping[str, list[Key]] | None = None) -> CurveKeysCommand:
     """Key the current result (before gain and clamp) of each curve on an override layer at
     weight 1, one key per frame or reduced to `tol`: the extracted performance becomes
-    editable keys. The layer is created (override) if missing."""
+    editable keys. The layer is created (override) if missing. keys: bake_keys' result, computed
+    beforehand (off a GUI's main thread), instead of computing it when the command is done."""
     names = list(names)
-
-    def compute(c: CurveSet) -> dict:
-        lo, hi = frames or c.frame_range
-        f = np.arange(lo, hi + 1)
-        out = {}
-        for n in names:
-            saved = c.gains.pop(n, None)
-            try:
-                v = pre_gain(c, n, f)
-            finally:
-                if saved is not None:
-                    c.gains[n] = saved
-            out[n] = reduce_keys(f, v, tol) if tol else keys_from_samples(f, v)
-        return out
-    return CurveKeysCommand(cs, layer, compute, "Bake to keys", layer_mode="override")
+    if keys is not None:
+        done = {n: list(keys[n]) for n in names}
+        return CurveKeysCommand(cs, layer, lambda c: done, "Bake to keys", layer_mode="override")
+    return CurveKeysCommand(cs, layer, lambda c: bake_keys(c, names, tol, frames), "Bake to keys",
+                            layer_mode="override")
 
 
 def pre_gain(cs: CurveSet, name: str, frames: np.ndarray, layers: Sequence[Layer] | None = None,

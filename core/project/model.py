@@ -22,7 +22,7 @@ import re
 import shutil
 import time
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from core.curves import CurveSet
-from core.errors import FacsimileError, ProjectError
+from core.errors import FacsimileError, ProjectError, UserCancelled
 from core.project.schema import APP, SCHEMA_VERSION, validate
 from core.util.atomic import atomic_path, atomic_write_text
 
@@ -730,14 +730,15 @@ class Autosaver:
 
 def extract_curves(shot: Shot, keep_edits: bool = True, *, neutral: Mapping[int, int | None] | None = None,
                    filter: Mapping[int, str] | None = None, tracks: Iterable[int] | None = None,
-                   analysis: Any = None) -> dict[int, CurveSet]:
+                   analysis: Any = None, progress: Callable[[int, int], None] | None = None) -> dict[int, CurveSet]:
     """CurveSets for every track of the shot's analysis via core.facs.extract_shot (list index
     = track position in analysis.track_ids). With keep_edits, layers and gains of the shot's
     current curves are carried over. Each face keeps its extraction settings (neutral frame,
     filter) unless `neutral` / `filter` ({track: value}) say otherwise; a neutral of None is
     the automatic one. tracks: only these. analysis: a new analysis of the shot not yet stored
-    on it (the studio analyses off its GUI thread) instead of shot.analysis. Does not modify the
-    shot: apply with commands.SetCurveSet (undoable)."""
+    on it (the studio analyses off its GUI thread) instead of shot.analysis. progress(done, total):
+    see core.facs.extract_shot (a cancelled job raises from it). Does not modify the shot: apply
+    with commands.SetCurveSet (undoable)."""
     analysis = shot.analysis if analysis is None else analysis
     if analysis is None:
         raise ProjectError(f"shot {shot.name!r} has not been analysed yet: analyse it first")
@@ -763,7 +764,9 @@ def extract_curves(shot: Shot, keep_edits: bool = True, *, neutral: Mapping[int,
     neutral_of.update({int(k): v for k, v in (neutral or {}).items()})
     filter_of.update({int(k): v for k, v in (filter or {}).items()})
     try:
-        faces = extract_shot(analysis, neutral=neutral_of, filter=filter_of, tracks=tracks)
+        faces = extract_shot(analysis, neutral=neutral_of, filter=filter_of, tracks=tracks, progress=progress)
+    except UserCancelled:
+        raise
     except FacsimileError as exc:
         raise ProjectError(f"shot {shot.name!r}: {exc}") from exc
     out: dict[int, CurveSet] = {}

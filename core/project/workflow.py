@@ -653,12 +653,14 @@ def _stale_model_note(calibration: Mapping) -> str:
             "Neutral) to re-solve them with it, edits kept")
 
 
-def neutral_frame_command(shot: Shot, frame: int | None, track: int | None = None) -> Command:
+def neutral_frame_command(shot: Shot, frame: int | None, track: int | None = None,
+                          progress: Callable[[int, int], None] | None = None) -> Command:
     """The undoable step that measures one face's AU curves from its neutral at plate frame
     `frame` (a frame where the performer is at rest), or with None from the automatic
     per-region neutral: re-solved from the kept landmarks (no re-analysis of the images),
     layers, gains and the filter kept. Computes now (about a second per 1000 frames), changes
-    nothing until pushed: a GUI computes it off its main thread and pushes it there."""
+    nothing until pushed: a GUI computes it off its main thread and pushes it there, with
+    `progress` (done, total) for its progress bar and Cancel (core.facs.extract_shot)."""
     from core.project.commands import SetCurveSet
 
     t = resolve_track(shot, track)
@@ -671,7 +673,7 @@ def neutral_frame_command(shot: Shot, frame: int | None, track: int | None = Non
         if not len(fi) or not fi[0] <= frame <= fi[-1]:
             raise ProjectError(f"neutral frame {frame} is outside shot {shot.name}'s analysed frames "
                                f"{int(fi[0]) if len(fi) else '-'}-{int(fi[-1]) if len(fi) else '-'}")
-    new = extract_curves(shot, keep_edits=True, neutral={t: frame}, tracks=[t]).get(t)
+    new = extract_curves(shot, keep_edits=True, neutral={t: frame}, tracks=[t], progress=progress).get(t)
     if new is None:
         raise ProjectError(f"shot {shot.name!r}: track {t} is not in the analysis; analyse the shot again")
     cmd = SetCurveSet(shot, t, new)
