@@ -336,14 +336,38 @@ class MainWindow(QMainWindow):
             return True
         if s.untitled:
             return self.save_as()
-        return self._save_with(s.project.save)
+        return self._save_with(self._save_checked)
+
+    def _save_checked(self) -> bool:
+        """Save unless another session (a command, another studio) saved the project since it was
+        opened here; then ask before saving over it (its version stays in backups/). Without the
+        check a CLI edit made meanwhile was silently replaced."""
+        from core.project.workflow import SavedElsewhere, save_project
+
+        project = self.session.project
+        try:
+            save_project(project)
+        except SavedElsewhere:
+            ans = QMessageBox.question(
+                self, "Saved by another session",
+                f"{project.path} was saved by another session (a command or another studio) since you opened it "
+                "here.\n\nSave your version over it? The other version stays in the project's backups "
+                "(facsimile project recover). Cancel leaves both as they are: Save As keeps yours beside it.",
+                QMessageBox.Save | QMessageBox.Cancel, QMessageBox.Cancel)
+            if ans != QMessageBox.Save:
+                self.show_message("not saved: the project was saved by another session", error=True)
+                return False
+            save_project(project, force=True)
+        return True
 
     def _save_with(self, write) -> bool:
         """Run a project write (save, or save_as into another folder); on success the session is
-        clean, the autosave clock restarts and the status says where it went."""
+        clean, the autosave clock restarts and the status says where it went. A write that
+        returns False was declined by the user: nothing changes."""
         s = self.session
         try:
-            write()
+            if write() is False:
+                return False
         except FacsimileError as exc:
             QMessageBox.critical(self, "Not saved", str(exc))
             return False

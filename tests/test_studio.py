@@ -852,6 +852,33 @@ def test_close_with_unsaved_edits_asks(win, monkeypatch):
     assert list(Project.load(win.session.project_path).shots[0].curves[0].layer("Edit").curves["AU05"].frames) == [3]
 
 
+def test_saving_over_another_sessions_save_asks_first(win, monkeypatch):
+    """The studio saved with Project.save directly: a CLI edit made while the studio was open
+    was silently replaced. Now it asks; Cancel keeps the other session's file, Save keeps it
+    in backups/."""
+    import json
+
+    from core.cli import main
+    from core.project.model import Project
+
+    folder = win.session.project_path
+    win.session.doc.add_keys(["AU05"], 3)
+    assert main(["-q", "project", "set", str(folder), "--shot", win.session.shot.name, "blend=gaussian"]) == 0
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.Cancel)
+    assert not win.save()
+    assert asked and "saved by another session" in asked[0] and win.session.dirty
+    assert Project.load(folder).shots[0].render_settings.get("blend") == "gaussian"
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Save)
+    assert win.save() and not win.session.dirty
+    assert list(Project.load(folder).shots[0].curves[0].layer("Edit").curves["AU05"].frames) == [3]
+    backups = [json.loads(b.read_text()) for b in (folder / "backups").glob("project-*.json")]
+    assert any(b["shots"][0]["render_settings"].get("blend") == "gaussian" for b in backups)
+    win.session.doc.add_keys(["AU05"], 4)
+    asked.clear()
+    assert win.save() and not asked  # its own last save is no other session's
+
+
 # ---------------------------------------------------------------------- CLI screenshot
 def test_screenshot_cli_plain_plate(plate, tmp_path):
     from core.cli import main

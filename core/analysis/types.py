@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import zipfile
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import ProjectError
+from core.util.npz import NPZ_ERRORS, describe_npz_error
 
 N_LANDMARKS = 478
 
@@ -143,8 +143,8 @@ class ShotAnalysis:
                 for k, tail in _OPTIONAL.items():
                     if k in optional and optional[k].shape != t_f + tail:
                         raise ValueError(f"{k} {optional[k].shape} do not match {t_f + tail} (frames, tracks)")
-        except (OSError, KeyError, ValueError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
-            raise ProjectError(f"analysis file {path} is damaged or incomplete: {exc}") from exc
+        except (*NPZ_ERRORS, json.JSONDecodeError) as exc:
+            raise ProjectError(f"analysis file {path} is damaged or incomplete: {describe_npz_error(exc)}") from exc
         return cls(width=int(header["width"]), height=int(header["height"]),
                    fps=Fraction(*header["fps"]), source=header.get("source", ""),
                    meta=header.get("meta", {}), **optional, **arrays)

@@ -21,7 +21,6 @@ import os
 import re
 import shutil
 import time
-import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -32,8 +31,10 @@ import numpy as np
 
 from core.curves import CurveSet
 from core.errors import FacsimileError, ProjectError, UserCancelled
+from core.project.lock import project_lock
 from core.project.schema import APP, SCHEMA_VERSION, validate
 from core.util.atomic import atomic_path, atomic_write_text
+from core.util.npz import NPZ_ERRORS, describe_npz_error
 
 log = logging.getLogger(__name__)
 
@@ -415,11 +416,16 @@ class Project:
 
     def save(self) -> Path:
         """Save to project.json (atomically), keeping the previous version in backups/ (the
-        newest `backup_count` are kept) and clearing the autosave slot."""
+        newest `backup_count` are kept) and clearing the autosave slot. Holds the folder's
+        write lock (core.project.lock) throughout, so two sessions' saves never interleave."""
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ProjectError(f"cannot create the project folder {self.path}: {exc.strerror or exc}") from exc
+        with project_lock(self.path):
+            return self._save_locked()
+
+    def _save_locked(self) -> Path:
         now = max(time.time(), self.saved_at + 1e-6)
         try:
             doc = self._document(now)
@@ -427,9 +433,9 @@ class Project:
             target = self.path / DOC_NAME
             if target.exists():
                 stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now)) + f"-{int((now % 1) * 1e6):06d}"
-                shutil.copy2(target, self.path / "backups" / f".project-{stamp}.json.partial")
-                os.replace(self.path / "backups" / f".project-{stamp}.json.partial",
-                           self.path / "backups" / f"project-{stamp}.json")
+                (self.path / "backups").mkdir(exist_ok=True)
+                with atomic_path(self.path / "backups" / f"project-{stamp}.json") as tmp:  # a killed copy is swept
+                    shutil.copy2(target, tmp)
             atomic_write_text(target, text)
         except FacsimileError as exc:
             raise ProjectError(f"the project was not saved: {exc}") from exc
@@ -488,10 +494,11 @@ class Project:
             # it is set aside as a backup, never written over
             self._retire_autosave()
         try:
-            doc = self._document(time.time())
-            doc["autosave_of"] = self.saved_at
-            target = self.path / "autosave" / DOC_NAME
-            atomic_write_text(target, json.dumps(doc, indent=1) + "\n")
+            with project_lock(self.path):  # its arrays must not meet another session's garbage collection
+                doc = self._document(time.time())
+                doc["autosave_of"] = self.saved_at
+                target = self.path / "autosave" / DOC_NAME
+                atomic_write_text(target, json.dumps(doc, indent=1) + "\n")
             self._owns_autosave = True
         except FacsimileError as exc:
             raise ProjectError(f"autosave failed: {exc}") from exc
@@ -600,8 +607,8 @@ class Project:
                     with np.load(p / cd["arrays"], allow_pickle=False) as z:
                         arrays = {k: z[k] for k in z.files}
                     shot.curves[cd["track"]] = CurveSet.from_parts(cd, arrays)
-                except (OSError, KeyError, ValueError, IndexError, zipfile.BadZipFile) as exc:
-                    errors.append(f"shots[{i}].curves[{j}]: {cd['arrays']} is damaged: {exc}")
+                except NPZ_ERRORS as exc:
+                    errors.append(f"shots[{i}].curves[{j}]: {cd['arrays']} is damaged: {describe_npz_error(exc)}")
             proj.shots.append(shot)
         if errors:
             raise ProjectError(f"{doc_path} cannot be opened (the files were left as they are):\n  "

@@ -42,6 +42,7 @@ relink_folder(project, old_folder, new_folder, stack=None) -> (relinked, not fou
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -173,19 +174,28 @@ def open_project(path: str | Path, ignore_autosave: bool = False) -> Project:
     return Project.load(folder)
 
 
-def save_project(project: Project) -> Path:
-    """Save, refusing when project.json was saved by someone else (the studio, another
-    command) since this copy was loaded, so neither side's work is silently overwritten."""
-    on_disk = project.path / DOC_NAME
-    if on_disk.exists() and project.opened_from is None:
-        try:
-            disk_saved = float(json.loads(on_disk.read_text(encoding="utf-8"))["saved_at"])
-        except (OSError, ValueError, KeyError, TypeError):
-            disk_saved = None
-        if disk_saved is not None and abs(disk_saved - project.saved_at) > 1e-6:
-            raise ProjectError(f"{project.path} was saved by another session while this edit ran; nothing was "
-                               "saved: run the command again")
-    return project.save()
+class SavedElsewhere(ProjectError):
+    """project.json was saved by another session since this copy was loaded."""
+
+
+def save_project(project: Project, force: bool = False) -> Path:
+    """Save, refusing (SavedElsewhere) when project.json was saved by someone else (the studio,
+    another command) since this copy was loaded, so neither side's work is silently
+    overwritten. The check and the save hold the folder's write lock together, so two sessions
+    cannot both pass the check. force: save anyway (the other version stays in backups/)."""
+    from core.project.lock import project_lock
+
+    with project_lock(project.path) if project.path.is_dir() else contextlib.nullcontext():
+        on_disk = project.path / DOC_NAME
+        if not force and on_disk.exists() and project.opened_from is None:
+            try:
+                disk_saved = float(json.loads(on_disk.read_text(encoding="utf-8"))["saved_at"])
+            except (OSError, ValueError, KeyError, TypeError):
+                disk_saved = None
+            if disk_saved is not None and abs(disk_saved - project.saved_at) > 1e-6:
+                raise SavedElsewhere(f"{project.path} was saved by another session while this edit ran; nothing was "
+                                     "saved: run the command again")
+        return project.save()
 
 
 def create_project(path: str | Path, name: str | None = None, plates: Sequence[str | Path] = (),
@@ -1083,7 +1093,7 @@ __all__ = [
     "add_shots_from_cut_detection", "add_shots_from_cut_list", "analysis_range", "analyze_shot", "apply_preset",
     "assign_identity", "autosave_notice", "create_project", "curve_table", "curves_edited", "extract_shot_curves",
     "open_project", "parse_assignments", "plate_missing", "project_folder", "project_info", "project_warnings",
-    "read_plate", "recover_project", "relink_folder", "relink_plate", "remove_shot", "save_project", "trim_shot", "recovery_options", "render_settings_fields", "resolve_curve",
+    "read_plate", "recover_project", "relink_folder", "relink_plate", "remove_shot", "SavedElsewhere", "save_project", "trim_shot", "recovery_options", "render_settings_fields", "resolve_curve",
     "resolve_shot", "resolve_track", "delete_gain_keys", "set_curve_filter", "set_gain", "set_key", "key_value", "set_neutral_frame",
     "set_render_settings", "write_curves",
 ]
