@@ -320,3 +320,41 @@ def test_a_chunk_size_below_one_is_refused_before_any_job_is_written(tmp_path, c
         assert main(["render", str(proj), "--frames", "0-1", "--chunk", bad, "--out", str(tmp_path / "c.mov")]) != 0
         assert "chunk size must be a whole number of frames, at least 1" in capsys.readouterr().err
     assert not (tmp_path / ".facsimile-jobs").exists() and not (tmp_path / "c.mov").exists()
+
+
+def test_frames_with_no_curves_are_refused_or_named(tmp_path):
+    """A render of frames the shot was never analysed over exited 0 and verified, with nothing
+    re-rendered (the plate re-encoded under a watermark). None analysed: refused; some: named."""
+    proj = _edited_project(tmp_path, frames=8)
+    assert main(["project", "shots", str(proj), "--range", "0-3", "--name", "early"]) == 0
+    assert main(["project", "analyze", str(proj), "--shot", "early"]) == 0
+    with pytest.raises(FacsimileError, match="frames 5-7 are outside the frames shot 'early' was analysed over"):
+        render_shot(str(proj), str(tmp_path / "none.mov"), shot="early", frames=(5, 7))
+    assert not (tmp_path / "none.mov").exists()
+    res = render_shot(str(proj), str(tmp_path / "some.mov"), shot="early", frames=(2, 5))
+    assert any("frames 4-5 have no AU curves" in n for n in res["notes"])
+    assert any("frames 4-5 have no AU curves" in n for n in json.loads(sidecar_path(res["output"]).read_text())["notes"])
+
+
+def test_a_failed_sidecar_after_an_overwrite_leaves_no_old_sidecar(tmp_path, monkeypatch):
+    """--overwrite published the new movie, then the sidecar write failed (a full disk): the new
+    movie sat beside the earlier render's sidecar and curves CSV, a matched-looking set. The old
+    ones go before the new frames are published; verify then says the sidecar is missing."""
+    import core.delivery.sidecar as sidecar
+    from core.delivery.sidecar import curves_csv_path
+
+    proj = _edited_project(tmp_path)
+    out = tmp_path / "r.mov"
+    render_shot(str(proj), str(out), frames=(0, 1))
+    old_id = json.loads(sidecar_path(out).read_text())["render_id"]
+
+    def full(*a, **k):  # what a full disk gives at that point (core.util.atomic.describe_os_error)
+        raise FacsimileError(f"the disk is full while writing {sidecar_path(out)}: free some space and try again")
+    monkeypatch.setattr(sidecar, "write_sidecar", full)
+    with pytest.raises(FacsimileError, match="disk is full"):
+        render_shot(str(proj), str(out), frames=(0, 1), overrides={"blend": "gaussian"}, overwrite=True)
+    assert out.exists() and not sidecar_path(out).exists() and not curves_csv_path(out).exists()
+    assert not verify(out)["verified"]
+    monkeypatch.undo()
+    render_shot(str(proj), str(out), frames=(0, 1), overrides={"blend": "gaussian"}, overwrite=True)  # resumes
+    assert json.loads(sidecar_path(out).read_text())["render_id"] != old_id and verify(out)["verified"]

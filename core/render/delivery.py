@@ -239,6 +239,7 @@ def _run_render_job(spec: JobSpec, engine: str, address: str | None, template: d
         if ctx.settings.output == "patch" and spec.writer.get("codec") == "prores422hq" and not spec.sequence:
             notes.append("ProRes 422 HQ has no alpha: this patch carries no matte (use prores4444 or EXR)")
         notes += parting_notes(ctx.curves, spec.first, spec.last)
+        notes += _unanalysed_frames(ctx, spec)
         plate_check = check_plate(ctx.project.plate_of(ctx.shot), ctx.reader)
         if plate_check.state != "ok":
             notes.append(plate_check.message)
@@ -255,6 +256,7 @@ def _run_render_job(spec: JobSpec, engine: str, address: str | None, template: d
 
             def progress(n: int, total: int) -> None:  # noqa: ARG001
                 bar.update(n)
+        _drop_stale_sidecars(spec.output, render_id)
         try:
             out = finalize(spec) if finalize_only else run_job(spec, engine=engine, address=address, progress=progress,
                                                                 cancel=cancel)
@@ -300,6 +302,41 @@ def _run_render_job(spec: JobSpec, engine: str, address: str | None, template: d
     if not out.exists() and not spec.sequence:
         raise FacsimileError(f"the render finished but {out} is missing")
     return {"output": str(out), "sidecar": str(sidecar), "csv": str(csv_path) if csv_path else None, "notes": notes}
+
+
+def _unanalysed_frames(ctx, spec: JobSpec) -> list[str]:
+    """A note naming the frames of the render that have no AU curves (outside the frames the
+    shot was analysed over: they are the plate as it is); FacsimileError when none has any
+    (the render would re-render nothing and still 'succeed')."""
+    if ctx.curves is None:
+        return []
+    lo, hi = ctx.curves.frame_range
+    first, last = spec.first, spec.last
+    inside = max(0, min(last, hi) - max(first, lo) + 1)
+    if inside == 0:
+        raise FacsimileError(f"frames {first}-{last} are outside the frames shot {ctx.shot.name!r} was analysed over "
+                             f"({lo}-{hi}): nothing would be re-rendered; render frames inside them or analyse "
+                             "these frames first")
+    if inside < last - first + 1:
+        out = [f"{a}-{b}" for a, b in ((first, min(last, lo - 1)), (max(first, hi + 1), last)) if a <= b]
+        return [f"frames {', '.join(out)} have no AU curves (outside the analysed frames {lo}-{hi}): they are the "
+                "plate as it is"]
+    return []
+
+
+def _drop_stale_sidecars(output: str | Path, render_id: str | None) -> None:
+    """Before a render publishes its frames, remove the sidecar and curves CSV of another render
+    of the same output (an --overwrite): if writing the new ones failed, the new movie sat beside
+    the old render's sidecar, a matched-looking set that described another render."""
+    from core.delivery.sidecar import curves_csv_path, read_sidecar, sidecar_path
+
+    try:
+        doc = read_sidecar(output)
+    except (OSError, ValueError):
+        doc = None
+    if isinstance(doc, dict) and render_id and doc.get("render_id") != render_id:
+        for p in (sidecar_path(output), curves_csv_path(output)):
+            Path(p).unlink(missing_ok=True)
 
 
 def parse_frames(text: str | None, default: tuple[int, int]) -> tuple[int, int]:
