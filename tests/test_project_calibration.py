@@ -265,3 +265,34 @@ def test_reanalysis_over_another_range_drops_a_lost_neutral(analysed: Path, tmp_
     # a neutral chosen explicitly outside the analysis is still an error
     with pytest.raises(ProjectError, match="outside shot face's analysed frames 6-15"):
         wf.set_neutral_frame(shot, 3)
+
+
+def test_an_analysis_survives_another_sessions_save_made_while_it_ran(analysed: Path, tmp_path: Path) -> None:
+    """`project analyze` ran for its minutes, another session saved a one-field edit meanwhile,
+    and the analysis was thrown away ("saved by another session ... run the command again").
+    It is carried into that session's version instead, whose edits stay (a key on the same
+    shot included: the curves are extracted there again)."""
+    from core.curves import Key
+    from core.project.commands import AddKey
+
+    proj = _copy(analysed, tmp_path)
+    shot = proj.shots[0]
+    track = min(shot.curves)
+    wf.analyze_shot(proj, shot)  # this session: a (re-)analysis, not saved yet
+    wf.extract_shot_curves(shot)
+    other = Project.load(proj.path)  # another session, meanwhile: a setting and a key, saved
+    other.shots[0].render_settings = {**other.shots[0].render_settings, "blend": "gaussian"}
+    UndoStack().push(AddKey(other.shots[0].curves[track], "Edit", "AU12", Key(9, 1.5)))
+    wf.save_project(other)
+    path, lost = wf.save_analyses(proj, [shot])
+    assert lost == [] and path == proj.path / "project.json"
+    back = Project.load(proj.path)
+    assert back.shots[0].render_settings["blend"] == "gaussian"
+    assert [k.frame for k in back.shots[0].curves[track].layer("Edit").curves["AU12"].keys] == [9]
+    assert back.shots[0].has_analysis and back.shots[0].analysis.n_frames == shot.analysis.n_frames
+    # a shot the other session re-ranged cannot take an analysis of other frames: said, not saved
+    other = Project.load(proj.path)
+    wf.trim_shot(other, other.shots[0], 3, 15)
+    wf.save_project(other)
+    _, lost = wf.save_analyses(proj, [shot])
+    assert lost == ["face"]

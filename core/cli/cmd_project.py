@@ -422,12 +422,12 @@ def _analyze(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as exc:
         # every change is a whole command, so the project holds only finished shots: keep them
         if done:
-            _save(proj)
+            _save_analyses(proj, shots, done)
         saved = ", ".join(d["name"] for d in done) or "none"
         raise UserCancelled(f"interrupted while analysing shot {current.name!r}: it was left as it was "
                             f"(shots finished and saved: {saved})") from exc
     if done:
-        _save(proj)  # one save (one backup) for the whole run
+        _save_analyses(proj, shots, done)  # one save (one backup) for the whole run
     _emit(args, {"project": str(proj.path), "shots": done, "without_curves": no_curves, "failed": failed}, lines)
     if no_curves:
         raise ProjectError(f"AU curves could not be extracted for {len(no_curves)} shot(s) "
@@ -436,6 +436,19 @@ def _analyze(args: argparse.Namespace) -> int:
         raise ProjectError(f"{len(failed)} of {len(shots)} shot(s) failed ({', '.join(failed)}); "
                            f"{len(done)} analysed and saved")
     return 0
+
+
+def _save_analyses(proj: Any, shots: list, done: list[dict]) -> None:
+    """Save the analysed shots, carried into another session's save made meanwhile (see
+    core.project.workflow.save_analyses); a shot that session removed or re-ranged is an error."""
+    from core.project.workflow import save_analyses
+
+    finished = {d["shot"] for d in done}
+    _, lost = save_analyses(proj, [s for s in shots if s.id in finished])
+    if lost:
+        raise ProjectError(f"the project was changed by another session while this ran: the analyses of "
+                           f"{', '.join(lost)} were not saved (the shot was removed or its frames changed there); "
+                           "the others were: analyse those again")
 
 
 def _analyze_one(args: argparse.Namespace, proj: Any, shot: Any, analyzer: Any, no_curves: list[str]) -> dict:

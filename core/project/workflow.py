@@ -198,6 +198,37 @@ def save_project(project: Project, force: bool = False) -> Path:
         return project.save()
 
 
+def save_analyses(project: Project, shots: Sequence[Shot]) -> tuple[Path, list[str]]:
+    """Save a project after analysing `shots`. When another session saved it meanwhile (an
+    analysis runs for minutes, an edit elsewhere takes a second), save_project refuses, which
+    threw the analyses away; they are instead carried into the project as it is on disk now
+    (the same shot, same plate and frames; its curves extracted there again, keeping that
+    session's edits). Returns (where it was saved, names of shots whose analysis could not be
+    carried: removed or re-ranged by the other session)."""
+    from core.project.lock import project_lock
+
+    try:
+        return save_project(project), []
+    except SavedElsewhere:
+        pass
+    with project_lock(project.path):
+        fresh = Project.load(project.path)
+        lost: list[str] = []
+        for shot in shots:
+            other = next((s for s in fresh.shots if s.id == shot.id), None)
+            if other is None or (other.plate_id, other.frame_in, other.frame_out, other.handles) != \
+                    (shot.plate_id, shot.frame_in, shot.frame_out, shot.handles):
+                lost.append(shot.name)
+                continue
+            other.analysis = shot.analysis
+            if shot.curves:
+                extract_shot_curves(other)
+        path = fresh.save()
+    log.warning("%s was saved by another session while the analysis ran: the analyses were added to that version%s",
+                project.path, f" (not those of {', '.join(lost)}: changed there; analyse again)" if lost else "")
+    return path, lost
+
+
 def create_project(path: str | Path, name: str | None = None, plates: Sequence[str | Path] = (),
                    whole_plate_shot: bool = True, pixel_aspect: float | None = None,
                    colorspace: str | None = None) -> Project:
@@ -1093,7 +1124,7 @@ __all__ = [
     "add_shots_from_cut_detection", "add_shots_from_cut_list", "analysis_range", "analyze_shot", "apply_preset",
     "assign_identity", "autosave_notice", "create_project", "curve_table", "curves_edited", "extract_shot_curves",
     "open_project", "parse_assignments", "plate_missing", "project_folder", "project_info", "project_warnings",
-    "read_plate", "recover_project", "relink_folder", "relink_plate", "remove_shot", "SavedElsewhere", "save_project", "trim_shot", "recovery_options", "render_settings_fields", "resolve_curve",
+    "read_plate", "recover_project", "relink_folder", "relink_plate", "remove_shot", "SavedElsewhere", "save_analyses", "save_project", "trim_shot", "recovery_options", "render_settings_fields", "resolve_curve",
     "resolve_shot", "resolve_track", "delete_gain_keys", "set_curve_filter", "set_gain", "set_key", "key_value", "set_neutral_frame",
     "set_render_settings", "write_curves",
 ]
