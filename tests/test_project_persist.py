@@ -459,3 +459,27 @@ def test_an_empty_or_foreign_array_file_is_named_not_an_internal_error(tmp_path:
     ana.write_bytes(b"")
     with pytest.raises(ProjectError, match="empty or cut short"):
         ShotAnalysis.load(ana)
+
+
+def test_a_missing_analysis_file_opens_with_curves_and_edits_and_says_so(tmp_path: Path) -> None:
+    """A deleted analysis .npz made the project and every backup written since unopenable, and
+    the offered recovery ('--use backup 1') failed the same way. The curves and edits do not
+    need it: the shot opens without its analysis and the warnings say to analyse again."""
+    from core.project.workflow import project_warnings
+
+    proj = _project(tmp_path)
+    proj.shots[0].analysis = _analysis(1.0)
+    proj.save()
+    proj.shots[0].identity = "tmpl-8"
+    proj.save()  # a backup that refers to the same analysis file
+    folder = proj.path
+    for f in (folder / "analysis").glob("*.npz"):
+        f.unlink()
+    back = Project.load(folder)
+    shot = back.shots[0]
+    assert not shot.has_analysis and shot.analysis is None
+    assert back.shots[0].curves[0] == proj.shots[0].curves[0]  # every key, gain and layer
+    assert any("analysis file" in w and "is missing" in w and "project analyze" in w
+               for w in project_warnings(back, check_hash=False))
+    back.save()
+    assert Project.load(folder).shots[0].curves[0] == proj.shots[0].curves[0]

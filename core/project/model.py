@@ -216,6 +216,7 @@ class Shot:
     timecode: str | None = None  # the shot's record/source timecode label from an edit, if any
     _analysis: Any = field(default=None, repr=False)
     _analysis_file: str | None = field(default=None, repr=False)
+    lost_analysis: str | None = field(default=None, repr=False)  # the analysis file found missing at load
     _analysis_dirty: bool = field(default=False, repr=False)
     _root: Path | None = field(default=None, repr=False)
 
@@ -578,7 +579,8 @@ class Project:
                 for what, rel in refs:
                     if not _SAFE_REL.match(rel):
                         problems.append(f"shots[{i}].{what}: {rel!r} is not a file inside the project")
-                    elif not (p / rel).is_file():
+                    elif not (p / rel).is_file() and what != "analysis":
+                        # (a missing analysis loses no edit: the shot opens without it, see below)
                         problems.append(f"shots[{i}].{what}: the file {rel} is missing")
         if problems:
             raise ProjectError(f"{doc_path} cannot be opened ({len(problems)} problem"
@@ -602,6 +604,13 @@ class Project:
                         timecode=sd.get("timecode"))
             shot._analysis_file = sd["analysis"]
             shot._root = p
+            if shot._analysis_file and not (p / shot._analysis_file).is_file():
+                # deleted or lost by hand: every backup written since refers to it too, so refusing
+                # made the project and its backups unopenable. Curves and edits are all here; only
+                # a re-solve needs the landmarks (project_warnings says to analyse again)
+                shot.lost_analysis, shot._analysis_file = shot._analysis_file, None
+                log.warning("shot %s: its analysis file %s is missing; opened without it (curves and edits kept): "
+                            "analyse the shot again to re-solve its curves", shot.name, shot.lost_analysis)
             for j, cd in enumerate(sd["curves"]):
                 try:
                     with np.load(p / cd["arrays"], allow_pickle=False) as z:

@@ -405,6 +405,10 @@ def project_warnings(project: Project, check_hash: bool = True) -> list[str]:
             out.append(check.message)
     lib = None
     for s in project.shots:
+        if s.lost_analysis and not s.has_analysis:
+            out.append(f"shot {s.name}: its analysis file {s.lost_analysis} is missing; its curves and edits are kept, "
+                       "but a neutral or filter change needs the analysis: `facsimile project analyze "
+                       f"{project.path} --shot {s.id}` (edits are kept)")
         for t, cs in sorted(s.curves.items()):
             out.extend(f"shot {s.name} track {t}: {w}" for w in cs.warnings())
         if s.identity:
