@@ -70,6 +70,25 @@ def test_otio_export_and_reimport_roundtrip(tmp_path: Path) -> None:
     assert [(s.frame_in, s.frame_out) for s in shots] == [(48, 95), (300, 311)] and not problems
 
 
+def test_shot_names_stay_unique(tmp_path: Path) -> None:
+    """A second shot named like another, or a project's own EDL imported again, made every
+    `--shot NAME` command fail ("2 shots are named ... use the id")."""
+    from core.project import workflow as wf
+
+    proj = _project(tmp_path)
+    wf.add_shot_range(proj, "A001", 100, 120, name="sh010")
+    with pytest.raises(ProjectError, match="a shot is named 'sh010' already"):
+        wf.add_shot_range(proj, "A001", 130, 140, name="sh010")
+    edl = export_otio(proj, tmp_path / "shots.edl")
+    shots, problems = import_cut_list(proj, edl)  # the same cut again: nothing new
+    assert shots == [] and "covers the same frames already" in problems[0]
+    cut = tmp_path / "cut.edl"
+    cut.write_text(EDL)
+    shots, _ = import_cut_list(proj, cut)  # a clip named like a shot, over other frames
+    assert [s.name for s in shots] == ["sh010_2", "sh020"]
+    assert len({s.name for s in proj.shots}) == len(proj.shots)
+
+
 def test_cut_list_errors(tmp_path: Path) -> None:
     proj = _project(tmp_path)
     with pytest.raises(ProjectError, match="does not exist"):

@@ -280,7 +280,7 @@ def _shots(args: argparse.Namespace) -> int:
     for pr in problems:
         _warn(f"not imported: {pr}")
     if not shots and not args.detect_cuts:  # said before any "added 0 shot(s)"
-        raise ProjectError("no shot was added" + (f" ({len(problems)} event(s) matched no plate)" if problems else ""))
+        raise ProjectError("no shot was added" + (f" ({len(problems)} event(s) not added: see above)" if problems else ""))
     if shots:
         _save(proj)
     lines = [f"added {len(shots)} shot(s) to {proj.path}" if shots else

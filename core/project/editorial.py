@@ -197,7 +197,12 @@ def import_cut_list(project: Project, path: str | Path, plate_ids: Sequence[str]
         plate, first = hit
         dur_plate = int(round(sr.duration.rescaled_to(float(plate.fps)).value))
         name = clip.name or f"{plate.id}_{i:03d}"
-        added.append(project.new_shot(plate.id, first, first + dur_plate - 1, name=name, handles=handles,
+        last = first + dur_plate - 1
+        twin = next((s for s in project.shots if (s.plate_id, s.frame_in, s.frame_out) == (plate.id, first, last)), None)
+        if twin is not None:  # the project's own cut list imported again: nothing new
+            problems.append(f"event {i} ({name}): shot {twin.name!r} covers the same frames already; not added again")
+            continue
+        added.append(project.new_shot(plate.id, first, last, name=name, handles=handles,
                                       timecode=plate.timecode_for_frame(first)))
     return added, problems
 

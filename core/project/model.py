@@ -332,6 +332,17 @@ class Project:
             i += 1
         return f"{stem}{i:03d}"
 
+    def unique_shot_name(self, name: str) -> str:
+        """`name`, or with _2, _3 ... when a shot has it already: every `--shot NAME` command needs
+        names to tell shots apart (two 'smile' shots made every one of them fail)."""
+        taken = {s.name for s in self.shots}
+        if name not in taken:
+            return name
+        i = 2
+        while f"{name}_{i}" in taken:
+            i += 1
+        return f"{name}_{i}"
+
     def add_shot(self, shot: Shot, index: int | None = None) -> Shot:
         if shot.plate_id not in self.plates:
             raise ProjectError(f"shot {shot.name!r}: no plate with id {shot.plate_id!r} in the project")
@@ -347,8 +358,8 @@ class Project:
                  handles: int = 0, timecode: str | None = None) -> Shot:
         """Add a shot from manual in/out plate frames."""
         sid = self.new_shot_id()
-        return self.add_shot(Shot(sid, name or sid, plate_id, int(frame_in), int(frame_out), int(handles),
-                                  timecode=timecode))
+        return self.add_shot(Shot(sid, self.unique_shot_name(name or sid), plate_id, int(frame_in), int(frame_out),
+                                  int(handles), timecode=timecode))
 
     def shot(self, shot_id: str) -> Shot:
         for s in self.shots:

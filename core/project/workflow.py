@@ -504,8 +504,12 @@ def add_shot_range(project: Project, plate_id: str | None, first: int, last: int
         raise ProjectError(f"range {first}-{last} is not within plate {plate.id} (frames 0-{plate.frame_count - 1})")
     if handles < 0:
         raise ProjectError("handles must be 0 or more")
+    same = [sh for sh in project.shots if name and sh.name == name]
+    if same:
+        raise ProjectError(f"a shot is named {name!r} already ({same[0].id}, frames {same[0].frame_in}-"
+                           f"{same[0].frame_out}): choose another name, so --shot can tell them apart")
     sid = project.new_shot_id()
-    shot = Shot(sid, name or sid, plate.id, int(first), int(last), int(handles),
+    shot = Shot(sid, name or project.unique_shot_name(sid), plate.id, int(first), int(last), int(handles),
                 timecode=plate.timecode_for_frame(first))
     _push(stack, AddShot(project, shot))
     return shot
