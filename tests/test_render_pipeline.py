@@ -322,7 +322,7 @@ def test_a_chunk_size_below_one_is_refused_before_any_job_is_written(tmp_path, c
     assert not (tmp_path / ".facsimile-jobs").exists() and not (tmp_path / "c.mov").exists()
 
 
-def test_frames_with_no_curves_are_refused_or_named(tmp_path):
+def test_frames_with_no_curves_are_refused_or_named(tmp_path, caplog):
     """A render of frames the shot was never analysed over exited 0 and verified, with nothing
     re-rendered (the plate re-encoded under a watermark). None analysed: refused; some: named."""
     proj = _edited_project(tmp_path, frames=8)
@@ -334,6 +334,10 @@ def test_frames_with_no_curves_are_refused_or_named(tmp_path):
     res = render_shot(str(proj), str(tmp_path / "some.mov"), shot="early", frames=(2, 5))
     assert any("frames 4-5 have no AU curves" in n for n in res["notes"])
     assert any("frames 4-5 have no AU curves" in n for n in json.loads(sidecar_path(res["output"]).read_text())["notes"])
+    # the curves out over the same frames: the rows past the analysis are said to be empty
+    assert main(["project", "curves", str(proj), "--shot", "early", "--frames", "2-5", "-o",
+                 str(tmp_path / "c.csv")]) == 0
+    assert "frames 2-5 are asked for, the curves cover 0-3: 2 frame(s) outside have no value" in caplog.text
 
 
 def test_a_failed_sidecar_after_an_overwrite_leaves_no_old_sidecar(tmp_path, monkeypatch):

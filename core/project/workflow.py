@@ -1102,6 +1102,9 @@ def curve_table(project: Project, shot: Shot, track: int | None = None,
     edited = np.where(fr >= cs.frame_range[0], np.where(fr <= cs.frame_range[1], edited, np.nan), np.nan)
     pos = np.clip(fr - cs.frame_range[0], 0, cs.n_frames - 1)
     inside = (fr >= cs.frame_range[0]) & (fr <= cs.frame_range[1])
+    if not inside.all():
+        log.warning("shot %s: frames %d-%d are asked for, the curves cover %d-%d: %d frame(s) outside have no value "
+                    "(nan, success 0)", shot.name, lo, hi, cs.frame_range[0], cs.frame_range[1], int((~inside).sum()))
     base = np.stack([np.where(inside, cs.base[n][pos], np.nan) for n in names]) if names else np.zeros((0, fr.size))
     conf = np.where(inside, cs.confidence[pos], 0.0) if cs.confidence is not None else np.zeros(fr.size)
     if cs.success is not None:
