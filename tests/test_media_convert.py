@@ -282,3 +282,38 @@ def test_float_helpers_agree_with_numpy_on_every_opencv(monkeypatch, opencv_half
     with np.errstate(invalid="ignore"):
         got = colour.premultiply_into(f, np.empty(f.shape, np.float16))
         assert np.isnan(got[7, 9]).all() and np.isnan(colour.unpremultiply_rgba(f)[7, 9, 3])
+
+
+def test_convert_overwrite_of_a_sequence_never_leaves_a_mix(plate, tmp_path):
+    """kill -9 during `convert --overwrite` to a sequence left new and old frames (another
+    compression) side by side under final names. The frames to be replaced go first, so a kill
+    leaves gaps a reader reports, never a silent mix; a sequence is not its own output."""
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "s.####.exr"
+    assert main(["convert", str(plate), str(out), "--frames", "0-9", "--compression", "piz"]) == 0
+    code = ("import os, sys\nimport core.media.writers as w\nfrom core.cli import main\n"
+            "real = w.frame_path\ncount = [0]\n"
+            "def path(p, n):\n"
+            "    count[0] += 1\n"
+            "    if count[0] > 12: os.kill(os.getpid(), 9)  # killed after the first frames are written\n"
+            "    return real(p, n)\n"
+            "w.frame_path = path\n"
+            f"main(['convert', {str(plate)!r}, {str(out)!r}, '--frames', '0-9', '--compression', 'dwaa', "
+            "'--overwrite'])\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], timeout=300)
+    assert proc.returncode == -signal.SIGKILL
+    import OpenEXR
+
+    kinds = set()
+    for f in sorted(tmp_path.glob("s.*.exr")):
+        with OpenEXR.File(str(f)) as e:
+            kinds.add(str(e.header()["compression"]))
+    assert len(kinds) <= 1, kinds  # no piz frame beside a dwaa one
+    assert len(list(tmp_path.glob("s.*.exr"))) < 10
+    seq = tmp_path / "in.####.exr"
+    assert main(["convert", str(plate), str(seq), "--frames", "0-2"]) == 0
+    assert main(["convert", str(seq), str(seq), "--overwrite", "--start-number", "1001"]) == 3
+    assert len(list(tmp_path.glob("in.*.exr"))) == 3

@@ -103,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
                                      "pass --overwrite to replace them, or choose another name")
             elif output.exists():
                 raise MediaError(f"{output} already exists: pass --overwrite to replace it, or choose another name")
+        if args.overwrite and sequence:
+            _clear_old_frames(output, args.start_number, count, info.path)
         if args.audio and not info.audio:
             raise MediaError(f"{args.input} has no audio track to copy (leave out --audio)")
         if args.audio and output.suffix.lower() != ".mov":
@@ -132,6 +134,28 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"wrote {output} frames {describe_frames(writer.frames_written)}", file=sys.stderr)
     return 0
+
+
+def _clear_old_frames(output: Path, start: int, count: int, source: str) -> None:
+    """--overwrite of a sequence: remove the frames about to be replaced first. Written over one
+    by one, a convert killed part way left a sequence of new and old frames (another
+    compression, another source) under final names, which nothing marked; now the frames not
+    yet written are missing, which a compositor's reader reports. Refused when the output is
+    the input (its frames would be gone before they are read)."""
+    from core.errors import MediaError
+    from core.media.writers import frame_path
+
+    olds = [frame_path(output, n) for n in range(start, start + count)]
+    src = Path(source)
+    inputs = {src.resolve()} if src.exists() else {frame_path(src, n).resolve() for n in range(start, start + count)
+                                                   if frame_path(src, n).exists()}
+    if any(o.exists() and o.resolve() in inputs for o in olds) or output.resolve() == src.resolve():
+        raise MediaError(f"{output} is the input sequence: convert into another name")
+    for o in olds:
+        try:
+            o.unlink(missing_ok=True)
+        except OSError as exc:
+            raise MediaError(f"cannot replace {o}: {exc.strerror or exc}") from exc
 
 
 def _failure_message(exc: Exception, writer, sequence: bool, start: int, count: int, output: Path) -> str:
