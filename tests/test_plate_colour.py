@@ -89,6 +89,14 @@ def test_project_of_a_log_plate_analyses_and_renders_through_its_log(tmp_path: P
     assert np.abs(wrong[corner] - truth[corner]).mean() > 0.05
     stack.undo()
     assert proj.plates["shot"].colorspace == LOGC
+    # the analysis records the reading it measured on: going back to it makes nothing stale (the
+    # note said "analysed on the plate read the other way" for any change)
+    assert proj.shots[0].analysis.meta["colorspace"] == LOGC
+    interpret_plate(proj, "shot", colorspace="auto", stack=stack)
+    _plate, notes = interpret_plate(proj, "shot", colorspace=LOGC, stack=stack)
+    assert not any("analysed" in n for n in notes), notes
+    stack.undo()
+    stack.undo()
     # the CLI sets it too, and says so in project info
     assert main(["project", "plate", str(proj.path), "--colorspace", "S-Log3 S-Gamut3", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

@@ -362,3 +362,12 @@ def test_a_failed_sidecar_after_an_overwrite_leaves_no_old_sidecar(tmp_path, mon
     monkeypatch.undo()
     render_shot(str(proj), str(out), frames=(0, 1), overrides={"blend": "gaussian"}, overwrite=True)  # resumes
     assert json.loads(sidecar_path(out).read_text())["render_id"] != old_id and verify(out)["verified"]
+
+
+def test_a_render_of_a_moved_plate_says_how_to_relink(tmp_path):
+    """'file not found; check the path.' gave no way on, where `project info` names relink."""
+    proj = _edited_project(tmp_path)
+    plate = Path(Project.load(proj).plates[Project.load(proj).shots[0].plate_id].path)
+    plate.rename(plate.with_name("renamed.mp4"))
+    with pytest.raises(FacsimileError, match="project relink .* --plate .* NEW_PATH"):
+        render_shot(str(proj), str(tmp_path / "x.mov"), frames=(0, 1))

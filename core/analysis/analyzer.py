@@ -193,6 +193,7 @@ class _Source:
     def __init__(self, source: Any, frames: tuple[int, int] | None, fps: Fraction | float | None,
                  pixel_aspect: float | None = None, colorspace: str | None = None) -> None:
         self.colorspace = colorspace
+        self.colorspace_setting = colorspace  # the plate's interpretation as asked (None: as the files say)
         self._close: Callable[[], None] | None = None
         self.name = ""
         self.first_frame_number = 0  # the plate's own number of frame index 0 (e.g. 1001 in a sequence)
@@ -603,6 +604,9 @@ class Analyzer:
             a.meta["pixel_aspect"] = src.pixel_aspect
         if src.field_order:
             a.meta["fields"] = f"interlaced ({src.field_order}): measured on the first field, line-doubled"
+        # the reading the faces were measured on (None: as the files say), so a later change of the
+        # plate's interpretation can tell which analyses it makes stale
+        a.meta["colorspace"] = src.colorspace_setting
         a.meta.update({"first_frame_number": src.first_frame_number, "analysis_seconds": round(elapsed, 3),
                        "analysis_fps": round(total / elapsed, 2) if elapsed > 0 else None})
         log.info("analysed %d frames in %.1f s (%.1f fps): %d track(s), %d detector runs, %d cut(s)",

@@ -156,8 +156,12 @@ def open_fitting_plate(plate: Plate, what: str) -> Any:
     """An open reader of the plate's file, its facts checked against the project's record: a file
     of another frame count, size or rate raises PlateMismatch (`what` says what was refused), so
     nothing is analysed or rendered on frames that are not the shots' frames."""
+    from core.errors import MediaError
     from core.media.reader import open_media
 
+    gone = check_plate(plate, check_hash=False)
+    if gone.state == "missing":  # said with the way on (relink), not the reader's "file not found"
+        raise MediaError(f"cannot {what}: {gone.message}")
     reader = open_media(plate.path)
     check = check_plate(plate, reader, check_hash=False)
     if not check.fits:
@@ -336,7 +340,9 @@ def interpret_plate(project: Project, plate_id: str, colorspace: Any = KEEP, pix
             notes.append(f"shots {', '.join(stale)} were analysed at another pixel aspect: analyse them again "
                          "(until then they render as analysed)")
     if new.colorspace != old.colorspace:
-        analysed = [s.name for s in project.shots if s.plate_id == plate_id and s.has_analysis]
+        # an analysis records the reading it measured on (older ones: the plate's before this change)
+        analysed = [s.name for s in project.shots if s.plate_id == plate_id and s.has_analysis
+                    and (s.analysis.meta or {}).get("colorspace", old.colorspace) != new.colorspace]
         if analysed:
             notes.append(f"shots {', '.join(analysed)} were analysed on the plate read the other way: analysing "
                          "them again measures the faces on the new reading")

@@ -510,13 +510,9 @@ def prepare_render(project_path: str, out: str, *, shot: str | None = None,
         writer["colorspace"] = colorspace
     # the plate's colour space: a linear (float) plate must not be read as sRGB by the writer
     from core.media.colour import plate_colorspace
-    from core.media.reader import open_media
-    from core.project.plates import check_plate
+    from core.project.plates import open_fitting_plate
 
-    with open_media(plate.path) as reader:
-        check = check_plate(plate, reader, check_hash=False)
-        if not check.fits:
-            raise FacsimileError(check.message)
+    with open_fitting_plate(plate, f"render shot {sh.name}") as reader:
         # the plate's colour space as the project says (a camera log plate), else as its files say
         in_cs, plate_premultiplied = plate_colorspace(reader.info, reader.read(first).dtype, plate.colorspace)
         plate_alpha = bool(reader.info.has_alpha)

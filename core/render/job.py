@@ -29,9 +29,8 @@ class ShotRenderContext:
 
     def __init__(self, project_path: str | Path, shot_id: str | None, settings: dict | None = None,
                  content: str = "", template_id: str | None = None, consent: dict | None = None) -> None:
-        from core.media.reader import open_media
         from core.project import Project
-        from core.project.plates import check_plate
+        from core.project.plates import open_fitting_plate
         from core.render.renderer import Renderer, RenderSettings
 
         self.project = Project.load(project_path)
@@ -39,11 +38,9 @@ class ShotRenderContext:
             raise FacsimileError(f"project {project_path} has no shots")
         self.shot = self.project.shot(shot_id) if shot_id else self.project.shots[0]
         plate = self.project.plate_of(self.shot)
-        self.reader = open_media(plate.path)
-        check = check_plate(plate, self.reader, check_hash=False)
-        if not check.fits:  # the plate was replaced since the job was made: its frames are not the analysed ones
-            self.reader.close()
-            raise FacsimileError(check.message)
+        # moved (said with the way on: relink), or replaced since the job was made (its frames are
+        # not the analysed ones): refused
+        self.reader = open_fitting_plate(plate, f"render shot {self.shot.name}")
         info = self.reader.info
         self.width, self.height, self.fps, self.timecode = info.width, info.height, info.fps, info.timecode
         self.settings = RenderSettings.from_json({**(self.shot.render_settings or {}), **(settings or {})})
