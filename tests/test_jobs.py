@@ -343,3 +343,21 @@ def test_a_damaged_progress_log_is_read_past(plate, tmp_path, capsys):
     assert main(["job", "status", str(spec.job_dir / "job.json")]) == 0
     assert json.loads(capsys.readouterr().out)["frames_done"] == 6
     run_job(spec)  # nothing to redo
+
+
+def test_farm_export_refuses_an_existing_template_and_a_missing_folder(plate, tmp_path, capsys):
+    """`farm export -o existing.yaml` replaced the file silently, and a job written to a mistyped
+    folder made that folder; both are now clear errors, and --overwrite replaces the template."""
+    spec = JobSpec.create("convert", str(plate), str(tmp_path / "o.####.exr"), (0, 9), chunk_size=4)
+    with pytest.raises(FacsimileError, match="nodir does not exist"):
+        spec.save(tmp_path / "nodir" / "job.json")
+    assert not (tmp_path / "nodir").exists()
+    job_file = spec.save(tmp_path / "job.json")
+    tmpl = tmp_path / "t.yaml"
+    tmpl.write_text("mine")
+    assert main(["farm", "export", str(job_file), "-o", str(tmpl)]) == 3
+    assert "already exists: pass --overwrite" in capsys.readouterr().err and tmpl.read_text() == "mine"
+    assert main(["farm", "export", str(job_file), "-o", str(job_file), "--overwrite"]) == 3
+    assert "own input" in capsys.readouterr().err
+    assert main(["farm", "export", str(job_file), "-o", str(tmpl), "--overwrite"]) == 0
+    assert json.loads(tmpl.read_text())["steps"]

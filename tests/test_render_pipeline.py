@@ -371,3 +371,18 @@ def test_a_render_of_a_moved_plate_says_how_to_relink(tmp_path):
     plate.rename(plate.with_name("renamed.mp4"))
     with pytest.raises(FacsimileError, match="project relink .* --plate .* NEW_PATH"):
         render_shot(str(proj), str(tmp_path / "x.mov"), frames=(0, 1))
+
+
+def test_render_job_only_refuses_an_existing_job_file(tmp_path, capsys):
+    """`render --job-only existing.json` replaced the file silently; now it needs --overwrite,
+    and a job file in a folder that is not there is an error naming the folder."""
+    proj = _edited_project(tmp_path)
+    job = tmp_path / "job.json"
+    job.write_text("keep")
+    args = ["render", str(proj), "--frames", "0-1", "--out", str(tmp_path / "r.mov"), "--job-only"]
+    assert main([*args, str(job)]) == 3
+    assert "already exists: pass --overwrite" in capsys.readouterr().err and job.read_text() == "keep"
+    assert main([*args, str(tmp_path / "nodir" / "j.json")]) == 3
+    assert "nodir does not exist" in capsys.readouterr().err and not (tmp_path / "nodir").exists()
+    assert main([*args, str(job), "--overwrite"]) == 0
+    assert json.loads(job.read_text())["kind"] == "render"

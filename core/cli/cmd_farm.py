@@ -16,10 +16,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--format", choices=["openjd"], default="openjd")
     e.add_argument("-o", "--out", required=True, help="template path (.json or .yaml; JSON is valid YAML)")
     e.add_argument("--python", help="interpreter the workers run (default: this one)")
+    e.add_argument("--overwrite", action="store_true", help="replace an existing template (default: refuse)")
     e.set_defaults(func=_export)
 
 
 def _export(args: argparse.Namespace) -> int:
+    """Write the farm template; an existing file is refused unless --overwrite, and never the job file itself."""
+    from core.util.atomic import refuse_existing
+
     spec = JobSpec.load(args.job_file)
+    refuse_existing(args.out, args.overwrite, inputs=(args.job_file,))
     print(write_openjd_template(spec, args.job_file, args.out, python=args.python))
     return 0

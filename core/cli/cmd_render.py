@@ -54,10 +54,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--chunk", type=int, default=24, help="frames per chunk (farm task)")
     p.add_argument("--override-consent", metavar="REASON",
                    help="render a template that has no valid consent record; the reason is recorded")
-    p.add_argument("--job-only", metavar="JOB_JSON", help="write the job description and stop (for a farm)")
+    p.add_argument("--job-only", metavar="JOB_JSON", help="write the job description and stop (for a farm); "
+                   "an existing JOB_JSON is refused unless --overwrite")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace an existing output (a sequence: every frame of the pattern); default: refuse. "
-                        "An interrupted render of the same, unchanged shot resumes without it")
+                   help="replace an existing output (a sequence: every frame of the pattern; with --job-only, "
+                        "also JOB_JSON); default: refuse. An interrupted render of the same, unchanged shot "
+                        "resumes without it")
     p.set_defaults(func=_render)
 
 
@@ -71,6 +73,16 @@ def _render(args: argparse.Namespace) -> int:
         return 0
     if not args.project or not args.out:
         raise FacsimileError("render needs a PROJECT and --out (or --list-presets)")
+    if args.job_only:
+        from pathlib import Path
+
+        from core.errors import MediaError
+        from core.util.atomic import refuse_existing
+
+        refuse_existing(args.job_only, args.overwrite, inputs=(args.project,))
+        if not Path(args.job_only).parent.is_dir():
+            raise MediaError(f"cannot write {args.job_only}: the folder {Path(args.job_only).parent} does not exist "
+                             "(create it first)")
     from core.render.delivery import render_shot
 
     overrides = {k: getattr(args, k) for k in ("mode", "output", "blend", "colour", "restore", "restore_strength",

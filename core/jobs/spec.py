@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from core.errors import FacsimileError
+from core.errors import FacsimileError, MediaError
 from core.media.writers import frame_path, is_sequence_pattern
 from core.util.atomic import atomic_write_text
 
@@ -140,9 +140,17 @@ class JobSpec:
             raise bad("a render job names its shot")
 
     def save(self, path: str | Path | None = None) -> Path:
-        """Write job.json (atomically) into the job folder, or to `path`."""
-        target = Path(path) if path else self.job_dir / "job.json"
-        target.parent.mkdir(parents=True, exist_ok=True)
+        """Write job.json (atomically) into the job folder (made when missing: it is ours), or to
+        `path`, whose folder must exist: a mistyped folder is an error naming it, as for every
+        other output, not a new folder made silently."""
+        if path:
+            target = Path(path)
+            if not target.parent.is_dir():
+                raise MediaError(f"cannot write {target}: the folder {target.parent} does not exist "
+                                     "(create it first)")
+        else:
+            target = self.job_dir / "job.json"
+            target.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(target, json.dumps(self.to_json(), indent=2))
         return target
 
