@@ -31,3 +31,27 @@ def test_closed_pipe_is_no_error():
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert "internal error" not in err and "Traceback" not in err
+
+
+def _studio(args: list[str], **env_extra: str) -> subprocess.CompletedProcess:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env.update(env_extra)
+    return subprocess.run([sys.executable, "-m", "core", "studio", *args], capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+def test_studio_checks_its_argument_then_says_there_is_no_display(tmp_path):
+    """`facsimile studio nope.facsimile` with no display aborted Qt (exit 134, xcb noise): the
+    argument is checked first, then a missing display is one line with what to do."""
+    from tests.jobhelpers import make_plate
+
+    proc = _studio([str(tmp_path / "nope.facsimile")])
+    assert proc.returncode == 4 and "no project at" in proc.stderr and "xcb" not in proc.stderr
+    plate = make_plate(tmp_path / "p.mp4", frames=10)
+    proc = _studio([str(plate), "--frame", "500"])
+    assert proc.returncode == 4 and "--frame 500 is outside the plate (frames 0-9)" in proc.stderr
+    proc = _studio([str(plate)])
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1
+    assert "no display" in proc.stderr and "xvfb-run" in proc.stderr

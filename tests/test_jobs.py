@@ -361,3 +361,16 @@ def test_farm_export_refuses_an_existing_template_and_a_missing_folder(plate, tm
     assert "own input" in capsys.readouterr().err
     assert main(["farm", "export", str(job_file), "-o", str(tmpl), "--overwrite"]) == 0
     assert json.loads(tmpl.read_text())["steps"]
+
+
+def test_a_plate_or_folder_given_as_job_file_is_a_one_line_error(plate, tmp_path, capsys):
+    """`job status d0.mp4` printed 'internal error: UnicodeDecodeError': a binary file is not a job file."""
+    for cmd in (["job", "status"], ["job", "run"], ["job", "finalize"], ["farm", "export", "-o", str(tmp_path / "t")]):
+        assert main([*cmd, str(plate)]) == 1
+        err = capsys.readouterr().err
+        assert "is not a job file" in err and "internal error" not in err
+    assert main(["job", "status", str(tmp_path)]) == 1
+    assert "it is a folder" in capsys.readouterr().err
+    (tmp_path / "bad.json").write_text("{nope")
+    with pytest.raises(FacsimileError, match="not valid JSON"):
+        JobSpec.load(tmp_path / "bad.json")

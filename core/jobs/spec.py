@@ -156,7 +156,19 @@ class JobSpec:
 
     @classmethod
     def load(cls, path: str | Path) -> JobSpec:
+        """The job in the JSON file `path`; a missing, unreadable or non-job file (a plate given by
+        mistake: binary, not UTF-8) is a one-line FacsimileError, never an internal error."""
         try:
-            return cls.from_json(json.loads(Path(path).read_text()))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise FacsimileError(f"cannot read job file {path}: {exc}") from exc
+            text = Path(path).read_text(encoding="utf-8")
+        except IsADirectoryError as exc:
+            raise FacsimileError(f"cannot read job file {path}: it is a folder (give its job.json)") from exc
+        except OSError as exc:
+            raise FacsimileError(f"cannot read job file {path}: {exc.strerror or exc}") from exc
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise FacsimileError(f"{path} is not a job file (not JSON text; a job file is the JSON that "
+                                 "`facsimile render --job-only` writes)") from exc
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, ValueError, RecursionError) as exc:
+            raise FacsimileError(f"{path} is not a job file (not valid JSON: {exc})") from exc
+        return cls.from_json(data)
