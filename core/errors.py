@@ -37,3 +37,20 @@ class UserCancelled(FacsimileError):
     """The user (or a signal) cancelled long work."""
 
     exit_code = 130
+
+
+class SignalInterrupt(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (a farm, `timeout`, systemd, a closed terminal) raised as an interruption,
+    so every command stops the way Ctrl-C stops it (finished work kept); exits 128 + the signal."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        super().__init__(self.name)
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's convention for death by a signal: 128 + its number (143 for SIGTERM)."""
+        return 128 + self.signum

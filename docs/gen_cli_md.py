@@ -59,7 +59,9 @@ EXIT_CODES_FIXED = {
     2: "usage error (bad arguments: argparse prints the usage; `facsimile` with no command prints the "
        "help), or an internal error (a bug: `facsimile: internal error: ...`; run again with `--debug` "
        "and report the traceback)",
+    129: "hung up (SIGHUP: the terminal was closed); stops as Ctrl-C does",
     130: "interrupted (Ctrl-C / SIGINT); `UserCancelled` from the code uses the same code",
+    143: "terminated (SIGTERM: a farm, `timeout`, systemd); stops as Ctrl-C does",
 }
 EXIT_CODES_NOTE = """
 Some commands use exit code 1 for a negative answer rather than an error: `facsimile doctor`
@@ -110,7 +112,9 @@ Long commands (`analyze`, `convert`, `render`, `job run`) show a tqdm progress b
 (frames done / total, rate, time left) when stderr is a terminal, and stay silent otherwise (CI
 logs, pipes, farm workers); the result still goes to stdout. Ctrl-C stops the work cleanly and
 exits 130: a render is a resumable job, so running the same command again renders only the
-missing frames (`facsimile job status JOB.json` shows what is left).
+missing frames (`facsimile job status JOB.json` shows what is left). SIGTERM and SIGHUP (a farm
+cancelling a task, `timeout`, systemd, a closed terminal) stop every command the same way (finished
+work is kept, e.g. the shots `project analyze --all` had finished) and exit 128 + the signal (143, 129).
 """
 
 ENVIRONMENT = """\

@@ -604,3 +604,69 @@ def test_project_folder_without_suffix_is_edited_in_place(tmp_path: Path) -> Non
     assert main(["project", "set", str(moved), "--shot", shot, "mode=swap"]) == 0
     assert not (tmp_path / "renamed.facsimile").exists()
     assert Project.load(moved).shots[0].render_settings["mode"] == "swap"
+
+
+_SIGNAL_DRIVER = r"""
+import sys, time
+from pathlib import Path
+import core.cli.cmd_project as cmd
+from core.cli import main
+
+marker = Path(sys.argv[1])
+real = cmd._progress_bar
+calls = []
+
+def bar_then_wait(desc):  # the second shot is under way: say so, then keep working until signalled
+    bar, progress = real(desc)
+    calls.append(desc)
+
+    def hit(done, total):
+        progress(done, total)
+        if len(calls) == 2 and done >= 2:
+            marker.write_text("second shot")
+            for _ in range(600):
+                time.sleep(0.1)
+
+    return bar, hit
+
+cmd._progress_bar = bar_then_wait
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_a_terminate_or_hangup_signal_keeps_the_finished_shots(tmp_path: Path, astro_plate: Path,
+                                                               signame: str) -> None:
+    """A farm's SIGTERM (or `timeout`, systemd, a closed terminal's SIGHUP) during `analyze --all`
+    killed the process and lost the shots already analysed; it now stops as Ctrl-C does: the
+    finished shot is saved and the exit code is 128 + the signal."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = wf.create_project(tmp_path / "astro", plates=[astro_plate], whole_plate_shot=False).path
+    proj = Project.load(folder)
+    wf.add_shot_range(proj, None, 0, 5, name="one")
+    wf.add_shot_range(proj, None, 6, 13, name="two")
+    proj.save()
+    driver = tmp_path / "driver.py"
+    driver.write_text(_SIGNAL_DRIVER)
+    marker = tmp_path / "marker"
+    repo = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, PYTHONPATH=str(repo))
+    proc = subprocess.Popen([sys.executable, str(driver), str(marker), "project", "analyze", str(folder), "--all"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=repo)
+    deadline = time.monotonic() + 240
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert marker.exists(), proc.communicate(timeout=60)
+    sig = getattr(signal, signame)
+    os.kill(proc.pid, sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + sig, err
+    assert "interrupted while analysing shot 'two'" in err and "saved: one" in err and signame in err
+    assert "Traceback" not in err
+    shots = {s.name: s for s in Project.load(folder).shots}
+    assert shots["one"].has_analysis and not shots["two"].has_analysis

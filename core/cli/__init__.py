@@ -13,12 +13,13 @@ import importlib
 import logging
 import os
 import pkgutil
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
 
 from core import __version__
-from core.errors import FacsimileError
+from core.errors import FacsimileError, SignalInterrupt, UserCancelled
 
 log = logging.getLogger("facsimile")
 
@@ -47,6 +48,35 @@ def _setup_logging(debug: bool, quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise SignalInterrupt(signum)
+
+
+def _install_signal_handlers() -> dict:
+    """SIGTERM and SIGHUP stop a command as Ctrl-C does (a KeyboardInterrupt, so the code that
+    keeps finished work on Ctrl-C runs for them too) instead of killing it on the spot. Only in the
+    main thread (the only one that may set handlers), and not over a handler someone else set."""
+    import threading
+
+    previous: dict = {}
+    if threading.current_thread() is not threading.main_thread():
+        return previous
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None and signal.getsignal(sig) in (signal.SIG_DFL, None):
+            previous[sig] = signal.signal(sig, _raise_interrupt)
+    return previous
+
+
+def _signal_of(exc: BaseException) -> SignalInterrupt | None:
+    """The SignalInterrupt `exc` is or was raised from (a UserCancelled made from it), if any."""
+    while exc is not None:
+        if isinstance(exc, SignalInterrupt):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `facsimile` console script; returns the process exit code."""
     parser = build_parser()
@@ -55,17 +85,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    previous = _install_signal_handlers()
+    try:
+        return _run(args)
+    finally:
+        for sig, handler in previous.items():  # main() called in-process (tests, scripts) leaves them as they were
+            signal.signal(sig, handler)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed command; every way it can end becomes an exit code and at most one line."""
     try:
         rc = args.func(args)
         return int(rc or 0)
     except FacsimileError as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"facsimile: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("facsimile: interrupted", file=sys.stderr)
-        return 130
+        sig = _signal_of(exc) if isinstance(exc, UserCancelled) else None
+        print(f"facsimile: error: {exc}" + (f" ({sig.name})" if sig else ""), file=sys.stderr)
+        return sig.exit_code if sig else exc.exit_code
+    except KeyboardInterrupt as exc:
+        if args.debug:
+            traceback.print_exc()
+        sig = _signal_of(exc)
+        print("facsimile: interrupted" + (f" ({sig.name})" if sig else ""), file=sys.stderr)
+        return sig.exit_code if sig else 130
     except BrokenPipeError:
         # the reader of our output went away (`facsimile probe x | head`): not an error of
         # ours; point stdout at devnull so the interpreter's final flush stays quiet
