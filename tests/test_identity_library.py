@@ -261,3 +261,27 @@ def test_cli_library_round_trip(tmp_path, capsys, astronaut, shared_media):
     err = capsys.readouterr().err
     assert rc == NoFaceError.exit_code and "5 faces" in err and err.startswith("facsimile: error:")
     assert main(["library", "add", "x", "--library", str(libdir)]) != 0
+
+
+def test_a_taken_name_is_refused_and_an_exact_name_wins_over_id_prefixes(lib, astronaut):
+    """A second `library add "Jane Doe"` made a second Jane Doe (every later `--template "Jane Doe"`
+    then failed as ambiguous); `library remove plate` said "matches 2 templates" though one is
+    named exactly Plate."""
+    plate = lib.add("Plate", [astronaut])
+    other = lib.add("Plate two", [astronaut])
+    assert plate.id.startswith("plate") and other.id.startswith("plate")
+    with pytest.raises(FacsimileError, match=f"a template named 'Plate' already exists \\({plate.id}\\).*rename"):
+        lib.add("plate", [astronaut])
+    with pytest.raises(FacsimileError, match="already exists"):
+        lib.rename(other.id, "PLATE")
+    assert lib.rename(plate.id, "plate").name == "plate"  # its own name in another case is fine
+    assert lib.get("PLATE").id == plate.id
+    assert lib.remove("plate").name.startswith(plate.id)
+    assert [t.id for t in lib.list()] == [other.id]
+
+
+def test_plate_frames_past_the_clip_are_refused(tmp_path, capsys, shared_media):
+    """`library add N --from-plate d0.mp4 --frames 70-99` on a 78-frame clip quietly used 8 frames."""
+    rc = main(["library", "add", "d0", "--from-plate", str(shared_media("clips", "d0.mp4")), "--frames", "70-99",
+               "--library", str(tmp_path / "lib")])
+    assert rc == 4 and "frames 70-99 are outside the clip (frames 0-77" in capsys.readouterr().err

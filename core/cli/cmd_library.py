@@ -56,7 +56,7 @@ def _cmd_add(args: argparse.Namespace) -> int:
         raise FacsimileError("--frames needs --from-plate CLIP")
     plate = None
     if args.from_plate:
-        plate = (args.from_plate, parse_frame_range(args.frames) if args.frames else (0, 10 ** 9))
+        plate = (args.from_plate, parse_frame_range(args.frames) if args.frames else None)
     consent = _consent_from(args)
     t = _library(args, create=True).add(args.name, args.images, consent=consent, from_plate=plate, face_index=args.face)
     warnings = [w for s in t.meta["quality"]["sources"] for w in s.get("warnings", [])]

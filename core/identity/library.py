@@ -169,20 +169,21 @@ class Library:
             out.append(self._candidates(rgb, src, face_index))
         return out
 
-    def _from_plate(self, clip: str | Path, frames: tuple[int, int], face_index: int | None,
+    def _from_plate(self, clip: str | Path, frames: tuple[int, int] | None, face_index: int | None,
                     progress: Callable[[int, int], None] | None) -> list[_Candidate]:
+        """Candidates from up to 12 frames of `frames` (None: the whole clip). A range reaching past
+        the clip is refused (ProjectError), not quietly cut to the frames there are."""
         from core.media.colour import display_colorspace, display_rgb8
         from core.media.reader import open_media
 
         p = Path(clip).expanduser()
-        a, b = frames
         out = []
         with open_media(p) as reader:
             cs = display_colorspace(reader.info)  # an HDR or log clip is captured as its display picture
             n = len(reader)
-            if a >= n:
-                raise MediaError(f"{p.name}: frame {a} is past the end of the clip (frames 0..{n - 1})")
-            b = min(b, n - 1)
+            a, b = frames if frames is not None else (0, n - 1)
+            if a < 0 or b >= n or a > b:
+                raise ProjectError(f"{p.name}: frames {a}-{b} are outside the clip (frames 0-{n - 1}, 0-based)")
             picks = np.unique(np.linspace(a, b, min(_PLATE_SAMPLES, b - a + 1)).round().astype(int))
             digest = _sha256_file(p) if p.is_file() else None
             for k, fi in enumerate(picks):
@@ -213,6 +214,7 @@ class Library:
         name = (name or "").strip()
         if not name:
             raise FacsimileError("a template needs a name")
+        self._refuse_taken_name(name)
         if not images and from_plate is None:
             raise FacsimileError("give at least one source image or a plate frame range to build a template from")
         if isinstance(consent, dict):
@@ -224,8 +226,10 @@ class Library:
             raise QualityError(f"cannot make template '{name}': {lines}")
         if from_plate is not None:
             clip, rng = from_plate
-            rng = parse_frame_range(rng) if isinstance(rng, str) else (int(rng[0]), int(rng[1]))
+            if rng is not None:
+                rng = parse_frame_range(rng) if isinstance(rng, str) else (int(rng[0]), int(rng[1]))
             plate = self._from_plate(clip, rng, face_index, progress)
+            rng = rng or (0, max(c.source["frame"] for c in plate))
             good = [c for c in plate if c.report.passed]
             if not good:
                 why = sorted({r for c in plate for r in c.report.reasons})
@@ -235,6 +239,16 @@ class Library:
         self._check_one_person(name, cands)
         best = max(cands, key=lambda c: c.report.score())
         return self._write(name, cands, best, consent, texture_size)
+
+    def _refuse_taken_name(self, name: str, keep: str | None = None) -> None:
+        """Refuse a name another template has (case-insensitive): two 'Jane Doe's make every
+        later `project assign --template "Jane Doe"` fail as ambiguous. `keep`: the id being renamed."""
+        taken = [t for t in self.list() if t.name.lower() == name.lower() and t.id != keep]
+        if taken:
+            t = taken[0]
+            raise FacsimileError(f"a template named {t.name!r} already exists ({t.id}): choose another name, or "
+                                 f"rename it (`facsimile library rename {t.id} NEW`) or remove it "
+                                 f"(`facsimile library remove {t.id}`) first")
 
     def _check_one_person(self, name: str, cands: list[_Candidate]) -> None:
         """Refuse sources that are not one person: a template's embedding is their mean and its
@@ -339,12 +353,13 @@ class Library:
         return self.path / key
 
     def get(self, key: str) -> Template:
-        """A template by id, by unique id prefix, or by unique name (case-insensitive)."""
+        """A template by id, by its exact name (case-insensitive), or by unique id prefix; an exact
+        name wins over id prefixes ('plate' is the template named Plate, not every plate-* id)."""
         d = self._folder(key)
         if d is not None and (d / "template.json").is_file():
             return Template(d)
         all_t = self.list()
-        hits = [t for t in all_t if t.id.startswith(key)] or [t for t in all_t if t.name.lower() == key.lower()]
+        hits = [t for t in all_t if t.name.lower() == key.lower()] or [t for t in all_t if t.id.startswith(key)]
         if len(hits) == 1:
             return hits[0]
         if not hits:
@@ -357,6 +372,7 @@ class Library:
         if not name:
             raise FacsimileError("the new name is empty")
         t = self.get(key)
+        self._refuse_taken_name(name, keep=t.id)
         meta = dict(t.meta, name=name, updated=_now())
         atomic_write_text(t.path / "template.json", json.dumps(meta, indent=2))
         return Template(t.path)
