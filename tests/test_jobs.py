@@ -374,3 +374,19 @@ def test_a_plate_or_folder_given_as_job_file_is_a_one_line_error(plate, tmp_path
     (tmp_path / "bad.json").write_text("{nope")
     with pytest.raises(FacsimileError, match="not valid JSON"):
         JobSpec.load(tmp_path / "bad.json")
+
+
+def test_farm_export_checks_python_and_analyze_checks_detect_every(plate, tmp_path, capsys, caplog):
+    """`farm export --python /nonexistent/python` and `analyze --detect-every -1` were accepted."""
+    job_file = JobSpec.create("convert", str(plate), str(tmp_path / "o.mov"), (0, 3)).save(tmp_path / "job.json")
+    assert main(["farm", "export", str(job_file), "-o", str(tmp_path / "a.json"), "--python", "rel/python"]) == 1
+    assert "give an absolute path" in capsys.readouterr().err
+    not_exec = tmp_path / "python"
+    not_exec.write_text("")
+    assert main(["farm", "export", str(job_file), "-o", str(tmp_path / "a.json"), "--python", str(not_exec)]) == 1
+    assert "not executable" in capsys.readouterr().err
+    # a path only the workers have (another mount) is legitimate: one warning, the template is written
+    assert main(["farm", "export", str(job_file), "-o", str(tmp_path / "b.json"), "--python", "/nonexistent/py"]) == 0
+    assert "does not exist on this machine" in caplog.text and (tmp_path / "b.json").exists()
+    assert main(["analyze", str(plate), "-o", str(tmp_path / "an"), "--detect-every", "-1"]) == 1
+    assert "--detect-every -1" in capsys.readouterr().err and not (tmp_path / "an").exists()

@@ -77,3 +77,14 @@ def test_probe_cli_subprocess_error(tmp_path):
     res = subprocess.run(exe, capture_output=True, text=True, timeout=60)
     assert res.returncode != 0 and res.stdout == ""
     assert res.stderr.strip().count("\n") == 0 and "not found" in res.stderr
+
+
+def test_probe_refuses_fps_for_a_video_with_its_own_rate(tmp_path, capsys):
+    """`probe d0.mp4 --fps 24` reported fps 24/1 while the duration stayed the file's."""
+    from core.cli import main
+
+    video = make_video(tmp_path / "v.mov", frames=6, fps=25)
+    assert main(["probe", str(video), "--fps", "24"]) == 3
+    assert "--fps is for image sequences and stills" in capsys.readouterr().err
+    assert main(["probe", str(video)]) == 0
+    assert json.loads(capsys.readouterr().out)["fps"] == "25/1"

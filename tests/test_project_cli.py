@@ -670,3 +670,22 @@ def test_a_terminate_or_hangup_signal_keeps_the_finished_shots(tmp_path: Path, a
     assert "Traceback" not in err
     shots = {s.name: s for s in Project.load(folder).shots}
     assert shots["one"].has_analysis and not shots["two"].has_analysis
+
+
+def test_shots_options_the_chosen_way_ignores_are_refused(tmp_path: Path, plate: Path,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    """`shots --detect-cuts --name foo` and `shots --range 0-10 --threshold 5` ignored the option;
+    `--handles 500` on a 120-frame plate was accepted."""
+    folder = str(wf.create_project(tmp_path / "s", plates=[plate], whole_plate_shot=False).path)
+    rc, _, err = run(capsys, "shots", folder, "--detect-cuts", "--name", "foo")
+    assert rc == 1 and "--name names the one shot of --range" in err
+    rc, _, err = run(capsys, "shots", folder, "--range", "0-10", "--threshold", "5")
+    assert rc == 1 and "--threshold tunes --detect-cuts" in err
+    rc, _, err = run(capsys, "shots", folder, "--range", "0-10", "--handles", "500")
+    assert rc == 4 and "--handles 500 is as long as the plate itself (120 frames)" in err
+    rc, _, err = run(capsys, "shots", folder, "--range", "0-10", "--handles", "-1")
+    assert rc == 4 and "give 0 or more" in err
+    assert Project.load(folder).shots == []
+    rc, _, err = run(capsys, "shots", folder, "--range", "2-10", "--handles", "5", "--name", "a")
+    assert rc == 0 and "warning: plate A001 has only 2 head" in err
+    assert [s.name for s in Project.load(folder).shots] == ["a"]

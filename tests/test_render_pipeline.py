@@ -386,3 +386,27 @@ def test_render_job_only_refuses_an_existing_job_file(tmp_path, capsys):
     assert "nodir does not exist" in capsys.readouterr().err and not (tmp_path / "nodir").exists()
     assert main([*args, str(job), "--overwrite"]) == 0
     assert json.loads(job.read_text())["kind"] == "render"
+
+
+def test_options_the_output_format_would_ignore_are_refused_up_front(tmp_path, capsys):
+    """`render --codec prores422hq --out x.####.exr`, `--compression/--pixel-type/--start-number`
+    with a .mov were accepted and ignored, and `--colorspace ACEScg --out x.mov` failed only inside
+    the job ("chunk 0 failed ... run again to resume")."""
+    from core.project import workflow as wf
+    from tests.jobhelpers import make_plate
+
+    proj = str(wf.create_project(tmp_path / "p", plates=[make_plate(tmp_path / "plate.mp4", frames=4)]).path)
+    cases = [
+        (["--codec", "prores422hq", "--out", str(tmp_path / "x.####.exr")], "ProRes profile"),
+        (["--compression", "zip", "--pixel-type", "float", "--start-number", "5", "--out", str(tmp_path / "x.mov")],
+         "--compression, --pixel-type and --start-number apply to image sequences"),
+        (["--start-number", "5", "--out", str(tmp_path / "x.mov")], "--start-number applies to image sequences"),
+        (["--colorspace", "ACEScg", "--out", str(tmp_path / "x.mov")], "'ACEScg' is scene-linear"),
+        (["--pixel-type", "float", "--out", str(tmp_path / "x.####.png")], "--pixel-type applies to EXR only"),
+        (["--preset", "prores4444-comp", "--pixel-type", "half", "--out", str(tmp_path)], "--pixel-type applies"),
+    ]
+    for args, message in cases:
+        assert main(["render", proj, *args]) == 3, args
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+    assert not list(tmp_path.glob("x*")) and not (tmp_path / ".facsimile-jobs").exists()

@@ -128,6 +128,9 @@ def _analyze(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.max_faces < 1:
         raise FacsimileError("--max-faces must be at least 1")
+    if args.detect_every < 1:
+        raise FacsimileError(f"--detect-every {args.detect_every}: give a whole number of frames, at least 1 "
+                             "(1 detects on every frame)")
     earlier = _earlier_analysis(out, args.overwrite) if out.is_dir() else []
     created = not out.exists()
     try:

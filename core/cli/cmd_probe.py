@@ -22,9 +22,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from core.errors import MediaError
     from core.media.reader import open_media
 
     with open_media(args.path, fps=args.fps, as_sequence=False if args.single else None) as reader:
+        if args.fps is not None and reader.info.kind == "video" and not getattr(reader, "_counting", False):
+            # a video's own timestamps set its rate and duration: an --fps would only relabel them
+            raise MediaError(f"--fps is for image sequences and stills: {args.path} is a video that carries its "
+                             "own frame rate; leave --fps out")
         info = reader.info.to_json()
     json.dump(info, sys.stdout, indent=2)
     sys.stdout.write("\n")

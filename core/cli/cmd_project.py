@@ -99,8 +99,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--edl", metavar="FILE", help="a CMX 3600 .edl or an .otio matched by source timecode")
     a.add_argument("--name", help="shot name (with --range)")
     a.add_argument("--handles", type=int, default=0, help="extra frames analysed each side (default 0)")
-    a.add_argument("--threshold", type=float, default=27.0, help="cut detection threshold (default 27)")
-    a.add_argument("--min-scene-len", type=int, default=15, help="shortest scene in frames (default 15)")
+    a.add_argument("--threshold", type=float, default=None, help="cut detection threshold (with --detect-cuts; "
+                   "default 27)")
+    a.add_argument("--min-scene-len", type=int, default=None, help="shortest scene in frames (with --detect-cuts; "
+                   "default 15)")
 
     a = add("trim", "change a shot's in/out frames (and handles); keys stay on their plate frames", _trim, [edit])
     a.add_argument("--shot", required=True, metavar="S")
@@ -264,17 +266,52 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_shots_options(args: argparse.Namespace) -> None:
+    """Refuse options the chosen way of adding shots would ignore (--name names one --range shot;
+    --threshold / --min-scene-len tune --detect-cuts) and handles below 0."""
+    if args.name is not None and not args.range:
+        raise FacsimileError("--name names the one shot of --range: leave it out with --detect-cuts or --edl "
+                             "(they name their shots)")
+    tuning = [o for o, v in (("--threshold", args.threshold), ("--min-scene-len", args.min_scene_len)) if v is not None]
+    if tuning and not args.detect_cuts:
+        many = len(tuning) > 1
+        raise FacsimileError(f"{' and '.join(tuning)} {'tune' if many else 'tunes'} --detect-cuts: leave "
+                             f"{'them' if many else 'it'} out with --range or --edl")
+    if args.handles < 0:
+        raise ProjectError(f"--handles {args.handles}: give 0 or more frames")
+
+
+def _check_handles(proj: Any, args: argparse.Namespace) -> None:
+    """Handles as long as the plate fit no shot (an error); handles the plate lacks frames for
+    around a --range shot are clipped when rendered (a warning)."""
+    if not args.handles:
+        return
+    plates = [proj.plates[args.plate]] if args.plate in proj.plates else list(proj.plates.values())
+    longest = max((p.frame_count for p in plates), default=0)
+    if longest and args.handles >= longest:
+        raise ProjectError(f"--handles {args.handles} is as long as the plate itself ({longest} frames): give fewer")
+    if args.range and len(plates) == 1:
+        n, (a, b) = plates[0].frame_count, args.range
+        if a - args.handles < 0 or b + args.handles > n - 1:
+            _warn(f"plate {plates[0].id} has only {max(a, 0)} head / {max(n - 1 - b, 0)} tail frame(s) around "
+                  f"{a}-{b} for --handles {args.handles}: renders clip them to the plate")
+
+
 def _shots(args: argparse.Namespace) -> int:
     from core.project.workflow import add_shot_range, add_shots_from_cut_detection, add_shots_from_cut_list
 
+    _check_shots_options(args)
     proj = _open(args)
+    _check_handles(proj, args)
     problems: list[str] = []
     if args.range:
         shots = [add_shot_range(proj, args.plate, args.range[0], args.range[1], name=args.name,
                                 handles=args.handles)]
     elif args.detect_cuts:
-        shots = add_shots_from_cut_detection(proj, args.plate, threshold=args.threshold,
-                                             min_scene_len=args.min_scene_len, handles=args.handles)
+        shots = add_shots_from_cut_detection(proj, args.plate,
+                                             threshold=27.0 if args.threshold is None else args.threshold,
+                                             min_scene_len=15 if args.min_scene_len is None else args.min_scene_len,
+                                             handles=args.handles)
     else:
         shots, problems = add_shots_from_cut_list(proj, args.edl, plate_id=args.plate, handles=args.handles)
     for pr in problems:

@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--colorspace", help="EXR output colour space (default Linear Rec.709 (sRGB); e.g. ACEScg)")
     p.add_argument("--compression", choices=["piz", "zip", "dwaa"], help="EXR compression (default piz)")
     p.add_argument("--pixel-type", choices=["half", "float"], help="EXR pixel type (default half)")
-    p.add_argument("--start-number", type=int, default=1001, help="number of the first rendered frame of a "
+    p.add_argument("--start-number", type=int, default=None, help="number of the first rendered frame of a "
                    "sequence (default 1001; the cut-in is START + handles)")
     p.add_argument("--engine", choices=["local", "ray"], default="local")
     p.add_argument("--address", help="Ray cluster address (default: a local cluster)")
@@ -63,6 +63,56 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_render)
 
 
+def _listing(names: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _check_format_options(args: argparse.Namespace) -> None:
+    """Refuse options the output's format would ignore (--codec for an image sequence; --compression,
+    --pixel-type, --start-number for a .mov; a scene-linear --colorspace for ProRes), before any
+    job starts: a render that quietly drops them delivers what was not asked for."""
+    from pathlib import Path
+
+    from core.delivery.presets import get_preset, output_format
+    from core.errors import MediaError
+
+    out = Path(args.out)
+    if out.suffix.lower() in (".mov", ".exr", ".png", ".tif", ".tiff"):
+        fmt = output_format(str(out))
+    elif args.preset:
+        fmt = get_preset(args.preset).format
+    else:
+        return  # a folder without a preset: the format is settled where the name is made
+    if args.start_number is not None and args.start_number < 0:
+        raise MediaError(f"--start-number {args.start_number}: frame numbers start at 0")
+    if fmt == "prores":
+        given = [o for o, v in (("--compression", args.compression), ("--pixel-type", args.pixel_type),
+                                ("--start-number", args.start_number)) if v is not None]
+        if given:
+            raise MediaError(f"{_listing(given)} {'apply' if len(given) > 1 else 'applies'} to image sequences, not "
+                             f"to a ProRes .mov: leave {'them' if len(given) > 1 else 'it'} out, or render "
+                             "name.####.exr")
+        if args.colorspace:
+            from core.media.colour import is_linear, resolve_colorspace
+
+            name = resolve_colorspace(args.colorspace)
+            if is_linear(name):
+                raise MediaError(f"'{name}' is scene-linear: a ProRes deliverable needs a display-referred colour "
+                                 "space such as 'sRGB - Texture' or 'Gamma 2.4 Rec.709 - Texture' (render "
+                                 "name.####.exr for linear)")
+        return
+    if args.codec is not None:
+        raise MediaError(f"--codec {args.codec} is a ProRes profile: it does not apply to an image sequence "
+                         f"({fmt.upper()}); leave it out, or render a .mov")
+    if fmt != "exr":
+        given = [o for o, v in (("--compression", args.compression), ("--pixel-type", args.pixel_type))
+                 if v is not None]
+        if given:
+            raise MediaError(f"{_listing(given)} {'apply' if len(given) > 1 else 'applies'} to EXR only, not to a "
+                             f"{fmt.upper()} sequence")
+
+
 def _render(args: argparse.Namespace) -> int:
     from core.errors import FacsimileError
 
@@ -73,6 +123,7 @@ def _render(args: argparse.Namespace) -> int:
         return 0
     if not args.project or not args.out:
         raise FacsimileError("render needs a PROJECT and --out (or --list-presets)")
+    _check_format_options(args)
     if args.job_only:
         from pathlib import Path
 
@@ -90,7 +141,8 @@ def _render(args: argparse.Namespace) -> int:
     result = render_shot(args.project, args.out, shot=args.shot, frames=args.frames, overrides=overrides,
                          template=args.template, override_consent=args.override_consent, codec=args.codec,
                          colorspace=args.colorspace, compression=args.compression, pixel_type=args.pixel_type,
-                         start_number=args.start_number, handles=args.handles, preset=args.preset,
+                         start_number=1001 if args.start_number is None else args.start_number,
+                         handles=args.handles, preset=args.preset,
                          engine=args.engine, address=args.address, chunk=args.chunk, job_only=args.job_only,
                          overwrite=args.overwrite,
                          progress_bar=sys.stderr.isatty())
