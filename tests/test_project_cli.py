@@ -406,7 +406,7 @@ def test_assign_needs_a_template_in_the_library(tmp_path: Path, plate: Path, cap
     lib = tmp_path / "library"
     lib.mkdir()
     rc, _, err = run(capsys, "assign", str(folder), "--shot", "A001", "--template", "eileen", "--library", str(lib))
-    assert rc == 1 and "no identity template 'eileen'" in err
+    assert rc == 4 and "no identity template 'eileen'" in err
     assert Project.load(folder).shots[0].identity is None
 
 
@@ -689,3 +689,26 @@ def test_shots_options_the_chosen_way_ignores_are_refused(tmp_path: Path, plate:
     rc, _, err = run(capsys, "shots", folder, "--range", "2-10", "--handles", "5", "--name", "a")
     assert rc == 0 and "warning: plate A001 has only 2 head" in err
     assert [s.name for s in Project.load(folder).shots] == ["a"]
+
+
+def test_exit_codes_follow_the_documented_table(tmp_path: Path, plate: Path, capsys: pytest.CaptureFixture,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/cli.md: 4 for a shot, frame or value that does not fit; measured were 1 for `render
+    --shot nosuch`, `render --frames 40-200`, `project set mode=swapp`, `library show nobody`, and
+    5 (a model file problem) for `models install` of an empty folder, which is 1 ("any other error")."""
+    folder = str(wf.create_project(tmp_path / "p", plates=[plate]).path)
+    out = str(tmp_path / "r.mov")
+    assert main(["render", folder, "--shot", "nosuch", "--out", out]) == 4
+    assert "no shot 'nosuch'" in capsys.readouterr().err
+    assert main(["render", folder, "--frames", "40-200", "--out", out]) == 4
+    assert "--frames 40-200 is outside the plate" in capsys.readouterr().err
+    rc, _, err = run(capsys, "set", folder, "--shot", "A001", "mode=swapp")
+    assert rc == 4 and "swapp" in err
+    assert run(capsys, "set", folder, "--shot", "A001", "foo=bar")[0] == 4
+    (tmp_path / "lib").mkdir()
+    assert main(["library", "show", "nobody", "--library", str(tmp_path / "lib")]) == 4
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("FACSIMILE_HOME", str(tmp_path / "home"))
+    assert main(["models", "install", str(tmp_path / "empty")]) == 1
+    assert "holds no files to install" in capsys.readouterr().err
+    assert not (tmp_path / "r.mov").exists()

@@ -651,7 +651,12 @@ def _set(args: argparse.Namespace) -> int:
 
     proj = _open(args)
     shot = _shot_of(proj, args.shot)
-    settings = set_render_settings(proj, shot, parse_assignments(args.assignments))
+    try:
+        settings = set_render_settings(proj, shot, parse_assignments(args.assignments))
+    except FacsimileError as exc:
+        if type(exc) is not FacsimileError:
+            raise
+        raise ProjectError(str(exc)) from exc  # a value that does not fit (mode=swapp): exit 4, as foo=bar
     return _edit_done(args, proj, {"shot": shot.id, "render_settings": settings},
                       f"{shot.name}: render settings {json.dumps(settings)}")
 

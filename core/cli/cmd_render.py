@@ -113,6 +113,30 @@ def _check_format_options(args: argparse.Namespace) -> None:
                              f"{fmt.upper()} sequence")
 
 
+def _check_shot_and_frames(args: argparse.Namespace) -> None:
+    """A --shot the project has not got, or --frames outside its plate, is a ProjectError (exit 4,
+    as docs/cli.md's table says), said before the render job is prepared."""
+    from core.errors import ProjectError
+    from core.project import Project
+    from core.render.delivery import parse_frames
+
+    project = Project.load(args.project)
+    if not project.shots:
+        raise ProjectError(f"{project.path} has no shots: add some with `facsimile project shots`")
+    shot = project.shots[0]
+    if args.shot:
+        shot = next((s for s in project.shots if args.shot in (s.id, s.name)), None)
+        if shot is None:
+            raise ProjectError(f"no shot {args.shot!r} in the project (shots: "
+                               f"{', '.join(s.name for s in project.shots)})")
+    if args.frames:
+        first, last = parse_frames(args.frames, shot.range_with_handles)
+        n = project.plate_of(shot).frame_count
+        if n and (first < 0 or last >= n):
+            raise ProjectError(f"--frames {first}-{last} is outside the plate of shot {shot.name!r} "
+                               f"(frames 0-{n - 1})")
+
+
 def _render(args: argparse.Namespace) -> int:
     from core.errors import FacsimileError
 
@@ -124,6 +148,7 @@ def _render(args: argparse.Namespace) -> int:
     if not args.project or not args.out:
         raise FacsimileError("render needs a PROJECT and --out (or --list-presets)")
     _check_format_options(args)
+    _check_shot_and_frames(args)
     if args.job_only:
         from pathlib import Path
 

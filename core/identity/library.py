@@ -363,8 +363,8 @@ class Library:
         if len(hits) == 1:
             return hits[0]
         if not hits:
-            raise FacsimileError(f"no identity template {key!r} in {self.path} (see `facsimile library list`)")
-        raise FacsimileError(f"{key!r} matches {len(hits)} templates ({', '.join(t.id for t in hits)}); use the id")
+            raise ProjectError(f"no identity template {key!r} in {self.path} (see `facsimile library list`)")
+        raise ProjectError(f"{key!r} matches {len(hits)} templates ({', '.join(t.id for t in hits)}); use the id")
 
     def rename(self, key: str, name: str) -> Template:
         """Change a template's display name (its id and folder stay)."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.errors import ModelError
+from core.errors import FacsimileError, ModelError
 from core.paths import manifests_dir, model_store_dir
 from core.util.atomic import atomic_path, atomic_write_text
 
@@ -334,10 +334,11 @@ class ModelStore:
         the store under the manifest's file name, atomically; refuse the others with a reason."""
         src = Path(source_dir)
         if not src.is_dir():
-            raise ModelError(f"{src} is not a folder: give the folder that holds the model files")
+            raise FacsimileError(f"{src} is not a folder: give the folder that holds the model files")
         files = sorted(p for p in src.rglob("*") if p.is_file() and not p.name.startswith("."))
         if not files:
-            raise ModelError(f"{src} holds no files to install")
+            raise FacsimileError(f"{src} holds no files to install: give the folder the model files were "
+                                 "downloaded to")
         by_hash: dict[str, ModelManifest] = {}
         by_name: dict[str, ModelManifest] = {}
         for m in self.manifests:
