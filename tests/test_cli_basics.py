@@ -55,3 +55,14 @@ def test_studio_checks_its_argument_then_says_there_is_no_display(tmp_path):
     proc = _studio([str(plate)])
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1
     assert "no display" in proc.stderr and "xvfb-run" in proc.stderr
+
+
+def test_debug_and_quiet_are_accepted_after_the_sub_command(tmp_path, capsys):
+    """Errors say "run with --debug", but `facsimile project info X --debug` was rejected as an
+    unrecognized argument; --debug and -q now work anywhere on the line."""
+    missing = str(tmp_path / "nope.facsimile")
+    assert main(["project", "info", missing, "--debug"]) == 4
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "unrecognized arguments" not in err and "no project at" in err
+    assert main(["project", "info", missing, "-q"]) == 4
+    assert "Traceback" not in capsys.readouterr().err

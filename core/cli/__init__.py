@@ -77,10 +77,31 @@ def _signal_of(exc: BaseException) -> SignalInterrupt | None:
     return None
 
 
+def _global_flags(argv: Sequence[str]) -> tuple[list[str], bool, bool]:
+    """Take --debug and -q/--quiet from anywhere before a `--`: every error says "run with
+    --debug", and users add it at the end (`facsimile project key ... --debug`), where argparse
+    would reject it as an argument of the sub-command. Returns the rest, debug, quiet."""
+    rest: list[str] = []
+    debug = quiet = False
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            rest += argv[i:]
+            break
+        if arg == "--debug":
+            debug = True
+        elif arg in ("-q", "--quiet"):
+            quiet = True
+        else:
+            rest.append(arg)
+    return rest, debug, quiet
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `facsimile` console script; returns the process exit code."""
     parser = build_parser()
+    argv, debug, quiet = _global_flags(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.debug, args.quiet = args.debug or debug, args.quiet or quiet
     _setup_logging(args.debug, args.quiet)
     if not getattr(args, "func", None):
         parser.print_help()
