@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 
 from core.cli import main
 from core.curves import CurveSet
+from core.errors import ProjectError
 from core.project import Project, UndoStack
 from core.project import workflow as wf
 from core.project.commands import SetCurveSet
@@ -611,6 +613,7 @@ import sys, time
 from pathlib import Path
 import core.cli.cmd_project as cmd
 from core.cli import main
+from core.errors import ProjectError
 
 marker = Path(sys.argv[1])
 real = cmd._progress_bar
@@ -712,3 +715,24 @@ def test_exit_codes_follow_the_documented_table(tmp_path: Path, plate: Path, cap
     assert main(["models", "install", str(tmp_path / "empty")]) == 1
     assert "holds no files to install" in capsys.readouterr().err
     assert not (tmp_path / "r.mov").exists()
+
+
+def test_curve_names_as_users_type_them_and_paths_that_are_no_project(tmp_path: Path, plate: Path,
+                                                                       capsys: pytest.CaptureFixture) -> None:
+    """`--curve 12` was refused (the AU-number rule matched nothing without a side) and the
+    curves CSV's own gaze_angle_x was unknown; a plate or a plain folder given as the project
+    read 'PATH.facsimile: the folder does not exist'."""
+    from core.project.workflow import resolve_curve
+
+    cs = CurveSet(["AU06", "AU12", "AU12L", "AU12R", "gaze_x", "gaze_y"], (0, 3))
+    assert [resolve_curve(cs, n) for n in ("12", "au12", "AU6", "12l", "12R", "gaze_angle_x", "GAZE_ANGLE_Y")] == [
+        "AU12", "AU12", "AU06", "AU12L", "AU12R", "gaze_x", "gaze_y"]
+    with pytest.raises(ProjectError, match="no curve '99'"):
+        resolve_curve(cs, "99")
+    (tmp_path / "folder").mkdir()
+    for path, says in ((tmp_path / "folder", "is a folder with no project.json in it"),
+                       (plate, "is a file, not a project folder"),
+                       (tmp_path / "none", "no project at .*none.facsimile: the folder does not exist")):
+        for action in (["info"], ["set", "--shot", "a", "blend=none"]):
+            rc, _out, err = run(capsys, action[0], str(path), *action[1:])
+            assert rc == 4 and re.search(says, err), (action, err)

@@ -240,7 +240,7 @@ def _info(args: argparse.Namespace) -> int:
     from core.project import Project
     from core.project.workflow import project_folder, project_info
 
-    proj = Project.load(project_folder(args.path))
+    proj = Project.load(project_folder(args.path, must_exist=True))
     info = project_info(proj, check_hash=not args.no_hash)
     saved = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(proj.saved_at)) if proj.saved_at else "never"
     lines = [f"{info['name']}  ({info['path']}, saved {saved})", f"plates ({len(info['plates'])}):"]

@@ -211,7 +211,7 @@ def _relink_command(project: Project, plate_id: str, media: str | Path, force: b
         if not force:
             raise PlateMismatch(f"{m} does not fit plate {plate_id}: " + "; ".join(major)
                                 + (f". Shots {', '.join(shots)} were analysed on the recorded frames" if shots else "")
-                                + ". Pick the right file, or relink with force and analyse the shots again", major)
+                                + ". Pick the right file, or relink with --force and analyse the shots again", major)
         notes.append(f"plate {plate_id} relinked to a file that differs ({'; '.join(major)}): analyse "
                      + (f"shots {', '.join(shots)} again" if shots else "its shots again"))
     return RelinkPlate(project, new), notes

@@ -139,14 +139,22 @@ def _push(stack: UndoStack | None, cmd: Command) -> Command:
 
 
 # ---------------------------------------------------------------------- opening, creating, recovering
-def project_folder(path: str | Path) -> Path:
+def project_folder(path: str | Path, must_exist: bool = False) -> Path:
     """The NAME.facsimile folder a user means by `path` (the folder, its project.json, or the
-    name without the suffix)."""
+    name without the suffix). must_exist: a ProjectError that says what `path` is when no such
+    folder exists (a plate or a plain folder given by mistake read "PATH.facsimile does not exist")."""
     p = Path(path)
     if p.name == DOC_NAME:
         p = p.parent
+    given = p
     if p.suffix != PROJECT_SUFFIX and not (p / DOC_NAME).exists():
         p = p.with_name(p.name + PROJECT_SUFFIX)
+    if must_exist and not p.is_dir():
+        if given.exists() and given != p:
+            what = "a folder with no project.json in it" if given.is_dir() else "a file, not a project folder"
+            raise ProjectError(f"{given} is {what}: give a project folder (NAME.facsimile), or make one with "
+                               f"`facsimile project create NAME --plate {given if given.is_file() else 'PLATE'}`")
+        raise ProjectError(f"no project at {p}: the folder does not exist")
     return p.absolute()
 
 
@@ -164,7 +172,7 @@ def open_project(path: str | Path, ignore_autosave: bool = False) -> Project:
     """Load a project for editing. Refuses (ProjectError) when an autosave newer than the last
     save exists, so its work is never silently bypassed; `ignore_autosave` edits the saved
     version anyway (the next save keeps that autosave as a backup, nothing is deleted)."""
-    folder = project_folder(path)
+    folder = project_folder(path, must_exist=True)
     notice = autosave_notice(folder)
     if notice and not ignore_autosave:
         raise ProjectError(notice + "; or pass --ignore-autosave to edit the saved version "
@@ -360,14 +368,15 @@ def resolve_curve(cs: CurveSet, name: str) -> str:
     ('au12', '12', 'AU6' for AU06, '12L')."""
     if name in cs.base:
         return name
+    name = {"gaze_angle_x": "gaze_x", "gaze_angle_y": "gaze_y"}.get(name.strip().lower(), name)  # the CSV's names
     low = {n.lower(): n for n in cs.names}
     if name.lower() in low:
         return low[name.lower()]
     m = re.fullmatch(r"(?:au)?0*(\d+)([lr]?)", name.strip(), flags=re.IGNORECASE)
     if m:
         num, side = int(m.group(1)), m.group(2).upper()
-        hits = [n for n in cs.names if au_number(n) == num and n.endswith(side) == bool(side)
-                and (side or n[-1] not in "LR")]
+        # '12' is the bilateral AU12 (the old test 'endswith("") == False' matched nothing)
+        hits = [n for n in cs.names if au_number(n) == num and (n.endswith(side) if side else n[-1] not in "LR")]
         if len(hits) == 1:
             return hits[0]
     raise ProjectError(f"no curve {name!r}; curves: {', '.join(cs.names)}")
