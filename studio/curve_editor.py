@@ -336,21 +336,48 @@ class CurveEditor(QWidget):
         act("Copy keys", [QKeySequence.Copy], self.copy)
         act("Paste keys", [QKeySequence.Paste], self.paste)
 
-    def set_doc(self, doc) -> None:
-        """Show the curves of a CurveDoc (None clears the editor)."""
-        if self.doc is not None:
+    def set_doc(self, doc, keep_view: bool = False) -> None:
+        """Show the curves of a CurveDoc (None clears the editor).
+
+        `keep_view`: the doc is a new one for the same shot and face (an undo, a filter or a
+        neutral change swaps the CurveSet): when it has the same curves, the visible set, the
+        selection (its keys that still exist), the active layer and the view ranges stay as the
+        animator left them. Lanes are reused whenever the curves are the same (only their data
+        is set), since rebuilding ~90 plot items costs half a second of UI time."""
+        old = self.doc
+        if old is not None:
             try:
-                self.doc.changed.disconnect(self._doc_changed)
+                old.changed.disconnect(self._doc_changed)
             except (RuntimeError, TypeError):
                 pass
+        same_curves = old is not None and doc is not None and old.names() == doc.names() and bool(self.lanes)
+        keep = keep_view and same_curves and old.frame_range() == doc.frame_range()
         self.doc = doc
+        if doc is not None:
+            doc.changed.connect(self._doc_changed)
+        if same_curves:
+            self._relabel_tree()
+            if keep:
+                if old.layer != doc.layer and old.layer in [lay.name for lay in doc.cs.layers]:
+                    doc.layer = old.layer
+                self.selection = {n: {f for f in fs if doc.has_key(n, f)} for n, fs in self.selection.items()}
+                self.selection = {n: fs for n, fs in self.selection.items() if fs}
+            else:
+                self.selection = {}
+            self._sync_layers()
+            if keep:
+                self.refresh()
+            else:
+                self.set_visible(None)
+                self.frame_all()
+            self.selectionChanged.emit()
+            return
         self.selection = {}
         self.visible = {}
         self.colours = {}
         self.tree.blockSignals(True)
         self.tree.clear()
         if doc is not None:
-            doc.changed.connect(self._doc_changed)
             groups: dict[str, QTreeWidgetItem] = {}
             counts: dict[str, int] = {}
             for name in doc.names():
@@ -372,6 +399,19 @@ class CurveEditor(QWidget):
         self._sync_layers()
         self._rebuild()
         self.frame_all()
+        self.selectionChanged.emit()
+
+    def _relabel_tree(self) -> None:
+        """The list's curve items take the doc's labels (the curves themselves are unchanged)."""
+        self.tree.blockSignals(True)
+        for i in range(self.tree.topLevelItemCount()):
+            g = self.tree.topLevelItem(i)
+            for j in range(g.childCount()):
+                it = g.child(j)
+                label = self.doc.label(it.data(0, Qt.UserRole))
+                if it.text(0) != label:
+                    it.setText(0, label)
+        self.tree.blockSignals(False)
 
     def set_mode(self, mode: str) -> None:
         """'lanes' (one plot per group) or 'overlay' (one plot)."""
@@ -653,7 +693,8 @@ class CurveEditor(QWidget):
             return  # move_selected redraws once with the moved selection
         if not names:  # a layer may have come or gone (undo, a layer command)
             self._sync_layers()
-        self.selection = {n: {f for f in fs if self.doc.has_key(n, f)} for n, fs in self.selection.items()}
+        kept = {n: {f for f in fs if self.doc.has_key(n, f)} for n, fs in self.selection.items()}
+        self.selection = {n: fs for n, fs in kept.items() if fs}
         self.refresh(names or None)
 
     # ------------------------------------------------------------------ time cursor

@@ -63,6 +63,7 @@ class MainWindow(QMainWindow):
         self.viewer = Viewer()
         self.transport = Transport()
         self.curves = CurveEditor()
+        self._doc_key: tuple | None = None  # (shot id, face) the graph editor shows, to keep its view for
         self.curves.bake_runner = self.bake_to_keys
         top = QWidget()
         tl = QVBoxLayout(top)
@@ -453,6 +454,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ session -> widgets
     def _project_changed(self) -> None:
+        self._doc_key = None  # another project: its shot of the same id is another shot
         self._reread_plate_files()
         # the project's own library when it names one, else the user's (as `facsimile project assign`)
         p = self.session.project
@@ -474,7 +476,11 @@ class MainWindow(QMainWindow):
         if doc is not None:
             doc.labels = {n: self._curve_label(n) for n in doc.names()}
             doc.changed.connect(self._doc_changed)
-        self.curves.set_doc(doc)
+        # the same shot and face again (an undo, a filter or a neutral swapped its curves): the
+        # graph editor keeps what the animator is looking at
+        key = (s.shot.id, s.track) if s.shot is not None and doc is not None else None
+        self.curves.set_doc(doc, keep_view=key is not None and key == self._doc_key)
+        self._doc_key = key
         self.curves.set_faces(sorted(s.shot.curves) if s.shot is not None else [], s.track)
         self.inspector.set_curve_names(doc.names() if doc else [])
         if doc:
