@@ -162,7 +162,9 @@ class GainRow(QWidget):
             self.changed.emit(self.au, v / 100)
 
     def _warn(self, g: float) -> None:
-        self.name.setStyleSheet("color: #ffb347;" if g > GAIN_WARN else "")
+        style = "color: #ffb347;" if g > GAIN_WARN else ""
+        if self.name.styleSheet() != style:
+            self.name.setStyleSheet(style)
 
     def set_gain(self, g: float, keyed: bool | None = None, on_key: bool | None = None) -> None:
         """Show a gain (and, when given, whether it is keyed and has a key on this frame)."""
@@ -174,9 +176,10 @@ class GainRow(QWidget):
             w.blockSignals(False)
         self._warn(g)
         if keyed is not None:
-            self.keyed = bool(keyed)
-            self.on_key = bool(on_key) and self.keyed
-            self._show_key_state()
+            state = (bool(keyed), bool(on_key) and bool(keyed))
+            if state != (self.keyed, self.on_key):  # style sheets are costly to set per frame
+                self.keyed, self.on_key = state
+                self._show_key_state()
 
     def _show_key_state(self) -> None:
         if self.on_key:
@@ -212,6 +215,7 @@ class Inspector(QWidget):
         super().__init__(parent)
         self.catalogue = au_catalogue()
         self.rows: dict[int, GainRow] = {}
+        self._au_names: tuple[object, dict[int, list[str]]] = (None, {})  # (doc, curves of each AU)
         self.settings = dict(RENDER_DEFAULTS)
         self.session = None  # studio.session.Session once bound: gains are then read and edited through core
         self.warn_box = QLabel("")
@@ -315,29 +319,46 @@ class Inspector(QWidget):
         return getattr(self.session, "doc", None) if self.session is not None else None
 
     def _names(self, au: int) -> list[str]:
+        """The curves of an AU (both sides of a bilateral one), cached per doc: a doc's curves
+        never change, and asking for them per AU per frame was a third of a scrub's time."""
         doc = self._doc()
-        return doc.names_for_au(au) if doc is not None else []
+        if doc is None:
+            return []
+        if self._au_names[0] is not doc:
+            self._au_names = (doc, {})
+        cache = self._au_names[1]
+        if au not in cache:
+            cache[au] = doc.names_for_au(au)
+        return cache[au]
 
     def frame(self) -> int:
         return int(getattr(self.session, "frame", 0)) if self.session is not None else 0
 
     def set_frame(self, _frame: int | None = None) -> None:
-        """The time cursor moved: show each AU's gain at the new frame (rows being dragged stay)."""
-        self._show_doc_gains(skip_dragged=True)
+        """The time cursor moved: show each keyed AU's gain at the new frame (rows being dragged
+        stay). A static gain does not change with the frame: every change to the curves comes
+        through set_gains, which shows all rows."""
+        self._show_doc_gains(skip_dragged=True, keyed_only=True)
 
-    def _show_doc_gains(self, skip_dragged: bool = False) -> bool:
+    def _show_doc_gains(self, skip_dragged: bool = False, keyed_only: bool = False) -> bool:
+        """Show core's gains at the current frame (`keyed_only`: just the rows shown as keyed)."""
         doc = self._doc()
         if doc is None:
             return False
         cs, f = doc.cs, self.frame()
+        shown = False
         for au, row in self.rows.items():
+            if keyed_only and not row.keyed:
+                continue
             names = self._names(au)
             if not names or (skip_dragged and row.slider.isSliderDown()):
                 continue
             keyed = any(cs.has_gain_keys(n) for n in names)
             on_key = any(n in cs.gain_keys and cs.gain_keys[n].key_index(f) is not None for n in names)
             row.set_gain(float(cs.gain_at(names[0], [f])[0]), keyed=keyed, on_key=on_key)
-        self._refresh_warnings()
+            shown = True
+        if shown or not keyed_only:
+            self._refresh_warnings()
         return True
 
     def _row_changed(self, au: int, gain: float) -> None:

@@ -4,12 +4,15 @@ frame field and timecode. Emits frameRequested(frame); the window routes it to t
 
 from __future__ import annotations
 
+import time
 from fractions import Fraction
 
 import numpy as np
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QToolButton, QVBoxLayout, QWidget
+
+from core.media.playback import RateMeter, playback_frame
 
 
 def timecode(frame: int, fps: Fraction, start: str | None = None) -> str:
@@ -89,8 +92,11 @@ class Ruler(QWidget):
 
 
 class Transport(QWidget):
-    """Transport bar + ruler. Playback runs from a QTimer at the plate rate (J/K/L shuttle
-    doubles speed per press); frameRequested carries every frame change."""
+    """Transport bar + ruler. Playback follows the clock at the plate rate (J/K/L shuttle
+    doubles speed per press): a QTimer ticks at least once per frame and each tick asks for the
+    frame due by the wall time since play started, so frames are dropped, never slowed down,
+    when drawing cannot keep up; the speed label shows the rate achieved. frameRequested
+    carries every frame change."""
 
     frameRequested = Signal(int)
     jumpKey = Signal(int)  # -1 previous key, +1 next key
@@ -105,7 +111,13 @@ class Transport(QWidget):
         self.in_point: int | None = None
         self.out_point: int | None = None
         self._timer = QTimer(self)
+        self._timer.setTimerType(Qt.PreciseTimer)
         self._timer.timeout.connect(self._tick)
+        self._clock: tuple[float, int] | None = None  # (wall time, frame) playback counts from
+        self._meter = RateMeter()
+        self._label_at = 0.0
+        self._clock_frame: int | None = None  # the last frame the clock asked for
+        self.achieved_fps: float | None = None  # frames shown per second while playing
 
         def btn(text: str, tip: str, slot) -> QToolButton:
             b = QToolButton(text=text)
@@ -174,8 +186,12 @@ class Transport(QWidget):
         self.ruler.update()
 
     def show_frame(self, frame: int) -> None:
-        """Reflect the session's current frame (no signal back)."""
+        """Reflect the session's current frame (no signal back). During playback a frame
+        chosen elsewhere (a scrub, a jump) becomes where the clock counts from."""
         self.frame = int(frame)
+        if self._clock is not None and self.frame != self._clock_frame:
+            self._clock = (time.perf_counter(), self.frame)
+            self._clock_frame = self.frame
         self.frame_box.blockSignals(True)
         self.frame_box.setValue(self.frame)
         self.frame_box.blockSignals(False)
@@ -228,8 +244,13 @@ class Transport(QWidget):
             self.speed = direction
         else:
             self.speed = direction * min(abs(self.speed) * 2, 8)
+        self._clock = (time.perf_counter(), self.frame)
+        self._clock_frame = self.frame
+        self._meter.reset()
+        self.achieved_fps = None
         self.speed_label.setText(f"{self.speed:+d}x")
-        self._timer.start(max(1, int(1000 / float(self.fps))))
+        # tick at twice the frame rate: a late tick then costs at most half a frame of latency
+        self._timer.start(max(1, int(500 / (float(self.fps) * abs(self.speed)))))
 
     def toggle_play(self) -> None:
         if self.speed:
@@ -240,6 +261,7 @@ class Transport(QWidget):
     def stop(self) -> None:
         self.speed = 0
         self._timer.stop()
+        self._clock = None
         self.speed_label.setText("")
 
     @property
@@ -247,10 +269,23 @@ class Transport(QWidget):
         return self.speed != 0
 
     def _tick(self) -> None:
+        """Ask for the frame the clock has reached (none when it is still the current one)."""
+        if self._clock is None:
+            return
+        now = time.perf_counter()
         a, b = self._bounds()
-        nxt = self.frame + self.speed
-        if nxt > b:
-            nxt = a
-        elif nxt < a:
-            nxt = b
+        t0, f0 = self._clock
+        if not a <= f0 <= b:  # started outside the in/out range: play from its start
+            f0 = a if self.speed > 0 else b
+            self._clock = (now, f0)
+        nxt = playback_frame(f0, now - t0, float(self.fps), self.speed, a, b)
+        if nxt == self.frame:
+            return
+        self._meter.add(now)
+        self._clock_frame = nxt  # before the emit: show_frame(nxt) comes back during it
         self.frameRequested.emit(nxt)
+        if now - self._label_at > 0.5:
+            self._label_at = now
+            self.achieved_fps = self._meter.fps()
+            if self.achieved_fps is not None:
+                self.speed_label.setText(f"{self.speed:+d}x  {self.achieved_fps:.1f} fps / {float(self.fps):g}")
