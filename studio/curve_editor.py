@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.curves import drop_offset
 from studio.theme import GROUP_COLOURS
 
 log = logging.getLogger(__name__)
@@ -767,13 +768,16 @@ class CurveEditor(QWidget):
                     sel = {name: {f}}
                 self.select(sel)
             self.doc.begin_drag()
-            return ("keys", p0, [0, 0.0])
+            # the keys that stay put, as the drag begins: a dragged key stops short of them
+            moving = {n: set(fr) for n, fr in self.selection.items()}
+            fixed = {n: {int(k) for k in self.doc.key_frames(n)} - fr for n, fr in moving.items()}
+            return ("keys", p0, [0, 0.0], moving, fixed)
         return ("box", p0)
 
     def _drag_move(self, box: _LaneBox, drag: tuple, p: QPointF) -> None:
         if drag[0] == "keys":
             p0, applied = drag[1], drag[2]
-            df = int(round(p.x() - p0.x()))
+            df = drop_offset(drag[3], drag[4], int(round(p.x() - p0.x())))
             dv = float(p.y() - p0.y())
             ddf, ddv = df - applied[0], dv - applied[1]
             if ddf == 0 and abs(ddv) < 1e-12:

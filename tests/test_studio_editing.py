@@ -15,9 +15,13 @@ pytest.importorskip("pyqtgraph")
 pytest.importorskip("pytestqt")
 
 from tests.test_studio import (  # noqa: E402
+    _send,
+    drag,
+    key_widget_pos,
     make_plate,
     make_project,
     open_window,
+    view_widget_pos,
 )
 
 
@@ -131,3 +135,53 @@ def test_scrubbing_reads_each_aus_curves_once_and_keyed_gains_follow_the_frame(w
     assert ins.rows[12].spin.value() == pytest.approx(1.5) and ins.rows[12].on_key
     assert ins.rows[1].spin.value() == pytest.approx(1.0) and not ins.rows[1].keyed
 
+
+def _keys_of(doc, name: str) -> dict[int, float]:
+    return {int(f): doc.key(name, int(f)).value for f in doc.key_frames(name)}
+
+
+def test_a_dropped_key_stops_short_of_another_key_and_passes_over_keys_safely(win, qtbot):
+    from PySide6.QtCore import QEvent, Qt
+    from PySide6.QtTest import QTest
+
+    ed, doc, s = win.curves, win.session.doc, win.session
+    ed.set_visible(["AU12L"])
+    ed.tree.clearSelection()
+    doc.add_keys(["AU12L"], 10)
+    doc.move_keys({"AU12L": [10]}, 0, 0.3)
+    doc.add_keys(["AU12L"], 20)
+    ed._fit(0, 30, 0, 5)
+    qtbot.wait(10)
+    before = _keys_of(doc, "AU12L")
+    v = float(doc.result_values("AU12L", np.array([10]))[0])
+    vp = ed.glw.viewport()
+    # dropped on the other key's frame: it stops on the frame before, the other key is kept
+    drag(vp, key_widget_pos(ed, "AU12L", 10), view_widget_pos(ed, "AU12L", 20.0, v), steps=10)
+    keys = _keys_of(doc, "AU12L")
+    assert sorted(keys) == [19, 20] and keys[20] == before[20]
+    assert ed.selection == {"AU12L": {19}}
+    win.undo()
+    assert _keys_of(doc, "AU12L") == before
+    # passing over the other key in one drag and coming back leaves both keys
+    u0 = s.undo.index
+    _send(vp, QEvent.MouseButtonPress, key_widget_pos(ed, "AU12L", 10), Qt.LeftButton, Qt.LeftButton)
+    for f in [*range(11, 25), *range(24, 9, -1)]:
+        QTest.qWait(12)
+        _send(vp, QEvent.MouseMove, view_widget_pos(ed, "AU12L", f, v), Qt.NoButton, Qt.LeftButton)
+    _send(vp, QEvent.MouseButtonRelease, view_widget_pos(ed, "AU12L", 10, v), Qt.LeftButton, Qt.NoButton)
+    assert sorted(_keys_of(doc, "AU12L")) == [10, 20] and _keys_of(doc, "AU12L")[20] == before[20]
+    assert s.undo.index <= u0 + 1
+    # past the other key, the key lands beyond it
+    drag(vp, key_widget_pos(ed, "AU12L", 10), view_widget_pos(ed, "AU12L", 23.0, v), steps=10)
+    assert sorted(_keys_of(doc, "AU12L")) == [20, 23]
+
+
+def test_drop_offset_stops_short_of_every_curves_fixed_keys():
+    from core.curves import drop_offset
+
+    assert drop_offset({"a": [10]}, {"a": [20]}, 10) == 9
+    assert drop_offset({"a": [10]}, {"a": [20]}, 12) == 12
+    assert drop_offset({"a": [10]}, {"a": [5]}, -5) == -4
+    assert drop_offset({"a": [10, 11]}, {"a": [20], "b": [13]}, 9) == 8  # 11+9 lands on 20
+    assert drop_offset({"a": [10], "b": [3]}, {"a": [], "b": [8, 7]}, 5) == 3
+    assert drop_offset({"a": [10]}, {"a": [11]}, 1) == 0

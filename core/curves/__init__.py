@@ -62,7 +62,7 @@ from core.curves.curveset import (
     save_preset,
     validate_preset,
 )
-from core.curves.keys import Curve, Interp, Key, TangentMode, moved_keys
+from core.curves.keys import Curve, Interp, Key, TangentMode, drop_offset, moved_keys
 from core.curves.ops import (
     Clipboard,
     box_select,
@@ -78,7 +78,7 @@ from core.curves.ops import (
 __all__ = [
     "AU_ALIASES", "AU_MAX", "AU_MIN", "GAIN_MAX", "GAIN_MIN", "GAIN_WARN",
     "Clipboard", "Curve", "CurveSet", "Interp", "Key", "Layer", "TangentMode",
-    "au_number", "box_select", "butterworth", "copy_keys", "frame_ranges", "is_au", "keys_from_samples",
+    "au_number", "box_select", "butterworth", "copy_keys", "drop_offset", "frame_ranges", "is_au", "keys_from_samples",
     "load_preset", "moved_keys", "paste_keys", "reduce_keys", "save_preset", "smooth_array", "smooth_keys",
     "validate_preset",
 ]

@@ -19,7 +19,7 @@ import dataclasses
 import itertools
 import math
 import operator
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -137,6 +137,20 @@ def moved_keys(keys: Sequence[Key], frames: Iterable[int], dframe: float, dvalue
         else:
             out.insert(i, k)
     return out, sorted(k.frame for k in moved)
+
+
+def drop_offset(moving: Mapping[str, Iterable[int]], fixed: Mapping[str, Iterable[int]], dframe: int) -> int:
+    """The frame offset nearest `dframe` (from it back towards 0) at which no key of `moving`
+    {curve: frames} lands on a frame of `fixed` {curve: frames of its keys that stay}: a
+    dragged key stops short of a neighbour instead of replacing it (as Maya's Graph Editor
+    never eats a key on a drop). Offsets passing over a neighbour are fine; only landing is not."""
+    taken = {n: {int(f) for f in fixed.get(n, ())} for n in moving}
+    frames = {n: [int(f) for f in fr] for n, fr in moving.items()}
+    d = int(dframe)
+    step = -1 if d > 0 else 1
+    while d != 0 and any(f + d in taken[n] for n, fr in frames.items() for f in fr):
+        d += step
+    return d
 
 
 _FRAME = operator.attrgetter("frame")  # a key's frame, for sorting and binary search
