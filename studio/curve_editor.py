@@ -215,6 +215,7 @@ class CurveEditor(QWidget):
     frameScrubbed = Signal(int)
     selectionChanged = Signal()
     faceChosen = Signal(int)  # the artist picked another face (track) of the shot to edit
+    message = Signal(str)  # something the animator should read in the status bar
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -1002,10 +1003,16 @@ class CurveEditor(QWidget):
             self.doc.copy(self.selection)
 
     def paste(self) -> None:
-        if self.doc is not None:
-            pasted = self.doc.paste(self.frame, self.chosen_curves())
-            if pasted:
-                self.select(pasted)
+        """Paste copied keys at the cursor onto the curves chosen in the list (none chosen: onto
+        the copied curves); what did not go as chosen is said in the status bar (message)."""
+        if self.doc is None:
+            return
+        chosen = [it.data(0, Qt.UserRole) for it in self.tree.selectedItems() if it.data(0, Qt.UserRole)]
+        pasted, notes = self.doc.paste(self.frame, chosen)
+        if pasted:
+            self.select(pasted)
+        if notes:
+            self.message.emit("paste: " + "; ".join(notes))
 
     def frame_selection(self) -> None:
         """Fit the view to the selected keys (all curves when nothing is selected)."""

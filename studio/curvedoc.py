@@ -13,7 +13,18 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from core.curves import Clipboard, CurveSet, Interp, Key, TangentMode, au_number, copy_keys, is_au
+from core.curves import (
+    Clipboard,
+    CurveSet,
+    Interp,
+    Key,
+    TangentMode,
+    au_number,
+    clipboard_for,
+    copy_keys,
+    is_au,
+    paste_plan,
+)
 from core.project import commands as cmd
 from core.project.undo import Macro, UndoStack
 
@@ -245,19 +256,25 @@ class CurveDoc(QObject):
             return
         self.clipboard = copy_keys(dict(lay.curves), {n: list(f) for n, f in selection.items()})
 
-    def paste(self, frame: int, targets: list[str]) -> dict[str, set[int]]:
-        """Paste the clipboard at `frame`; one copied curve pastes onto the one chosen target."""
+    def paste(self, frame: int, targets: list[str]) -> tuple[dict[str, set[int]], list[str]]:
+        """Paste the clipboard at `frame` onto the chosen `targets` (core.curves.paste_plan: one
+        copied curve onto every target, N onto N in order, else onto the copied names); keys
+        that would land outside the shot are left out. Returns (the pasted keys {curve: frames},
+        notes for the animator: a paste that is not what was chosen, keys left out)."""
         if self.clipboard is None or self.clipboard.is_empty():
-            return {}
-        src = self.clipboard.names
-        name_map = {src[0]: targets[0]} if len(src) == 1 and len(targets) == 1 else None
-        c = cmd.PasteKeys(self.cs, self.layer, self.clipboard, frame, name_map=name_map)
-        self._push(c, None)
-        dest = [(name_map or {}).get(n, n) for n in src]
-        out: dict[str, set[int]] = {}
-        for s, d in zip(src, dest, strict=True):  # clipboard frames are relative to the first copied key
-            out[d] = {int(k.frame) + int(frame) for k in self.clipboard.curves[s]}
-        return out
+            return {}, []
+        plan, note = paste_plan(self.clipboard.names, [t for t in targets if t in self.cs.names])
+        first, last = self.frame_range()
+        clip, dropped = clipboard_for(self.clipboard, plan, int(frame), first, last)
+        notes = [note] if note else []
+        if dropped:
+            notes.append(f"{dropped} pasted key{'s' if dropped != 1 else ''} past the shot's frames "
+                         f"{first}-{last} left out")
+        if clip.is_empty():
+            return {}, notes
+        self._push(cmd.PasteKeys(self.cs, self.layer, clip, frame), clip.names)
+        # clipboard frames are relative to the first copied key
+        return {n: {int(k.frame) + int(frame) for k in ks} for n, ks in clip.curves.items()}, notes
 
     # ------------------------------------------------------------------ curve tools and layers
     def layer_names(self) -> list[str]:

@@ -261,6 +261,7 @@ class MainWindow(QMainWindow):
         self.transport.jumpKey.connect(self.jump_key)
         self.curves.frameScrubbed.connect(s.set_frame)
         self.curves.faceChosen.connect(s.set_track)
+        self.curves.message.connect(self.show_message)
         self.bin.shotActivated.connect(self._pick_shot)
         self.bin.relinkRequested.connect(self.relink_plate)
         self.bin.interpretRequested.connect(self.interpret_plate)

@@ -185,3 +185,62 @@ def test_drop_offset_stops_short_of_every_curves_fixed_keys():
     assert drop_offset({"a": [10, 11]}, {"a": [20], "b": [13]}, 9) == 8  # 11+9 lands on 20
     assert drop_offset({"a": [10], "b": [3]}, {"a": [], "b": [8, 7]}, 5) == 3
     assert drop_offset({"a": [10]}, {"a": [11]}, 1) == 0
+
+
+def _choose(ed, names: list[str]) -> None:
+    from PySide6.QtCore import Qt
+
+    for i in range(ed.tree.topLevelItemCount()):
+        g = ed.tree.topLevelItem(i)
+        for j in range(g.childCount()):
+            it = g.child(j)
+            it.setSelected(it.data(0, Qt.UserRole) in names)
+
+
+def test_paste_goes_onto_the_chosen_curves_and_says_what_it_could_not_do(win):
+    ed, doc, s = win.curves, win.session.doc, win.session
+    doc.add_keys(["AU01"], 3)
+    doc.add_keys(["AU01"], 5)
+    doc.add_keys(["AU02"], 4)
+    ed.select({"AU01": {3, 5}})
+    ed.copy()
+    # one copied curve onto every chosen curve
+    _choose(ed, ["AU04", "AU05", "AU06"])
+    s.set_frame(10)
+    ed.paste()
+    for n in ("AU04", "AU05", "AU06"):
+        assert list(doc.key_frames(n)) == [10, 12], n
+    assert list(doc.key_frames("AU01")) == [3, 5]
+    assert ed.selection == {"AU04": {10, 12}, "AU05": {10, 12}, "AU06": {10, 12}}
+    # N copied onto N chosen, in order
+    ed.select({"AU01": {3, 5}, "AU02": {4}})
+    ed.copy()
+    _choose(ed, ["AU25", "AU26"])
+    s.set_frame(20)
+    ed.paste()
+    assert list(doc.key_frames("AU25")) == [20, 22] and list(doc.key_frames("AU26")) == [21]
+    # counts that do not match: onto the same names, and the status bar says so
+    _choose(ed, ["AU25", "AU26", "AU04"])
+    s.set_frame(30)
+    ed.paste()
+    assert list(doc.key_frames("AU01")) == [3, 5, 30, 32] and list(doc.key_frames("AU02")) == [4, 31]
+    assert "2 curves copied, 3 chosen" in win.status_msg.text()
+    # past the end of the shot (frames 0..39): the keys beyond it are left out, and said so
+    ed.tree.clearSelection()
+    s.set_frame(38)
+    ed.paste()
+    assert list(doc.key_frames("AU01")) == [3, 5, 30, 32, 38] and list(doc.key_frames("AU02")) == [4, 31, 39]
+    assert "1 pasted key past the shot's frames 0-39 left out" in win.status_msg.text()
+
+
+def test_paste_plan_and_clipboard_for():
+    from core.curves import Clipboard, Key, clipboard_for, paste_plan
+
+    assert paste_plan(["a"], ["x", "y"]) == ({"a": ["x", "y"]}, "")
+    assert paste_plan(["a", "b"], ["x", "y"]) == ({"a": ["x"], "b": ["y"]}, "")
+    assert paste_plan(["a", "b"], []) == ({"a": ["a"], "b": ["b"]}, "")
+    plan, note = paste_plan(["a", "b"], ["x"])
+    assert plan == {"a": ["a"], "b": ["b"]} and "2 curves copied, 1 chosen" in note
+    cb = Clipboard({"a": (Key(0, 1.0), Key(5, 2.0))})
+    out, dropped = clipboard_for(cb, {"a": ["x", "y"]}, 8, 0, 10)
+    assert out.curves == {"x": (Key(0, 1.0),), "y": (Key(0, 1.0),)} and dropped == 2

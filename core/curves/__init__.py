@@ -67,9 +67,11 @@ from core.curves.ops import (
     Clipboard,
     box_select,
     butterworth,
+    clipboard_for,
     copy_keys,
     keys_from_samples,
     paste_keys,
+    paste_plan,
     reduce_keys,
     smooth_array,
     smooth_keys,
@@ -78,7 +80,7 @@ from core.curves.ops import (
 __all__ = [
     "AU_ALIASES", "AU_MAX", "AU_MIN", "GAIN_MAX", "GAIN_MIN", "GAIN_WARN",
     "Clipboard", "Curve", "CurveSet", "Interp", "Key", "Layer", "TangentMode",
-    "au_number", "box_select", "butterworth", "copy_keys", "drop_offset", "frame_ranges", "is_au", "keys_from_samples",
-    "load_preset", "moved_keys", "paste_keys", "reduce_keys", "save_preset", "smooth_array", "smooth_keys",
+    "au_number", "box_select", "butterworth", "clipboard_for", "copy_keys", "drop_offset", "frame_ranges", "is_au", "keys_from_samples",
+    "load_preset", "moved_keys", "paste_keys", "paste_plan", "reduce_keys", "save_preset", "smooth_array", "smooth_keys",
     "validate_preset",
 ]

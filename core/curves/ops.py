@@ -62,6 +62,36 @@ def paste_keys(curve: Curve, keys: Sequence[Key], target_frame: int, replace_ran
     return sorted(keep + pasted, key=lambda k: k.frame)
 
 
+def paste_plan(copied: Sequence[str], chosen: Sequence[str]) -> tuple[dict[str, list[str]], str]:
+    """Which curves copied keys paste onto: {copied curve: [target curves]} and a note (empty
+    when the paste does what was chosen). One copied curve pastes onto every chosen curve, N
+    onto N chosen in order; with no choice, or counts that do not match, onto the same names."""
+    copied, chosen = list(copied), list(dict.fromkeys(chosen))
+    if chosen and len(copied) == 1:
+        return {copied[0]: chosen}, ""
+    if chosen and len(copied) == len(chosen):
+        return {c: [t] for c, t in zip(copied, chosen, strict=True)}, ""
+    note = "" if not chosen else (f"{len(copied)} curves copied, {len(chosen)} chosen: pasted onto the "
+                                  f"copied curves ({', '.join(copied[:4])}{'…' if len(copied) > 4 else ''})")
+    return {c: [c] for c in copied}, note
+
+
+def clipboard_for(clipboard: Clipboard, plan: dict[str, list[str]], target_frame: int, first: int,
+                  last: int) -> tuple[Clipboard, int]:
+    """The clipboard as pasted by `plan` (keyed by target curve) at `target_frame`, without the
+    keys that would land outside frames first..last; returns (clipboard, keys left out)."""
+    out: dict[str, tuple[Key, ...]] = {}
+    dropped = 0
+    for src, targets in plan.items():
+        keys = clipboard.curves.get(src, ())
+        inside = tuple(k for k in keys if first <= k.frame + int(target_frame) <= last)
+        for t in targets:
+            dropped += len(keys) - len(inside)
+            if inside:
+                out[t] = inside
+    return Clipboard(out), dropped
+
+
 def smooth_array(values: np.ndarray, radius: int = 2) -> np.ndarray:
     """Gaussian-weighted moving average (edges reflected); NaNs are kept where they were."""
     v = np.asarray(values, dtype=np.float64)
