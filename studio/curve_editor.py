@@ -331,7 +331,7 @@ class CurveEditor(QWidget):
             a.triggered.connect(slot)
             self.addAction(a)
 
-        act("Set key", ["S"], self.set_key_at_cursor)  # K: the window routes it here when the editor has focus
+        act("Set key", ["S"], self.set_key_at_cursor)  # K: the window routes it here when stopped and the editor has focus
         act("Delete keys", ["Delete", "Backspace"], self.delete_selected)
         act("Frame selection", ["F"], self.frame_selection)
         act("Frame all", ["A"], lambda: self.frame_all())  # not triggered(bool) as x_too

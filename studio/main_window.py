@@ -200,7 +200,7 @@ class MainWindow(QMainWindow):
         p = mb.addMenu("&Playback")
         self._act(p, "Play / stop", self.transport.toggle_play, "Space")
         self._act(p, "Play backwards (J)", lambda: self.transport.shuttle(-1), "J")
-        self._act(p, "Stop (K) / set key in the curve editor", self._k_pressed, "K")
+        self._act(p, "Stop (K); stopped, with the curve editor focused: set key", self._k_pressed, "K")
         self._act(p, "Play forwards (L)", lambda: self.transport.shuttle(1), "L")
         self._act(p, "Step back", lambda: self.transport.step(-1), "Left")
         self._act(p, "Step forward", lambda: self.transport.step(1), "Right")
@@ -756,10 +756,12 @@ class MainWindow(QMainWindow):
             self._refresh_shot_info()
 
     def _k_pressed(self) -> None:
-        if self.curves.isAncestorOf(QApplication.focusWidget()) if QApplication.focusWidget() else False:
-            self.curves.set_key_at_cursor()
-        else:
+        """K stops playback (the J/K/L habit) wherever the focus is; when already stopped, with
+        the focus in the graph editor, it sets keys at the cursor."""
+        if self.transport.playing:
             self.transport.stop()
+        elif self.curves.isAncestorOf(QApplication.focusWidget()) if QApplication.focusWidget() else False:
+            self.curves.set_key_at_cursor()
 
     def jump_key(self, direction: int) -> None:
         keys = self.session.key_frames()

@@ -244,3 +244,24 @@ def test_paste_plan_and_clipboard_for():
     cb = Clipboard({"a": (Key(0, 1.0), Key(5, 2.0))})
     out, dropped = clipboard_for(cb, {"a": ["x", "y"]}, 8, 0, 10)
     assert out.curves == {"x": (Key(0, 1.0),), "y": (Key(0, 1.0),)} and dropped == 2
+
+
+def test_k_in_the_graph_stops_playback_and_keys_only_when_stopped(win, qtbot):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    ed, doc, tr = win.curves, win.session.doc, win.transport
+
+    def nkeys() -> int:
+        return sum(len(doc.key_frames(n)) for n in doc.names())
+
+    ed.tree.clearSelection()
+    ed.glw.setFocus()
+    qtbot.waitUntil(lambda: ed.glw.hasFocus(), timeout=2000)
+    QTest.keyClick(ed.glw, Qt.Key_L)
+    qtbot.wait(100)
+    assert tr.playing
+    QTest.keyClick(ed.glw, Qt.Key_K)
+    assert not tr.playing and nkeys() == 0
+    QTest.keyClick(ed.glw, Qt.Key_K)
+    assert nkeys() == len([n for n, v in ed.visible.items() if v]) > 0
