@@ -55,6 +55,7 @@ _GROUP_OF_AU = {1: "brows", 2: "brows", 4: "brows", 5: "eyes", 6: "eyes", 7: "ey
                 25: "mouth", 26: "mouth", 27: "mouth", 28: "mouth"}
 HIT_PX = 7.0
 SELECTED_KEY = "#ff9a1f"
+NO_FACE_KEY = "#9a9a9a"  # hollow: a key in frames with no face, drawn at its layer value (no result there)
 CURVE_WIDTH = 1.0  # 1 px polylines draw ~5x faster than wider (segmented) pens
 HIGHLIGHT_WIDTH = 3.0
 CACHE_MAX_MB = 320  # pixmap cache for the curves' paint caches (Qt's default is 10 MB)
@@ -190,16 +191,20 @@ class _Lane:
         self.plot.addItem(self.handle_pts, ignoreBounds=True)
         self.keys = _Keys(size=8, symbol="d", pen=pg.mkPen("#111"))
         self.sel_keys = _Keys(size=11, symbol="d", pen=pg.mkPen("#111"), brush=pg.mkBrush(SELECTED_KEY))
+        self.nf_keys = _Keys(size=8, symbol="d", pen=pg.mkPen(NO_FACE_KEY, width=1.5), brush=pg.mkBrush(0, 0, 0, 0))
         self.keys.setZValue(50)
+        self.nf_keys.setZValue(50)
         self.sel_keys.setZValue(51)
         self.plot.addItem(self.keys, ignoreBounds=True)
+        self.plot.addItem(self.nf_keys, ignoreBounds=True)
         self.plot.addItem(self.sel_keys, ignoreBounds=True)
         self.items: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
         # what each item shows now, so unchanged curves are not handed to pyqtgraph again
         self.drawn_base: dict[str, np.ndarray] = {}
         self.drawn_res: dict[str, np.ndarray] = {}
         # per curve: its keys (frames as float, values on the result curve); the scatters cull to the view
-        self.key_data: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        # ... and which keys sit in frames with no face (no result): drawn hollow at their own value
+        self.key_data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         # every drawn key of the lane, for hit tests and box selection: x, y, owner index into hit_names
         self.hit_x = np.zeros(0)
         self.hit_y = np.zeros(0)
@@ -617,17 +622,20 @@ class CurveEditor(QWidget):
         kf = self.doc.key_frames(name)
         i = kf - frames[0]
         if kf.size and i.min() >= 0 and i.max() < y.size:
-            ky = np.nan_to_num(y[i])
+            ky = y[i]
         else:
-            ky = np.nan_to_num(self.doc.result_curve(name, kf)) if kf.size else np.zeros(0)
-        lane.key_data[name] = (kf.astype(float), ky)
+            ky = self.doc.result_curve(name, kf) if kf.size else np.zeros(0)
+        nf = ~np.isfinite(ky)
+        if nf.any():  # no face there: the key shows (hollow) at its own value, where a drag moves it
+            ky = np.where(nf, self.doc.key_values(name), ky)
+        lane.key_data[name] = (kf.astype(float), ky, nf)
 
     def _update_keys(self, lane: _Lane) -> None:
         """Both key scatters of a lane from its per-curve key data and the selection (the
         unselected one is left alone when its points did not change, as during a drag)."""
-        xs, ys, owners, sels = [], [], [], []
+        xs, ys, owners, sels, nfs = [], [], [], [], []
         names: list[str] = []
-        for name, (kf, ky) in lane.key_data.items():
+        for name, (kf, ky, nf) in lane.key_data.items():
             if not kf.size or not self.visible.get(name, True):
                 continue
             sel = self.selection.get(name)
@@ -635,14 +643,19 @@ class CurveEditor(QWidget):
             names.append(name)
             xs.append(kf)
             ys.append(ky)
+            nfs.append(nf)
             sels.append(np.isin(kf, np.fromiter(sel, float, len(sel))) if sel else np.zeros(kf.size, bool))
         if names:
             x, y, own, sel = np.concatenate(xs), np.concatenate(ys), np.concatenate(owners), np.concatenate(sels)
+            nf = np.concatenate(nfs)
         else:
             x, y, own, sel = np.zeros(0), np.zeros(0), np.zeros(0, np.int64), np.zeros(0, bool)
+            nf = np.zeros(0, bool)
         lane.hit_x, lane.hit_y, lane.hit_owner, lane.hit_names = x, y, own, names
-        un = ~sel
-        sig = (x[un].tobytes(), y[un].tobytes(), tuple(names[i] for i in np.unique(own[un])), own[un].tobytes())
+        un = ~sel & ~nf
+        hollow = ~sel & nf
+        sig = (x[un].tobytes(), y[un].tobytes(), tuple(names[i] for i in np.unique(own[un])), own[un].tobytes(),
+               x[hollow].tobytes(), y[hollow].tobytes())
         if sig != lane.unsel_sig:
             lane.unsel_sig = sig
             if un.any():
@@ -650,6 +663,11 @@ class CurveEditor(QWidget):
                 lane.keys.setData(x=x[un], y=y[un], brush=brushes)
             else:
                 lane.keys.clear()
+            if hollow.any():
+                lane.nf_keys.setData(x=x[hollow], y=y[hollow])
+            else:
+                lane.nf_keys.clear()
+            _show(lane.nf_keys, bool(hollow.any()))
         if sel.any():
             lane.sel_keys.setData(x=x[sel], y=y[sel])
         elif len(lane.sel_keys.data):
@@ -665,7 +683,7 @@ class CurveEditor(QWidget):
             for f, (hin, hout), bezier in self.doc.handles(name, sorted(frames)):
                 if not bezier:
                     continue
-                y = float(np.nan_to_num(self._result_at(lane, name, f)))
+                y = self._key_y(name, f, self._result_at(lane, name, f))
                 for side, (dx, dy) in (("in", hin), ("out", hout)):
                     segs += [(f, y), (f + dx, y + dy)]
                     pts.append((f + dx, y + dy))
@@ -681,6 +699,15 @@ class CurveEditor(QWidget):
         _show(lane.handles, bool(segs))
         _show(lane.handle_pts, bool(segs))
         lane.handle_index = index
+
+    def _key_y(self, name: str, frame: int, result: float | None = None) -> float:
+        """Where a key is drawn: on the result curve, or at its own value in a frame with no
+        face (no result)."""
+        y = float(self.doc.result_values(name, np.array([int(frame)]))[0]) if result is None else float(result)
+        if np.isfinite(y):
+            return y
+        k = self.doc.key(name, int(frame))
+        return float(k.value) if k is not None else 0.0
 
     def _result_at(self, lane: _Lane, name: str, frame: int) -> float:
         """The drawn result curve's value at `frame` (evaluated when outside the range or not drawn)."""
@@ -787,7 +814,7 @@ class CurveEditor(QWidget):
             applied[0], applied[1] = df, dv
         elif drag[0] == "handle":
             name, f, side = drag[1]
-            y = float(np.nan_to_num(self.doc.result_values(name, np.array([f]))[0]))
+            y = self._key_y(name, f)
             dx, dy = p.x() - f, p.y() - y
             if side == "in":
                 dx = min(dx, -1e-3)
@@ -1063,7 +1090,7 @@ class CurveEditor(QWidget):
         """Scene position of a key (tests drive the mouse with it)."""
         for lane in self.lanes.values():
             if name in lane.items:
-                y = float(np.nan_to_num(self.doc.result_values(name, np.array([frame]))[0]))
+                y = self._key_y(name, frame)
                 return lane.box.mapViewToScene(QPointF(frame, y))
         raise KeyError(name)
 

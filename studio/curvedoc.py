@@ -113,6 +113,11 @@ class CurveDoc(QObject):
         c = self._layer_curve(name)
         return c.frames if c is not None else np.zeros(0, np.int64)
 
+    def key_values(self, name: str) -> np.ndarray:
+        """The values of the active layer's keys of `name`, in frame order (as key_frames)."""
+        c = self._layer_curve(name)
+        return np.array([k.value for k in c.keys], float) if c is not None else np.zeros(0)
+
     def has_key(self, name: str, frame: int) -> bool:
         c = self._layer_curve(name)
         return c is not None and c.key_index(frame) is not None
@@ -219,9 +224,10 @@ class CurveDoc(QObject):
         sel = {n: sorted(int(f) for f in fr) for n, fr in selection.items() if fr}
         if not sel:
             return {}
-        # one command for every curve (dvalue divided per curve by its gain) so that the whole
-        # drag merges into a single undo step
-        dv = {n: float(dvalue) / self._value_scale(n, sel[n][0]) for n in sel}
+        # one command for every curve (dvalue turned per curve into a layer value change by core:
+        # the gain, layer weights and the 0..5 clamp of what is drawn) so that the whole drag
+        # merges into a single undo step
+        dv = {n: self.cs.drag_delta(n, self.layer, sel[n], float(dvalue)) for n in sel}
         c = cmd.MoveKeys(self.cs, self.layer, sel, dframe, dv, merge_id=self._drag_id)
         self._push(c, sel.keys())
         return {n: set(fr) for n, fr in c.compute.new_selection.items()}

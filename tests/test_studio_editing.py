@@ -265,3 +265,57 @@ def test_k_in_the_graph_stops_playback_and_keys_only_when_stopped(win, qtbot):
     assert not tr.playing and nkeys() == 0
     QTest.keyClick(ed.glw, Qt.Key_K)
     assert nkeys() == len([n for n, v in ed.visible.items() if v]) > 0
+
+
+def test_a_key_dragged_past_the_clamp_stays_within_what_is_drawn(win, qtbot):
+    ed, doc = win.curves, win.session.doc
+    ed.set_visible(["AU12L"])
+    ed.tree.clearSelection()
+    doc.add_keys(["AU12L"], 10)
+    ed.select({"AU12L": {10}})
+    ed._fit(0, 30, -1, 8)  # values are fitted in the lanes with selected keys
+    qtbot.wait(10)
+    vp = ed.glw.viewport()
+
+    def res() -> float:
+        return float(doc.result_values("AU12L", np.array([10]))[0])
+
+    def unclamped() -> float:
+        return float(doc.base_values("AU12L", np.array([10]))[0]) + doc.key("AU12L", 10).value
+
+    drag(vp, key_widget_pos(ed, "AU12L", 10), view_widget_pos(ed, "AU12L", 10, 7.5), steps=10)
+    assert res() == pytest.approx(5.0) and unclamped() == pytest.approx(5.0, abs=1e-6)  # no hidden 7.5
+    # back down by 1.0 from where the key is drawn: it moves at once
+    ed._fit(0, 30, 3, 5.5)
+    drag(vp, key_widget_pos(ed, "AU12L", 10), view_widget_pos(ed, "AU12L", 10, 4.0), steps=10)
+    assert res() == pytest.approx(4.0, abs=0.05)
+    # and not below 0
+    ed._fit(0, 30, -1, 5)
+    drag(vp, key_widget_pos(ed, "AU12L", 10), view_widget_pos(ed, "AU12L", 10, -0.8), steps=10)
+    assert res() == pytest.approx(0.0) and unclamped() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_key_with_no_face_is_drawn_hollow_at_its_value_and_drags_by_the_mouse(win, qtbot):
+    ed, s = win.curves, win.session
+    cs = s.doc.cs
+    base = cs.base_extracted["AU12L"].copy()
+    base[18:24] = np.nan  # no face on frames 18..23
+    cs.set_base("AU12L", base)
+    cs.set_gain("AU12L", 0.4)
+    doc = s.doc
+    ed.set_visible(["AU12L"])
+    ed.tree.clearSelection()
+    doc.add_keys(["AU12L"], 20)
+    ed.select({"AU12L": {20}})
+    ed._fit(10, 30, -1, 6)
+    ed.select({})
+    qtbot.wait(10)
+    lane = ed.lanes["mouth"]
+    assert not np.isfinite(doc.result_values("AU12L", np.array([20]))[0])
+    assert lane.nf_keys.isVisible() and list(lane.nf_keys.data["x"]) == [20.0]
+    assert float(lane.nf_keys.data["y"][0]) == doc.key("AU12L", 20).value == 0.0
+    drag(ed.glw.viewport(), key_widget_pos(ed, "AU12L", 20), view_widget_pos(ed, "AU12L", 20, 3.0), steps=10)
+    assert doc.key("AU12L", 20).value == pytest.approx(3.0, abs=0.05)  # by the drag, not by 1/gain
+    assert ed.selection == {"AU12L": {20}} and list(lane.sel_keys.data["y"]) == pytest.approx([3.0], abs=0.05)
+    ed.select({})
+    assert float(lane.nf_keys.data["y"][0]) == pytest.approx(3.0, abs=0.05)

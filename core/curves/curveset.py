@@ -341,7 +341,7 @@ class CurveSet:
                 parts.append((lay.mode, lay.weight, id(c), c.version))
         return tuple(parts)
 
-    def _compose(self, name: str, frames: np.ndarray, contiguous: bool) -> np.ndarray:
+    def _compose(self, name: str, frames: np.ndarray, contiguous: bool, clamp: bool = True) -> np.ndarray:
         val = self._base_at(name, frames)
         if val.base is not None:
             val = val.copy()
@@ -364,8 +364,55 @@ class CurveSet:
                 g = self.gain(name)
                 if g != 1.0:
                     val *= g
-            np.clip(val, AU_MIN, AU_MAX, out=val)
+            if clamp:
+                np.clip(val, AU_MIN, AU_MAX, out=val)
         return val
+
+    def key_response(self, name: str, layer: str, frames: np.ndarray | Sequence[int]) -> np.ndarray:
+        """How much the final value of `name` moves per unit change of a key value of `layer`
+        at each of `frames`, before the AU clamp: the gain there times the layer's own weight
+        (override) times what later override layers leave of it; 0 when the layer is muted."""
+        x = _whole_frames(frames)
+        g = self.gain_at(name, x)
+        seen = False
+        for lay in self.layers:
+            if lay.name == layer:
+                seen = True
+                if lay.muted:
+                    return np.zeros(x.shape)
+                if lay.mode != "additive":
+                    g = g * lay.weight
+            elif seen:
+                c = lay.curves.get(name)
+                if c is not None and not lay.muted and len(c) and lay.mode != "additive":
+                    g = g * (1.0 - lay.weight)
+        return g
+
+    def drag_delta(self, name: str, layer: str, frames: Iterable[int], dscreen: float) -> float:
+        """The change of the key values of `layer` on `frames` (all by the same amount) that moves
+        those keys by `dscreen` on the drawn curve, as a drag should: AU results are drawn
+        clamped to 0..5, so the change is limited to keep every key's result within them (no
+        hidden overshoot: a key dragged past 5 and back moves at once), and measured from what is
+        drawn (a key already over the clamp moves from where it shows). A key in a frame with
+        no face (no result) or one the layer cannot move follows the drag by its own value."""
+        x = _whole_frames(np.asarray(sorted({int(f) for f in frames}), np.int64))
+        d = float(dscreen)
+        if x.size == 0 or d == 0.0:
+            return d
+        b = self.key_response(name, layer, x)
+        u = self._compose(name, x, contiguous=False, clamp=False)
+        ok = np.isfinite(u) & (np.abs(b) > 1e-9)
+        if not ok.any():
+            return d  # every key is in a frame with no face: move the values by the drag
+        if is_au(name):
+            r = np.clip(u[ok], AU_MIN, AU_MAX)  # where each key is drawn
+            want = (np.clip(r + d, AU_MIN, AU_MAX) - u[ok]) / b[ok]
+        else:
+            want = np.full(int(ok.sum()), d) / b[ok]
+        # one change for all the keys: the smallest one in the drag's direction (the first key to
+        # reach the clamp stops the group), none when a key would have to move the other way
+        sign = 1.0 if d > 0 else -1.0
+        return sign * float(np.min(np.maximum(sign * want, 0.0)))
 
     def _evaluate_cached(self, name: str) -> np.ndarray:
         """Whole-range result from the cache (shared array: do not modify)."""
