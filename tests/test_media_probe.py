@@ -88,3 +88,26 @@ def test_probe_refuses_fps_for_a_video_with_its_own_rate(tmp_path, capsys):
     assert "--fps is for image sequences and stills" in capsys.readouterr().err
     assert main(["probe", str(video)]) == 0
     assert json.loads(capsys.readouterr().out)["fps"] == "25/1"
+
+
+def test_probe_of_an_exr_says_its_primaries_channels_and_header_as_json(tmp_path):
+    """probe said color_primaries null for EXRs that carry chromaticities and colorInteropID,
+    never named a comp's mask.Y, and printed header values as Python reprs."""
+    from core.media.reader import probe
+    from core.media.writers import open_writer
+
+    rgb = np.full((16, 24, 3), 0.5, np.float32)
+    for cs, prim in (("Linear Rec.709 (sRGB)", "bt709"), ("ACEScg", "aces_ap1")):
+        out = tmp_path / cs.split()[0] / "c.####.exr"
+        out.parent.mkdir()
+        with open_writer(out, width=24, height=16, fps=Fraction(30000, 1001), colorspace=cs,
+                         input_colorspace="Linear Rec.709 (sRGB)", timecode="01:00:00;00") as w:
+            w.write(rgb, extra_channels={"mask.Y": np.ones((16, 24), np.float32)})
+        info = probe(out)
+        doc = json.loads(json.dumps(info.to_json()))
+        meta = doc["metadata"]
+        assert doc["color_primaries"] == prim
+        assert "mask.Y" in meta["channel_names"] and {"R", "G", "B"} <= set(meta["channel_names"])
+        assert meta["framesPerSecond"] == "30000/1001" and meta["timeCode"] == "01:00:00;00"
+        assert meta["dataWindow"] == [[0, 0], [23, 15]] and meta["compression"].endswith("_COMPRESSION")
+        assert not any("array(" in str(v) for v in meta.values())

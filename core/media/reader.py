@@ -107,7 +107,7 @@ class MediaInfo:
         out = asdict(self)
         out["fps"] = f"{self.fps.numerator}/{self.fps.denominator}"
         out["fps_float"] = float(self.fps)
-        out["metadata"] = {str(k): str(v) for k, v in self.metadata.items()}
+        out["metadata"] = {str(k): _json_value(v) for k, v in self.metadata.items()}
         return out
 
 
@@ -1046,6 +1046,51 @@ def _overscan(header: dict) -> str:
             "in any render or export")
 
 
+_EXR_PRIMARIES = {"Linear Rec.709 (sRGB)": "bt709", "ACEScg": "aces_ap1", "ACES2065-1": "aces_ap0",
+                  "Linear Rec.2020": "bt2020", "Linear P3-D65": "p3_d65"}
+
+
+def _exr_primaries(header: dict) -> str | None:
+    """The primaries an EXR's colorInteropID or chromaticities name (None when it says none):
+    probe said null for every EXR we write, which carries both."""
+    if not header.get("colorInteropID") and header.get("chromaticities") is None:
+        return None
+    from core.media.colour import _tagged_exr_colorspace
+
+    named = _tagged_exr_colorspace({"colorInteropID": header.get("colorInteropID"),
+                                    "chromaticities": _json_value(header.get("chromaticities"))})
+    return _EXR_PRIMARIES.get(named or "", "other")
+
+
+def _json_value(v: object) -> object:
+    """A header value as JSON: enums by name, boxes and vectors as lists, rates as "num/den"
+    (probe printed Python reprs such as "(array([0, 0], dtype=int32), ...)")."""
+    if v is None or isinstance(v, (str, bool, int, float)):
+        return v
+    if isinstance(v, Fraction):
+        return f"{v.numerator}/{v.denominator}"
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, (tuple, list)):
+        return [_json_value(x) for x in v]
+    if hasattr(type(v), "__members__") and hasattr(v, "name"):  # OpenEXR's (pybind11) enums
+        return str(v.name)
+    return str(v)
+
+
+def _header_metadata(header: dict, timecode: str | None) -> dict:
+    """A still's or sequence's header as JSON values, its channel names listed (a comp's mask.Y
+    beside RGBA) and the time code as HH:MM:SS:FF."""
+    out = {k: _json_value(v) for k, v in header.items() if k != "channels" and not k.startswith("__")}
+    if "channels" in header:
+        out["channel_names"] = sorted(str(getattr(c, "name", c)) for c in header["channels"])
+    if "timeCode" in header and timecode:
+        out["timeCode"] = timecode
+    return out
+
+
 def _read_exr(path: Path) -> tuple[np.ndarray, dict]:
     import OpenEXR
 
@@ -1352,9 +1397,9 @@ class ImageSequenceReader(Reader):
             frame_count=n, first_frame_number=self._first_number, duration_s=n / float(rate),
             codec=ext.lstrip(".").replace("jpeg", "jpg").replace("tiff", "tif"), pix_fmt=pix_fmt,
             bit_depth=src_bits, has_alpha=src_alpha, channels=src_channels,
-            color_primaries=None, color_transfer="linear" if ext == ".exr" or first.dtype == np.float32 else None,
-            color_matrix=None, color_range=None, timecode=tc, rotation=rotation, pixel_aspect=par, vfr=False, audio=[],
-            metadata={k: str(v) for k, v in header.items() if k not in ("channels",) and not k.startswith("__")}, notes=notes,
+            color_primaries=_exr_primaries(header), color_transfer="linear" if ext == ".exr" or first.dtype == np.float32
+            else None, color_matrix=None, color_range=None, timecode=tc, rotation=rotation, pixel_aspect=par, vfr=False,
+            audio=[], metadata=_header_metadata(header, tc), notes=notes,
         )
         self._cache.put(0, first)
 
