@@ -267,9 +267,9 @@ def apply_gains(values: Mapping[str, float], gains: Mapping[int | str, float]) -
             [name] if name in values else []
         for n in hits:
             out[n] = float(np.clip(g * values[n], 0.0, 5.0))
-        if not hits:
-            log.warning("au_gain: %s is not a curve of the AU engine (curves: %s); ignored", name,
-                        ", ".join(sorted(values)))
+        if not hits:  # a typo (AU99, AU13) would otherwise be a gain that silently does nothing
+            raise FacsimileError(f"au_gain: {name} is not an AU of the engine (AUs: "
+                                 f"{', '.join(sorted(n for n in values if n.startswith('AU')))})")
     return out
 
 

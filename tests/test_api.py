@@ -169,6 +169,8 @@ def test_gain_names():
     assert sides["AU12L"] == 3.0 and sides["AU12R"] == 2.5
     with pytest.raises(FacsimileError):
         api.apply_gains(vals, {"smile": 1.0})
+    with pytest.raises(FacsimileError, match="AU99 is not an AU of the engine"):  # was a warning, no effect
+        api.apply_gains(vals, {99: 1.0})
 
 
 @pytest.mark.parametrize("method", ["poisson", "gaussian"])
