@@ -43,3 +43,28 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("fhome")
     monkeypatch.setenv("FACSIMILE_HOME", str(home))
     monkeypatch.setenv("FACSIMILE_CACHE", str(home / "cache"))
+
+
+# ---------------------------------------------------------------------- the studio's test window
+# Shared by the studio test modules that need no plate of their own (tests.test_studio builds it):
+# a 40-frame H.264 astronaut plate per module, a project on it and its main window, offscreen.
+@pytest.fixture(scope="module")
+def studio_plate(tmp_path_factory) -> Path:
+    from tests.test_studio import make_plate
+
+    return make_plate(tmp_path_factory.mktemp("plate") / "astro.mp4", n=40)
+
+
+@pytest.fixture
+def studio_project(tmp_path, studio_plate) -> Path:
+    from tests.test_studio import make_project
+
+    return make_project(tmp_path, studio_plate)
+
+
+@pytest.fixture
+def studio_win(qtbot, studio_project):
+    from tests.test_studio import open_window
+
+    with open_window(qtbot, studio_project) as w:
+        yield w

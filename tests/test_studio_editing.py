@@ -5,8 +5,6 @@ keys in frames with no face drag by the mouse, and K stops playback."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -18,30 +16,16 @@ from tests.test_studio import (  # noqa: E402
     _send,
     drag,
     key_widget_pos,
-    make_plate,
-    make_project,
-    open_window,
     view_widget_pos,
 )
 
 
-@pytest.fixture(scope="module")
-def plate(tmp_path_factory) -> Path:
-    return make_plate(tmp_path_factory.mktemp("plate") / "astro.mp4", n=40)
-
-
-@pytest.fixture
-def win(qtbot, tmp_path, plate):
-    with open_window(qtbot, make_project(tmp_path, plate)) as w:
-        yield w
-
-
-def _swap_curves(win) -> None:
+def _swap_curves(studio_win) -> None:
     """What a filter or neutral change does: one undo step replacing the face's CurveSet."""
     from core.curves import CurveSet
     from core.project.commands import SetCurveSet
 
-    s = win.session
+    s = studio_win.session
     cs = s.doc.cs
     new = CurveSet.from_parts(cs.meta_dict(), cs.arrays())
     for name in new.names:
@@ -49,8 +33,8 @@ def _swap_curves(win) -> None:
     s.undo.push(SetCurveSet(s.shot, s.track, new))
 
 
-def test_a_curve_swap_and_its_undo_keep_the_graph_editors_view(win):
-    ed, s = win.curves, win.session
+def test_a_curve_swap_and_its_undo_keep_the_graph_editors_view(studio_win):
+    ed, s = studio_win.curves, studio_win.session
     s.doc.add_keys(["AU12L"], 10)
     ed.set_visible(["AU12L", "AU12R"])
     ed._fit(5, 20, 0, 3)
@@ -66,23 +50,23 @@ def test_a_curve_swap_and_its_undo_keep_the_graph_editors_view(win):
         np.testing.assert_allclose(ed.lanes["mouth"].box.viewRange()[1], y0)
         assert ed.lanes == lanes  # data set on the lanes there are, not ~90 new plot items
 
-    _swap_curves(win)
+    _swap_curves(studio_win)
     assert ed.doc is s.doc and ed.doc.cs is s.shot.curves[s.track]
     same_view()
     # the lanes show the new curve
     np.testing.assert_allclose(ed.lanes["mouth"].drawn_res["AU12L"], s.doc.cs.evaluate("AU12L"))
-    win.undo()
+    studio_win.undo()
     same_view()
     np.testing.assert_allclose(ed.lanes["mouth"].drawn_res["AU12L"], s.doc.cs.evaluate("AU12L"))
-    win.redo()
+    studio_win.redo()
     same_view()
     # a key the swap took away leaves the selection
-    win.undo()
-    win.undo()
+    studio_win.undo()
+    studio_win.undo()
     assert ed.selection == {} and not s.doc.has_key("AU12L", 10)
 
 
-def test_playback_follows_the_clock_and_drops_frames_when_drawing_is_slow(win, qtbot):
+def test_playback_follows_the_clock_and_drops_frames_when_drawing_is_slow(studio_win, qtbot):
     import time
 
     from core.media.playback import playback_frame
@@ -90,7 +74,7 @@ def test_playback_follows_the_clock_and_drops_frames_when_drawing_is_slow(win, q
     assert playback_frame(0, 1.0, 25, 1, 0, 39) == 25
     assert playback_frame(30, 1.0, 25, 1, 0, 39) == 15  # loops in the range
     assert playback_frame(5, 0.4, 25, -2, 0, 39) == 25  # backwards at 2x
-    s, tr = win.session, win.transport
+    s, tr = studio_win.session, studio_win.transport
     assert float(tr.fps) == 25
     s.set_frame(0)
     slow = []
@@ -116,10 +100,10 @@ def test_playback_follows_the_clock_and_drops_frames_when_drawing_is_slow(win, q
     assert tr.speed_label.text() == ""
 
 
-def test_scrubbing_reads_each_aus_curves_once_and_keyed_gains_follow_the_frame(win, monkeypatch):
+def test_scrubbing_reads_each_aus_curves_once_and_keyed_gains_follow_the_frame(studio_win, monkeypatch):
     from core.project.commands import SetGainKey
 
-    s, ins = win.session, win.inspector
+    s, ins = studio_win.session, studio_win.inspector
     cs = s.doc.cs
     s.undo.push(SetGainKey(cs, ["AU12L", "AU12R"], 5, 0.5))
     s.undo.push(SetGainKey(cs, ["AU12L", "AU12R"], 25, 1.5))
@@ -140,11 +124,11 @@ def _keys_of(doc, name: str) -> dict[int, float]:
     return {int(f): doc.key(name, int(f)).value for f in doc.key_frames(name)}
 
 
-def test_a_dropped_key_stops_short_of_another_key_and_passes_over_keys_safely(win, qtbot):
+def test_a_dropped_key_stops_short_of_another_key_and_passes_over_keys_safely(studio_win, qtbot):
     from PySide6.QtCore import QEvent, Qt
     from PySide6.QtTest import QTest
 
-    ed, doc, s = win.curves, win.session.doc, win.session
+    ed, doc, s = studio_win.curves, studio_win.session.doc, studio_win.session
     ed.set_visible(["AU12L"])
     ed.tree.clearSelection()
     doc.add_keys(["AU12L"], 10)
@@ -160,7 +144,7 @@ def test_a_dropped_key_stops_short_of_another_key_and_passes_over_keys_safely(wi
     keys = _keys_of(doc, "AU12L")
     assert sorted(keys) == [19, 20] and keys[20] == before[20]
     assert ed.selection == {"AU12L": {19}}
-    win.undo()
+    studio_win.undo()
     assert _keys_of(doc, "AU12L") == before
     # passing over the other key in one drag and coming back leaves both keys
     u0 = s.undo.index
@@ -197,8 +181,8 @@ def _choose(ed, names: list[str]) -> None:
             it.setSelected(it.data(0, Qt.UserRole) in names)
 
 
-def test_paste_goes_onto_the_chosen_curves_and_says_what_it_could_not_do(win):
-    ed, doc, s = win.curves, win.session.doc, win.session
+def test_paste_goes_onto_the_chosen_curves_and_says_what_it_could_not_do(studio_win):
+    ed, doc, s = studio_win.curves, studio_win.session.doc, studio_win.session
     doc.add_keys(["AU01"], 3)
     doc.add_keys(["AU01"], 5)
     doc.add_keys(["AU02"], 4)
@@ -224,13 +208,13 @@ def test_paste_goes_onto_the_chosen_curves_and_says_what_it_could_not_do(win):
     s.set_frame(30)
     ed.paste()
     assert list(doc.key_frames("AU01")) == [3, 5, 30, 32] and list(doc.key_frames("AU02")) == [4, 31]
-    assert "2 curves copied, 3 chosen" in win.status_msg.text()
+    assert "2 curves copied, 3 chosen" in studio_win.status_msg.text()
     # past the end of the shot (frames 0..39): the keys beyond it are left out, and said so
     ed.tree.clearSelection()
     s.set_frame(38)
     ed.paste()
     assert list(doc.key_frames("AU01")) == [3, 5, 30, 32, 38] and list(doc.key_frames("AU02")) == [4, 31, 39]
-    assert "1 pasted key past the shot's frames 0-39 left out" in win.status_msg.text()
+    assert "1 pasted key past the shot's frames 0-39 left out" in studio_win.status_msg.text()
 
 
 def test_paste_plan_and_clipboard_for():
@@ -246,11 +230,11 @@ def test_paste_plan_and_clipboard_for():
     assert out.curves == {"x": (Key(0, 1.0),), "y": (Key(0, 1.0),)} and dropped == 2
 
 
-def test_k_in_the_graph_stops_playback_and_keys_only_when_stopped(win, qtbot):
+def test_k_in_the_graph_stops_playback_and_keys_only_when_stopped(studio_win, qtbot):
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
 
-    ed, doc, tr = win.curves, win.session.doc, win.transport
+    ed, doc, tr = studio_win.curves, studio_win.session.doc, studio_win.transport
 
     def nkeys() -> int:
         return sum(len(doc.key_frames(n)) for n in doc.names())
@@ -267,8 +251,8 @@ def test_k_in_the_graph_stops_playback_and_keys_only_when_stopped(win, qtbot):
     assert nkeys() == len([n for n, v in ed.visible.items() if v]) > 0
 
 
-def test_a_key_dragged_past_the_clamp_stays_within_what_is_drawn(win, qtbot):
-    ed, doc = win.curves, win.session.doc
+def test_a_key_dragged_past_the_clamp_stays_within_what_is_drawn(studio_win, qtbot):
+    ed, doc = studio_win.curves, studio_win.session.doc
     ed.set_visible(["AU12L"])
     ed.tree.clearSelection()
     doc.add_keys(["AU12L"], 10)
@@ -295,8 +279,8 @@ def test_a_key_dragged_past_the_clamp_stays_within_what_is_drawn(win, qtbot):
     assert res() == pytest.approx(0.0) and unclamped() == pytest.approx(0.0, abs=1e-6)
 
 
-def test_a_key_with_no_face_is_drawn_hollow_at_its_value_and_drags_by_the_mouse(win, qtbot):
-    ed, s = win.curves, win.session
+def test_a_key_with_no_face_is_drawn_hollow_at_its_value_and_drags_by_the_mouse(studio_win, qtbot):
+    ed, s = studio_win.curves, studio_win.session
     cs = s.doc.cs
     base = cs.base_extracted["AU12L"].copy()
     base[18:24] = np.nan  # no face on frames 18..23

@@ -5,32 +5,12 @@ keys are saved with the project. Real core objects and a real H.264 plate (tests
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pyqtgraph")
 pytest.importorskip("pytestqt")
-
-from tests.test_studio import make_plate, make_project, open_window  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def plate(tmp_path_factory) -> Path:
-    return make_plate(tmp_path_factory.mktemp("plate") / "astro.mp4", n=40)
-
-
-@pytest.fixture
-def project(tmp_path, plate) -> Path:
-    return make_project(tmp_path, plate)
-
-
-@pytest.fixture
-def win(qtbot, project):
-    with open_window(qtbot, project) as w:
-        yield w
 
 
 def _frames_of(cs, name: str) -> list[tuple[int, float]]:
@@ -45,27 +25,27 @@ def _drag_slider(row, value: float) -> None:
     row.slider.setSliderDown(False)  # emits sliderReleased
 
 
-def test_rows_have_friendly_names_facs_numbers_and_key_buttons(win):
-    ins = win.inspector
-    assert ins.session is win.session  # bound to the window's session: follows its time cursor
+def test_rows_have_friendly_names_facs_numbers_and_key_buttons(studio_win):
+    ins = studio_win.inspector
+    assert ins.session is studio_win.session  # bound to the window's session: follows its time cursor
     assert sorted(ins.rows) == [1, 2, 4, 5, 6, 12, 25, 26, 45]
     row = ins.rows[12]
     assert "AU12" in row.name.toolTip()
     assert row.key_btn.text() == "◇" and not row.keyed and row.spin.styleSheet() == ""
     # no keys: the slider is the static gain, exactly as before
     row.spin.setValue(0.7)
-    cs = win.session.doc.cs
+    cs = studio_win.session.doc.cs
     assert cs.gain("AU12L") == cs.gain("AU12R") == pytest.approx(0.7) and not cs.gain_keys
-    win.session.set_frame(20)
+    studio_win.session.set_frame(20)
     assert row.spin.value() == pytest.approx(0.7)
-    win.undo()
+    studio_win.undo()
     assert cs.gain("AU12L") == 1.0 and row.spin.value() == pytest.approx(1.0)
 
 
-def test_key_button_slider_and_time_cursor(win):
-    s = win.session
+def test_key_button_slider_and_time_cursor(studio_win):
+    s = studio_win.session
     cs = s.doc.cs
-    ins = win.inspector
+    ins = studio_win.inspector
     row = ins.rows[12]
     row.spin.setValue(0.8)  # static gain 0.8
     base = cs.evaluate("AU12L").copy()
@@ -100,21 +80,21 @@ def test_key_button_slider_and_time_cursor(win):
     s.set_frame(30)
     row.key_btn.click()
     assert _frames_of(cs, "AU12L") == [(10, 0.8)] and not row.on_key
-    win.undo()
+    studio_win.undo()
     assert _frames_of(cs, "AU12L") == [(10, 0.8), (30, 1.8)] and row.on_key
     # undo everything: the static gain 1.0 of the file, no keys
     while s.undo.can_undo:
-        win.undo()
+        studio_win.undo()
     assert cs.gain_keys == {} and cs.gain("AU12L") == 1.0
     assert not row.keyed and row.key_btn.text() == "◇" and row.spin.value() == pytest.approx(1.0)
 
 
-def test_context_menu_and_save_round_trip(win, project):
+def test_context_menu_and_save_round_trip(studio_win, studio_project):
     from core.project import Project
 
-    s = win.session
+    s = studio_win.session
     cs = s.doc.cs
-    row = win.inspector.rows[45]  # AU45L / AU45R
+    row = studio_win.inspector.rows[45]  # AU45L / AU45R
     s.set_frame(5)
     menu = row.menu()
     texts = [a.text() for a in menu.actions()]
@@ -126,12 +106,12 @@ def test_context_menu_and_save_round_trip(win, project):
     assert _frames_of(cs, "AU45L") == [(5, 1.0), (25, 0.3)]
     menu = row.menu()
     assert menu.actions()[1].isEnabled() and menu.actions()[2].isEnabled()
-    assert win.save()  # saved: closing asks nothing
-    loaded = Project.load(project).shots[0].curves[0]
+    assert studio_win.save()  # saved: closing asks nothing
+    loaded = Project.load(studio_project).shots[0].curves[0]
     assert _frames_of(loaded, "AU45R") == [(5, 1.0), (25, 0.3)]
     np.testing.assert_array_equal(loaded.evaluate("AU45R"), cs.evaluate("AU45R"))
     menu.actions()[2].trigger()  # delete all: back to the static gain
     assert "AU45L" not in cs.gain_keys and not row.keyed and row.spin.value() == pytest.approx(1.0)
-    win.undo()
+    studio_win.undo()
     assert _frames_of(cs, "AU45L") == [(5, 1.0), (25, 0.3)] and row.on_key
-    assert win.save()
+    assert studio_win.save()

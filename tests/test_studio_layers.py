@@ -5,8 +5,6 @@ commands: one undo step each. Real core objects and a real H.264 plate (tests.te
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -14,26 +12,13 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pyqtgraph")
 pytest.importorskip("pytestqt")
 
-from tests.test_studio import make_plate, make_project, open_window  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def plate(tmp_path_factory) -> Path:
-    return make_plate(tmp_path_factory.mktemp("plate") / "astro.mp4", n=40)
-
-
-@pytest.fixture
-def win(qtbot, tmp_path, plate):
-    with open_window(qtbot, make_project(tmp_path, plate)) as w:
-        yield w
-
 
 def _picker(ed) -> list[str]:
     return [ed.layer_box.itemText(i) for i in range(ed.layer_box.count())]
 
 
-def test_layers_from_the_picker_and_its_menu(win):
-    ed, doc, cs = win.curves, win.session.doc, win.session.doc.cs
+def test_layers_from_the_picker_and_its_menu(studio_win):
+    ed, doc, cs = studio_win.curves, studio_win.session.doc, studio_win.session.doc.cs
     assert _picker(ed) == ["Edit"] and doc.layer == "Edit"
     doc.add_keys(["AU12L"], 10)
     doc.move_keys({"AU12L": [10]}, 0, 0.5)
@@ -51,7 +36,7 @@ def test_layers_from_the_picker_and_its_menu(win):
     ed._layer_op("mute")
     assert cs.layer("Override 1").muted and "(muted)" in _picker(ed)[1] and ed.act_mute.isChecked()
     assert not np.allclose(cs.evaluate("AU12L"), before)
-    win.session.undo.undo()
+    studio_win.session.undo.undo()
     assert not cs.layer("Override 1").muted and _picker(ed)[1] == "Override 1 (override)"
     doc.set_layer_weight(0.25)
     assert cs.layer("Override 1").weight == 0.25
@@ -60,16 +45,16 @@ def test_layers_from_the_picker_and_its_menu(win):
     ed._layer_op("bake")
     assert cs.layers == [] and _picker(ed) == ["Edit"] and doc.layer == "Edit"
     np.testing.assert_allclose(cs.evaluate("AU12L"), seen, atol=1e-12)
-    win.session.undo.undo()
+    studio_win.session.undo.undo()
     assert [lay.name for lay in cs.layers] == ["Edit", "Override 1"] and _picker(ed)[1] == "Override 1 (override)"
     ed.layer_box.activated.emit(1)
     ed._layer_op("delete")
     assert [lay.name for lay in cs.layers] == ["Edit"] and doc.layer == "Edit"
 
 
-def test_curve_tools_are_one_undo_step_each(win, qtbot):
-    ed, doc, cs = win.curves, win.session.doc, win.session.doc.cs
-    undo = win.session.undo
+def test_curve_tools_are_one_undo_step_each(studio_win, qtbot):
+    ed, doc, cs = studio_win.curves, studio_win.session.doc, studio_win.session.doc.cs
+    undo = studio_win.session.undo
     ed.set_visible(["AU01"])
     ed.tree.clearSelection()
     extracted = cs.base_extracted["AU01"].copy()
@@ -77,8 +62,8 @@ def test_curve_tools_are_one_undo_step_each(win, qtbot):
     # a background job (a 1000-frame shot froze the window for 13 s)
     ed.select({})
     ed.bake_to_keys()
-    assert win.job is not None and win.job.name == "Bake to keys"
-    qtbot.waitUntil(lambda: win.job is None, timeout=30000)
+    assert studio_win.job is not None and studio_win.job.name == "Bake to keys"
+    qtbot.waitUntil(lambda: studio_win.job is None, timeout=30000)
     assert doc.layer == "Baked" and "Baked (override)" in _picker(ed)
     assert len(doc.key_frames("AU01")) >= 3
     np.testing.assert_allclose(cs.evaluate("AU01"), np.clip(extracted, 0, 5), atol=0.011)
@@ -111,11 +96,11 @@ def test_curve_tools_are_one_undo_step_each(win, qtbot):
     assert [lay.name for lay in cs.layers] == ["Edit"]
 
 
-def test_a_second_face_is_picked_for_editing(win):
+def test_a_second_face_is_picked_for_editing(studio_win):
     """Nothing in the studio called Session.set_track: a shot's second face could not be edited."""
     from core.project.commands import SetCurveSet
 
-    s, ed = win.session, win.curves
+    s, ed = studio_win.session, studio_win.curves
     assert not ed.face_box.isVisibleTo(ed)  # one face: no picker
     other = s.shot.curves[0].__class__(s.shot.curves[0].names, s.shot.curves[0].frame_range)
     s.undo.push(SetCurveSet(s.shot, 3, other))
@@ -126,13 +111,13 @@ def test_a_second_face_is_picked_for_editing(win):
     assert s.track == 3 and s.doc.cs is other and ed.face_box.currentText() == "Face 3"
 
 
-def test_frame_all_frames_time_and_frame_selection_takes_keys_with_no_face(win):
+def test_frame_all_frames_time_and_frame_selection_takes_keys_with_no_face(studio_win):
     """The Frame all button and A passed Qt's clicked/triggered(bool) as x_too=False, so they
     framed only values; F on keys in frames with no face raised 'Cannot set range [nan, nan]'
     into the event loop."""
     from PySide6.QtWidgets import QToolButton
 
-    ed, doc, cs = win.curves, win.session.doc, win.session.doc.cs
+    ed, doc, cs = studio_win.curves, studio_win.session.doc, studio_win.session.doc.cs
     first, last = doc.frame_range()
     button = next(b for b in ed.findChildren(QToolButton) if b.text() == "Frame all")
     action = next(a for a in ed.actions() if a.text() == "Frame all")

@@ -19,8 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from core.errors import FacsimileError
-
-_held: dict[str, int] = {}  # lock path -> depth, for this process (re-entrant: render -> run_job)
+from core.util.reentrant import held_again
 
 
 class OutputBusy(FacsimileError):
@@ -36,14 +35,16 @@ def lock_path(output: str | Path) -> Path:
 def output_lock(output: str | Path, job_id: str = "") -> Iterator[None]:
     """Hold the output's lock for the block; OutputBusy at once when another process holds it."""
     path = lock_path(output)
-    key = str(path.absolute())
-    if key in _held:
-        _held[key] += 1
-        try:
+    with held_again(str(path.absolute())) as again:
+        if again:  # render -> run_job in one thread: the lock is ours already
             yield
-        finally:
-            _held[key] -= 1
-        return
+            return
+        with _take(output, path, job_id):
+            yield
+
+
+@contextlib.contextmanager
+def _take(output: str | Path, path: Path, job_id: str) -> Iterator[None]:
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX: no lock, as before
@@ -59,14 +60,12 @@ def output_lock(output: str | Path, job_id: str = "") -> Iterator[None]:
         from core.util.atomic import describe_os_error
 
         raise FacsimileError(describe_os_error(exc, output)) from exc
-    _held[key] = 1
     try:
         os.ftruncate(fd, 0)
         os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "job_id": job_id,
                                  "since": time.strftime("%Y-%m-%d %H:%M:%S")}).encode())
         yield
     finally:
-        del _held[key]
         with contextlib.suppress(OSError):
             path.unlink()  # while still held: a waiter re-checks the inode and takes a fresh file
         os.close(fd)

@@ -20,25 +20,27 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from core.errors import ProjectError
+from core.util.reentrant import held_again
 
 LOCK_NAME = ".facsimile-lock"
 WAIT_S = 30.0  # how long a writer waits for another session's save before giving up
-_held: dict[str, int] = {}  # lock path -> depth in this process (save -> autosave retire -> ...)
 
 
 @contextlib.contextmanager
 def project_lock(folder: str | os.PathLike[str], wait_s: float = WAIT_S) -> Iterator[None]:
-    """Hold the project folder's write lock for the block (re-entrant in one process); a
+    """Hold the project folder's write lock for the block (re-entrant in one thread); a
     ProjectError when another session holds it for longer than `wait_s`."""
     path = Path(folder) / LOCK_NAME
-    key = os.path.abspath(path)
-    if key in _held:
-        _held[key] += 1
-        try:
+    with held_again(os.path.abspath(path)) as again:
+        if again:  # a save inside a save in this thread: the lock is ours already
             yield
-        finally:
-            _held[key] -= 1
-        return
+            return
+        with _take(folder, path, wait_s):
+            yield
+
+
+@contextlib.contextmanager
+def _take(folder: str | os.PathLike[str], path: Path, wait_s: float) -> Iterator[None]:
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX: no lock
@@ -62,10 +64,6 @@ def project_lock(folder: str | os.PathLike[str], wait_s: float = WAIT_S) -> Iter
                     raise ProjectError(f"{folder} is being saved by another session (the studio or a command) "
                                        f"for over {wait_s:.0f} s; nothing was saved: try again") from None
                 time.sleep(0.05)
-        _held[key] = 1
-        try:
-            yield
-        finally:
-            del _held[key]
+        yield
     finally:
         os.close(fd)  # releases the flock
