@@ -375,6 +375,12 @@ class ExpressionTransfer:
         if "fps" in cfg:
             self.dt = 1.0 / float(cfg["fps"])
         gains = dict(cfg.get("au_gain") or {})
+        from core.facs.catalogue import AU_IDS
+
+        for key in gains:  # checked now, not only on frames with a face (a typo passed on the others)
+            name = _au_name(key)
+            if int(name[2:].rstrip("LR")) not in AU_IDS:
+                raise FacsimileError(f"au_gain: {name} is not an AU of the engine")
         with self._lock:
             tpl = self.template_for(tgt)
             faces = get_face_analyser().get_faces(src[..., :3])

@@ -171,6 +171,10 @@ def test_gain_names():
         api.apply_gains(vals, {"smile": 1.0})
     with pytest.raises(FacsimileError, match="AU99 is not an AU of the engine"):  # was a warning, no effect
         api.apply_gains(vals, {99: 1.0})
+    # and when the config is read, before any frame: a frame with no face took the typo silently
+    blank = np.zeros((64, 64, 3), np.uint8)
+    with pytest.raises(FacsimileError, match="AU99 is not an AU of the engine"):
+        api.ExpressionTransfer().transfer(blank, blank, {"au_gain": {99: 1.0}})
 
 
 @pytest.mark.parametrize("method", ["poisson", "gaussian"])

@@ -66,3 +66,31 @@ def test_debug_and_quiet_are_accepted_after_the_sub_command(tmp_path, capsys):
     assert "Traceback" in err and "unrecognized arguments" not in err and "no project at" in err
     assert main(["project", "info", missing, "-q"]) == 4
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_the_studio_still_ends_on_sigterm(tmp_path):
+    """The CLI turns SIGTERM into Ctrl-C for its commands, but inside Qt's event loop that
+    handler only raised between events, printed a traceback and the studio ran on (a logout or
+    `systemctl stop` left it running). The studio keeps the default action."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.jobhelpers import make_plate
+
+    plate = make_plate(tmp_path / "p.mp4", frames=10)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "FACSIMILE_HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen([sys.executable, "-c", "from core.cli import main; raise SystemExit(main())", "studio",
+                             str(plate)], env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(8)  # up and in its event loop
+        assert proc.poll() is None, proc.stderr.read()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == -signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "SignalInterrupt" not in proc.stderr.read()

@@ -386,6 +386,11 @@ def test_openface_csv_variants_read_as_the_files_mean(tmp_path):
     data = json.loads((tmp_path / "of.curves.json").read_text())
     assert data["faces"]["0"]["plate_frame"] == [0, 1, 2, 3, 4, 5] and data["fps"] == pytest.approx(25.0)
     assert data["source"] == str(path.absolute())
+    from core.facs.openface import _rate  # OpenFace rounds timestamps to the millisecond
+
+    for fps, want in ((30000 / 1001, 29.97003), (60000 / 1001, 59.94006), (120, 120.0), (24, 24.0)):
+        f = np.arange(1, 301)
+        assert _rate(f, np.round((f - 1) / fps, 3)) == pytest.approx(want, abs=1e-5), fps
     path.write_text(head + "\n".join(rows).replace("6, 0, 0.2", "6, , 0.2") + "\n")
     with pytest.raises(FacsimileError, match="line 7: face_id \\(empty\\)"):
         read_openface_csv(path)

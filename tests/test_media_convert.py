@@ -294,6 +294,9 @@ def test_convert_overwrite_of_a_sequence_never_leaves_a_mix(plate, tmp_path):
 
     out = tmp_path / "s.####.exr"
     assert main(["convert", str(plate), str(out), "--frames", "0-9", "--compression", "piz"]) == 0
+    # a convert refused for a bad option removes nothing (the frames went before the checks ran)
+    assert main(["convert", str(plate), str(out), "--frames", "0-9", "--overwrite", "--colorspace", "Bogus"]) == 3
+    assert len(list(tmp_path.glob("s.*.exr"))) == 10
     code = ("import os, sys\nimport core.media.writers as w\nfrom core.cli import main\n"
             "real = w.frame_path\ncount = [0]\n"
             "def path(p, n):\n"
@@ -315,5 +318,5 @@ def test_convert_overwrite_of_a_sequence_never_leaves_a_mix(plate, tmp_path):
     assert len(list(tmp_path.glob("s.*.exr"))) < 10
     seq = tmp_path / "in.####.exr"
     assert main(["convert", str(plate), str(seq), "--frames", "0-2"]) == 0
-    assert main(["convert", str(seq), str(seq), "--overwrite", "--start-number", "1001"]) == 3
+    assert main(["convert", str(seq), str(seq), "--overwrite", "--start-number", "1001"]) == 3  # onto itself
     assert len(list(tmp_path.glob("in.*.exr"))) == 3

@@ -218,6 +218,15 @@ def test_a_killed_writers_movie_is_swept_by_the_next_write(tmp_path):
     with open_writer(tmp_path / "next.mov", width=W, height=H, fps=Fraction(24)) as w:
         w.write(patch_frame())
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, remote.name, untagged.name, "next.mov"])
+    # a writer whose pid means nothing here (another pid namespace on this host) still holds its
+    # temporary's flock while it writes: kept until the lock is gone
+    other_ns = tmp_path / f".ns.p999998-{atomic._HOST}.abcd1234.partial.mov"
+    other_ns.write_bytes(b"x")
+    os.utime(other_ns, (old, old))
+    held = atomic._hold(other_ns)
+    assert held is not None and atomic.sweep_stale_temporaries(tmp_path) == []
+    os.close(held)
+    assert atomic.sweep_stale_temporaries(tmp_path) == [other_ns]
 
 
 def test_prores_rejects_wrong_frames(tmp_path):

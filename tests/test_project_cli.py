@@ -155,6 +155,10 @@ def test_shots_by_range_edl_and_otio_export(tmp_path: Path, plate: Path, capsys:
     res = run_json(capsys, "shots", other, "--edl", str(out_otio), "--handles", "2")
     assert [(s["name"], s["frame_in"], s["frame_out"]) for s in res["shots"]] == [
         ("tail", 100, 110), ("sh010", 24, 47), ("sh020", 84, 95)]
+    # the same cut list again adds nothing, and is no error (a conform script re-runs it)
+    rc, out, err = run(capsys, "shots", other, "--edl", str(out_otio))
+    assert rc == 0 and "nothing added" in out and "covers the same frames already" in err
+    assert len(Project.load(other).shots) == 3
 
 
 def test_shots_by_cut_detection(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

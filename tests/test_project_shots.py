@@ -77,8 +77,9 @@ def test_shot_names_stay_unique(tmp_path: Path) -> None:
 
     proj = _project(tmp_path)
     wf.add_shot_range(proj, "A001", 100, 120, name="sh010")
-    with pytest.raises(ProjectError, match="a shot is named 'sh010' already"):
-        wf.add_shot_range(proj, "A001", 130, 140, name="sh010")
+    for taken in ("sh010", "SH010"):  # --shot matches names in any case
+        with pytest.raises(ProjectError, match="a shot is named 'SH010' already|a shot is named 'sh010' already"):
+            wf.add_shot_range(proj, "A001", 130, 140, name=taken)
     edl = export_otio(proj, tmp_path / "shots.edl")
     shots, problems = import_cut_list(proj, edl)  # the same cut again: nothing new
     assert shots == [] and "covers the same frames already" in problems[0]

@@ -331,6 +331,9 @@ def test_frames_with_no_curves_are_refused_or_named(tmp_path, caplog):
     with pytest.raises(FacsimileError, match="frames 5-7 are outside the frames shot 'early' was analysed over"):
         render_shot(str(proj), str(tmp_path / "none.mov"), shot="early", frames=(5, 7))
     assert not (tmp_path / "none.mov").exists()
+    assert main(["render", str(proj), "--shot", "early", "--frames", "5-7", "--out", str(tmp_path / "j.mov"),
+                 "--job-only", str(tmp_path / "j.json")]) != 0  # no farm job of plate pass-throughs
+    assert not (tmp_path / "j.json").exists()
     res = render_shot(str(proj), str(tmp_path / "some.mov"), shot="early", frames=(2, 5))
     assert any("frames 4-5 have no AU curves" in n for n in res["notes"])
     assert any("frames 4-5 have no AU curves" in n for n in json.loads(sidecar_path(res["output"]).read_text())["notes"])
@@ -354,6 +357,11 @@ def test_a_failed_sidecar_after_an_overwrite_leaves_no_old_sidecar(tmp_path, mon
 
     def full(*a, **k):  # what a full disk gives at that point (core.util.atomic.describe_os_error)
         raise FacsimileError(f"the disk is full while writing {sidecar_path(out)}: free some space and try again")
+    # a cancelled --overwrite render leaves the earlier delivery whole, its sidecars included
+    with pytest.raises(FacsimileError, match="cancel"):
+        render_shot(str(proj), str(out), frames=(0, 1), overrides={"blend": "gaussian"}, overwrite=True,
+                    cancel=lambda: True)
+    assert json.loads(sidecar_path(out).read_text())["render_id"] == old_id and curves_csv_path(out).exists()
     monkeypatch.setattr(sidecar, "write_sidecar", full)
     with pytest.raises(FacsimileError, match="disk is full"):
         render_shot(str(proj), str(out), frames=(0, 1), overrides={"blend": "gaussian"}, overwrite=True)

@@ -106,7 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    previous = _install_signal_handlers()
+    # the studio keeps the default SIGTERM/SIGHUP: a Python handler runs only between Qt events,
+    # where its exception is printed and the event loop goes on, so a logout left it running
+    previous = {} if getattr(args, "gui", False) else _install_signal_handlers()
     try:
         return _run(args)
     finally:

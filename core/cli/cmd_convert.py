@@ -103,8 +103,6 @@ def run(args: argparse.Namespace) -> int:
                                      "pass --overwrite to replace them, or choose another name")
             elif output.exists():
                 raise MediaError(f"{output} already exists: pass --overwrite to replace it, or choose another name")
-        if args.overwrite and sequence:
-            _clear_old_frames(output, args.start_number, count, info.path)
         if args.audio and not info.audio:
             raise MediaError(f"{args.input} has no audio track to copy (leave out --audio)")
         if args.audio and output.suffix.lower() != ".mov":
@@ -123,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
                   getattr(writer, "colorspace", "?"))
         try:
             with writer, _progress(count, output.name) as bar:
+                if args.overwrite and sequence:  # every check passed and the writer is open: replace now
+                    _clear_old_frames(output, args.start_number, count, info)
                 for _, frame in reader.frames(first, last + 1):
                     writer.write(frame)
                     bar.update(1)
@@ -136,21 +136,30 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _clear_old_frames(output: Path, start: int, count: int, source: str) -> None:
-    """--overwrite of a sequence: remove the frames about to be replaced first. Written over one
-    by one, a convert killed part way left a sequence of new and old frames (another
-    compression, another source) under final names, which nothing marked; now the frames not
-    yet written are missing, which a compositor's reader reports. Refused when the output is
-    the input (its frames would be gone before they are read)."""
+def _clear_old_frames(output: Path, start: int, count: int, info) -> None:  # noqa: ANN001 - MediaInfo
+    """--overwrite of a sequence: remove the frames about to be replaced, once every check has
+    passed and the writer is open. Written over one by one, a convert killed part way left a
+    sequence of new and old frames (another compression, another source) under final names,
+    which nothing marked; now the frames not yet written are missing, which a compositor's
+    reader reports. Refused when an output frame is one of the input's files (compared by file
+    identity, so a case-insensitive disk or a link cannot hide it)."""
     from core.errors import MediaError
     from core.media.writers import frame_path
 
+    def ident(p: Path) -> tuple[int, int] | None:
+        try:
+            st = p.stat()
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    src = Path(info.path)
+    first_in = int(getattr(info, "first_frame_number", 0) or 0)
+    files = [src] if src.exists() else [frame_path(src, n) for n in range(first_in, first_in + int(info.frame_count))]
+    inputs = {i for i in map(ident, files) if i is not None}
     olds = [frame_path(output, n) for n in range(start, start + count)]
-    src = Path(source)
-    inputs = {src.resolve()} if src.exists() else {frame_path(src, n).resolve() for n in range(start, start + count)
-                                                   if frame_path(src, n).exists()}
-    if any(o.exists() and o.resolve() in inputs for o in olds) or output.resolve() == src.resolve():
-        raise MediaError(f"{output} is the input sequence: convert into another name")
+    if any(ident(o) in inputs for o in olds if o.exists()):
+        raise MediaError(f"{output} holds frames of the input: convert into another name")
     for o in olds:
         try:
             o.unlink(missing_ok=True)

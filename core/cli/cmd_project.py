@@ -316,12 +316,15 @@ def _shots(args: argparse.Namespace) -> int:
         shots, problems = add_shots_from_cut_list(proj, args.edl, plate_id=args.plate, handles=args.handles)
     for pr in problems:
         _warn(f"not imported: {pr}")
-    if not shots and not args.detect_cuts:  # said before any "added 0 shot(s)"
+    again = [pr for pr in problems if "covers the same frames already" in pr]
+    if not shots and not args.detect_cuts and len(again) < len(problems) + (not problems):
+        # said before any "added 0 shot(s)"; a cut list whose every event is a shot already is no error
         raise ProjectError("no shot was added" + (f" ({len(problems)} event(s) not added: see above)" if problems else ""))
     if shots:
         _save(proj)
     lines = [f"added {len(shots)} shot(s) to {proj.path}" if shots else
-             "every scene found is a shot of the project already: nothing added"]
+             "every scene found is a shot of the project already: nothing added" if args.detect_cuts else
+             "every event is a shot of the project already: nothing added"]
     lines += [f"  {s.id} {s.name!r}: {s.plate_id} {s.frame_in}-{s.frame_out} (TC {s.timecode}), handles {s.handles}"
               for s in shots]
     _emit(args, {"shots": [{"id": s.id, "name": s.name, "plate": s.plate_id, "frame_in": s.frame_in,

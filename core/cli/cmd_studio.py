@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--size", default="1600x980", help="window size WxH (default 1600x980)")
     p.add_argument("--view", choices=("plate", "render", "wipe"), default=None,
                    help="viewer side to show: the plate (A), the live render (B) or a wipe between them")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, gui=True)  # gui: keeps the default SIGTERM/SIGHUP (core.cli.main)
 
 
 def _frame_count(path: str, shot: str | None) -> int | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -190,15 +191,24 @@ def curves_to_json(curves: dict) -> dict:
             "fps": fps, "faces": faces}
 
 
+_RATES = (Fraction(24000, 1001), Fraction(24), Fraction(25), Fraction(30000, 1001), Fraction(30), Fraction(48),
+          Fraction(50), Fraction(60000, 1001), Fraction(60), Fraction(100), Fraction(120000, 1001), Fraction(120))
+
+
 def _rate(frames: np.ndarray, stamps: np.ndarray | None) -> float | None:
-    """Frames per second from OpenFace's timestamps (seconds; frames in order), when consecutive
-    frames step evenly; None when they do not (or there are none)."""
+    """Frames per second from OpenFace's timestamps (seconds, rounded to the millisecond; frames in
+    order), when consecutive frames step evenly (within that rounding); a standard rate within 0.1 %
+    is given exactly (29.97 as 29.97003, not 29.999). None when they do not step evenly."""
     if stamps is None:
         return None
     step = np.diff(stamps)[np.diff(frames) == 1]
     step = step[np.isfinite(step) & (step > 0)]
-    if len(step) < 2 or np.ptp(step) > 0.05 * np.median(step):
+    if len(step) < 2 or np.ptp(step) > 0.0015 + 0.05 * np.median(step):
         return None
     ok = np.isfinite(stamps)
-    span = float(stamps[ok][-1] - stamps[ok][0])  # over the whole file: timestamps are rounded to ms
-    return round(float(frames[ok][-1] - frames[ok][0]) / span, 3) if span > 0 else None
+    span = float(stamps[ok][-1] - stamps[ok][0])  # over the whole file: each stamp is off by up to 0.5 ms
+    if span <= 0:
+        return None
+    fps = float(frames[ok][-1] - frames[ok][0]) / span
+    near = min(_RATES, key=lambda r: abs(float(r) - fps))
+    return round(float(near), 5) if abs(float(near) - fps) <= 1e-3 * fps else round(fps, 3)

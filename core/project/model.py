@@ -335,11 +335,11 @@ class Project:
     def unique_shot_name(self, name: str) -> str:
         """`name`, or with _2, _3 ... when a shot has it already: every `--shot NAME` command needs
         names to tell shots apart (two 'smile' shots made every one of them fail)."""
-        taken = {s.name for s in self.shots}
-        if name not in taken:
+        taken = {s.name.lower() for s in self.shots}  # --shot matches names in any case
+        if name.lower() not in taken:
             return name
         i = 2
-        while f"{name}_{i}" in taken:
+        while f"{name}_{i}".lower() in taken:
             i += 1
         return f"{name}_{i}"
 

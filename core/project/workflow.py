@@ -211,15 +211,15 @@ def save_analyses(project: Project, shots: Sequence[Shot]) -> tuple[Path, list[s
     analysis runs for minutes, an edit elsewhere takes a second), save_project refuses, which
     threw the analyses away; they are instead carried into the project as it is on disk now
     (the same shot, same plate and frames; its curves extracted there again, keeping that
-    session's edits). Returns (where it was saved, names of shots whose analysis could not be
-    carried: removed or re-ranged by the other session)."""
-    from core.project.lock import project_lock
-
+    session's edits). The carrying (seconds of re-extraction) runs outside the folder's lock,
+    so the studio's saves are not held up; it is redone if yet another save came meanwhile.
+    Returns (where it was saved, names of shots whose analysis could not be carried: removed or
+    re-ranged by the other session)."""
     try:
         return save_project(project), []
     except SavedElsewhere:
         pass
-    with project_lock(project.path):
+    for _attempt in range(5):
         fresh = Project.load(project.path)
         lost: list[str] = []
         for shot in shots:
@@ -231,10 +231,16 @@ def save_analyses(project: Project, shots: Sequence[Shot]) -> tuple[Path, list[s
             other.analysis = shot.analysis
             if shot.curves:
                 extract_shot_curves(other)
-        path = fresh.save()
-    log.warning("%s was saved by another session while the analysis ran: the analyses were added to that version%s",
-                project.path, f" (not those of {', '.join(lost)}: changed there; analyse again)" if lost else "")
-    return path, lost
+        try:
+            path = save_project(fresh)  # checks, under the lock, that nobody saved since `fresh` was read
+        except SavedElsewhere:
+            continue
+        log.warning("%s was saved by another session while the analysis ran: the analyses were added to that "
+                    "version%s", project.path, f" (not those of {', '.join(lost)}: changed there; analyse again)"
+                    if lost else "")
+        return path, lost
+    raise ProjectError(f"{project.path} kept being saved by another session; the analyses were not saved: "
+                       "run the command again")
 
 
 def create_project(path: str | Path, name: str | None = None, plates: Sequence[str | Path] = (),
@@ -513,7 +519,7 @@ def add_shot_range(project: Project, plate_id: str | None, first: int, last: int
         raise ProjectError(f"range {first}-{last} is not within plate {plate.id} (frames 0-{plate.frame_count - 1})")
     if handles < 0:
         raise ProjectError("handles must be 0 or more")
-    same = [sh for sh in project.shots if name and sh.name == name]
+    same = [sh for sh in project.shots if name and sh.name.lower() == name.lower()]  # --shot ignores case
     if same:
         raise ProjectError(f"a shot is named {name!r} already ({same[0].id}, frames {same[0].frame_in}-"
                            f"{same[0].frame_out}): choose another name, so --shot can tell them apart")

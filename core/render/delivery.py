@@ -256,13 +256,15 @@ def _run_render_job(spec: JobSpec, engine: str, address: str | None, template: d
 
             def progress(n: int, total: int) -> None:  # noqa: ARG001
                 bar.update(n)
-        _drop_stale_sidecars(spec.output, render_id)
         try:
             out = finalize(spec) if finalize_only else run_job(spec, engine=engine, address=address, progress=progress,
                                                                 cancel=cancel)
         finally:
             if bar is not None:
                 bar.close()
+        # the new frames are published: an earlier render's sidecars no longer describe them (a
+        # cancelled or failed render leaves the earlier delivery whole, sidecars included)
+        _drop_stale_sidecars(spec.output, render_id)
         for stale in spec.writer.get("replace", []):  # --overwrite: frames of the earlier render outside this one
             Path(stale).unlink(missing_ok=True)
         frames = np.arange(spec.first, spec.last + 1)
@@ -325,9 +327,10 @@ def _unanalysed_frames(ctx, spec: JobSpec) -> list[str]:
 
 
 def _drop_stale_sidecars(output: str | Path, render_id: str | None) -> None:
-    """Before a render publishes its frames, remove the sidecar and curves CSV of another render
-    of the same output (an --overwrite): if writing the new ones failed, the new movie sat beside
-    the old render's sidecar, a matched-looking set that described another render."""
+    """Once a render has published its frames, remove the sidecar and curves CSV of another
+    render of the same output (an --overwrite) before writing its own: when writing those then
+    failed (a full disk), the new movie sat beside the old render's sidecar, a matched-looking
+    set that described another render."""
     from core.delivery.sidecar import curves_csv_path, read_sidecar, sidecar_path
 
     try:
@@ -497,6 +500,13 @@ def prepare_render(project_path: str, out: str, *, shot: str | None = None,
                         handle_info["tail"], h)
     if plate.frame_count and (first < 0 or last >= plate.frame_count):
         raise FacsimileError(f"frames {first}-{last} are outside the plate (frames 0-{plate.frame_count - 1})")
+    if sh.curves and not any(cs.frame_range[0] <= last and first <= cs.frame_range[1] for cs in sh.curves.values()):
+        # refused here too, so `render --job-only` writes no farm job that would pass the plate through
+        lo = min(cs.frame_range[0] for cs in sh.curves.values())
+        hi = max(cs.frame_range[1] for cs in sh.curves.values())
+        raise FacsimileError(f"frames {first}-{last} are outside the frames shot {sh.name!r} was analysed over "
+                             f"({lo}-{hi}): nothing would be re-rendered; render frames inside them or analyse "
+                             "these frames first")
     if fmt == "prores" and codec == "prores422hq" and plate.width % 2:
         # said now, not by every chunk with "run again to resume", which could only fail the same way
         raise MediaError(f"ProRes 422 needs an even width; plate {plate.id} is {plate.width} pixels wide: use "

@@ -5,8 +5,9 @@ file under its final name, and a failure (full disk, killed process) leaves the 
 version of the file untouched.
 
 A killed process cannot remove its temporary file, so each one is named for its writer
-(`.NAME.p<pid>-<host>.XXXX.partial.EXT`), and the first write into a folder removes those of
-writers on this host that are no longer running (and have not been touched for a minute).
+(`.NAME.p<pid>-<host>.XXXX.partial.EXT`) and held under an flock while it is written, and the
+first write into a folder removes those of writers on this host that are no longer running,
+hold no lock and have not been touched for a minute.
 """
 
 from __future__ import annotations
@@ -88,10 +89,46 @@ def _running(pid: int) -> bool:
     return True
 
 
+def _hold(path: Path) -> int | None:
+    """An open descriptor of `path` holding an flock on it (None where locks are not to be had):
+    a writer that is alive keeps its temporary locked, whatever pid namespace or host it runs in."""
+    try:
+        import fcntl
+
+        fd = os.open(path, os.O_RDONLY)
+    except (ImportError, OSError):
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _unlocked(path: str) -> bool:
+    """True when nobody holds an flock on `path` (its writer is gone); False when one does or the
+    question cannot be asked."""
+    try:
+        import fcntl
+
+        fd = os.open(path, os.O_RDONLY)
+    except (ImportError, OSError):
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
 def sweep_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
     """Remove the temporaries that writers on this host left in `folder` when they were killed
-    (their process is gone and the file untouched for STALE_AFTER_S); returns what was removed.
-    Temporaries of other hosts (shared storage), of live processes and untagged ones are kept."""
+    (their process is gone, the file untouched for STALE_AFTER_S and no flock on it: a live
+    writer holds one, see atomic_path); returns what was removed. Temporaries of other hosts
+    (shared storage), of live processes and untagged ones are kept."""
     removed = []
     now = time.time()
     try:
@@ -104,6 +141,8 @@ def sweep_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
             continue
         try:
             if now - e.stat(follow_symlinks=False).st_mtime < STALE_AFTER_S or not e.is_file(follow_symlinks=False):
+                continue
+            if not _unlocked(e.path):  # its writer is alive (another pid namespace, a host of the same name)
                 continue
             os.unlink(e.path)
         except OSError:
@@ -154,6 +193,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         tmp = temp_path_for(target)
     except OSError as exc:
         raise FacsimileError(describe_os_error(exc, target)) from exc
+    live = _hold(tmp)  # while it is written: the sweep of another process never takes it
     try:
         yield tmp
         with open(tmp, "rb+") as fh:
@@ -170,6 +210,9 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+    finally:
+        if live is not None:
+            os.close(live)
 
 
 def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> None:
