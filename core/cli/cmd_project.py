@@ -317,7 +317,7 @@ def _shots(args: argparse.Namespace) -> int:
     for pr in problems:
         _warn(f"not imported: {pr}")
     again = [pr for pr in problems if "covers the same frames already" in pr]
-    if not shots and not args.detect_cuts and len(again) < len(problems) + (not problems):
+    if not shots and not args.detect_cuts and (not problems or len(again) < len(problems)):
         # said before any "added 0 shot(s)"; a cut list whose every event is a shot already is no error
         raise ProjectError("no shot was added" + (f" ({len(problems)} event(s) not added: see above)" if problems else ""))
     if shots:

@@ -118,17 +118,10 @@ def _check_shot_and_frames(args: argparse.Namespace) -> None:
     as docs/cli.md's table says), said before the render job is prepared."""
     from core.errors import ProjectError
     from core.project import Project
-    from core.render.delivery import parse_frames
+    from core.render.delivery import find_shot, parse_frames
 
     project = Project.load(args.project)
-    if not project.shots:
-        raise ProjectError(f"{project.path} has no shots: add some with `facsimile project shots`")
-    shot = project.shots[0]
-    if args.shot:
-        shot = next((s for s in project.shots if args.shot in (s.id, s.name)), None)
-        if shot is None:
-            raise ProjectError(f"no shot {args.shot!r} in the project (shots: "
-                               f"{', '.join(s.name for s in project.shots)})")
+    shot = find_shot(project, args.shot)
     if args.frames:
         first, last = parse_frames(args.frames, shot.range_with_handles)
         n = project.plate_of(shot).frame_count

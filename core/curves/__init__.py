@@ -53,12 +53,14 @@ from core.curves.curveset import (
     GAIN_MAX,
     GAIN_MIN,
     GAIN_WARN,
+    OPENFACE_GAZE,
     CurveSet,
     Layer,
     au_number,
     frame_ranges,
     is_au,
     load_preset,
+    openface_column,
     save_preset,
     validate_preset,
 )
@@ -78,9 +80,9 @@ from core.curves.ops import (
 )
 
 __all__ = [
-    "AU_ALIASES", "AU_MAX", "AU_MIN", "GAIN_MAX", "GAIN_MIN", "GAIN_WARN",
+    "AU_ALIASES", "AU_MAX", "AU_MIN", "GAIN_MAX", "GAIN_MIN", "GAIN_WARN", "OPENFACE_GAZE",
     "Clipboard", "Curve", "CurveSet", "Interp", "Key", "Layer", "TangentMode",
     "au_number", "box_select", "butterworth", "clipboard_for", "copy_keys", "drop_offset", "frame_ranges", "is_au", "keys_from_samples",
-    "load_preset", "moved_keys", "paste_keys", "paste_plan", "reduce_keys", "save_preset", "smooth_array", "smooth_keys",
+    "load_preset", "moved_keys", "openface_column", "paste_keys", "paste_plan", "reduce_keys", "save_preset", "smooth_array", "smooth_keys",
     "validate_preset",
 ]

@@ -38,6 +38,16 @@ def is_au(name: str) -> bool:
     return _AU_RE.match(name) is not None
 
 
+# OpenFace's CSV names of our gaze curves; curves CSVs written and read use them
+OPENFACE_GAZE = {"gaze_x": "gaze_angle_x", "gaze_y": "gaze_angle_y"}
+
+
+def openface_column(name: str) -> str:
+    """A curve's column in an OpenFace-style CSV: AUxx_r for an AU, gaze_angle_x/y for the gaze
+    curves (import-au and OpenFace readers know them by those names), else the curve's name."""
+    return f"{name}_r" if is_au(name) else OPENFACE_GAZE.get(name, name)
+
+
 def au_number(name: str) -> int | None:
     m = _AU_RE.match(name)
     return int(m.group(1)) if m else None

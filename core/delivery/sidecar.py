@@ -148,9 +148,9 @@ def write_curves_csv(output: str | Path, frames: np.ndarray, fps: float, curves:
     buf = io.StringIO()
     w = csv.writer(buf)
     names = list(curves)
-    # OpenFace's names (AUxx_r, gaze_angle_x/y), so import-au and OpenFace readers take it
-    cols = [f"{n}_r" if n.startswith("AU") else {"gaze_x": "gaze_angle_x", "gaze_y": "gaze_angle_y"}.get(n, n)
-            for n in names]
+    from core.curves import openface_column
+
+    cols = [openface_column(n) for n in names]  # OpenFace's names, so import-au and OpenFace readers take it
     w.writerow(["frame", "timestamp", "confidence", "success", *cols])
     for i, f in enumerate(np.asarray(frames)):
         conf = float(confidence[i]) if confidence is not None else 1.0

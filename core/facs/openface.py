@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.curves import OPENFACE_GAZE
 from core.errors import FacsimileError
 from core.facs.catalogue import AU_IDS
 
@@ -31,9 +32,9 @@ def _cell(v: float) -> str:
     return f"'{int(v)}'" if np.isfinite(v) and v == int(v) else f"'{v:g}'" if np.isfinite(v) else "(empty)"
 
 
-def _parse(path: Path, reader) -> tuple[list[str], list[int], np.ndarray]:
-    """(header, line number of each data row, (rows, used columns) float64), streamed a row at a
-    time so only the columns read_openface_csv uses are held."""
+def _parse(path: Path, reader) -> tuple[list[str], dict[str, int], list[int], np.ndarray]:
+    """(header, {used column: its index in the values}, line number of each data row, (rows, used
+    columns) float64), streamed a row at a time so only the columns read_openface_csv uses are held."""
     header = [c.strip() for c in next(reader, [])]
     if not header or not any(header):
         raise FacsimileError(f"OpenFace CSV {path} is empty")
@@ -67,7 +68,8 @@ def _parse(path: Path, reader) -> tuple[list[str], list[int], np.ndarray]:
         rows.append(row)
     if not rows:
         raise FacsimileError(f"OpenFace CSV {path} has a header but no rows")
-    return header, lines, np.array(rows, np.float64).reshape(len(rows), len(used))
+    where = {header[c]: k for k, c in enumerate(used)}
+    return header, where, lines, np.array(rows, np.float64).reshape(len(rows), len(used))
 
 
 def read_openface_csv(path: str | Path) -> dict:
@@ -93,10 +95,9 @@ def read_openface_csv(path: str | Path) -> dict:
         raise FacsimileError(f"cannot read OpenFace CSV {path}: {exc}") from exc
     with fh:
         try:
-            header, lines, values = _parse(path, csv.reader(fh))
+            header, where, lines, values = _parse(path, csv.reader(fh))
         except (UnicodeDecodeError, csv.Error) as exc:
             raise FacsimileError(f"cannot read OpenFace CSV {path}: {exc}") from exc
-    where = {name: k for k, name in enumerate(c for c in header if _used(c))}  # column -> values column
     frames = values[:, where["frame"]]
     odd = np.flatnonzero(~np.isfinite(frames) | (frames < 0) | (frames != np.round(frames)))
     if len(odd):
@@ -120,8 +121,8 @@ def read_openface_csv(path: str | Path) -> dict:
     wanted = {"frame": "frame", "timestamp": "timestamp", "success": "success", "confidence": "confidence",
               "pose_Rx": "pose_Rx", "pose_Ry": "pose_Ry", "pose_Rz": "pose_Rz",
               "pose_Tx": "pose_Tx", "pose_Ty": "pose_Ty", "pose_Tz": "pose_Tz",
-              "gaze_x": "gaze_angle_x", "gaze_y": "gaze_angle_y"}
-    if "gaze_angle_x" not in where:  # a curves CSV of ours (`project curves`) names the gaze curves plainly
+              **OPENFACE_GAZE}
+    if "gaze_angle_x" not in where:  # an older curves CSV of ours named the gaze curves plainly
         wanted.update(gaze_x="gaze_x", gaze_y="gaze_y")
     faces: dict[int, dict] = {}
     for fid in sorted(set(face_ids.tolist())):

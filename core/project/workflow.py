@@ -57,7 +57,17 @@ from typing import Any
 
 import numpy as np
 
-from core.curves import CurveSet, Interp, Key, au_number, is_au, load_preset, validate_preset
+from core.curves import (
+    OPENFACE_GAZE,
+    CurveSet,
+    Interp,
+    Key,
+    au_number,
+    is_au,
+    load_preset,
+    openface_column,
+    validate_preset,
+)
 from core.curves.curveset import AU_ALIASES
 from core.errors import FacsimileError, MediaError, ProjectError
 from core.project.model import (
@@ -374,7 +384,7 @@ def resolve_curve(cs: CurveSet, name: str) -> str:
     ('au12', '12', 'AU6' for AU06, '12L')."""
     if name in cs.base:
         return name
-    name = {"gaze_angle_x": "gaze_x", "gaze_angle_y": "gaze_y"}.get(name.strip().lower(), name)  # the CSV's names
+    name = {col: curve for curve, col in OPENFACE_GAZE.items()}.get(name.strip().lower(), name)  # the CSV's names
     low = {n.lower(): n for n in cs.names}
     if name.lower() in low:
         return low[name.lower()]
@@ -1046,12 +1056,6 @@ def set_render_settings(project: Project, shot: Shot, updates: Mapping[str, Any]
 
 
 # ---------------------------------------------------------------------- evaluated curves out
-def _column(name: str) -> str:
-    """A curve's column in an OpenFace-style CSV: AUxx_r, and gaze_angle_x/y as OpenFace names
-    the gaze curves (import-au and OpenFace readers know them by that name)."""
-    return f"{name}_r" if is_au(name) else {"gaze_x": "gaze_angle_x", "gaze_y": "gaze_angle_y"}.get(name, name)
-
-
 @dataclass
 class CurveTable:
     """Evaluated curves of one track of a shot: plate frames, seconds, base and edited values."""
@@ -1082,7 +1086,7 @@ class CurveTable:
         `plate_frame` the 0-based plate frame keys use): edited values as AUxx_r, base as AUxx_r_base."""
         buf = io.StringIO()
         cols = ["frame", "face_id", "timestamp", "confidence", "success", "plate_frame"]
-        cols += [_column(n) for n in self.names] + [f"{_column(n)}_base" for n in self.names]
+        cols += [openface_column(n) for n in self.names] + [f"{openface_column(n)}_base" for n in self.names]
         buf.write(", ".join(cols) + "\n")
         w = csv.writer(buf, lineterminator="\n")
         for j, f in enumerate(self.frames):

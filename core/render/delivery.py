@@ -239,7 +239,8 @@ def _run_render_job(spec: JobSpec, engine: str, address: str | None, template: d
         if ctx.settings.output == "patch" and spec.writer.get("codec") == "prores422hq" and not spec.sequence:
             notes.append("ProRes 422 HQ has no alpha: this patch carries no matte (use prores4444 or EXR)")
         notes += parting_notes(ctx.curves, spec.first, spec.last)
-        notes += _unanalysed_frames(ctx, spec)
+        notes += _unanalysed_frames(ctx.shot.name, [ctx.curves.frame_range] if ctx.curves is not None else [],
+                                    spec.first, spec.last)
         plate_check = check_plate(ctx.project.plate_of(ctx.shot), ctx.reader)
         if plate_check.state != "ok":
             notes.append(plate_check.message)
@@ -306,20 +307,18 @@ def _run_render_job(spec: JobSpec, engine: str, address: str | None, template: d
     return {"output": str(out), "sidecar": str(sidecar), "csv": str(csv_path) if csv_path else None, "notes": notes}
 
 
-def _unanalysed_frames(ctx, spec: JobSpec) -> list[str]:
-    """A note naming the frames of the render that have no AU curves (outside the frames the
-    shot was analysed over: they are the plate as it is); FacsimileError when none has any
-    (the render would re-render nothing and still 'succeed')."""
-    if ctx.curves is None:
+def _unanalysed_frames(shot_name: str, ranges: list[tuple[int, int]], first: int, last: int) -> list[str]:
+    """A note naming the frames first..last that have no AU curves (outside the frames the shot
+    was analysed over, `ranges` of its faces' curves: they are the plate as it is); FacsimileError
+    when none has any (the render would re-render nothing and still 'succeed')."""
+    if not ranges:
         return []
-    lo, hi = ctx.curves.frame_range
-    first, last = spec.first, spec.last
-    inside = max(0, min(last, hi) - max(first, lo) + 1)
-    if inside == 0:
-        raise FacsimileError(f"frames {first}-{last} are outside the frames shot {ctx.shot.name!r} was analysed over "
+    lo, hi = min(a for a, _ in ranges), max(b for _, b in ranges)
+    if not any(a <= last and first <= b for a, b in ranges):
+        raise FacsimileError(f"frames {first}-{last} are outside the frames shot {shot_name!r} was analysed over "
                              f"({lo}-{hi}): nothing would be re-rendered; render frames inside them or analyse "
                              "these frames first")
-    if inside < last - first + 1:
+    if first < lo or last > hi:
         out = [f"{a}-{b}" for a, b in ((first, min(last, lo - 1)), (max(first, hi + 1), last)) if a <= b]
         return [f"frames {', '.join(out)} have no AU curves (outside the analysed frames {lo}-{hi}): they are the "
                 "plate as it is"]
@@ -357,15 +356,18 @@ def parse_frames(text: str | None, default: tuple[int, int]) -> tuple[int, int]:
 
 
 def find_shot(project, key: str | None):
-    """A shot by id or name (default: the first)."""
+    """A shot by id or name (default: the first); ProjectError (exit 4: a shot that does not fit)
+    when there is none."""
+    from core.errors import ProjectError
+
     if not key:
         if not project.shots:
-            raise FacsimileError("the project has no shots")
+            raise ProjectError(f"{project.path} has no shots: add some with `facsimile project shots`")
         return project.shots[0]
     for s in project.shots:
         if key in (s.id, s.name):
             return s
-    raise FacsimileError(f"no shot {key!r} in the project (shots: {', '.join(s.name for s in project.shots)})")
+    raise ProjectError(f"no shot {key!r} in the project (shots: {', '.join(s.name for s in project.shots)})")
 
 
 def resolve_output(out: str, shot_name: str, fmt_ext: str | None, output: str) -> str:
@@ -500,13 +502,8 @@ def prepare_render(project_path: str, out: str, *, shot: str | None = None,
                         handle_info["tail"], h)
     if plate.frame_count and (first < 0 or last >= plate.frame_count):
         raise FacsimileError(f"frames {first}-{last} are outside the plate (frames 0-{plate.frame_count - 1})")
-    if sh.curves and not any(cs.frame_range[0] <= last and first <= cs.frame_range[1] for cs in sh.curves.values()):
-        # refused here too, so `render --job-only` writes no farm job that would pass the plate through
-        lo = min(cs.frame_range[0] for cs in sh.curves.values())
-        hi = max(cs.frame_range[1] for cs in sh.curves.values())
-        raise FacsimileError(f"frames {first}-{last} are outside the frames shot {sh.name!r} was analysed over "
-                             f"({lo}-{hi}): nothing would be re-rendered; render frames inside them or analyse "
-                             "these frames first")
+    # refused here too, so `render --job-only` writes no farm job that would pass the plate through
+    _unanalysed_frames(sh.name, [cs.frame_range for cs in sh.curves.values()], first, last)
     if fmt == "prores" and codec == "prores422hq" and plate.width % 2:
         # said now, not by every chunk with "run again to resume", which could only fail the same way
         raise MediaError(f"ProRes 422 needs an even width; plate {plate.id} is {plate.width} pixels wide: use "

@@ -109,19 +109,11 @@ def _hold(path: Path) -> int | None:
 def _unlocked(path: str) -> bool:
     """True when nobody holds an flock on `path` (its writer is gone); False when one does or the
     question cannot be asked."""
-    try:
-        import fcntl
-
-        fd = os.open(path, os.O_RDONLY)
-    except (ImportError, OSError):
+    fd = _hold(Path(path))
+    if fd is None:
         return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
+    os.close(fd)
+    return True
 
 
 def sweep_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
