@@ -109,3 +109,59 @@ def test_timestamps_must_match_the_samples() -> None:
         apply_filter(np.zeros((3, 1)), 30.0, "savgol", timestamps=np.array([0.0, 0.1, 0.1]))
     assert nominal_step(0.034, 30.0) == 1 / 30 and nominal_step(0.1, 30.0) == 0.1
     assert sample_steps(np.array([0.0]), 30.0) is None and sample_steps(None, 30.0) is None
+
+
+# ---------------------------------------------------------------------- end to end, real media
+TICKS = Fraction(1, 600)  # the time base: 30 fps = 20 ticks, 60 fps = 10, a 100 ms gap = 60
+STEPS = [20] * 11 + [10] * 12 + [60] + [20] * 11  # 30 fps, a 60 fps stretch, two frames dropped, 30 fps
+
+
+@pytest.fixture(scope="module")
+def vfr_project(tmp_path_factory: pytest.TempPathFactory):
+    """A project on a real VFR H.264 plate (PyAV, irregular pts) of the astronaut drifting
+    2 px a frame, one shot over it, analysed through the real reader, with curves."""
+    import cv2
+    from skimage.data import astronaut
+
+    from core.project import Project
+    from core.project import workflow as wf
+    from tests.mediagen import make_video
+
+    root = tmp_path_factory.mktemp("vfr")
+    img = cv2.resize(astronaut(), (256, 256), interpolation=cv2.INTER_AREA)
+    pts = np.r_[0, np.cumsum(STEPS)]
+    plate = make_video(root / "phone.mp4", len(pts), 256, 256, fps=30, pts=[int(p) for p in pts],
+                       time_base=TICKS, image=lambda i: np.ascontiguousarray(np.roll(img, 2 * i, axis=1)))
+    project = Project.load(wf.create_project(root / "vfr", plates=[plate]).path)
+    shot = project.shots[0]
+    wf.analyze_shot(project, shot)
+    wf.extract_shot_curves(shot)
+    return project, shot, pts * float(TICKS)
+
+
+def test_the_landmark_stabilisation_steps_by_a_vfr_plates_own_times(vfr_project) -> None:
+    """Through the real reader and analyser: the analysis carries the plate's own frame times,
+    and the landmark One-Euro stepped by them, not by the nominal rate's frame."""
+    from core.analysis.analyzer import face_scale
+    from core.analysis.filters import LandmarkFilter
+    from core.media.reader import open_media
+
+    project, shot, seconds = vfr_project
+    with open_media(project.plate_of(shot).path) as r:
+        assert r.info.vfr  # nominal: FFmpeg's r_frame_rate (60 here), which the filters had used
+        fps = float(r.info.fps)
+        assert [r.frame_time(i) for i in range(len(seconds))] == pytest.approx(seconds, abs=1e-9)
+    a = shot.analysis
+    np.testing.assert_allclose(a.timestamps, seconds, atol=1e-9)
+    assert float(a.fps) == fps
+    assert a.n_tracks == 1 and a.present[:, 0].all()
+
+    # the landmark One-Euro, run again here on the pre-stabilisation landmarks the analysis kept
+    def stabilise(dts: np.ndarray) -> np.ndarray:
+        f = LandmarkFilter()
+        return np.array([f(p, dt, face_scale(p)) for p, dt in zip(a.solve_landmarks[:, 0], dts, strict=True)])
+
+    own = np.r_[1 / fps, [nominal_step(s, fps) for s in np.diff(seconds)]]
+    np.testing.assert_allclose(a.landmarks[:, 0], stabilise(own), atol=1e-3)
+    assert np.abs(a.landmarks[:, 0] - stabilise(np.full(len(own), 1 / fps))).max() > 0.05
+

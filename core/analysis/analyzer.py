@@ -49,6 +49,7 @@ from core.analysis.landmarks68 import MP_TO_68
 from core.analysis.pose import estimate_pose
 from core.analysis.types import N_LANDMARKS, ShotAnalysis
 from core.errors import MediaError, UserCancelled
+from core.facs.filters import nominal_step
 
 log = logging.getLogger(__name__)
 
@@ -395,7 +396,7 @@ class Analyzer:
              pool: ThreadPoolExecutor | None) -> ShotAnalysis:
         total = len(src)
         w, h = src.width, src.height
-        dt = 1.0 / float(src.fps) if src.fps else 1.0 / 25
+        fps = float(src.fps) if src.fps else 25.0
         tracks: list[_Track] = []
         rec_idx: list[int] = []
         rec_time: list[float] = []
@@ -411,7 +412,8 @@ class Analyzer:
         pending: list[tuple] = []
         done_waiting: list[tuple] = []
 
-        def finish(rows: dict, ti: int, tr: _Track, restart: bool, pts, conf: float, eyes: np.ndarray | None) -> None:
+        def finish(rows: dict, ti: int, tr: _Track, restart: bool, pts, conf: float, eyes: np.ndarray | None,
+                   dt: float) -> None:
             if not isinstance(pts, np.ndarray):
                 pts = pts.result()
             if restart:
@@ -428,6 +430,10 @@ class Analyzer:
                 raise MediaError(f"frame {index} is {rgb.shape[1]}x{rgb.shape[0]}, the plate is {w}x{h}")
             rec_idx.append(int(index))
             rec_time.append(src.time(index))
+            # seconds since the previous frame, which a followed track was last filtered on (a
+            # track missing for a frame restarts): a VFR plate's own step, the nominal one when
+            # within a time base's rounding of it (core.facs.filters.nominal_step)
+            dt = nominal_step(rec_time[-1] - rec_time[-2], fps) if t else 1.0 / fps
             # 1. cut test
             cut = cuts.is_cut(rgb)
             if cut:
@@ -557,7 +563,7 @@ class Analyzer:
                     if tr.refiner is None:
                         tr.refiner = FlowRefiner()
                     pts = pool.submit(_refine, tr.refiner, restart, rgb, pts)
-                pending.append((rows, ti, tr, restart, pts, float(min(1.0, tr.score) * conf), eyes))
+                pending.append((rows, ti, tr, restart, pts, float(min(1.0, tr.score) * conf), eyes, dt))
             for item in done_waiting:
                 finish(*item)
             done_waiting, pending = pending, []
