@@ -165,3 +165,39 @@ def test_the_landmark_stabilisation_steps_by_a_vfr_plates_own_times(vfr_project)
     np.testing.assert_allclose(a.landmarks[:, 0], stabilise(own), atol=1e-3)
     assert np.abs(a.landmarks[:, 0] - stabilise(np.full(len(own), 1 / fps))).max() > 0.05
 
+
+def test_the_curve_filters_get_a_vfr_plates_own_times(vfr_project) -> None:
+    """The extracted AU and pose curves, a filter changed later without re-analysis (the
+    studio's and `project calibrate --filter`'s path) and a FaceAUs read back from aus.json
+    and filtered again are all filtered on the plate's frame times, not at the nominal rate."""
+    import json
+
+    from core.facs import FaceAUs, extract_shot, filter_curves
+    from core.project import workflow as wf
+
+    _project, shot, seconds = vfr_project
+    fps = float(shot.analysis.fps)
+    cs = shot.curves[0]
+    names = [n for n in cs.names if n in cs.base_raw]
+    raw = np.stack([cs.base_raw[n] for n in names], axis=1)
+
+    def filtered(c) -> np.ndarray:
+        return np.stack([c.base[n] for n in names], axis=1)
+
+    for name in ("one_euro", "savgol"):
+        if name == "savgol":
+            wf.set_curve_filter(shot, "savgol")
+            cs = shot.curves[0]
+        assert cs.extraction["filter"] == name
+        on_times = filter_curves(raw, names, fps, name, timestamps=seconds)
+        np.testing.assert_allclose(filtered(cs), on_times, atol=1e-5, equal_nan=True)
+        assert np.nanmax(np.abs(filtered(cs) - filter_curves(raw, names, fps, name))) > 1e-3, name
+
+    face = extract_shot(shot.analysis)[0]
+    back = FaceAUs.from_json(json.loads(json.dumps(face.to_json())))
+    np.testing.assert_allclose(back.timestamps, seconds, atol=1e-6)
+    face.refilter("savgol")
+    back.refilter("savgol")
+    np.testing.assert_allclose(back.filtered, face.filtered, atol=1e-3, equal_nan=True)
+    np.testing.assert_allclose(face.filtered, filter_curves(face.raw, face.names, fps, "savgol", timestamps=seconds),
+                               atol=1e-5, equal_nan=True)

@@ -41,12 +41,14 @@ NOISY_FACE = 2.0  # a track whose landmarks jitter this many times LANDMARK_NOIS
 PROGRESS_EVERY = 64  # solved frames between progress calls
 
 
-def filter_curves(raw: np.ndarray, names: list[str], fps: float, filter: str, **params: float) -> np.ndarray:
+def filter_curves(raw: np.ndarray, names: list[str], fps: float, filter: str, *,
+                  timestamps: np.ndarray | None = None, **params: float) -> np.ndarray:
     """The temporal filter on a raw solve (T, K) whose columns are `names` (AU curves clipped to
     0..5, each bilateral AU the max of its filtered sides); NaN rows (no face) stay NaN and are
-    never bridged. Used by extraction and, on the kept raw solve, by a filter change in a
-    project (no re-analysis, no re-solve)."""
-    out = apply_filter(raw, fps, filter, **params)
+    never bridged. timestamps: (T,) seconds of the rows (a variable frame rate plate's own
+    frame times, ShotAnalysis.timestamps); None: evenly at fps. Used by extraction and, on the
+    kept raw solve, by a filter change in a project (no re-analysis, no re-solve)."""
+    out = apply_filter(raw, fps, filter, timestamps=timestamps, **params)
     idx = {n: i for i, n in enumerate(names)}
     au = [idx[n] for n in au_curve_names() if n in idx]
     out[:, au] = np.clip(out[:, au], 0.0, 5.0)
@@ -109,7 +111,9 @@ class FaceAUs:
     names: curve_names() (AU curves 0..5, then pose_Rx/Ry/Rz and gaze_x/y in radians);
     raw: (T, K) the per-frame solve (NaN where no face); filtered: (T, K) after `filter`;
     confidence: (T,) 0..1; success: (T,) bool; calibration: how the neutral was chosen
-    (method, frame, neutral mesh in canonical units, per-basis offsets).
+    (method, frame, neutral mesh in canonical units, per-basis offsets); timestamps: (T,)
+    seconds of the rows from the plate's first frame (the filter's sample times on a variable
+    frame rate plate; None: evenly at fps).
     """
 
     names: list[str]
@@ -125,8 +129,10 @@ class FaceAUs:
     filter: dict = field(default_factory=lambda: {"name": "none"})
 
     def refilter(self, filter: str, **params: float) -> None:
-        """Re-run the temporal filter on the raw solve (no re-analysis); AU curves stay in 0..5."""
-        self.filtered = filter_curves(self.raw, self.names, self.fps, filter, **params).astype(np.float32)
+        """Re-run the temporal filter on the raw solve (no re-analysis), on the rows' own times
+        when known; AU curves stay in 0..5."""
+        self.filtered = filter_curves(self.raw, self.names, self.fps, filter, timestamps=self.timestamps,
+                                      **params).astype(np.float32)
         self.filter = {"name": filter, **({**DEFAULTS.get(filter, {}), **params})}
 
     def curve(self, name: str, filtered: bool = True) -> np.ndarray:
@@ -151,7 +157,8 @@ class FaceAUs:
         return out
 
     def to_json(self) -> dict:
-        """Curves (raw and filtered, null where no face), confidence, success, calibration."""
+        """Curves (raw and filtered, null where no face), confidence, success, calibration, and
+        the rows' times in seconds (to the microsecond) when known."""
         def col(a: np.ndarray) -> list:
             return [None if not math.isfinite(v) else round(float(v), 4) for v in a]
 
@@ -161,6 +168,7 @@ class FaceAUs:
             "track_id": int(self.track_id),
             "fps": float(self.fps),
             "frame_indices": (self.frame_indices if self.frame_indices is not None else np.arange(n)).tolist(),
+            **({"timestamps": [round(float(v), 6) for v in self.timestamps]} if self.timestamps is not None else {}),
             "names": list(self.names),
             "raw": {nm: col(self.raw[:, i]) for i, nm in enumerate(self.names)},
             "filtered": {nm: col(self.filtered[:, i]) for i, nm in enumerate(self.names)},
@@ -183,6 +191,7 @@ class FaceAUs:
                        success=np.array(data["success"], bool),
                        calibration=calibration_from_json(data["calibration"]), fps=float(data["fps"]),
                        frame_indices=np.array(data["frame_indices"], np.int64),
+                       timestamps=np.array(data["timestamps"], np.float64) if data.get("timestamps") else None,
                        track_id=int(data.get("track_id", 0)), filter=data.get("filter", {"name": "none"}))
         except (KeyError, TypeError, ValueError) as exc:
             raise FacsimileError(f"AU curve JSON is incomplete or damaged: {exc}") from exc

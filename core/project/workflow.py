@@ -676,6 +676,22 @@ def _analysed_fps(shot: Shot) -> float:
     return fps if fps > 0 else 25.0
 
 
+def _analysed_times(shot: Shot, frames: np.ndarray) -> np.ndarray | None:
+    """Seconds of plate frames `frames` from the shot's analysis (a variable frame rate plate's
+    own frame times, for the curve filter); frames the analysis did not record are placed
+    between its neighbours (their rows hold no value and are never filtered) or, outside its
+    range, a nominal frame apart. None when there is no analysis or it has no times."""
+    a = shot.analysis
+    fi = np.asarray(getattr(a, "frame_indices", ()), np.int64) if a is not None else np.zeros(0, np.int64)
+    ts = np.asarray(getattr(a, "timestamps", ()), np.float64) if a is not None else np.zeros(0)
+    if len(fi) < 2 or ts.shape != fi.shape or not np.isfinite(ts).all():
+        return None
+    f = np.asarray(frames, np.int64)
+    step = 1.0 / _analysed_fps(shot)
+    return np.where(f < fi[0], ts[0] + (f - fi[0]) * step,
+                    np.where(f > fi[-1], ts[-1] + (f - fi[-1]) * step, np.interp(f, fi, ts)))
+
+
 def calibration_summary(cs: CurveSet | Mapping, detail: bool = True) -> str:
     """One line saying how a face's AU curves were measured (neutral and filter), for the CLI and
     the studio's inspector, from a CurveSet or its extraction record (core.curves.curveset.
@@ -794,7 +810,7 @@ def curve_filter_command(shot: Shot, filter: str, track: int | None = None) -> C
             raise ProjectError(f"shot {shot.name!r} face {t}: no per-frame solve is kept (imported curves?); "
                                "extract the curves again to filter them")
         raw = np.stack([cs.base_raw[n] for n in names], axis=1)
-        out = filter_curves(raw, names, fps, filter)
+        out = filter_curves(raw, names, fps, filter, timestamps=_analysed_times(shot, cs.all_frames()))
         filtered = {n: out[:, i] for i, n in enumerate(names)}
         base = {n: filtered.get(n, cs.base_extracted[n]) for n in cs.names}
         new = CurveSet(cs.names, cs.frame_range, base=base, base_raw=cs.base_raw, confidence=cs.confidence,
