@@ -16,7 +16,8 @@ import pkgutil
 import signal
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from core import __version__
 from core.errors import FacsimileError, SignalInterrupt, UserCancelled
@@ -43,9 +44,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _SaidByCommand(logging.Filter):
+    """On the terminal's log handler: while a command that prints its own copy of what core hands
+    back runs (said_by_command), drop the records logged with core.util.report.HANDED_BACK. They
+    still reach every other handler (a log file, a test's caplog)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.active = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (self.active and getattr(record, "handed_back", False))
+
+
+_TERMINAL = _SaidByCommand()
+
+
+@contextmanager
+def said_by_command() -> Iterator[None]:
+    """Inside: the command says what core hands back (a render's notes, a library's problems)
+    itself, so the WARNING log lines of the same facts stay off stderr (said once). --debug shows
+    them anyway: it is the full log."""
+    _TERMINAL.active += 1
+    try:
+        yield
+    finally:
+        _TERMINAL.active -= 1
+
+
 def _setup_logging(debug: bool, quiet: bool) -> None:
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    terminal = logging.StreamHandler(sys.stderr)
+    if not debug:
+        terminal.addFilter(_TERMINAL)
+    # a no-op where logging is set up already (main() called again in-process, pytest's handlers)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", handlers=[terminal])
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:

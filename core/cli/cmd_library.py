@@ -74,8 +74,14 @@ def _cmd_add(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    from core.cli import said_by_command
+
     lib = _library(args)
-    items = lib.list()
+    if args.json:  # the problems go into the JSON; stderr keeps its log line
+        items = lib.list()
+    else:
+        with said_by_command():  # each damaged folder once, below, with what to do about it
+            items = lib.list()
     if args.json:
         print(json.dumps({"library": str(lib.path), "templates": [t.summary() for t in items],
                           "problems": lib.problems}, indent=2))

@@ -35,6 +35,7 @@ from core.identity.quality import QualityError, QualityLimits, QualityReport, as
 from core.identity.template import SCHEMA_VERSION, Template
 from core.paths import user_data_dir
 from core.util.atomic import atomic_write_bytes, atomic_write_text, describe_os_error
+from core.util.report import HANDED_BACK
 
 log = logging.getLogger(__name__)
 
@@ -342,7 +343,7 @@ class Library:
                 out.append(Template(d))
             except ProjectError as exc:
                 self.problems.append(f"{exc} (`facsimile library remove {d.name}` moves it to the trash)")
-                log.warning("%s", exc)
+                log.warning("%s", exc, extra=HANDED_BACK)
         return sorted(out, key=lambda t: (t.name.lower(), t.id))
 
     def _folder(self, key: str) -> Path | None:
