@@ -6,10 +6,66 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
+
+from core.cli import main
+from core.delivery.sidecar import read_sidecar
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "core", *args], capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A 6-frame astronaut plate whose shot is analysed over frames 0-3 only."""
+    from core.analysis.analyzer import Analyzer
+    from core.demo import make_plate
+    from core.project import Plate, Project
+
+    folder = tmp_path_factory.mktemp("said")
+    plate_path = make_plate(folder / "plate.mp4", frames=6)
+    project = Project.create(folder / "p.facsimile", name="p")
+    plate = project.add_plate(Plate.from_media(plate_path))
+    shot = project.new_shot(plate.id, 0, 3, name="sh")
+    shot.analysis = Analyzer().analyze(str(plate_path), frames=(0, 3))
+    project.save()
+    assert main(["project", "analyze", str(folder / "p.facsimile"), "--extract-only"]) == 0
+    return folder / "p.facsimile"
+
+
+@pytest.mark.parametrize("quiet", [[], ["-q"]])
+def test_render_with_a_missing_restoration_model_says_so_once(project, tmp_path, quiet):
+    """The missing model was said six times (the model loader, two renderers, the render's log
+    and its note); the occlusion note twice."""
+    out = tmp_path / "r.mov"
+    proc = _cli(*quiet, "render", str(project), "--out", str(out), "--handles", "0", "--restore", "gpen_bfr_512")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("gpen_bfr_512 is not installed") == 1, proc.stderr
+    assert proc.stderr.count("no occlusion model ran") == 1, proc.stderr
+    assert "note: restoration is OFF: model gpen_bfr_512 is not installed" in proc.stderr
+    doc = read_sidecar(out)
+    assert any("gpen_bfr_512 is not installed" in n for n in doc["notes"]), doc["notes"]
+    stages = {m["stage"]: m for m in doc["models"]}
+    assert "gpen_bfr_512 is not installed" in stages["restoration"]["status"]
+
+
+def test_render_of_frames_beyond_the_analysis_says_so_once(project, tmp_path):
+    out = tmp_path / "p.####.png"
+    proc = _cli("render", str(project), "--out", str(out), "--frames", "0-5")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("have no AU curves") == 1, proc.stderr
+
+
+def test_render_debug_still_shows_the_log_lines(project, tmp_path):
+    """--debug is the full log: the WARNING records are on stderr as well as the note."""
+    proc = _cli("--debug", "render", str(project), "--out", str(tmp_path / "d.mov"), "--handles", "0",
+                "--restore", "gpen_bfr_512")
+    assert proc.returncode == 0, proc.stderr
+    assert "WARNING core.render.delivery: restoration is OFF" in proc.stderr
+    assert proc.stderr.count("note: restoration is OFF") == 1, proc.stderr
 
 
 def test_library_list_says_a_damaged_template_once(tmp_path):
@@ -20,3 +76,15 @@ def test_library_list_says_a_damaged_template_once(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.count("is damaged") == 1, proc.stderr
     assert "facsimile library remove broken" in proc.stderr  # the line kept is the one that says what to do
+
+
+def test_job_run_of_a_render_says_its_notes_once(project, tmp_path):
+    """`job run` of a render job (a farm's or `render --job-only`'s) said its notes only as log
+    lines (twice for the missing model); now as `render` does: each note once."""
+    job = tmp_path / "job.json"
+    assert main(["render", str(project), "--out", str(tmp_path / "j.mov"), "--handles", "0", "--restore",
+                 "gpen_bfr_512", "--job-only", str(job)]) == 0
+    proc = _cli("job", "run", str(job))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("gpen_bfr_512 is not installed") == 1, proc.stderr
+    assert "note: restoration is OFF" in proc.stderr

@@ -35,9 +35,12 @@ def _run(args: argparse.Namespace) -> int:
         print(f"chunk {args.chunk}: {n} frame(s) rendered", file=sys.stderr)
         return 0
     if spec.kind == "render":  # what `facsimile render` runs: the sidecar and curves CSV beside the output too
+        from core.cli import said_by_command
+        from core.cli.cmd_render import say_note
         from core.render.delivery import run_render_job
 
-        print(run_render_job(spec, engine=args.engine, address=args.address)["output"])
+        with said_by_command():
+            print(run_render_job(spec, engine=args.engine, address=args.address, on_note=say_note)["output"])
         return 0
     out = run_job(spec, engine=args.engine, address=args.address)
     print(out)
@@ -47,9 +50,12 @@ def _run(args: argparse.Namespace) -> int:
 def _finalize(args: argparse.Namespace) -> int:
     spec = JobSpec.load(args.job_file)
     if spec.kind == "render":  # a farm render's last step writes its sidecars, as a local render does
+        from core.cli import said_by_command
+        from core.cli.cmd_render import say_note
         from core.render.delivery import run_render_job
 
-        print(run_render_job(spec, finalize_only=True)["output"])
+        with said_by_command():
+            print(run_render_job(spec, finalize_only=True, on_note=say_note)["output"])
         return 0
     print(finalize(spec))
     return 0

@@ -152,19 +152,23 @@ def _render(args: argparse.Namespace) -> int:
         if not Path(args.job_only).parent.is_dir():
             raise MediaError(f"cannot write {args.job_only}: the folder {Path(args.job_only).parent} does not exist "
                              "(create it first)")
+    from core.cli import said_by_command
     from core.render.delivery import render_shot
 
     overrides = {k: getattr(args, k) for k in ("mode", "output", "blend", "colour", "restore", "restore_strength",
                                                "occlusion", "identity_strength", "track") if getattr(args, k) is not None}
-    result = render_shot(args.project, args.out, shot=args.shot, frames=args.frames, overrides=overrides,
-                         template=args.template, override_consent=args.override_consent, codec=args.codec,
-                         colorspace=args.colorspace, compression=args.compression, pixel_type=args.pixel_type,
-                         start_number=1001 if args.start_number is None else args.start_number,
-                         handles=args.handles, preset=args.preset,
-                         engine=args.engine, address=args.address, chunk=args.chunk, job_only=args.job_only,
-                         overwrite=args.overwrite,
-                         progress_bar=sys.stderr.isatty())
+    with said_by_command():  # each note once, as it is known (before the frames): not again as a log line
+        result = render_shot(args.project, args.out, shot=args.shot, frames=args.frames, overrides=overrides,
+                             template=args.template, override_consent=args.override_consent, codec=args.codec,
+                             colorspace=args.colorspace, compression=args.compression, pixel_type=args.pixel_type,
+                             start_number=1001 if args.start_number is None else args.start_number,
+                             handles=args.handles, preset=args.preset,
+                             engine=args.engine, address=args.address, chunk=args.chunk, job_only=args.job_only,
+                             overwrite=args.overwrite, progress_bar=sys.stderr.isatty(), on_note=say_note)
     print(result["output"])
-    for line in result.get("notes", []):
-        print(f"note: {line}", file=sys.stderr)
     return 0
+
+
+def say_note(note: str) -> None:
+    """A render's note on stderr (`job run` and `job finalize` of a render say them the same way)."""
+    print(f"note: {note}", file=sys.stderr, flush=True)

@@ -15,6 +15,7 @@ import numpy as np
 from core.errors import FacsimileError, MediaError
 from core.jobs.run import finalize, run_job
 from core.jobs.spec import JobSpec, sequence_path
+from core.util.report import HANDED_BACK
 
 log = logging.getLogger(__name__)
 
@@ -196,22 +197,26 @@ def _output_job(spec: JobSpec) -> str | None:
 
 def run_render_job(spec: JobSpec, engine: str = "local", address: str | None = None, template: dict | None = None,
                    progress_bar: bool = False, progress: Callable[[int, int], None] | None = None,
-                   cancel: Callable[[], bool] | None = None, finalize_only: bool = False) -> dict:
+                   cancel: Callable[[], bool] | None = None, finalize_only: bool = False,
+                   on_note: Callable[[str], None] | None = None) -> dict:
     """Render `spec` (resumable) and write its sidecars. Returns {"output", "sidecar", "csv", "notes"}.
     One job at a time writes an output (core.jobs.lock), sidecars included.
 
     template: the identity template's summary for the sidecar (default: the shot's, in swap mode).
     finalize_only: the frames were rendered chunk by chunk (a farm's `job run --chunk N`): check
-    them, join a movie's chunks and write the sidecars (`facsimile job finalize`)."""
+    them, join a movie's chunks and write the sidecars (`facsimile job finalize`).
+    on_note: called with each note as soon as it is known, before any frame renders (the
+    command line says them there; the notes also come back in the result and the sidecar)."""
     from core.jobs.lock import output_lock
 
     with output_lock(spec.output, spec.job_id):
-        return _run_render_job(spec, engine, address, template, progress_bar, progress, cancel, finalize_only)
+        return _run_render_job(spec, engine, address, template, progress_bar, progress, cancel, finalize_only,
+                               on_note)
 
 
 def _run_render_job(spec: JobSpec, engine: str, address: str | None, template: dict | None, progress_bar: bool,
                     progress: Callable[[int, int], None] | None, cancel: Callable[[], bool] | None,
-                    finalize_only: bool) -> dict:
+                    finalize_only: bool, on_note: Callable[[str], None] | None) -> dict:
     from core.delivery.sidecar import build_sidecar, write_curves_csv, write_sidecar
     from core.project.model import DOC_NAME
     from core.project.plates import check_plate
@@ -248,7 +253,9 @@ def _run_render_job(spec: JobSpec, engine: str, address: str | None, template: d
             notes.append(f"plate {ctx.shot.plate_id} was not at {ctx.project.relocated[ctx.shot.plate_id]}; the same "
                          f"file was found beside the moved project and rendered from {ctx.reader.info.path}")
         for note in notes:
-            log.warning(note)
+            log.warning(note, extra=HANDED_BACK)
+            if on_note is not None:
+                on_note(note)
         bar = None
         if progress_bar and progress is None:
             from tqdm import tqdm
@@ -404,11 +411,13 @@ def render_shot(project_path: str, out: str, *, shot: str | None = None, frames:
                 pixel_type: str | None = None, start_number: int = 1001, handles: int | None = None,
                 preset: str | None = None, engine: str = "local", address: str | None = None, chunk: int = 24,
                 job_only: str | None = None, progress_bar: bool = False, overwrite: bool = False,
-                progress: Callable[[int, int], None] | None = None, cancel: Callable[[], bool] | None = None) -> dict:
+                progress: Callable[[int, int], None] | None = None, cancel: Callable[[], bool] | None = None,
+                on_note: Callable[[str], None] | None = None) -> dict:
     """Render a shot of a project to `out` (.mov, a sequence pattern or a folder) as a resumable job.
 
     prepare_render describes the job (every check, the render id); run_render_job renders it and
-    writes the sidecars. `job_only`: write the job description there and stop.
+    writes the sidecars. `job_only`: write the job description there and stop. `on_note`: see
+    run_render_job.
     """
     spec = prepare_render(project_path, out, shot=shot, frames=frames, overrides=overrides, template=template,
                           override_consent=override_consent, codec=codec, colorspace=colorspace,
@@ -418,7 +427,7 @@ def render_shot(project_path: str, out: str, *, shot: str | None = None, frames:
         spec.save()
         return {"output": str(spec.save(job_only)), "notes": []}
     return run_render_job(spec, engine=engine, address=address, progress_bar=progress_bar, progress=progress,
-                          cancel=cancel)
+                          cancel=cancel, on_note=on_note)
 
 
 def prepare_render(project_path: str, out: str, *, shot: str | None = None,

@@ -33,6 +33,7 @@ from core.facs import mesh
 from core.media.colour import display_rgb8, from_display, srgb_decode, srgb_encode, to_display
 from core.media.reader import to_rgb8
 from core.render.backend import from_float, to_float
+from core.util.report import HANDED_BACK
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ class Renderer:
             self.restorer, reason = try_load(self.settings.restore)
             if self.restorer is None:
                 self.restore_status = f"off: {reason}"
-                log.warning("restoration stage is OFF for this render: %s", reason)
+                log.warning("restoration stage is OFF for this render: %s", reason, extra=HANDED_BACK)
             else:
                 self.restore_status = f"on: {self.settings.restore} at strength {self.settings.restore_strength}"
         self.occluder = None
@@ -196,7 +197,7 @@ class Renderer:
                 ids = available_occluders()
             except ModelError as exc:
                 self.occlusion_status = f"off: {exc}"
-                log.warning("occlusion stage is OFF for this render: %s", exc)
+                log.warning("occlusion stage is OFF for this render: %s", exc, extra=HANDED_BACK)
                 return
             if not ids:
                 self.occlusion_status = NO_OCCLUDER
@@ -208,7 +209,7 @@ class Renderer:
             adapter, reason = None, f"{choice} is a {family}, not an occluder / face parser"
         if adapter is None:
             self.occlusion_status = f"off: {reason}"
-            log.warning("occlusion stage is OFF for this render: %s", reason)
+            log.warning("occlusion stage is OFF for this render: %s", reason, extra=HANDED_BACK)
             return
         self.occluder, self.occlusion_model = adapter, choice
         self.occlusion_status = f"on: {choice}"

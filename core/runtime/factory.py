@@ -8,6 +8,7 @@ from typing import Any
 
 from core.errors import ModelError
 from core.runtime.registry import ModelStore
+from core.util.report import HANDED_BACK
 
 log = logging.getLogger("facsimile.runtime")
 
@@ -60,9 +61,10 @@ def available(family: str, store: ModelStore | None = None) -> list[str]:
 
 def try_load(model_id: str, store: ModelStore | None = None, **options: Any) -> tuple[Any | None, str]:
     """(adapter, "") or (None, reason): for optional stages that switch themselves off.
-    The reason is logged as a WARNING and is meant for the render's metadata."""
+    The reason is logged as a WARNING (handed back: the caller reports it too) and is meant for
+    the render's metadata."""
     try:
         return load_adapter(model_id, store, **options), ""
     except ModelError as exc:
-        log.warning("%s is off: %s", model_id, exc)
+        log.warning("%s is off: %s", model_id, exc, extra=HANDED_BACK)
         return None, str(exc)
