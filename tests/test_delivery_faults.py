@@ -151,6 +151,61 @@ def test_disk_full_prores_leaves_no_movie_under_its_name(plate, tiny_disk):
         assert sum(1 for p in c.demux(c.streams.video[0]) if p.size) == 24
 
 
+def _held(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def _says_where_and_what_to_do(message: str, spec: JobSpec) -> None:
+    """A full-disk error names the partial render's folder, the space it holds, the command
+    that resumes it and the folder to delete to discard it."""
+    import shlex
+
+    assert str(spec.job_dir) in message, message
+    assert f"{_held(spec.job_dir) / 1e6:.1f} MB" in message, message
+    assert f"`facsimile job run {shlex.quote(str(spec.job_dir / 'job.json'))}`" in message, message
+    assert f"delete {spec.job_dir}" in message, message
+
+
+def test_disk_full_in_a_chunk_says_where_the_partial_render_is_and_how_to_resume_or_discard(plate, tiny_disk):
+    """The error said 'finished frames are kept, run again to resume' but not that they sit in
+    the hidden .facsimile-jobs folder, how much of the full disk they hold, or how to drop them."""
+    out = tiny_disk / "out"
+    out.mkdir()
+    spec = JobSpec.create("convert", str(plate), str(out / "o.mov"), (0, 23), chunk_size=8,
+                          writer={"codec": "prores4444"})
+    filler = _fill(tiny_disk, 700_000)
+    with pytest.raises(FacsimileError, match="disk is full") as info:
+        run_job(spec)
+    assert 0 < len(list((spec.job_dir / "chunks").glob("chunk_*.mov"))), "the disk must fill part-way"
+    _says_where_and_what_to_do(str(info.value), spec)
+    filler.unlink()
+    from core.cli import main
+
+    assert main(["job", "run", str(spec.job_dir / "job.json")]) == 0  # the command it names resumes it
+    with av.open(str(out / "o.mov")) as c:
+        assert sum(1 for p in c.demux(c.streams.video[0]) if p.size) == 24
+
+
+def test_disk_full_while_joining_the_chunks_says_so_too(plate, tiny_disk):
+    """Every chunk rendered, then the join into the movie filled the disk: the error said only
+    'the disk is full while writing o.mov', nothing of the chunks kept or of resuming."""
+    from core.jobs.run import run_chunk
+
+    out = tiny_disk / "out"
+    out.mkdir()
+    spec = JobSpec.create("convert", str(plate), str(out / "o.mov"), (0, 23), chunk_size=8,
+                          writer={"codec": "prores4444"})
+    spec.save()
+    for i in range(len(spec.chunks())):
+        run_chunk(spec, i)
+    _fill(tiny_disk, 100_000)
+    with pytest.raises(FacsimileError, match="disk is full") as info:
+        run_job(spec)
+    assert not (out / "o.mov").exists()
+    _says_where_and_what_to_do(str(info.value), spec)
+    assert "3 of 3 chunks" in str(info.value)
+
+
 def test_file_size_limit_efbig_is_a_clear_error(plate, tmp_path):
     """Without root: RLIMIT_FSIZE in a child process makes writes fail with EFBIG."""
     out = tmp_path / "o.####.exr"

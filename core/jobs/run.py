@@ -223,8 +223,16 @@ def finalize(spec: JobSpec, metadata: dict[str, str] | None = None, keep_chunks:
     if not spec.sequence:
         chunks = [chunk_movie_path(spec, i) for i in range(len(spec.chunks()))]
         tc = spec.writer.get("timecode")  # the timecode of the job's first frame, when it has one
-        concat_movies(chunks, spec.output, timecode=tc,
-                      metadata={**(spec.writer.get("attributes") or {}), **(metadata or {})})
+        try:
+            concat_movies(chunks, spec.output, timecode=tc,
+                          metadata={**(spec.writer.get("attributes") or {}), **(metadata or {})})
+        except (FacsimileError, OSError) as exc:
+            if not _disk_full(exc):
+                raise
+            from core.util.atomic import describe_os_error
+
+            said = describe_os_error(exc, spec.output) if isinstance(exc, OSError) else str(exc)
+            raise FacsimileError(f"{said}; {kept_for_resume(spec)}") from exc
     JobRecord(spec.job_dir).append({"type": "complete", "time": time.time(),
                                     "output_bytes": _output_bytes(spec)})
     if not spec.sequence and not keep_chunks:
@@ -281,14 +289,15 @@ def _run_local(spec: JobSpec, chunks: list[int], progress: Progress | None, canc
                 except FacsimileError as exc:
                     # Errors a retry cannot fix (disk full, vanished folder) stop at once.
                     a, b = spec.chunks()[i]
-                    raise FacsimileError(f"chunk {i} (frames {a}-{b}) failed: {exc}; finished frames are kept, "
-                                         "run again to resume") from exc
+                    kept = kept_for_resume(spec) if _disk_full(exc) else "finished frames are kept, run again to resume"
+                    raise FacsimileError(f"chunk {i} (frames {a}-{b}) failed: {exc}; {kept}") from exc
                 except OSError as exc:
                     if exc.errno in _FATAL_ERRNOS:
                         from core.util.atomic import describe_os_error
 
-                        raise FacsimileError(f"chunk {i} failed: {describe_os_error(exc, spec.output)}; finished "
-                                             "frames are kept, run again to resume") from exc
+                        kept = (kept_for_resume(spec) if _disk_full(exc)
+                                else "finished frames are kept, run again to resume")
+                        raise FacsimileError(f"chunk {i} failed: {describe_os_error(exc, spec.output)}; {kept}") from exc
                     producer = _discard(producer)  # a retry starts from a fresh plate and renderer
                     attempt = _retry(spec, i, exc, attempt)
                 except Exception as exc:  # noqa: BLE001 - a worker fault: retry with a limit
@@ -310,6 +319,46 @@ def _discard(producer: FrameProducer | None) -> None:
 
 #: disk full, file too large, quota, read-only: a retry cannot fix these
 _FATAL_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS}
+
+
+def _disk_full(exc: BaseException | None) -> bool:
+    """`exc` is, or was raised from, a full disk or an exceeded quota (ENOSPC, EDQUOT)."""
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def kept_for_resume(spec: JobSpec) -> str:
+    """What a job stopped by a full disk leaves and what to do with it: where its finished part
+    is, the space it holds, the command that resumes it and the folder that discards it (there
+    is no command for that: the job folder is deleted by hand)."""
+    import shlex
+
+    job_json = shlex.quote(str(spec.job_dir / "job.json"))
+    done, total = frames_done(spec), len(spec.frames)
+    if done == 0:
+        held = sum(p.stat().st_size for p in spec.job_dir.rglob("*") if p.is_file())
+        where = f"no frame was finished; the job's folder {spec.job_dir} holds {held / 1e6:.1f} MB"
+        discard = f"delete {spec.job_dir}"
+    elif spec.sequence:
+        record = JobRecord(spec.job_dir)
+        frames = [sequence_path(spec.output, spec.output_number(f)) for f in sorted(record.done_frames())]
+        held = sum(p.stat().st_size for p in frames if p.is_file())
+        where = (f"the {done} of {total} finished frames ({held / 1e6:.1f} MB) are kept as {spec.output}, their "
+                 f"record in {spec.job_dir}")
+        discard = f"delete {spec.job_dir} and those frames"
+    else:
+        held = sum(p.stat().st_size for p in spec.job_dir.rglob("*") if p.is_file())
+        chunks = len(spec.chunks()) - len(pending_chunks(spec))
+        where = (f"the finished part ({chunks} of {len(spec.chunks())} chunks, {done} of {total} frames, "
+                 f"{held / 1e6:.1f} MB) is kept in {spec.job_dir}")
+        if not pending_chunks(spec):
+            where += f" (joining them into {Path(spec.output).name} needs about as much again)"
+        discard = f"delete {spec.job_dir}"
+    return (f"{where}: once there is space, resume it with `facsimile job run {job_json}` (or the same command "
+            f"again), or {discard} to discard it")
 
 
 def _retry(spec: JobSpec, i: int, exc: BaseException, attempt: int) -> int:
