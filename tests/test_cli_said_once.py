@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from core.cli import main
@@ -88,3 +89,19 @@ def test_job_run_of_a_render_says_its_notes_once(project, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.count("gpen_bfr_512 is not installed") == 1, proc.stderr
     assert "note: restoration is OFF" in proc.stderr
+
+
+def test_analyze_says_a_calibration_note_once(tmp_path):
+    """A neutral frame the face is absent from: the AU engine's WARNING and analyze's own
+    per-face line both said it (the note was on stderr twice)."""
+    import cv2
+    from skimage.data import astronaut
+
+    from tests.mediagen import make_video
+
+    face = cv2.resize(astronaut(), (256, 256), interpolation=cv2.INTER_AREA)
+    plate = make_video(tmp_path / "face_then_none.mp4", 8, 256, 256,
+                       image=lambda i: face if i < 6 else np.zeros_like(face))
+    proc = _cli("analyze", str(plate), "-o", str(tmp_path / "out"), "--neutral", "7")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("nearest present frame used") == 1, proc.stderr

@@ -183,9 +183,11 @@ def _analyze_into(args: argparse.Namespace, src: Path, out: Path, earlier: list[
         log.error("AU engine not available (core.facs.extract_shot: %s): the CSV has no AU columns "
                   "and aus.json is not written", exc)
     if extract_shot is not None and analysis.n_tracks:
+        from core.cli import said_by_command
         from core.util.atomic import atomic_write_text
 
-        faces = extract_shot(analysis, neutral=args.neutral, filter=args.filter)
+        with said_by_command():  # each face's calibration note is said once, below
+            faces = extract_shot(analysis, neutral=args.neutral, filter=args.filter)
         from core.curves.curveset import extraction_of
         from core.project.workflow import calibration_summary
 

@@ -34,6 +34,7 @@ from core.facs.model import (
     neutral_gap,
     solve_aligned,
 )
+from core.util.report import HANDED_BACK
 
 log = logging.getLogger(__name__)
 PRESENCE_THRESHOLD = 1.0  # AUxx_c = 1 from intensity 1 (FACS trace, A) on
@@ -246,7 +247,7 @@ def extract_shot(analysis, *, neutral: int | Mapping[int, int | None] | None = N
             cal = calibration_from_frames(aligned[near], frame=int(analysis.frame_indices[t0]))
             if t0 != hits[0]:
                 cal["note"] = f"track {track_id} absent at frame {face_neutral}; nearest present frame used"
-                log.warning("AU calibration: %s", cal["note"])
+                log.warning("AU calibration: %s", cal["note"], extra=HANDED_BACK)
         elif len(idx):
             cal = calibration_auto(aligned)
             if "neutral_frames" in cal:  # positions among the present frames -> plate frame numbers
@@ -270,7 +271,7 @@ def extract_shot(analysis, *, neutral: int | Mapping[int, int | None] | None = N
             coarse = (f"landmarks jitter {noise:.3f} IOD ({noise / LANDMARK_NOISE:.1f}x a clean face's): "
                       "small movements do not read (a small, dim or soft face)")
             cal["note"] = f"{cal['note']}; {coarse}" if cal.get("note") else coarse
-            log.warning("AU extraction, track %d: %s", track_id, coarse)
+            log.warning("AU extraction, track %d: %s", track_id, coarse, extra=HANDED_BACK)
         for j, t in enumerate(idx):
             if progress is not None and j % PROGRESS_EVERY == 0:
                 progress(done + int(t), total)
