@@ -112,10 +112,11 @@ class Session(QObject):
         self._dirty = not dirty  # force a dirtyChanged emit
         self.mark_dirty(dirty)
         self.projectChanged.emit()
-        names = self.shot_names()
-        if shot is not None and names and self.find_shot(shot) is None:
-            raise ProjectError(f"no shot named {shot!r}; shots: {', '.join(names)}")
-        target = self.find_shot(shot) if shot is not None else (self.project.shots[0] if self.project.shots else None)
+        from core.project.workflow import resolve_shot
+
+        # --shot as every command takes it: id, name (any case) or 1-based position
+        target = (resolve_shot(self.project, shot) if shot is not None and self.project.shots
+                  else self.project.shots[0] if self.project.shots else None)
         self.set_shot(target.id if target is not None else "")
 
     def _undo_changed(self, stack) -> None:

@@ -90,6 +90,22 @@ def test_shot_names_stay_unique(tmp_path: Path) -> None:
     assert len({s.name for s in proj.shots}) == len(proj.shots)
 
 
+def test_render_finds_a_shot_as_every_command_does(tmp_path: Path) -> None:
+    """`render --shot` matched the exact name only, while `project ... --shot` takes the id,
+    the name in any case or the 1-based position: one lookup now (workflow.resolve_shot)."""
+    from core.project import workflow as wf
+    from core.render.delivery import find_shot
+
+    proj = _project(tmp_path)
+    first = wf.add_shot_range(proj, "A001", 100, 120, name="SH010")
+    second = wf.add_shot_range(proj, "A001", 130, 140, name="sh020")
+    assert find_shot(proj, None) is first
+    assert find_shot(proj, "sh010") is first and find_shot(proj, second.id) is second
+    assert find_shot(proj, "2") is second
+    with pytest.raises(ProjectError, match="no shot 'nope'"):
+        find_shot(proj, "nope")
+
+
 def test_cut_list_errors(tmp_path: Path) -> None:
     proj = _project(tmp_path)
     with pytest.raises(ProjectError, match="does not exist"):

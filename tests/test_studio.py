@@ -899,7 +899,20 @@ def test_screenshot_cli_bad_shot_is_a_clear_error(project, tmp_path, capsys):
 
     rc = main(["studio", str(project), "--shot", "nope", "--screenshot", str(tmp_path / "x.png")])
     assert rc != 0
-    assert "no shot named 'nope'" in capsys.readouterr().err
+    assert "no shot 'nope'" in capsys.readouterr().err
+
+
+def test_studio_takes_shot_as_every_command_does(project, tmp_path):
+    """--shot by name in any case or by position, as `project` and `render` take it (the studio
+    and its pre-check had a lookup of their own that matched the exact name only)."""
+    from core.cli import main
+    from core.project import Project
+
+    name = Project.load(project).shots[0].name
+    for key in (name.upper(), "1"):
+        out = tmp_path / f"s_{key}.png"
+        assert main(["studio", str(project), "--shot", key, "--screenshot", str(out)]) == 0, key
+        assert out.stat().st_size > 20000
 
 
 # ---------------------------------------------------------------------- live render (real face)

@@ -53,11 +53,9 @@ def _frame_count(path: str, shot: str | None) -> int | None:
 
 def _project_frames(project: object, key: str | None) -> int | None:
     """Frames of the plate of shot `key` (id or name; default the first shot) of a loaded project."""
-    shot = next((s for s in project.shots if key is not None and key in (s.id, s.name)), None)
-    if key is not None and shot is None:
-        names = ", ".join(s.name for s in project.shots) or "none yet"
-        raise ProjectError(f"no shot named {key!r} in {project.path}; shots: {names}")
-    shot = shot or (project.shots[0] if project.shots else None)
+    from core.project.workflow import resolve_shot
+
+    shot = resolve_shot(project, key) if key is not None else (project.shots[0] if project.shots else None)
     return None if shot is None else int(project.plate_of(shot).frame_count)
 
 

@@ -363,18 +363,17 @@ def parse_frames(text: str | None, default: tuple[int, int]) -> tuple[int, int]:
 
 
 def find_shot(project, key: str | None):
-    """A shot by id or name (default: the first); ProjectError (exit 4: a shot that does not fit)
-    when there is none."""
+    """A shot by id, name (case-insensitive) or 1-based position, as every `--shot` takes it
+    (core.project.workflow.resolve_shot); default: the first. ProjectError (exit 4: a shot that
+    does not fit) when there is none."""
     from core.errors import ProjectError
+    from core.project.workflow import resolve_shot
 
     if not key:
         if not project.shots:
             raise ProjectError(f"{project.path} has no shots: add some with `facsimile project shots`")
         return project.shots[0]
-    for s in project.shots:
-        if key in (s.id, s.name):
-            return s
-    raise ProjectError(f"no shot {key!r} in the project (shots: {', '.join(s.name for s in project.shots)})")
+    return resolve_shot(project, key)
 
 
 def resolve_output(out: str, shot_name: str, fmt_ext: str | None, output: str) -> str:
