@@ -13,6 +13,7 @@ import pytest
 from core.errors import MediaError, ProjectError
 from core.project import Plate, Project
 from core.project.editorial import (
+    AlreadyAShot,
     detect_cuts,
     export_otio,
     import_cut_list,
@@ -83,6 +84,7 @@ def test_shot_names_stay_unique(tmp_path: Path) -> None:
     edl = export_otio(proj, tmp_path / "shots.edl")
     shots, problems = import_cut_list(proj, edl)  # the same cut again: nothing new
     assert shots == [] and "covers the same frames already" in problems[0]
+    assert all(isinstance(p, AlreadyAShot) for p in problems)  # no error: the CLI exits 0 on it
     cut = tmp_path / "cut.edl"
     cut.write_text(EDL)
     shots, _ = import_cut_list(proj, cut)  # a clip named like a shot, over other frames

@@ -316,7 +316,9 @@ def _shots(args: argparse.Namespace) -> int:
         shots, problems = add_shots_from_cut_list(proj, args.edl, plate_id=args.plate, handles=args.handles)
     for pr in problems:
         _warn(f"not imported: {pr}")
-    again = [pr for pr in problems if "covers the same frames already" in pr]
+    from core.project.editorial import AlreadyAShot
+
+    again = [pr for pr in problems if isinstance(pr, AlreadyAShot)]
     if not shots and not args.detect_cuts and (not problems or len(again) < len(problems)):
         # said before any "added 0 shot(s)"; a cut list whose every event is a shot already is no error
         raise ProjectError("no shot was added" + (f" ({len(problems)} event(s) not added: see above)" if problems else ""))

@@ -158,6 +158,11 @@ def _match_plate(plates: Sequence[Plate], reel: str, src_start: object, duration
     return None
 
 
+class AlreadyAShot(str):
+    """An import_cut_list problem that is no error: the event is a shot of the project already
+    (the project's own cut list imported again). The text is what the user reads."""
+
+
 def import_cut_list(project: Project, path: str | Path, plate_ids: Sequence[str] | None = None,
                     handles: int = 0) -> tuple[list[Shot], list[str]]:
     """Add a shot per clip event of an .otio or CMX 3600 .edl, matched to a plate by source
@@ -200,7 +205,8 @@ def import_cut_list(project: Project, path: str | Path, plate_ids: Sequence[str]
         last = first + dur_plate - 1
         twin = next((s for s in project.shots if (s.plate_id, s.frame_in, s.frame_out) == (plate.id, first, last)), None)
         if twin is not None:  # the project's own cut list imported again: nothing new
-            problems.append(f"event {i} ({name}): shot {twin.name!r} covers the same frames already; not added again")
+            problems.append(AlreadyAShot(f"event {i} ({name}): shot {twin.name!r} covers the same frames already; "
+                                         "not added again"))
             continue
         added.append(project.new_shot(plate.id, first, last, name=name, handles=handles,
                                       timecode=plate.timecode_for_frame(first)))
