@@ -25,7 +25,7 @@ from collections.abc import Iterable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QKeySequence, QPen, QPixmapCache
 from PySide6.QtWidgets import (
     QComboBox,
@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QMenu,
     QSplitter,
+    QStackedWidget,
     QToolButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -59,6 +60,8 @@ NO_FACE_KEY = "#9a9a9a"  # hollow: a key in frames with no face, drawn at its la
 CURVE_WIDTH = 1.0  # 1 px polylines draw ~5x faster than wider (segmented) pens
 HIGHLIGHT_WIDTH = 3.0
 CACHE_MAX_MB = 320  # pixmap cache for the curves' paint caches (Qt's default is 10 MB)
+WARM_CURVES = 4  # curves whose plot items one idle step builds for the hidden mode (~10-20 ms)
+MIN_VALUE_SPAN = 1e-4  # the smallest range of values a lane shows (a curve of 100 spans 1e6 views at most)
 DOWNSAMPLE_PX = 2.0  # peak downsampling: min and max of every 2 screen pixels, i.e. ~1 point per pixel
 
 
@@ -170,6 +173,8 @@ class _Lane:
         self.name = name
         self.box = _LaneBox(editor, name)
         self.plot = pg.PlotItem(viewBox=self.box)
+        # values in view never span less than MIN_VALUE_SPAN: curves need no dynamic range clipping
+        self.box.setLimits(minYRange=MIN_VALUE_SPAN)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         self.plot.setLabel("left", name)
         self.plot.hideButtons()
@@ -212,6 +217,36 @@ class _Lane:
         self.hit_names: list[str] = []
         self.unsel_sig: tuple | None = None
         self.handle_index: list[tuple[str, int, str]] = []  # (curve, frame, "in"|"out") per handle point
+        self.spare: list[tuple[pg.PlotDataItem, pg.PlotDataItem]] = []  # hidden items of curves gone, for reuse
+
+
+class _LaneSet:
+    """The plots of one mode ('lanes' or 'overlay') in their own GraphicsLayoutWidget.
+
+    Both sets are kept once built: a Lanes/Overlay toggle shows the other widget and brings its
+    lanes up to date (data only where it changed), and a shot with other curves hands the
+    existing plot items to its curves, instead of building ~90 plot items again."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.glw = pg.GraphicsLayoutWidget()
+        self.glw.ci.setSpacing(0)
+        self.glw.setFocusPolicy(Qt.StrongFocus)
+        self.lanes: dict[str, _Lane] = {}  # the lanes shown, top to bottom
+        self.built: dict[str, _Lane] = {}  # every lane built for this mode, shown or not
+        self.names: tuple[str, ...] | None = None  # the curves the lanes are laid out for (None: not yet)
+
+    def lane_names(self, names: Iterable[str]) -> list[str]:
+        """The lanes `names` need, top to bottom (one per group, or the overlay's one)."""
+        names = list(names)
+        if self.mode != "lanes":
+            return ["curves"] if names else []
+        present = {curve_group(n) for n in names}
+        return [g for g in GROUPS if g in present] + sorted(g for g in present if g not in GROUPS)
+
+    def members(self, lane: str, names: Iterable[str]) -> list[str]:
+        """The curves of `names` that `lane` shows."""
+        return [n for n in names if self.mode != "lanes" or curve_group(n) == lane]
 
 
 class CurveEditor(QWidget):
@@ -246,9 +281,16 @@ class CurveEditor(QWidget):
         self.tree.itemChanged.connect(self._tree_changed)
         self.tree.itemSelectionChanged.connect(self._tree_selected)
         self.tree.setSelectionMode(QTreeWidget.ExtendedSelection)
-        self.glw = pg.GraphicsLayoutWidget()
-        self.glw.ci.setSpacing(0)
-        self.glw.setFocusPolicy(Qt.StrongFocus)
+        self._sets = {m: _LaneSet(m) for m in ("lanes", "overlay")}
+        self.stack = QStackedWidget()
+        for ls in self._sets.values():
+            self.stack.addWidget(ls.glw)
+        self.glw = self._sets["lanes"].glw  # the shown mode's plots (tests drive the mouse in it)
+        self._drawn_range: tuple[int, int] | None = None  # the frame range the lanes' data are for
+        self._warm_timer = QTimer(self)  # builds the hidden mode's plots step by step (_warm_step)
+        self._warm_timer.setSingleShot(True)
+        self._warm_timer.setInterval(40)
+        self._warm_timer.timeout.connect(self._warm_step)
 
         def btn(text: str, tip: str, slot, checkable: bool = False) -> QToolButton:
             b = QToolButton(text=text)
@@ -308,7 +350,7 @@ class CurveEditor(QWidget):
         rl.setContentsMargins(0, 0, 0, 0)
         rl.setSpacing(0)
         rl.addLayout(tools)
-        rl.addWidget(self.glw, 1)
+        rl.addWidget(self.stack, 1)
         left = QWidget()  # the layer the keys go on, above the curves they go on
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
@@ -349,8 +391,9 @@ class CurveEditor(QWidget):
         `keep_view`: the doc is a new one for the same shot and face (an undo, a filter or a
         neutral change swaps the CurveSet): when it has the same curves, the visible set, the
         selection (its keys that still exist), the active layer and the view ranges stay as the
-        animator left them. Lanes are reused whenever the curves are the same (only their data
-        is set), since rebuilding ~90 plot items costs half a second of UI time."""
+        animator left them. The plot items are never built again for a new doc: with the same
+        curves only their data is set, with other curves (another shot) the lanes' items are
+        handed to the new curves, since building ~90 plot items costs half a second of UI time."""
         old = self.doc
         if old is not None:
             try:
@@ -362,6 +405,13 @@ class CurveEditor(QWidget):
         self.doc = doc
         if doc is not None:
             doc.changed.connect(self._doc_changed)
+            if doc.frame_range() != self._drawn_range:
+                # other frames: a curve with the same values (all zeros) must still be drawn again
+                for ls in self._sets.values():
+                    for lane in ls.built.values():
+                        lane.drawn_base.clear()
+                        lane.drawn_res.clear()
+                self._drawn_range = doc.frame_range()
         if same_curves:
             self._relabel_tree()
             if keep:
@@ -380,6 +430,15 @@ class CurveEditor(QWidget):
             self.selectionChanged.emit()
             return
         self.selection = {}
+        self._fill_tree()
+        self._sync_layers()
+        self._show_set(self.mode)
+        self.frame_all()  # ranges first, then each item's data, once
+        self.selectionChanged.emit()
+
+    def _fill_tree(self) -> None:
+        """The curve list (by group, all checked) and each curve's colour, for the doc's curves."""
+        doc = self.doc
         self.visible = {}
         self.colours = {}
         self.tree.blockSignals(True)
@@ -403,10 +462,7 @@ class CurveEditor(QWidget):
                 it.setForeground(0, QColor(self.colours[name]))
                 self.visible[name] = True
         self.tree.blockSignals(False)
-        self._sync_layers()
-        self._rebuild()
-        self.frame_all()
-        self.selectionChanged.emit()
+        self._brushes = {n: pg.mkBrush(c) for n, c in self.colours.items()}
 
     def _relabel_tree(self) -> None:
         """The list's curve items take the doc's labels (the curves themselves are unchanged)."""
@@ -421,65 +477,145 @@ class CurveEditor(QWidget):
         self.tree.blockSignals(False)
 
     def set_mode(self, mode: str) -> None:
-        """'lanes' (one plot per group) or 'overlay' (one plot)."""
+        """'lanes' (one plot per group) or 'overlay' (one plot); the frames in view stay."""
+        had_focus = self.glw.hasFocus()
         self.mode = mode
         self.btn_lanes.setChecked(mode == "lanes")
         self.btn_overlay.setChecked(mode == "overlay")
         x = self._x_range()
-        self._rebuild()
-        if x is not None:
-            self._first_lane().box.setXRange(*x, padding=0)
-        self.frame_all(x_too=x is None)
+        self._show_set(mode)
+        if had_focus:
+            self.glw.setFocus()
+        if x is not None and self.lanes:
+            box = self._first_lane().box
+            if not np.allclose(box.viewRange()[0], x):
+                box.setXRange(*x, padding=0)
+        self.frame_all(x_too=x is None)  # values fitted, then the data set where it changed
 
-    def _rebuild(self) -> None:
-        self.glw.clear()
-        self.lanes = {}
-        self._brushes = {n: pg.mkBrush(c) for n, c in self.colours.items()}
-        if self.doc is None:
-            return
-        names = self.doc.names()
-        lane_names = [g for g in GROUPS if any(curve_group(n) == g for n in names)] if self.mode == "lanes" else ["curves"]
-        other = [g for g in {curve_group(n) for n in names} if g not in GROUPS]
-        if self.mode == "lanes":
-            lane_names += other
-        first = None
-        for i, ln in enumerate(lane_names):
-            lane = _Lane(self, ln)
-            self.glw.addItem(lane.plot, row=i, col=0)
-            if first is None:
-                first = lane
-            else:
-                lane.box.setXLink(first.box)
-            lane.plot.getAxis("left").setWidth(44)
-            lane.plot.getAxis("left").enableAutoSIPrefix(False)  # AU intensities read as they are, no "x0.001"
-            if i < len(lane_names) - 1:
-                lane.plot.getAxis("bottom").setStyle(showValues=False)  # frame numbers once, under the last lane
-            lane.cursor.sigDragged.connect(lambda line, _l=lane: self._cursor_dragged(line))
-            for name in names:
-                if self.mode == "lanes" and curve_group(name) != ln:
-                    continue
-                col = QColor(self.colours[name])
-                base_col = QColor(col)
-                base_col.setAlpha(110)
-                # each item holds its whole curve; pyqtgraph clips it to the view and keeps the
-                # extremes of every DOWNSAMPLE_PX pixels (peak), so pan and zoom cost no evaluation
-                # and a blink stays visible when 10,000 frames share a thousand pixels
-                base = pg.PlotDataItem(pen=pg.mkPen(base_col, width=1, style=Qt.DashLine),
-                                       autoDownsampleFactor=1.0 / DOWNSAMPLE_PX)
-                res = pg.PlotDataItem(pen=pg.mkPen(col, width=CURVE_WIDTH), autoDownsampleFactor=1.0 / DOWNSAMPLE_PX)
-                for item in (base, res):
-                    lane.plot.addItem(item)  # PlotItem.addItem imposes the plot's clip/downsample modes,
-                    item.setClipToView(True)  # so set ours after adding
-                    item.setDownsampling(auto=True, method="peak")
-                lane.items[name] = (base, res)
-            self.lanes[ln] = lane
-            lane.box.sigResized.connect(self._update_caching)
-        for lane in self.lanes.values():
-            lane.cursor.setValue(self.frame)
+    def _show_set(self, mode: str) -> None:
+        """Show `mode`'s plots, laid out for the doc's curves, with the visible curves, highlight
+        and cursor of now (they were left as they were while hidden). Their data, keys and handles
+        wait for the caller's refresh, after it has set the view range: pyqtgraph redoes an
+        item's display data on each change of range."""
+        ls = self._sets[mode]
+        names = tuple(self.doc.names()) if self.doc is not None else ()
+        if ls.names != names:
+            self._lay_out(ls, names)
+        self.lanes = ls.lanes
+        self.glw = ls.glw
+        if self.stack.currentWidget() is not ls.glw:
+            self.stack.setCurrentWidget(ls.glw)
+        self.set_frame(self.frame)
         self._live = set()
         self._apply_visibility()
         self._update_caching()
-        self.refresh()
+        self._warm_timer.start()
+
+    def _warm_step(self) -> None:
+        """Build a little more of the hidden mode's plots for the doc's curves (a lane, or a few
+        curves' items, ~10-20 ms), a step per timer tick while the UI is idle, so that the first
+        Lanes/Overlay toggle finds them built and only sets their data."""
+        ls = self._sets["overlay" if self.mode == "lanes" else "lanes"]
+        names = tuple(self.doc.names()) if self.doc is not None else ()
+        if ls.names == names:
+            return
+        lane_names = ls.lane_names(names)
+        missing = [ln for ln in lane_names if ln not in ls.built]
+        if missing:
+            ls.built[missing[0]] = self._new_lane(missing[0])
+        elif list(ls.lanes) != lane_names:
+            self._arrange(ls, lane_names)
+        else:
+            todo = WARM_CURVES
+            for ln in lane_names:
+                lane = ls.built[ln]
+                short = len(ls.members(ln, names)) - len(lane.items) - len(lane.spare)
+                for _ in range(min(max(short, 0), todo)):
+                    lane.spare.append(self._new_items(lane))
+                    todo -= 1
+            if todo == WARM_CURVES:  # every item there: hand them to the curves (pens, no data yet)
+                self._lay_out(ls, names)
+                return
+        self._warm_timer.start()
+
+    def _lay_out(self, ls: _LaneSet, names: tuple[str, ...]) -> None:
+        """Give `ls` a lane per group of `names` (one lane in overlay mode) holding their curves.
+        Lanes of the same group are kept, and each lane's plot items go to its new curves (pen and
+        data set); only items a lane lacks are built, and those left over are hidden for later."""
+        lane_names = ls.lane_names(names)
+        if list(ls.lanes) != lane_names:
+            self._arrange(ls, lane_names)
+        for ln, lane in ls.lanes.items():
+            self._fill_lane(lane, ls.members(ln, names))
+        ls.names = names
+
+    def _arrange(self, ls: _LaneSet, lane_names: list[str]) -> None:
+        """Show these lanes of `ls`, top to bottom (built when new), frames linked to the first."""
+        ls.glw.clear()
+        ls.lanes = {}
+        first = None
+        for i, ln in enumerate(lane_names):
+            lane = ls.built.get(ln)
+            if lane is None:
+                lane = ls.built[ln] = self._new_lane(ln)
+            ls.glw.addItem(lane.plot, row=i, col=0)
+            lane.box.setXLink(first.box if first is not None else None)
+            first = first or lane
+            # frame numbers once, under the last lane
+            lane.plot.getAxis("bottom").setStyle(showValues=i == len(lane_names) - 1)
+            ls.lanes[ln] = lane
+
+    def _new_lane(self, name: str) -> _Lane:
+        lane = _Lane(self, name)
+        lane.plot.getAxis("left").setWidth(44)
+        lane.plot.getAxis("left").enableAutoSIPrefix(False)  # AU intensities read as they are, no "x0.001"
+        lane.cursor.sigDragged.connect(lambda line: self._cursor_dragged(line))
+        lane.box.sigResized.connect(self._update_caching)
+        return lane
+
+    def _fill_lane(self, lane: _Lane, names: list[str]) -> None:
+        """Hand `lane`'s curve items to `names` (those it shows already keep theirs)."""
+        wanted = set(names)
+        for name in [n for n in lane.items if n not in wanted]:
+            base, res = lane.items.pop(name)
+            for item in (base, res):
+                item.setData([], [])
+                item.hide()
+            lane.spare.append((base, res))
+            for cache in (lane.drawn_base, lane.drawn_res, lane.key_data):
+                cache.pop(name, None)
+        items: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
+        for i, name in enumerate(names):
+            pair = lane.items.get(name) or (lane.spare.pop() if lane.spare else self._new_items(lane))
+            base, res = pair
+            if getattr(res, "colour", None) != self.colours[name]:
+                res.colour = self.colours[name]
+                col = QColor(res.colour)
+                base_col = QColor(col)
+                base_col.setAlpha(110)
+                base.setPen(pg.mkPen(base_col, width=1, style=Qt.DashLine))
+                res.setPen(pg.mkPen(col, width=CURVE_WIDTH))
+            # stacked in the curves' order, as if built in it (below keys and handles)
+            base.setZValue(2e-3 * i)
+            res.setZValue(2e-3 * i + 1e-3)
+            items[name] = pair
+        lane.items = items
+
+    def _new_items(self, lane: _Lane) -> tuple[pg.PlotDataItem, pg.PlotDataItem]:
+        """A curve's base (dashed) and result items in `lane`, without pen colour or data."""
+        # each item holds its whole curve; pyqtgraph clips it to the view and keeps the
+        # extremes of every DOWNSAMPLE_PX pixels (peak), so pan and zoom cost no evaluation
+        # and a blink stays visible when 10,000 frames share a thousand pixels
+        # and no dynamic range limit: it would redo every curve's display data on each change of
+        # the values in view (frame all, a Lanes/Overlay toggle), to clip curves spanning a
+        # million views' height, which the lane's minimum value range (_Lane) rules out
+        base = pg.PlotDataItem(pen=None, autoDownsampleFactor=1.0 / DOWNSAMPLE_PX, dynamicRangeLimit=None)
+        res = pg.PlotDataItem(pen=None, autoDownsampleFactor=1.0 / DOWNSAMPLE_PX, dynamicRangeLimit=None)
+        for item in (base, res):
+            lane.plot.addItem(item)  # PlotItem.addItem imposes the plot's clip/downsample modes,
+            item.setClipToView(True)  # so set ours after adding
+            item.setDownsampling(auto=True, method="peak")
+        return base, res
 
     # ------------------------------------------------------------------ paint caching
     def _update_caching(self, *_args) -> None:
