@@ -405,19 +405,27 @@ class Inspector(QWidget):
 
     # ------------------------------------------------------------------ state in
     def set_curve_names(self, names: list[str]) -> None:
-        """Build one gain row per AU (bilateral AUs once) in the catalogue's order."""
+        """One gain row per AU (bilateral AUs once) in the catalogue's order. The rows of AUs
+        shown already are kept (set_gains shows the new values): switching shots builds only the
+        rows of AUs the last shot lacked, not ~25 rows of widgets each time."""
         if self.session is None:
             self._find_session()
-        for row in self.rows.values():
-            row.setParent(None)
-        self.rows = {}
         aus = sorted({int(m.group(1)) for n in names if (m := _AU_RE.match(n))})
         self.gains_empty.setVisible(not aus)
+        if aus == list(self.rows):
+            return
+        old, self.rows = self.rows, {}
+        for au, row in old.items():
+            self.gains_layout.removeWidget(row)
+            if au not in aus:
+                row.setParent(None)
         for au in aus:
-            facs, friendly = self.catalogue.get(au, (f"AU{au}", f"AU{au}"))
-            row = GainRow(au, friendly, facs)
-            row.changed.connect(self._row_changed)
-            row.keyRequested.connect(self._key_requested)
+            row = old.get(au)
+            if row is None:
+                facs, friendly = self.catalogue.get(au, (f"AU{au}", f"AU{au}"))
+                row = GainRow(au, friendly, facs)
+                row.changed.connect(self._row_changed)
+                row.keyRequested.connect(self._key_requested)
             self.gains_layout.addWidget(row)
             self.rows[au] = row
 

@@ -174,3 +174,25 @@ def test_same_curves_in_other_frames_are_drawn_at_their_frames(two_shots, qtbot)
         for name, f0 in (("a", 0), ("b", 20)):
             win._pick_shot(s.find_shot(name).id)
             assert ed.lanes["mouth"].items["AU12"][1].xData[0] == f0
+
+
+def test_the_inspector_keeps_the_gain_rows_of_aus_both_shots_have(two_shots, qtbot):
+    with open_window(qtbot, two_shots) as win:
+        s, insp = win.session, win.inspector
+        first, second = (sh.id for sh in s.project.shots)
+        rows = dict(insp.rows)
+        win._pick_shot(second)
+        assert list(insp.rows) == [2, 4, 5, 6, 12, 15, 17, 25]
+        assert all(insp.rows[au] is rows[au] for au in insp.rows if au in rows)  # kept, not built again
+        assert not any(r.parent() for au, r in rows.items() if au not in insp.rows)  # gone from the panel
+        # in the panel in AU order, below the (hidden) note
+        lay = insp.gains_layout
+        shown = [lay.itemAt(i).widget() for i in range(lay.count())]
+        assert shown == [insp.gains_empty] + list(insp.rows.values()) and insp.gains_empty.isHidden()
+        # a gain edited on one shot shows as its own on the other
+        s.doc.cs.set_gain("AU12L", 1.5)
+        s.doc.cs.set_gain("AU12R", 1.5)
+        win._pick_shot(first)
+        assert insp.rows[12].spin.value() == pytest.approx(1.0)
+        win._pick_shot(second)
+        assert insp.rows[12].spin.value() == pytest.approx(1.5)
