@@ -3,6 +3,10 @@
 Frame rate, timecode (moved on for --frames) and alpha are carried through. Nothing is ever
 left half-written under the final name: a failed .mov leaves no file at all; a failed
 sequence leaves only complete frames and the error says which range finished.
+
+A variable-frame-rate plate (phone footage) is written to a .mov frame for frame at its own
+times (same duration, audio in sync); `--fps RATE` conforms any plate to a constant rate
+instead (frames repeated or dropped, output frame n = the plate frame on screen at n / RATE).
 """
 
 from __future__ import annotations
@@ -12,10 +16,32 @@ import logging
 import os
 import re
 import sys
+from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
+
 from core.errors import FacsimileError, MediaError
-from core.media.writers import CODECS, COMPRESSIONS, describe_frames, is_sequence_pattern, plate_timecode_at
+from core.media.timing import (
+    FrameTiming,
+    conform_indices,
+    conform_summary,
+    parse_rate,
+    plate_timing,
+    segment_times,
+    suggested_rate,
+    vfr_rates,
+)
+from core.media.writers import (
+    CODECS,
+    COMPRESSIONS,
+    describe_frames,
+    format_timecode,
+    is_sequence_pattern,
+    parse_timecode,
+    plate_timecode_at,
+)
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +54,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Convert a plate (video, image sequence or still) to a ProRes .mov or an image sequence "
             "(out.####.exr, out.%04d.png, out.####.tif). Frame rate, timecode and alpha are carried "
-            "through. EXR output is half-float, premultiplied, scene-linear (OpenColorIO)."
+            "through. EXR output is half-float, premultiplied, scene-linear (OpenColorIO). A variable-frame-rate "
+            "plate's .mov keeps every frame at the plate's own time; --fps conforms to a constant rate."
         ),
     )
     p.add_argument("input", help="plate: video file, image sequence pattern (shot.####.exr) or still")
@@ -45,6 +72,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--compression", choices=COMPRESSIONS, default="piz", help="EXR compression (default piz)")
     p.add_argument("--start-number", type=int, default=1001, metavar="N",
                    help="first frame number of an output sequence (default 1001)")
+    p.add_argument("--fps", metavar="RATE",
+                   help="conform to a constant RATE (24, 23.976, 29.97, 30000/1001): output frame n is the plate "
+                        "frame on screen at n/RATE, frames repeated or dropped as needed (the usual step for a "
+                        "variable-frame-rate plate). Default: the plate's frames one for one (a VFR plate's .mov keeps its own times)")
     p.add_argument("--audio", action="store_true", help="copy the plate's audio into the .mov (no re-encode)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output (default: refuse)")
     p.set_defaults(func=run)
@@ -89,11 +120,13 @@ def run(args: argparse.Namespace) -> int:
     from core.media.writers import frame_path, open_writer
 
     output = Path(args.output)
+    rate = parse_rate(args.fps) if getattr(args, "fps", None) else None
     with open_media(args.input) as reader:
         info = reader.info
         first, last = parse_frames(args.frames, info.frame_count)
-        count = last - first + 1
         sequence = is_sequence_pattern(output)
+        plan = _timing_plan(reader, first, last, rate, sequence)
+        count = len(plan.indices)
         if not args.overwrite:
             if sequence and output.suffix.lower() in (".exr", ".png", ".tif", ".tiff"):
                 existing = [n for n in range(args.start_number, args.start_number + count)
@@ -107,15 +140,16 @@ def run(args: argparse.Namespace) -> int:
             raise MediaError(f"{args.input} has no audio track to copy (leave out --audio)")
         if args.audio and output.suffix.lower() != ".mov":
             raise MediaError("--audio needs a .mov output (image sequences carry no audio)")
-        timecode = plate_timecode_at(info, first)
+        timecode = _start_timecode(reader, first, plan.fps)
         in_cs, premultiplied = plate_colorspace(info, reader.read(first).dtype, args.input_colorspace)
         writer = open_writer(
-            output, width=info.width, height=info.height, fps=info.fps, codec=args.codec,
+            output, width=info.width, height=info.height, fps=plan.fps, codec=args.codec,
             colorspace=args.colorspace, input_colorspace=in_cs, compression=args.compression,
             start_number=args.start_number, timecode=timecode,
             audio_from=info.path if args.audio else None,
             audio_start=reader.frame_time(first), premultiplied=premultiplied,
             attributes={"facsimile/source": Path(info.path).name}, pixel_aspect=info.pixel_aspect,
+            timing=plan.timing,
         )
         log.debug("convert %s frames %d-%d -> %s (%s -> %s)", info.path, first, last, output, in_cs,
                   getattr(writer, "colorspace", "?"))
@@ -123,17 +157,90 @@ def run(args: argparse.Namespace) -> int:
             with writer, _progress(count, output.name) as bar:
                 if args.overwrite and sequence:  # every check passed and the writer is open: replace now
                     _clear_old_frames(output, args.start_number, count, info)
-                for _, frame in reader.frames(first, last + 1):
-                    writer.write(frame)
-                    bar.update(1)
+                if plan.conformed:
+                    for k in plan.indices:  # repeats come from the reader's cache; drops are skipped
+                        writer.write(reader.read(int(k)))
+                        bar.update(1)
+                else:
+                    for _, frame in reader.frames(first, last + 1):
+                        writer.write(frame)
+                        bar.update(1)
         except FacsimileError as exc:
             raise type(exc)(_failure_message(exc, writer, sequence, args.start_number, count, output)) from exc
+    tc = f", TC {timecode}" if timecode else ""
     if not sequence:
-        print(f"wrote {output} ({count} frames, {float(info.fps):.3f} fps{', TC ' + timecode if timecode else ''})",
-              file=sys.stderr)
+        if plan.timing is not None:
+            print(f"wrote {output} ({count} frames at the plate's own times, variable rate, {plan.timing.seconds:.3f} s, "
+                  f"nominal {float(plan.fps):.3f} fps{tc})", file=sys.stderr)
+        else:
+            print(f"wrote {output} ({count} frames, {float(plan.fps):.3f} fps{tc}{plan.summary})", file=sys.stderr)
     else:
-        print(f"wrote {output} frames {describe_frames(writer.frames_written)}", file=sys.stderr)
+        conformed = f" ({float(plan.fps):.3f} fps{plan.summary})" if plan.conformed else ""
+        print(f"wrote {output} frames {describe_frames(writer.frames_written)}{conformed}", file=sys.stderr)
+    if plan.note:
+        print(f"note: {plan.note}", file=sys.stderr)
     return 0
+
+
+@dataclass
+class _Plan:
+    """Which plate frame each output frame is, and at what times: `indices` (plate frames, in
+    output order), `fps` (the output's rate; a VFR movie's nominal one), `timing` (a VFR .mov's
+    own frame times, else None), `conformed` and its `summary`, and a `note` for the user."""
+
+    indices: np.ndarray
+    fps: Fraction
+    timing: FrameTiming | None = None
+    conformed: bool = False
+    summary: str = ""
+    note: str = ""
+
+
+def _timing_plan(reader, first: int, last: int, rate: Fraction | None, sequence: bool) -> _Plan:  # noqa: ANN001
+    """How frames first..last of the plate become output frames. Default: one for one; a VFR
+    plate's .mov at the plate's own times (said in a note), a VFR plate's sequence tagged with
+    its nominal rate (a sequence holds no times: said too). `rate` (--fps): conformed to it,
+    output frame n showing the plate frame on screen at n / rate."""
+    info = reader.info
+    src = Path(info.path).name
+    hint = f"use --fps RATE (e.g. --fps {suggested_rate(info)}) to conform it to a constant rate"
+    if rate is None:
+        indices = np.arange(first, last + 1, dtype=np.int64)
+        if not info.vfr:
+            return _Plan(indices, info.fps)
+        if sequence:
+            return _Plan(indices, info.fps, note=(
+                f"{src} has a variable frame rate ({vfr_rates(info)}); an image sequence holds no frame times: its "
+                f"frames are the plate's one for one, tagged with the nominal {float(info.fps):.3f} fps, so it plays "
+                f"at another speed than the plate; {hint}"))
+        return _Plan(indices, info.fps, timing=plate_timing(reader, first, last), note=(
+            f"{src} has a variable frame rate ({vfr_rates(info)}): the .mov keeps every plate frame at its own time "
+            f"(a variable-rate movie, frame for frame with the plate, audio in sync); {hint}"))
+    times, end = segment_times(reader, first, last)
+    tick = float(getattr(reader, "time_base", 0) or 0) if info.kind == "video" else 0.0
+    local = conform_indices(times, end, rate, tick)
+    repeated, dropped = conform_summary(local, last - first + 1)
+    what = "no frame repeated or dropped" if not (repeated or dropped) else \
+        f"{repeated} plate frame(s) repeated, {dropped} dropped"
+    summary = f", conformed from {'a variable' if info.vfr else f'{float(info.fps):.3f} fps, a constant'} rate: {what}"
+    return _Plan(local + first, rate, conformed=True, summary=summary)
+
+
+def _start_timecode(reader, first: int, fps: Fraction) -> str | None:  # noqa: ANN001 - Reader
+    """The output's start timecode: the plate's moved on to frame `first` (by its time on a VFR
+    plate: its index is not a count of nominal frames), in `fps` when conformed to another rate
+    (the same time, to the nearest frame)."""
+    info = reader.info
+    offset = round(reader.frame_time(first) * float(info.fps)) if info.vfr else first
+    tc = plate_timecode_at(info, offset)
+    if tc is None or fps == info.fps:
+        return tc
+    try:
+        frames = round(parse_timecode(tc, info.fps) * fps / info.fps)
+        return format_timecode(frames, fps, drop_frame=bool(re.search(r"[;.]\d{2,3}$", tc)))
+    except MediaError as exc:
+        log.warning("the plate's timecode is not usable at %s fps (%s): writing none", float(fps), exc)
+        return None
 
 
 def _clear_old_frames(output: Path, start: int, count: int, info) -> None:  # noqa: ANN001 - MediaInfo

@@ -14,7 +14,10 @@ output); the writer divides it out. 422 HQ has no alpha: the alpha of RGBA input
 with a warning.
 
 Time: the stream time base is exactly 1/fps (30000/1001 stays exact) and packet pts are
-consecutive. A `timecode` becomes the QuickTime tmcd track (FFmpeg's mov muxer writes it
+consecutive. A variable-frame-rate plate's frames are written at their own times instead
+(`timing`, core.media.timing.FrameTiming: the plate's time base, pts and durations), so the
+movie is as long as the plate, frame for frame, and its audio stays in sync; `fps` is then the
+nominal rate, used for the timecode track only. A `timecode` becomes the QuickTime tmcd track (FFmpeg's mov muxer writes it
 from the video stream's ``timecode`` metadata). Audio from `audio_from` is copied packet by
 packet (no re-encode), interleaved with the video and trimmed to the written range.
 """
@@ -30,6 +33,7 @@ import numpy as np
 
 from core.errors import FacsimileError, MediaError
 from core.media import colour
+from core.media.timing import FrameTiming
 from core.media.writers import Writer, parse_timecode
 from core.util.atomic import atomic_path, describe_os_error
 
@@ -47,6 +51,8 @@ _AVCOL_RANGE_MPEG = 1  # "tv" / limited range
 # video keeps Rec.2100's (BT.2020 primaries and matrix; PQ or HLG); everything else is BT.709.
 _AVCOL_TAGS = {"Rec.2100-PQ - Display": (9, 16, 9, "bt2020nc"), "Rec.2100-HLG - Display": (9, 18, 9, "bt2020nc")}
 _BT709_TAGS = (_AVCOL_BT709, _AVCOL_BT709, _AVCOL_BT709, "bt709")
+#: metadata key of a movie written at a VFR plate's own times: its nominal rate ("60/1")
+NOMINAL_FPS_KEY = "facsimile/nominal_fps"
 
 
 def _fill_plane(plane, values: np.ndarray) -> None:
@@ -91,6 +97,7 @@ class ProResWriter(Writer):
         threads: int = 0,
         encoder: str = "prores_ks",
         pixel_aspect: float = 1.0,
+        timing: FrameTiming | None = None,
     ) -> None:
         super().__init__(path, width, height, fps)
         import av
@@ -120,6 +127,8 @@ class ProResWriter(Writer):
             parse_timecode(timecode, self.fps)  # validate early, with a clear message
         self._warned_alpha = False
         self._count = 0
+        self.timing = timing if timing is not None and len(timing) else None
+        self._durations: dict[int, int] = {}
 
         if self.path.suffix.lower() != ".mov":
             raise MediaError(f"a ProRes movie must end in .mov (got {self.path.name})")
@@ -137,7 +146,11 @@ class ProResWriter(Writer):
             )
             stream.width, stream.height = self.width, self.height
             stream.pix_fmt = self.pix_fmt
-            stream.time_base = self._frame_tb = Fraction(1) / self.fps
+            # a VFR plate's frames go at their own times, in its time base (exact within a tick)
+            self._frame_tb = self.timing.time_base if self.timing is not None else Fraction(1) / self.fps
+            stream.time_base = self._frame_tb
+            if self.timing is not None:  # else the encoder's 1/fps would round the plate's times to frames
+                stream.codec_context.time_base = self._frame_tb
             cc = stream.codec_context
             cc.color_primaries, cc.color_trc, cc.colorspace = self._tags[:3]
             cc.color_range = _AVCOL_RANGE_MPEG
@@ -150,6 +163,8 @@ class ProResWriter(Writer):
                 stream.metadata["timecode"] = timecode
             for key, value in (metadata or {}).items():
                 self._container.metadata[str(key)] = str(value)
+            if self.timing is not None:  # the rate the timecode counts in (a join of chunks reads it)
+                self._container.metadata[NOMINAL_FPS_KEY] = f"{self.fps.numerator}/{self.fps.denominator}"
             self._stream = stream
             self._audio: list[tuple] = []
             if audio_from is not None:
@@ -271,8 +286,16 @@ class ProResWriter(Writer):
             self._warned_alpha = True
         for plane, values in zip(vf.planes, planes, strict=True):
             _fill_plane(plane, values)
-        vf.pts = self._count
-        vf.time_base = self._frame_tb  # 1/fps (the muxer may change the stream time base)
+        if self.timing is not None:
+            if self._count >= len(self.timing):
+                raise MediaError(f"{self.path.name}: more frames than the {len(self.timing)} frame times given")
+            vf.pts = self.timing.pts[self._count]
+            self._durations[vf.pts] = self.timing.durations[self._count]
+            end = Fraction(vf.pts + self.timing.durations[self._count]) * self._frame_tb
+        else:
+            vf.pts = self._count
+            end = (self._count + 1) / self.fps
+        vf.time_base = self._frame_tb  # 1/fps or the plate's (the muxer may change the stream time base)
         vf.colorspace = self._tags[2]
         vf.color_range = _AVCOL_RANGE_MPEG
         with contextlib.suppress(AttributeError):
@@ -280,8 +303,8 @@ class ProResWriter(Writer):
             vf.color_trc = self._tags[1]
         try:
             for pkt in self._stream.encode(vf):
-                self._container.mux(pkt)
-            self._mux_audio_until((self._count + 1) / self.fps)
+                self._mux_video(pkt)
+            self._mux_audio_until(end)
         except OSError as exc:
             raise MediaError(describe_os_error(exc, self.path)) from exc
         except Exception as exc:  # noqa: BLE001
@@ -289,14 +312,30 @@ class ProResWriter(Writer):
         self.frames_written.append(self._count)
         self._count += 1
 
+    def _mux_video(self, pkt) -> None:  # noqa: ANN001 - av.Packet
+        """Mux one encoded packet; at a plate's own times it lasts until the next plate frame
+        (the last one's duration is the movie's end, and a chunk's end where the next begins)."""
+        if self.timing is not None and pkt.pts is not None and int(pkt.pts) in self._durations:
+            pkt.duration = self._durations.pop(int(pkt.pts))
+        self._container.mux(pkt)
+
+    def _end_time(self) -> Fraction | float:
+        """Seconds of the frames written so far: the end of the last one."""
+        if not self._count:
+            return 0.0
+        if self.timing is not None:
+            k = self._count - 1
+            return (self.timing.pts[k] + self.timing.durations[k]) * self._frame_tb
+        return self._count / self.fps
+
     def close(self) -> None:
         """Flush the encoder, finish the audio, close the file and rename it to its final name."""
         if self.closed:
             return
         try:
             for pkt in self._stream.encode():
-                self._container.mux(pkt)
-            self._mux_audio_until(self._count / self.fps if self._count else 0.0)
+                self._mux_video(pkt)
+            self._mux_audio_until(self._end_time())
             self._container.close()
             self._close_audio_source()
         except BaseException as exc:

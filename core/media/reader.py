@@ -980,6 +980,11 @@ class VideoReader(Reader):
         """The presentation timestamps of every frame, in stream time base units."""
         return self._pts.copy()
 
+    @property
+    def time_base(self) -> Fraction:
+        """The stream time base: seconds of one `pts` tick."""
+        return Fraction(self._tb)
+
     def close(self) -> None:
         with self._lock:
             self._cache.clear()

@@ -22,10 +22,14 @@ import re
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.errors import MediaError
+
+if TYPE_CHECKING:
+    from core.media.timing import FrameTiming
 
 log = logging.getLogger(__name__)
 
@@ -243,6 +247,7 @@ def open_writer(
     attributes: dict[str, str] | None = None,
     pixel_type: str = "half",
     pixel_aspect: float = 1.0,
+    timing: FrameTiming | None = None,
 ) -> Writer:
     """A writer for `output`, chosen by its name.
 
@@ -259,7 +264,10 @@ def open_writer(
     metadata (EXR header attributes, MOV metadata keys), e.g. ``{"facsimile/synthetic": "true"}``.
     Frames are numbered from `start_number` in a sequence. `pixel_aspect` (an anamorphic
     plate's, e.g. 2.0) is written where the format holds one: the MOV's sample aspect ratio,
-    the EXR's pixelAspectRatio; PNG and TIFF have no standard place for it.
+    the EXR's pixelAspectRatio; PNG and TIFF have no standard place for it. `timing` (a .mov
+    only): the frames' own times (core.media.timing.plate_timing), for a variable-frame-rate
+    plate kept frame for frame at its time; `fps` is then its nominal rate. Sequences hold no
+    frame times and ignore it.
     """
     from core.media.colour import DEFAULT_INPUT_COLORSPACE
 
@@ -276,7 +284,8 @@ def open_writer(
 
         return ProResWriter(out, width, height, fps, profile=codec, timecode=timecode, audio_from=audio_from,
                             audio_start=audio_start, input_colorspace=input_colorspace, colorspace=colorspace,
-                            premultiplied=premultiplied, metadata=attributes, pixel_aspect=pixel_aspect)
+                            premultiplied=premultiplied, metadata=attributes, pixel_aspect=pixel_aspect,
+                            timing=timing)
     if suffix in SEQUENCE_EXTENSIONS:
         if not is_sequence_pattern(out):
             raise MediaError(

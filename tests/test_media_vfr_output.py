@@ -1,0 +1,191 @@
+"""What we write from a variable-frame-rate plate (phone footage: 30 fps, a 60 fps stretch, a
+100 ms gap). A .mov keeps every plate frame at the plate's own time, so it is as long as the plate and lies over it in an editor; `convert --fps`
+conforms to a constant rate; sequences carry the nominal rate and say so. Constant-rate plates
+are written as before. Real encodes, read back with the real reader."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from core.cli import main
+from core.errors import MediaError
+from core.media.reader import open_media
+from core.media.timing import conform_indices, parse_rate
+from tests.mediagen import counter_frame, make_video, which_frame
+
+TICKS = Fraction(1, 600)  # 30 fps = 20 ticks, 60 fps = 10, a 100 ms gap = 60
+STEPS = [20] * 11 + [10] * 12 + [60] + [20] * 11
+W, H = 160, 120
+
+
+@pytest.fixture(scope="module")
+def phone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A VFR H.264 plate of 36 numbered frames (counter_frame) with an AAC tone."""
+    pts = np.r_[0, np.cumsum(STEPS)]
+    return make_video(tmp_path_factory.mktemp("vfr") / "phone.mp4", len(pts), W, H, fps=30,
+                      pts=[int(p) for p in pts], time_base=TICKS, audio=True)
+
+
+def _times(path: Path | str) -> tuple[list[float], float, int]:
+    """(frame times from the first frame, duration, frame count) through the real reader."""
+    with open_media(path) as r:
+        n = r.info.frame_count
+        return [r.frame_time(i) for i in range(n)], r.info.duration_s, n
+
+
+def _frames_shown(path: Path | str, candidates: range) -> list[int]:
+    """The counter number of each frame of `path`."""
+    with open_media(path) as r:
+        return [which_frame(r.read_rgb8(i), candidates) for i in range(r.info.frame_count)]
+
+
+def _stream_ends(path: Path) -> tuple[float, float]:
+    """(video end, audio end) in seconds from the packets of a movie."""
+    ends = {"video": 0.0, "audio": 0.0}
+    with av.open(str(path)) as c:
+        for pkt in c.demux():
+            if pkt.pts is not None and pkt.stream.type in ends:
+                ends[pkt.stream.type] = max(ends[pkt.stream.type], float((pkt.pts + (pkt.duration or 0)) * pkt.time_base))
+    return ends["video"], ends["audio"]
+
+
+def test_convert_keeps_a_vfr_plates_frames_at_their_own_times(phone, tmp_path, capsys):
+    """Written one frame per 1/60 s (the nominal rate), the 1.07 s plate became a 0.6 s movie and
+    its audio was cut to match. Now every plate frame is there, at the plate's time (within a
+    tick), the movie is as long as the plate and its audio runs to the end; a note says so."""
+    src_t, src_dur, n = _times(phone)
+    out = tmp_path / "phone.mov"
+    assert main(["convert", str(phone), str(out), "--audio"]) == 0
+    err = capsys.readouterr().err
+    assert "variable frame rate" in err and "own time" in err and "--fps 30" in err
+    t, dur, count = _times(out)
+    assert count == n == 36
+    assert np.abs(np.subtract(t, src_t)).max() <= float(TICKS)
+    assert dur == pytest.approx(src_dur, abs=float(TICKS))
+    assert _frames_shown(out, range(n)) == list(range(n))
+    video_end, audio_end = _stream_ends(out)
+    assert video_end == pytest.approx(src_dur, abs=float(TICKS))
+    assert abs(audio_end - video_end) < 0.03  # within an AAC packet: in sync to the end
+    with open_media(out) as r:
+        assert r.info.vfr and r.info.metadata.get("facsimile/nominal_fps") == "60/1"
+
+    # a range: its times from its first frame, and the timecode-free plate stays timecode-free
+    part = tmp_path / "part.mov"
+    assert main(["convert", str(phone), str(part), "--frames", "5-30"]) == 0
+    t, _, count = _times(part)
+    assert count == 26
+    assert np.abs(np.subtract(t, np.subtract(src_t[5:31], src_t[5]))).max() <= float(TICKS)
+    assert _frames_shown(part, range(n)) == list(range(5, 31))
+
+
+def test_a_constant_rate_plate_is_written_as_before(tmp_path, capsys):
+    """No timing change for a constant-rate plate: time base 1/fps, consecutive pts, no note."""
+    plate = make_video(tmp_path / "cfr.mov", 10, W, H, fps=Fraction(24000, 1001))
+    out = tmp_path / "cfr_out.mov"
+    assert main(["convert", str(plate), str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "note" not in err and "(10 frames, 23.976 fps)" in err
+    with av.open(str(out)) as c:
+        assert "facsimile/nominal_fps" not in c.metadata
+        v = c.streams.video[0]
+        pts = [p.pts for p in c.demux(v) if p.pts is not None]
+        step = Fraction(1001, 24000) / v.time_base
+        assert pts == [int(k * step) for k in range(10)]
+
+
+def _expected_conform(src_t: list[float], end: float, rate: float) -> list[int]:
+    """Output frame n shows the last plate frame whose time is <= n / rate (a 1 ms tolerance)."""
+    out = []
+    n = 0
+    while n / rate < end - 1e-3:
+        out.append(max(i for i, s in enumerate(src_t) if s <= n / rate + 1e-3))
+        n += 1
+    return out
+
+
+@pytest.mark.parametrize("rate", ["30", "29.97", "24"])
+def test_convert_fps_conforms_a_vfr_plate(phone, tmp_path, capsys, rate):
+    """--fps RATE: a constant-rate movie; frame n is the plate frame on screen at n / RATE
+    (repeated across the gap, dropped in the 60 fps stretch), counted in the summary; the
+    audio lasts as long as the video."""
+    src_t, src_dur, n = _times(phone)
+    fps = parse_rate(rate)
+    out = tmp_path / f"c{rate}.mov"
+    assert main(["convert", str(phone), str(out), "--fps", rate, "--audio"]) == 0
+    err = capsys.readouterr().err
+    want = _expected_conform(src_t, src_dur, float(fps))
+    repeated, dropped = len(want) - len(set(want)), n - len(set(want))
+    assert f"({len(want)} frames, {float(fps):.3f} fps, conformed from a variable rate: {repeated} plate frame(s) " \
+           f"repeated, {dropped} dropped)" in err
+    with open_media(out) as r:
+        assert not r.info.vfr and r.info.fps == fps and r.info.frame_count == len(want)
+    assert _frames_shown(out, range(n)) == want
+    if rate == "30":
+        assert (repeated, dropped) == (2, 6)  # the 100 ms gap; half the 60 fps stretch
+    video_end, audio_end = _stream_ends(out)
+    assert video_end == pytest.approx(len(want) / float(fps), abs=1e-6)
+    assert abs(audio_end - video_end) < 0.03
+
+
+def test_convert_fps_of_a_constant_rate_plate(tmp_path, capsys):
+    """At its own rate a conform changes nothing (the same pictures as a plain convert); 25 to
+    24 fps drops the frames that are never on screen at a 24 fps tick, its timecode at the same
+    time in the new rate."""
+    plate = make_video(tmp_path / "p25.mov", 50, W, H, fps=25, timecode="01:00:00:10")
+    same, plain = tmp_path / "same.mov", tmp_path / "plain.mov"
+    assert main(["convert", str(plate), str(same), "--fps", "25"]) == 0
+    assert "no frame repeated or dropped" in capsys.readouterr().err
+    assert main(["convert", str(plate), str(plain)]) == 0
+    with open_media(same) as a, open_media(plain) as b:
+        assert a.info.frame_count == b.info.frame_count == 50 and a.info.fps == b.info.fps == 25
+        for i in range(50):
+            np.testing.assert_array_equal(a.read(i), b.read(i))
+    slow = tmp_path / "p24.mov"
+    assert main(["convert", str(plate), str(slow), "--fps", "24"]) == 0
+    assert "0 plate frame(s) repeated, 2 dropped" in capsys.readouterr().err
+    expect = [int(np.floor(k * 25 / 24 + 1e-9)) for k in range(48)]
+    assert _frames_shown(slow, range(50)) == expect
+    with open_media(slow) as r, open_media(same) as s:
+        assert r.info.timecode == "01:00:00:10" and s.info.timecode == "01:00:00:10"
+
+
+def test_sequences_conform_or_carry_the_nominal_rate(phone, tmp_path, capsys):
+    """An EXR sequence has no frame times: from a VFR plate its frames are the plate's one for
+    one with the nominal rate in framesPerSecond (said on stderr); --fps conforms it as a movie."""
+    src_t, src_dur, n = _times(phone)
+    (tmp_path / "seq").mkdir()
+    assert main(["convert", str(phone), str(tmp_path / "seq" / "a.####.exr")]) == 0
+    err = capsys.readouterr().err
+    assert "holds no frame times" in err and "nominal 60.000 fps" in err and "--fps" in err
+    with open_media(tmp_path / "seq" / "a.####.exr") as r:
+        assert r.info.frame_count == n and r.info.fps == 60
+    assert main(["convert", str(phone), str(tmp_path / "seq" / "b.####.exr"), "--fps", "30000/1001"]) == 0
+    err = capsys.readouterr().err
+    want = _expected_conform(src_t, src_dur, 30000 / 1001)
+    assert "conformed from a variable rate" in err and "holds no frame times" not in err
+    with open_media(tmp_path / "seq" / "b.####.exr") as r:
+        assert r.info.frame_count == len(want) and r.info.fps == Fraction(30000, 1001)
+    assert _frames_shown(tmp_path / "seq" / "b.####.exr", range(n)) == want
+
+
+def test_rates_as_users_write_them():
+    assert parse_rate("24") == 24 and parse_rate("23.976") == Fraction(24000, 1001)
+    assert parse_rate("29.97") == parse_rate("30000/1001") == Fraction(30000, 1001)
+    assert parse_rate("59.94") == Fraction(60000, 1001) and parse_rate("12.5") == Fraction(25, 2)
+    for bad in ("abc", "0", "-24", "1/0", ""):
+        with pytest.raises(MediaError):
+            parse_rate(bad)
+    # a time base's rounding (30 fps in milliseconds: 33, 67 ms) is not a missed frame
+    times = np.round(np.arange(30) / 30, 3)
+    assert list(conform_indices(times, 1.0, Fraction(30), 0.001)) == list(range(30))
+
+
+def test_counter_frames_are_distinct_at_this_size():
+    """(The frame matching above relies on it.)"""
+    frames = [counter_frame(i, W, H) for i in range(40)]
+    assert [which_frame(f, range(40)) for f in frames] == list(range(40))
