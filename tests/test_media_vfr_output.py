@@ -1,5 +1,6 @@
 """What we write from a variable-frame-rate plate (phone footage: 30 fps, a 60 fps stretch, a
-100 ms gap). A .mov keeps every plate frame at the plate's own time, so it is as long as the plate and lies over it in an editor; `convert --fps`
+100 ms gap). A .mov keeps every plate frame at the plate's own time (convert, a chunked convert
+job, a render), so it is as long as the plate and lies over it in an editor; `convert --fps`
 conforms to a constant rate; sequences carry the nominal rate and say so. Constant-rate plates
 are written as before. Real encodes, read back with the real reader."""
 
@@ -96,6 +97,61 @@ def test_a_constant_rate_plate_is_written_as_before(tmp_path, capsys):
         pts = [p.pts for p in c.demux(v) if p.pts is not None]
         step = Fraction(1001, 24000) / v.time_base
         assert pts == [int(k * step) for k in range(10)]
+
+
+def test_a_chunked_convert_job_joins_a_vfr_plate_at_its_own_times(phone, tmp_path):
+    """The studio's export queue writes chunk movies and joins them: each chunk kept the plate's
+    times and the join puts the next chunk where the plate's next frame is; the timecode track
+    counts in the nominal rate."""
+    from core.jobs.convert import prepare_convert
+    from core.jobs.run import run_job
+
+    src_t, src_dur, n = _times(phone)
+    spec = prepare_convert(phone, tmp_path / "job.mov", chunk=7)
+    spec.writer["timecode"] = "01:00:00:00"
+    out = run_job(spec)
+    t, dur, count = _times(out)
+    assert count == n
+    assert np.abs(np.subtract(t, src_t)).max() <= float(TICKS)
+    assert dur == pytest.approx(src_dur, abs=float(TICKS))
+    assert _frames_shown(out, range(n)) == list(range(n))
+    with open_media(out) as r:
+        assert r.info.timecode == "01:00:00:00" and r.info.metadata.get("facsimile/nominal_fps") == "60/1"
+
+
+def test_a_render_of_a_vfr_plate_keeps_the_plates_times(tmp_path, capsys):
+    """A render (chunked, joined) of a project on a VFR plate: frame for frame with the plate, at
+    its times, so laid over the plate in an editor it does not drift; a note says how to conform."""
+    import cv2
+    from skimage.data import astronaut
+
+    from core.project import Project
+    from core.project import workflow as wf
+
+    steps = [20] * 4 + [10] * 4 + [60] + [20] * 2
+    img = cv2.resize(astronaut(), (256, 256), interpolation=cv2.INTER_AREA)
+    plate = make_video(tmp_path / "phone.mp4", len(steps) + 1, 256, 256, fps=30,
+                       pts=[int(p) for p in np.r_[0, np.cumsum(steps)]], time_base=TICKS,
+                       image=lambda i: np.ascontiguousarray(np.roll(img, 8 * i, axis=1)))
+    project = Project.load(wf.create_project(tmp_path / "vfr", plates=[plate]).path)
+    wf.analyze_shot(project, project.shots[0])
+    wf.extract_shot_curves(project.shots[0])
+    project.save()
+    out = tmp_path / "render.mov"
+    capsys.readouterr()
+    assert main(["render", str(project.path), "--chunk", "4", "--out", str(out)]) == 0
+    src_t, src_dur, n = _times(plate)
+    t, dur, count = _times(out)
+    assert count == n == 12
+    assert np.abs(np.subtract(t, src_t)).max() <= float(TICKS)
+    assert dur == pytest.approx(src_dur, abs=float(TICKS))
+    err = capsys.readouterr().err
+    assert "variable frame rate" in err and "--fps 30" in err
+    with open_media(plate) as p, open_media(out) as r:
+        plate_frames = [p.read_rgb8(i).astype(np.int16) for i in range(n)]
+        for k in range(n):
+            got = r.read_rgb8(k).astype(np.int16)
+            assert int(np.argmin([np.abs(got - f).mean() for f in plate_frames])) == k
 
 
 def _expected_conform(src_t: list[float], end: float, rate: float) -> list[int]:

@@ -7,6 +7,7 @@ join costs I/O only.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -21,8 +22,12 @@ def concat_movies(chunks: Sequence[str | Path], output: str | Path, *, timecode:
 
     Returns the number of packets written. The output appears under its name only when
     complete. Container metadata (e.g. the synthetic-media tag) and the start timecode are
-    set on the joined file.
+    set on the joined file. Chunks written at a variable-rate plate's own times join end to
+    end (each chunk's last frame lasts until the next chunk's first) and keep their nominal
+    rate (NOMINAL_FPS_KEY), which the timecode track counts in.
     """
+    from core.media.prores import NOMINAL_FPS_KEY
+
     if not chunks:
         raise MediaError("nothing to join: no chunk movies")
     count = 0
@@ -37,6 +42,9 @@ def concat_movies(chunks: Sequence[str | Path], output: str | Path, *, timecode:
                 with av.open(str(chunk)) as inp:
                     istream = inp.streams.video[0]
                     if ostream is None:
+                        nominal = inp.metadata.get(NOMINAL_FPS_KEY)
+                        if nominal:
+                            out.metadata[NOMINAL_FPS_KEY] = nominal
                         ostream = out.add_stream_from_template(istream)
                         ostream.time_base = istream.time_base
                         # The template does not carry the sample-entry tag; without it the muxer
@@ -51,7 +59,9 @@ def concat_movies(chunks: Sequence[str | Path], output: str | Path, *, timecode:
                             ostream.metadata["timecode"] = timecode
                             # the mov muxer writes the tmcd track only for a stream with a frame rate,
                             # which a stream copied from a template lacks: without it the timecode was dropped
-                            ostream.codec_context.framerate = istream.average_rate or istream.guessed_rate
+                            # (a VFR chunk's average rate is not a frame rate: its nominal one)
+                            ostream.codec_context.framerate = (Fraction(nominal) if nominal else None) \
+                                or istream.average_rate or istream.guessed_rate
                     elif istream.codec_context.name != ostream.codec_context.name:
                         raise MediaError(f"cannot join {chunk}: codec differs from the first chunk")
                     last_end = offset

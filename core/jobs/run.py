@@ -57,6 +57,12 @@ class ConvertProducer:
     def frame(self, index: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         return self.reader.read(index), {}
 
+    def timing(self, first: int, last: int):  # noqa: ANN201 - FrameTiming | None
+        """A VFR plate's own times of frames first..last (None: constant rate)."""
+        from core.media.timing import plate_timing
+
+        return plate_timing(self.reader, first, last)
+
     def close(self) -> None:
         self.reader.close()
 
@@ -112,6 +118,13 @@ def _writer_kwargs(spec: JobSpec, producer: FrameProducer, first: int) -> dict:
     if w.get("timecode"):
         w["timecode"] = offset_timecode(w["timecode"], first - spec.first, producer.fps)
     return {"width": producer.width, "height": producer.height, "fps": producer.fps, **w}
+
+
+def _timing(producer: FrameProducer, first: int, last: int):  # noqa: ANN202 - FrameTiming | None
+    """The own times of plate frames first..last for a movie chunk when the producer's plate is
+    variable-rate (its `timing`), so the joined movie keeps the plate's timing; None: written at fps."""
+    timing = getattr(producer, "timing", None)
+    return timing(first, last) if callable(timing) else None
 
 
 def _extras(writer, extra: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
@@ -178,7 +191,8 @@ def run_chunk(spec: JobSpec, index: int, progress: Progress | None = None, cance
         else:
             path = chunk_movie_path(spec, index)
             path.parent.mkdir(parents=True, exist_ok=True)
-            with open_writer(str(path), **_writer_kwargs(spec, producer, todo[0])) as writer:
+            with open_writer(str(path), **_writer_kwargs(spec, producer, todo[0]),
+                             timing=_timing(producer, todo[0], todo[-1])) as writer:
                 for f in todo:
                     if cancel and cancel():
                         raise UserCancelled("render cancelled; finished chunks are kept and resume")

@@ -243,6 +243,7 @@ def _run_render_job(spec: JobSpec, engine: str, address: str | None, template: d
                      ctx.renderer.occlusion_model, getattr(ctx.renderer.occluder.runner, "provider", "?"))
         if ctx.settings.output == "patch" and spec.writer.get("codec") == "prores422hq" and not spec.sequence:
             notes.append("ProRes 422 HQ has no alpha: this patch carries no matte (use prores4444 or EXR)")
+        notes += _vfr_notes(ctx.reader.info, spec)
         notes += parting_notes(ctx.curves, spec.first, spec.last)
         notes += _unanalysed_frames(ctx.shot.name, [ctx.curves.frame_range] if ctx.curves is not None else [],
                                     spec.first, spec.last)
@@ -312,6 +313,22 @@ def _run_render_job(spec: JobSpec, engine: str, address: str | None, template: d
     if not out.exists() and not spec.sequence:
         raise FacsimileError(f"the render finished but {out} is missing")
     return {"output": str(out), "sidecar": str(sidecar), "csv": str(csv_path) if csv_path else None, "notes": notes}
+
+
+def _vfr_notes(info, spec: JobSpec) -> list[str]:  # noqa: ANN001 - MediaInfo
+    """What a render of a variable-frame-rate plate keeps of its timing, and how to conform it."""
+    if not getattr(info, "vfr", False):
+        return []
+    from core.media.timing import suggested_rate, vfr_rates
+
+    plate = f"the plate {Path(info.path).name} has a variable frame rate ({vfr_rates(info)})"
+    out, rate = Path(spec.output), suggested_rate(info)
+    conform = f"facsimile convert {out.name} {out.stem}_{rate}{out.suffix} --fps {rate}"
+    if spec.sequence:
+        return [f"{plate}; an image sequence holds no frame times: its frames are the plate's one for one, tagged "
+                f"with the nominal {float(info.fps):.3f} fps (render a .mov to keep the plate's times)"]
+    return [f"{plate}: the .mov keeps every plate frame at its own time (a variable-rate movie, frame for frame with "
+            f"the plate); to deliver it at a constant rate, conform it: {conform}"]
 
 
 def _unanalysed_frames(shot_name: str, ranges: list[tuple[int, int]], first: int, last: int) -> list[str]:

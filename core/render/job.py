@@ -256,6 +256,12 @@ class RenderProducer:
             image = watermarked(image, self.render_id)
         return image, {"mask.Y": result.matte}
 
+    def timing(self, first: int, last: int):  # noqa: ANN201 - FrameTiming | None
+        """A VFR plate's own times of frames first..last, so a .mov keeps them (None: constant rate)."""
+        from core.media.timing import plate_timing
+
+        return plate_timing(self.ctx.reader, first, last)
+
     def close(self) -> None:
         self.ctx.close()
 
