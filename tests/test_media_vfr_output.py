@@ -147,6 +147,14 @@ def test_a_render_of_a_vfr_plate_keeps_the_plates_times(tmp_path, capsys):
     assert dur == pytest.approx(src_dur, abs=float(TICKS))
     err = capsys.readouterr().err
     assert "variable frame rate" in err and "--fps 30" in err
+    # the curves CSV beside it has the plate's own times too (it wrote frame / nominal fps)
+    import csv
+
+    from core.delivery.sidecar import curves_csv_path
+
+    with open(curves_csv_path(out)) as fh:
+        stamps = [float(row["timestamp"]) for row in csv.DictReader(fh)]
+    assert np.abs(np.subtract(stamps, src_t)).max() <= 1e-6
     with open_media(plate) as p, open_media(out) as r:
         plate_frames = [p.read_rgb8(i).astype(np.int16) for i in range(n)]
         for k in range(n):

@@ -142,8 +142,10 @@ def write_sidecar(output: str | Path, doc: Mapping) -> Path:
 
 
 def write_curves_csv(output: str | Path, frames: np.ndarray, fps: float, curves: Mapping[str, np.ndarray],
-                     confidence: np.ndarray | None = None) -> Path:
-    """OpenFace-style CSV of the rendered curves: frame, timestamp, confidence, success, AUxx_r..."""
+                     confidence: np.ndarray | None = None, times: np.ndarray | None = None) -> Path:
+    """OpenFace-style CSV of the rendered curves: frame, timestamp, confidence, success, AUxx_r...
+    times: each frame's seconds from the plate's first frame (a variable-frame-rate plate's own,
+    as the analysis CSV and the render's .mov have them); None: frame / fps."""
     path = curves_csv_path(output)
     buf = io.StringIO()
     w = csv.writer(buf)
@@ -157,7 +159,8 @@ def write_curves_csv(output: str | Path, frames: np.ndarray, fps: float, curves:
         vals = [float(curves[n][i]) for n in names]
         ok = int(all(np.isfinite(vals)))
         # 6 decimals: at 29.97 fps a 3-decimal timestamp is off by up to half a millisecond
-        w.writerow([int(f) + 1, f"{int(f) / fps:.6f}", f"{conf:.3f}", ok,
+        t = float(times[i]) if times is not None else int(f) / fps
+        w.writerow([int(f) + 1, f"{t:.6f}", f"{conf:.3f}", ok,
                     *[f"{v:.2f}" if n.startswith("AU") else f"{v:.4f}" for n, v in zip(names, vals, strict=True)]])
     atomic_write_text(path, buf.getvalue())
     return path

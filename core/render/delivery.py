@@ -307,7 +307,10 @@ def _run_render_job(spec: JobSpec, engine: str, address: str | None, template: d
                                        "start_number": spec.start_number if spec.sequence else None},
         )
         sidecar = write_sidecar(out, doc)
-        csv_path = write_curves_csv(out, frames, float(ctx.fps), curves, confidence) if curves else None
+        # a variable-frame-rate plate's frames at their own times, as its analysis and the .mov have them
+        times = (np.array([ctx.reader.frame_time(int(f)) for f in frames])
+                 if getattr(ctx.reader.info, "vfr", False) else None)
+        csv_path = write_curves_csv(out, frames, float(ctx.fps), curves, confidence, times) if curves else None
     finally:
         ctx.close()
     if not out.exists() and not spec.sequence:
