@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import FacsimileError, ProjectError
+from core.media.playback import plate_times
 from core.paths import user_data_dir
 from studio.curve_editor import CurveEditor
 from studio.identity_panel import IdentityPanel
@@ -473,6 +474,7 @@ class MainWindow(QMainWindow):
         fps = s.frames.info.fps if s.frames is not None else 25
         plate = s.plate_record()
         self.transport.set_range(s.first, s.last, fps, getattr(plate, "timecode", None))
+        self.transport.times = plate_times(s.frames.reader) if s.frames is not None and s.frames.is_open else None
         doc = s.doc
         if doc is not None:
             doc.labels = {n: self._curve_label(n) for n in doc.names()}
@@ -611,6 +613,7 @@ class MainWindow(QMainWindow):
         if frames is None or record is None or not frames.is_open or frames is self._facts_checked:
             return  # once per opened file, not on every frame shown while scrubbing
         self._facts_checked = frames
+        self.transport.times = plate_times(frames.reader)  # a VFR plate plays at its own frame times
         from core.project.plates import fact_differences
 
         major, _minor = fact_differences(record, frames.reader.info)

@@ -118,6 +118,7 @@ class Transport(QWidget):
         self._label_at = 0.0
         self._clock_frame: int | None = None  # the last frame the clock asked for
         self.achieved_fps: float | None = None  # frames shown per second while playing
+        self.times: np.ndarray | None = None  # a VFR plate's own frame times (core.media.playback.plate_times)
 
         def btn(text: str, tip: str, slot) -> QToolButton:
             b = QToolButton(text=text)
@@ -278,7 +279,7 @@ class Transport(QWidget):
         if not a <= f0 <= b:  # started outside the in/out range: play from its start
             f0 = a if self.speed > 0 else b
             self._clock = (now, f0)
-        nxt = playback_frame(f0, now - t0, float(self.fps), self.speed, a, b)
+        nxt = playback_frame(f0, now - t0, float(self.fps), self.speed, a, b, self.times)
         if nxt == self.frame:
             return
         self._meter.add(now)

@@ -253,3 +253,33 @@ def test_counter_frames_are_distinct_at_this_size():
     """(The frame matching above relies on it.)"""
     frames = [counter_frame(i, W, H) for i in range(40)]
     assert [which_frame(f, range(40)) for f in frames] == list(range(40))
+
+
+def test_playback_follows_a_vfr_plates_own_times():
+    """The studio's playback clock on a VFR plate steps by the frames' own times: 0.2 s into a
+    30 fps stretch under a 60 fps nominal rate is frame 6 (at 1/60 a frame it was 12)."""
+    from core.media.playback import playback_frame
+
+    times = np.r_[0, np.cumsum(STEPS)] * float(TICKS)
+    last = len(times) - 1
+    assert playback_frame(0, 0.2, 60, 1, 0, last) == 12  # nominal steps: twice as fast
+    assert playback_frame(0, 0.2, 60, 1, 0, last, times) == 6
+    assert playback_frame(11, 0.1, 60, 1, 0, last, times) == 17  # the 60 fps stretch: 6 frames in 0.1 s
+    assert playback_frame(23, 0.05, 60, 1, 0, last, times) == 23  # the 100 ms gap holds frame 23
+    assert playback_frame(23, 0.1, 60, 1, 0, last, times) == 24
+    end = times[-1] + 1 / 60
+    assert playback_frame(0, end + 0.2, 60, 1, 0, last, times) == 6  # loops
+    assert playback_frame(6, 0.2, 60, -1, 0, last, times) == 0  # backwards
+    assert playback_frame(0, 0.2, 60, 2, 0, last, times) == playback_frame(0, 0.4, 60, 1, 0, last, times)
+
+
+def test_the_studio_plays_a_vfr_plate_at_its_own_times(phone, qtbot):
+    """The studio opened on the phone plate hands the reader's frame times to its transport."""
+    from tests.test_studio import open_window
+
+    with open_window(qtbot, phone) as w:
+        w.session.set_frame(3)
+        qtbot.waitUntil(lambda: w.transport.times is not None, timeout=10000)
+        with open_media(phone) as r:
+            want = [r.frame_time(i) for i in range(r.info.frame_count)]
+        np.testing.assert_allclose(w.transport.times, want)

@@ -8,18 +8,47 @@ Maya's real-time playback do). Pure arithmetic, no Qt, so the studio and tests s
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
 
 
-def playback_frame(start: int, elapsed_s: float, fps: float, speed: int, first: int, last: int) -> int:
+def playback_frame(start: int, elapsed_s: float, fps: float, speed: int, first: int, last: int,
+                   times: Sequence[float] | np.ndarray | None = None) -> int:
     """The frame due `elapsed_s` seconds after playing from `start` at `fps` x `speed` (negative:
-    backwards), wrapped into first..last as a looping player does."""
+    backwards), wrapped into first..last as a looping player does. `times`: every plate frame's
+    own time in seconds (a variable-frame-rate plate, plate_times): the frame on screen at that
+    moment of the plate's own timeline, so a 30 fps stretch under a 60 fps nominal rate does
+    not play twice as fast; None: frames are 1 / fps apart."""
     first, last = int(first), int(last)
     if last < first:
         return first
+    if times is not None and len(times) > last:
+        return _timed_frame(start, elapsed_s, fps, speed, first, last, np.asarray(times, np.float64))
     n = last - first + 1
     step = math.floor(max(elapsed_s, 0.0) * float(fps) * abs(int(speed)) + 1e-6)
     pos = int(start) - first + (step if speed >= 0 else -step)
     return first + pos % n
+
+
+def _timed_frame(start: int, elapsed_s: float, fps: float, speed: int, first: int, last: int,
+                 times: np.ndarray) -> int:
+    """playback_frame on a plate's own frame times: the loop first..last lasts from its first
+    frame's time to the end of its last (the next frame's time, or one nominal frame)."""
+    t = times[first:last + 1] - times[first]
+    end = times[last + 1] - times[first] if len(times) > last + 1 else t[-1] + 1.0 / float(fps)
+    moved = max(elapsed_s, 0.0) * abs(int(speed))
+    at = (t[min(max(int(start), first), last) - first] + (moved if speed >= 0 else -moved)) % end
+    return first + int(np.searchsorted(t, at + 1e-6, side="right")) - 1
+
+
+def plate_times(reader: Any) -> np.ndarray | None:
+    """Seconds of every frame of a variable-frame-rate plate from its first (the reader's pts
+    table), for playback_frame; None for a constant-rate plate (frames 1 / fps apart)."""
+    if not getattr(reader.info, "vfr", False):
+        return None
+    return np.array([reader.frame_time(i) for i in range(int(reader.info.frame_count))], np.float64)
 
 
 class RateMeter:
