@@ -64,18 +64,20 @@ def make_astronaut_plate(path: str | Path, frames: int, fps: Fraction | int = 24
                       image=lambda i: np.ascontiguousarray(np.roll(img, 2 * i, axis=1)))
 
 
-def analysed_astronaut_project(folder: Path, frames: int) -> Path:
+def analysed_astronaut_project(folder: Path, frames: int, shot_frames: int | None = None) -> Path:
     """folder/p.facsimile: one shot 'sh' over a still astronaut plate of `frames` frames
-    (core.demo's), analysed, no curves yet; saved."""
+    (core.demo's), analysed, no curves yet; saved. shot_frames: the shot (and its analysis)
+    covers only frames 0..shot_frames - 1 of the plate."""
     from core.analysis.analyzer import Analyzer
     from core.demo import make_plate
     from core.project import Plate, Project
 
+    n = frames if shot_frames is None else shot_frames
     plate_path = make_plate(folder / "plate.mp4", frames=frames)
     project = Project.create(folder / "p.facsimile", name="p")
     plate = project.add_plate(Plate.from_media(plate_path))
-    shot = project.new_shot(plate.id, 0, frames - 1, name="sh")
-    shot.analysis = Analyzer().analyze(str(plate_path), frames=(0, frames))
+    shot = project.new_shot(plate.id, 0, n - 1, name="sh")
+    shot.analysis = Analyzer().analyze(str(plate_path), frames=(0, n))
     project.save()
     return folder / "p.facsimile"
 

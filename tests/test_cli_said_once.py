@@ -22,19 +22,11 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     """A 6-frame astronaut plate whose shot is analysed over frames 0-3 only."""
-    from core.analysis.analyzer import Analyzer
-    from core.demo import make_plate
-    from core.project import Plate, Project
+    from tests.mediagen import analysed_astronaut_project
 
-    folder = tmp_path_factory.mktemp("said")
-    plate_path = make_plate(folder / "plate.mp4", frames=6)
-    project = Project.create(folder / "p.facsimile", name="p")
-    plate = project.add_plate(Plate.from_media(plate_path))
-    shot = project.new_shot(plate.id, 0, 3, name="sh")
-    shot.analysis = Analyzer().analyze(str(plate_path), frames=(0, 3))
-    project.save()
-    assert main(["project", "analyze", str(folder / "p.facsimile"), "--extract-only"]) == 0
-    return folder / "p.facsimile"
+    path = analysed_astronaut_project(tmp_path_factory.mktemp("said"), 6, shot_frames=4)
+    assert main(["project", "analyze", str(path), "--extract-only"]) == 0
+    return path
 
 
 @pytest.mark.parametrize("quiet", [[], ["-q"]])
