@@ -550,9 +550,17 @@ class CurveEditor(QWidget):
         ls.names = names
 
     def _arrange(self, ls: _LaneSet, lane_names: list[str]) -> None:
-        """Show these lanes of `ls`, top to bottom (built when new), frames linked to the first."""
+        """Show these lanes of `ls`, top to bottom (built when new), frames linked to the first.
+        The curves they hold are then no longer those `ls` was laid out for (its `names`): the
+        caller fills them (_lay_out), and until then a doc with the old names lays out again."""
         ls.glw.clear()
         ls.lanes = {}
+        ls.names = None
+        for ln, lane in ls.built.items():
+            # a lane taken out of the layout stays in `built` for later; hidden, or the view
+            # still paints it (an empty shot showed the last shot's lane), and hidden before
+            # addItem: hiding one already laid out squashes the others
+            lane.plot.setVisible(ln in lane_names)
         first = None
         for i, ln in enumerate(lane_names):
             lane = ls.built.get(ln)
@@ -590,6 +598,7 @@ class CurveEditor(QWidget):
             base, res = pair
             if getattr(res, "colour", None) != self.colours[name]:
                 res.colour = self.colours[name]
+                lane.unsel_sig = None  # the key markers take the curve's new colour too
                 col = QColor(res.colour)
                 base_col = QColor(col)
                 base_col.setAlpha(110)

@@ -196,3 +196,89 @@ def test_the_inspector_keeps_the_gain_rows_of_aus_both_shots_have(two_shots, qtb
         assert insp.rows[12].spin.value() == pytest.approx(1.0)
         win._pick_shot(second)
         assert insp.rows[12].spin.value() == pytest.approx(1.5)
+
+
+def _add_shots(path: Path, shots: dict[str, tuple[list[str], tuple[int, int], dict]]) -> None:
+    """Add shots {name: (curve names, frames, keys {curve: [(frame, value)]})}; no names: no curves."""
+    from core.curves import CurveSet
+    from core.curves.curveset import Layer
+    from core.curves.keys import Curve, Key
+    from core.project.model import Project
+
+    proj = Project.load(path)
+    plate_id = proj.shots[0].plate_id
+    for name, (names, (f0, f1), keys) in shots.items():
+        shot = proj.new_shot(plate_id, f0, f1, name=name)
+        if names:
+            layers = [Layer("Edit", curves={n: Curve([Key(f, v) for f, v in k]) for n, k in keys.items()})]
+            shot.curves[0] = CurveSet(names, (f0, f1), layers=layers)
+    proj.save()
+
+
+def test_a_quick_switch_and_back_lays_the_hidden_mode_out_again(two_shots, qtbot):
+    """Overlay shown; a mouth-only shot, left before the idle build had filled the hidden lanes
+    for it, then a shot with the first shot's curves: Lanes showed only the mouth lane (the
+    lanes had been re-arranged but still said they were laid out for the first curves)."""
+    _add_shots(two_shots, {"mouth": (["AU12", "AU25"], (0, 19), {})})
+    with open_window(qtbot, two_shots) as win:
+        ed, s = win.curves, win.session
+        first = s.project.shots[0].id
+        ed.set_mode("overlay")
+        _wait_warm(qtbot, ed)
+        win._pick_shot(s.find_shot("mouth").id)
+        ed._warm_timer.stop()
+        ed._warm_step()  # one idle step: the hidden lanes arranged for the mouth shot, not filled
+        win._pick_shot(first)
+        ed.set_mode("lanes")
+        assert list(ed.lanes) == ["brows", "eyes", "mouth", "head"]
+        ed.frame_all()
+        assert _looks(ed) == _fresh_looks(qtbot, s.doc, "lanes")
+
+
+def test_a_shot_without_curves_shows_no_lane_of_the_last_shot(two_shots, qtbot):
+    """A shot with no curves after a mouth-only one showed the mouth lane, its curves and keys
+    (a lane taken out of the layout but kept for later was still painted)."""
+    _add_shots(two_shots, {"mouth": (["AU12", "AU25"], (0, 19), {"AU12": [(5, 1.0)]}), "none": ([], (0, 9), {})})
+    with open_window(qtbot, two_shots) as win:
+        ed, s = win.curves, win.session
+        win._pick_shot(s.find_shot("mouth").id)
+        win._pick_shot(s.find_shot("none").id)
+        assert ed.lanes == {}
+        assert not [ln for ls in ed._sets.values() for ln, lane in ls.built.items() if lane.plot.isVisible()]
+
+
+def test_key_markers_take_the_colour_of_their_curve_in_the_next_shot(two_shots, qtbot):
+    """AU02 keyed alike in two shots whose curve lists differ (so AU02 has another colour): the
+    key markers kept the first shot's colour."""
+    keys = {"AU02": [(5, 0.5), (12, 1.0)]}
+    _add_shots(two_shots, {"A": (["AU01", "AU02"], (0, 19), keys), "B": (["AU02", "AU04"], (0, 19), keys)})
+    with open_window(qtbot, two_shots) as win:
+        ed, s = win.curves, win.session
+        for name in ("A", "B"):
+            win._pick_shot(s.find_shot(name).id)
+            lane = ed.lanes["brows"]
+            assert {b.color().name() for b in lane.keys.data["brush"]} == {ed.colours["AU02"]}, name
+        assert ed.colours["AU02"] != ed.colours.get("AU01")
+
+
+def test_gain_rows_of_aus_a_shot_lacks_are_deleted(two_shots, qtbot):
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    from studio.inspector import GainRow
+
+    with open_window(qtbot, two_shots) as win:
+        s = win.session
+        first, second = (sh.id for sh in s.project.shots)
+
+        def alive() -> int:
+            QApplication.sendPostedEvents(None, QEvent.DeferredDelete)  # deleteLater runs
+            return sum(isinstance(w, GainRow) for w in QApplication.allWidgets())
+
+        win._pick_shot(second)
+        win._pick_shot(first)
+        n = alive()
+        for _ in range(3):
+            win._pick_shot(second)
+            win._pick_shot(first)
+        assert alive() == n == len(win.inspector.rows)
