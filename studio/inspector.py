@@ -419,6 +419,7 @@ class Inspector(QWidget):
             self.gains_layout.removeWidget(row)
             if au not in aus:
                 row.setParent(None)
+                row.deleteLater()  # unparented it would live on: a switch leaked the rows it dropped
         for au in aus:
             row = old.get(au)
             if row is None:
