@@ -270,6 +270,13 @@ def test_playback_follows_a_vfr_plates_own_times():
     end = times[-1] + 1 / 60
     assert playback_frame(0, end + 0.2, 60, 1, 0, last, times) == 6  # loops
     assert playback_frame(6, 0.2, 60, -1, 0, last, times) == 0  # backwards
+    # backwards, the start frame is shown first (as at a constant rate), and from frame 0 the
+    # loop's end comes after frame 0's step, not at once
+    assert playback_frame(30, 0.001, 60, -1, 0, last, times) == 30
+    assert playback_frame(30, 1 / 30, 60, -1, 0, last, times) == 29
+    assert playback_frame(0, 0.001, 60, -1, 0, last, times) == 0
+    assert playback_frame(0, 0.04, 60, -1, 0, last, times) == last
+    assert playback_frame(5, 0.001, 30, -1, 0, 9) == 5  # the constant-rate rule it follows
     assert playback_frame(0, 0.2, 60, 2, 0, last, times) == playback_frame(0, 0.4, 60, 1, 0, last, times)
 
 
@@ -283,3 +290,7 @@ def test_the_studio_plays_a_vfr_plate_at_its_own_times(phone, qtbot):
         with open_media(phone) as r:
             want = [r.frame_time(i) for i in range(r.info.frame_count)]
         np.testing.assert_allclose(w.transport.times, want)
+        from core.media.playback import plate_times
+
+        # from the pts table in one step, and kept per reader: asked again on every shot switch
+        assert plate_times(w.session.frames.reader) is plate_times(w.session.frames.reader)

@@ -8,6 +8,7 @@ Maya's real-time playback do). Pure arithmetic, no Qt, so the studio and tests s
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,15 +41,38 @@ def _timed_frame(start: int, elapsed_s: float, fps: float, speed: int, first: in
     end = times[last + 1] - times[first] if len(times) > last + 1 else t[-1] + 1.0 / float(fps)
     moved = max(elapsed_s, 0.0) * abs(int(speed))
     at = (t[min(max(int(start), first), last) - first] + (moved if speed >= 0 else -moved)) % end
-    return first + int(np.searchsorted(t, at + 1e-6, side="right")) - 1
+    if speed >= 0:  # forwards: the frame on screen at `at`, the last one starting by then
+        return first + int(np.searchsorted(t, at + 1e-6, side="right")) - 1
+    # backwards: the first frame starting at or after `at` (the start frame is shown first, for
+    # the step before it, as at a constant rate), the loop's start again past the last frame
+    return first + int(np.searchsorted(t, at - 1e-6, side="left")) % len(t)
+
+
+_TIMES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # reader -> its plate_times
 
 
 def plate_times(reader: Any) -> np.ndarray | None:
     """Seconds of every frame of a variable-frame-rate plate from its first (the reader's pts
-    table), for playback_frame; None for a constant-rate plate (frames 1 / fps apart)."""
+    table), for playback_frame; None for a constant-rate plate (frames 1 / fps apart). Kept per
+    reader: the studio asks on every shot switch, and a long phone plate has 100k frames."""
     if not getattr(reader.info, "vfr", False):
         return None
-    return np.array([reader.frame_time(i) for i in range(int(reader.info.frame_count))], np.float64)
+    try:
+        return _TIMES[reader]
+    except (KeyError, TypeError):
+        pass
+    pts = getattr(reader, "pts", None)
+    tb = getattr(reader, "time_base", None)
+    if pts is not None and tb is not None and len(pts):
+        pts = np.asarray(pts, np.int64)
+        times = (pts - pts[0]).astype(np.float64) * float(tb)
+    else:
+        times = np.array([reader.frame_time(i) for i in range(int(reader.info.frame_count))], np.float64)
+    try:
+        _TIMES[reader] = times
+    except TypeError:
+        pass  # a reader that takes no weak reference: computed each time
+    return times
 
 
 class RateMeter:
