@@ -110,6 +110,21 @@ def test_tracking_stabilises_static_face_and_does_not_lag_motion(analyzer, astro
     assert lag < 3.0, lag  # less than half a frame of motion
 
 
+def test_a_followed_faces_confidence_takes_each_re_detections_score(analyzer, astronaut):
+    """The per-frame confidence (the CSV's, as OpenFace's tracker confidence) was the detector's
+    score from when the track began, for the whole track (d3.mp4: 0.8458 on all 354 frames).
+    The periodic re-detection's score now refreshes it: it moves at those frames only."""
+    rng = np.random.default_rng(1)
+    frames = [np.clip(astronaut + rng.normal(0, 3 * (i // 12), astronaut.shape), 0, 255).astype(np.uint8)
+              for i in range(48)]
+    a = analyzer.analyze(frames, fps=25)
+    assert a.n_tracks == 1 and a.present.all()
+    c = a.confidence[:, 0]
+    every = a.meta["detect_every"]
+    changes = np.flatnonzero(np.diff(c)) + 1
+    assert len(changes) >= 2 and all(f % every == 0 for f in changes), (np.round(c, 4), every)
+
+
 def test_face_leaving_and_returning_keeps_its_track(analyzer, astronaut):
     black = np.zeros_like(astronaut)
     frames = [astronaut] * 8 + [black] * 6 + [_shift(astronaut, 20)] * 8

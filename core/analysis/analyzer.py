@@ -471,11 +471,15 @@ class Analyzer:
                 stats["detections_run"] += 1
                 dets = self.detector.detect(rgb)
                 dets.sort(key=lambda d: -float((d.bbox[2] - d.bbox[0]) * (d.bbox[3] - d.bbox[1])))
+                followed = list(found)  # the tracks whose boxes lead `taken`
                 taken = [landmark_box(p) for p, _ in found.values()]
                 just_lost = [tr for tr in tracks if not tr.active and tr.last_seen_t == t - 1 and not cut]
                 for det in dets:
-                    if any(iou(det.bbox, b) > 0.25 for b in taken):
-                        continue  # a face we already follow
+                    over = [k for k, b in enumerate(taken) if iou(det.bbox, b) > 0.25]
+                    if over:  # a face we already follow: the detector's fresh score is its confidence
+                        if over[0] < len(followed):
+                            tracks[followed[over[0]]].score = float(det.score)
+                        continue
                     res = self.landmarker.landmarks(rgb, det)
                     if res is None:
                         continue
