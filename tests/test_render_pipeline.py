@@ -223,6 +223,28 @@ def test_a_movie_and_a_sequence_of_one_name_keep_their_own_sidecars(astronaut_pr
     assert verify(Path(seq["output"]).parent / Path(seq["output"]).name.replace("####", "1001"))["verified"] is True
 
 
+def test_a_converted_render_stays_marked_as_synthetic(astronaut_project, tmp_path, capsys):
+    """`convert` of a render (to conform it, or to EXR) wrote only its own source tag: the
+    synthetic-media tags and the sidecar were gone and `verify` failed. They go with it now; a
+    plate converted gets neither."""
+    mov = render_shot(str(astronaut_project), str(tmp_path / "r.mov"), frames=(0, 2))["output"]
+    for out in (tmp_path / "c.mov", tmp_path / "s" / "c.####.exr"):
+        out.parent.mkdir(exist_ok=True)
+        assert main(["convert", mov, str(out), "--fps", "30"]) == 0
+        assert "is synthetic media" in capsys.readouterr().err
+        one = out if out.suffix == ".mov" else out.parent / "c.1001.exr"
+        report = verify(one)
+        assert report["verified"] is True and report["tags"]["facsimile/source"] == "r.mov", report
+        assert json.loads(sidecar_path(out).read_text())["converted"]["from"] == mov
+    assert main(["convert", mov, str(tmp_path / "again.mov")]) == 0  # a render converted twice: still marked
+    plate = tmp_path / "plate.mov"
+    assert main(["convert", str(tmp_path / "c.mov"), str(tmp_path / "c2.mov")]) == 0
+    assert verify(tmp_path / "c2.mov")["verified"] is True
+    proj = Project.load(astronaut_project)
+    assert main(["convert", proj.plate_of(proj.shots[0]).path, str(plate)]) == 0
+    assert verify(plate)["synthetic_tag"] is False and not sidecar_path(plate).exists()
+
+
 def test_verify_a_sequence_with_frames_of_another_render(tmp_path):
     """`verify` sampled three frames: a sequence whose other frames came from an earlier render
     (a shorter render written over a longer one) passed. It now reads every frame's render id."""

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.delivery.provenance import TAG_RENDER_ID, carry_sidecar, source_provenance
 from core.errors import FacsimileError, MediaError
 from core.media.timing import (
     FrameTiming,
@@ -141,6 +142,8 @@ def run(args: argparse.Namespace) -> int:
         if args.audio and output.suffix.lower() != ".mov":
             raise MediaError("--audio needs a .mov output (image sequences carry no audio)")
         timecode = _start_timecode(reader, first, plan.fps)
+        # a render converted stays marked as synthetic media: its tags go with it (and its sidecar, below)
+        provenance = source_provenance(args.input, info.metadata)
         in_cs, premultiplied = plate_colorspace(info, reader.read(first).dtype, args.input_colorspace)
         writer = open_writer(
             output, width=info.width, height=info.height, fps=plan.fps, codec=args.codec,
@@ -148,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
             start_number=args.start_number, timecode=timecode,
             audio_from=info.path if args.audio else None,
             audio_start=reader.frame_time(first), premultiplied=premultiplied,
-            attributes={"facsimile/source": Path(info.path).name}, pixel_aspect=info.pixel_aspect,
+            attributes={**provenance, "facsimile/source": Path(info.path).name}, pixel_aspect=info.pixel_aspect,
             timing=plan.timing,
         )
         log.debug("convert %s frames %d-%d -> %s (%s -> %s)", info.path, first, last, output, in_cs,
@@ -179,6 +182,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {output} frames {describe_frames(writer.frames_written)}{conformed}", file=sys.stderr)
     if plan.note:
         print(f"note: {plan.note}", file=sys.stderr)
+    if provenance:
+        how = f"frames {first}-{last}" + (f", conformed to {float(plan.fps):.3f} fps" if plan.conformed else "")
+        side = carry_sidecar(args.input, output, how)
+        print(f"note: {Path(args.input).name} is synthetic media (render {provenance.get(TAG_RENDER_ID, '?')}): "
+              "the output keeps its marking" + (f" and its sidecar ({side.name})" if side else
+                                                 "; the render had no sidecar beside it, so neither has the output"),
+              file=sys.stderr)
     return 0
 
 

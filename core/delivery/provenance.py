@@ -32,6 +32,43 @@ def provenance_tags(render_id: str) -> dict[str, str]:
     }
 
 
+def source_provenance(path: str | Path, metadata: dict | None = None) -> dict[str, str]:
+    """The synthetic-media tags a file carries (TAG_* and the comment: a movie's container
+    metadata, `metadata`, or an EXR's header), so a conversion of a render keeps them; {} for
+    a plate that is no render."""
+    path = Path(path)
+    tags = {str(k): str(v) for k, v in (metadata or {}).items()}
+    if path.suffix.lower() == ".exr":
+        from core.media.reader import names_image_sequence, open_media
+
+        first = path
+        if names_image_sequence(path):
+            with open_media(path) as reader:
+                first = Path(reader.file_of(0))
+        try:
+            tags.update({k: _text(v) for k, v in _exr_header(first).items()})
+        except (OSError, RuntimeError):
+            pass  # the reader has said what is wrong with the file already
+    if tags.get(TAG_SYNTHETIC) != "true":
+        return {}
+    # the marking only: the file's other keys (its source, a VFR movie's nominal rate) are its own
+    return {k: tags[k] for k in (TAG_SYNTHETIC, TAG_RENDER_ID, TAG_SOFTWARE, "comment") if k in tags}
+
+
+def carry_sidecar(source: str | Path, output: str | Path, how: str) -> Path | None:
+    """Write beside `output` the sidecar of the render `source` (a conversion of it: the same
+    render, another file), with `output` and a `converted` record of `how`; None when the source
+    has no sidecar."""
+    from core.delivery.sidecar import write_sidecar
+
+    doc = read_sidecar(source)
+    if doc is None:
+        return None
+    doc = {**doc, "output": str(output), "converted": {"from": str(source), "by": f"facsimile {__version__} convert",
+                                                       "how": how}}
+    return write_sidecar(output, doc)
+
+
 def _opaque_mask(img: np.ndarray) -> np.ndarray | None:
     """Where an RGBA picture is opaque (alpha >= 0.99), or None when it is opaque everywhere."""
     if img.ndim != 3 or img.shape[2] != 4:
