@@ -148,7 +148,7 @@ def test_the_landmark_stabilisation_steps_by_a_vfr_plates_own_times(vfr_project)
 
     project, shot, seconds = vfr_project
     with open_media(project.plate_of(shot).path) as r:
-        assert r.info.vfr  # nominal: FFmpeg's r_frame_rate (60 here), which the filters had used
+        assert r.info.vfr and r.info.fps == 30  # nominal: the typical step (r_frame_rate said 60)
         fps = float(r.info.fps)
         assert [r.frame_time(i) for i in range(len(seconds))] == pytest.approx(seconds, abs=1e-9)
     a = shot.analysis
@@ -191,7 +191,7 @@ def test_the_curve_filters_get_a_vfr_plates_own_times(vfr_project) -> None:
         assert cs.extraction["filter"] == name
         on_times = filter_curves(raw, names, fps, name, timestamps=seconds)
         np.testing.assert_allclose(filtered(cs), on_times, atol=1e-5, equal_nan=True)
-        assert np.nanmax(np.abs(filtered(cs) - filter_curves(raw, names, fps, name))) > 1e-3, name
+        assert np.nanmax(np.abs(filtered(cs) - filter_curves(raw, names, fps, name))) > 2e-4, name  # the 60 fps stretch and the gap (the rest is at the nominal 30)
 
     face = extract_shot(shot.analysis)[0]
     back = FaceAUs.from_json(json.loads(json.dumps(face.to_json())))

@@ -73,7 +73,7 @@ def test_convert_keeps_a_vfr_plates_frames_at_their_own_times(phone, tmp_path, c
     assert video_end == pytest.approx(src_dur, abs=float(TICKS))
     assert abs(audio_end - video_end) < 0.03  # within an AAC packet: in sync to the end
     with open_media(out) as r:
-        assert r.info.vfr and r.info.metadata.get("facsimile/nominal_fps") == "60/1"
+        assert r.info.vfr and r.info.metadata.get("facsimile/nominal_fps") == "30/1"
 
     # a range: its times from its first frame, and the timecode-free plate stays timecode-free
     part = tmp_path / "part.mov"
@@ -116,7 +116,7 @@ def test_a_chunked_convert_job_joins_a_vfr_plate_at_its_own_times(phone, tmp_pat
     assert dur == pytest.approx(src_dur, abs=float(TICKS))
     assert _frames_shown(out, range(n)) == list(range(n))
     with open_media(out) as r:
-        assert r.info.timecode == "01:00:00:00" and r.info.metadata.get("facsimile/nominal_fps") == "60/1"
+        assert r.info.timecode == "01:00:00:00" and r.info.metadata.get("facsimile/nominal_fps") == "30/1"
 
 
 def test_a_render_of_a_vfr_plate_keeps_the_plates_times(tmp_path, capsys):
@@ -225,9 +225,9 @@ def test_sequences_conform_or_carry_the_nominal_rate(phone, tmp_path, capsys):
     (tmp_path / "seq").mkdir()
     assert main(["convert", str(phone), str(tmp_path / "seq" / "a.####.exr")]) == 0
     err = capsys.readouterr().err
-    assert "holds no frame times" in err and "nominal 60.000 fps" in err and "--fps" in err
+    assert "holds no frame times" in err and "nominal 30.000 fps" in err and "--fps" in err
     with open_media(tmp_path / "seq" / "a.####.exr") as r:
-        assert r.info.frame_count == n and r.info.fps == 60
+        assert r.info.frame_count == n and r.info.fps == 30
     assert main(["convert", str(phone), str(tmp_path / "seq" / "b.####.exr"), "--fps", "30000/1001"]) == 0
     err = capsys.readouterr().err
     want = _expected_conform(src_t, src_dur, 30000 / 1001)

@@ -1005,11 +1005,35 @@ def _snap_rate(r: Fraction, tolerance: float) -> Fraction:
     return best if abs(float(r) / float(best) - 1.0) <= tolerance else r
 
 
+def _vfr_nominal_rate(deltas: np.ndarray, tb: Fraction) -> Fraction | None:
+    """A VFR video's nominal rate: its typical frame step (the median), refined by the mean of
+    the steps within 5 % of it (so 29.97 and 30 in a 1/600 time base, both a median of 20
+    ticks, are told apart), snapped to the nearest standard rate within 2 %; None without steps.
+
+    FFmpeg's r_frame_rate, used before, follows the jitter and the fastest stretch: a phone's
+    30 fps clip with +-1 tick jitter read 88/3, 89/3 or 29.97, one with a slow-motion stretch 120."""
+    steps = np.asarray(deltas, dtype=np.float64)
+    steps = steps[steps > 0]
+    if not len(steps):
+        return None
+    median = float(np.median(steps))
+    typical = steps[np.abs(steps - median) <= 0.05 * median]
+    mean = float(typical.mean()) if len(typical) else median
+    noise = 2 * float(typical.std()) / np.sqrt(len(typical)) if len(typical) > 1 else 0.0
+    by_median = 1 / (Fraction(median).limit_denominator(1 << 20) * tb)
+    if by_median in _STANDARD_RATES and abs(mean - median) <= noise + 1e-9 * median:
+        return by_median  # the typical step is a standard rate's, and the mean does not say otherwise
+    return _snap_rate(1 / (Fraction(mean).limit_denominator(1 << 20) * tb), 0.02)
+
+
 def _rate_of(st: Any, deltas: np.ndarray, tb: Fraction, vfr: bool) -> Fraction:
     """Nominal rate: from the typical pts step (exact for CFR), snapped to a standard rate
-    when within rounding of one (29.97 stored as 2997/100 -> 30000/1001)."""
-    if vfr and st.base_rate and 0 < st.base_rate <= 240:
-        return _snap_rate(Fraction(st.base_rate), 0.005)  # FFmpeg's r_frame_rate: the capture rate
+    when within rounding of one (29.97 stored as 2997/100 -> 30000/1001); a VFR video's from
+    its typical step (_vfr_nominal_rate)."""
+    if vfr:
+        rate = _vfr_nominal_rate(deltas, tb)
+        if rate is not None:
+            return rate
     if len(deltas):
         step = Fraction(int(np.median(deltas))) * tb
         if step > 0:
