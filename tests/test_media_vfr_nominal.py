@@ -30,8 +30,9 @@ def test_a_jittered_phone_clip_is_30_fps(tmp_path, seed):
 
 
 def test_a_slow_motion_stretch_does_not_set_the_rate(tmp_path):
-    """A 30 fps clip with a 120 fps stretch read 120 (its fastest rate); now 30."""
-    steps = [20] * 24 + [5] * 16 + [20] * 4 + [21, 19]
+    """A 30 fps clip with a 120 fps stretch (more frames than the 30 fps part, less time) read
+    120 (its fastest rate); now 30."""
+    steps = [20] * 24 + [5] * 40 + [20] * 4 + [21, 19]
     with open_media(_plate(tmp_path / "s.mp4", steps, Fraction(1, 600))) as r:
         assert r.info.vfr and r.info.fps == 30
 

@@ -294,3 +294,16 @@ def test_the_studio_plays_a_vfr_plate_at_its_own_times(phone, qtbot):
 
         # from the pts table in one step, and kept per reader: asked again on every shot switch
         assert plate_times(w.session.frames.reader) is plate_times(w.session.frames.reader)
+
+
+def test_a_movie_of_a_vfr_plate_reads_back_with_the_plates_rate_and_end(phone, tmp_path):
+    """A range in the plate's 60 fps stretch, written at its own times, read back at 60 fps (its
+    steps; the nominal rate the writer stored was ignored) and ended a median step after its last
+    frame, though that frame lasts until the plate's next frame, past the 100 ms gap. Now it reads
+    the stored nominal 30 and ends where the plate's next frame starts."""
+    src_t, _, _ = _times(phone)
+    part = tmp_path / "stretch.mov"
+    assert main(["convert", str(phone), str(part), "--frames", "12-23"]) == 0
+    with open_media(part) as r:
+        assert r.info.metadata.get("facsimile/nominal_fps") == "30/1" and r.info.fps == 30
+        assert r.info.duration_s == pytest.approx(src_t[24] - src_t[12], abs=float(TICKS))

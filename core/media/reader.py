@@ -378,6 +378,7 @@ class _Demuxed:
     corrupt: int
     error: str | None
     intra_indexed: bool
+    last_duration: int = 0  # the last frame's duration in ticks (from the track's end); 0 when unknown
 
 
 _INDEX_MEMO: OrderedDict[tuple, _Demuxed] = OrderedDict()
@@ -491,11 +492,13 @@ class VideoReader(Reader):
         memo = _memo_get(file_key)
         indexed = _container_index(c, st, self._path) if memo is None else None
         self._intra_indexed = memo.intra_indexed if memo is not None else indexed is not None
+        last_duration = 0  # the last frame's duration in ticks (the track's end): a VFR movie's own end
         try:
             if memo is not None:
                 pts, key_pts, key_dts = list(memo.pts), list(memo.key_pts), dict(memo.key_dts)
                 missing_pts, discarded, corrupt = memo.missing_pts, memo.discarded, memo.corrupt
                 self._demux_error = memo.error
+                last_duration = memo.last_duration
             elif indexed is not None:
                 pts, key_pts, key_dts, discarded = indexed
             for pkt in (c.demux(st) if indexed is None and memo is None else ()):
@@ -519,9 +522,13 @@ class VideoReader(Reader):
         if self._demux_error:  # found now or by the open the memo comes from: said at every open
             log.warning("%s: stopped reading packets after %d frames: %s", self._path, len(pts), self._demux_error)
         self.stats["index"] = "memo" if memo is not None else "container" if indexed is not None else "demux"
+        if memo is None and pts:
+            # the track's end (its last frame's own duration); not a packet's: with B-frames the
+            # packet presented last carries its decode-order sample's duration
+            last_duration = _track_end(st) - max(pts)
         if memo is None:
             _memo_put(file_key, _Demuxed(tuple(pts), tuple(key_pts), tuple(key_dts.items()), missing_pts, discarded,
-                                         corrupt, self._demux_error, self._intra_indexed))
+                                         corrupt, self._demux_error, self._intra_indexed, last_duration))
         self._packets_read = len(pts) + missing_pts + discarded
         self._counting = bool(missing_pts) or len(set(pts)) != len(pts)
         if self._counting:
@@ -650,8 +657,12 @@ class VideoReader(Reader):
             span = int(self._pts[-1] - self._pts[0])
             deltas = np.diff(self._pts)
             durs_vfr = bool(len(deltas) > 1 and (deltas.max() - deltas.min()) > max(1, 0.01 * np.median(deltas)))
-            rate = fps_override or _rate_of(st, deltas, self._tb, durs_vfr)
+            stored = _stored_nominal(c.metadata)  # a movie we wrote of a VFR plate: the plate's rate
+            rate = fps_override or stored or _rate_of(st, deltas, self._tb, durs_vfr)
             last_dur = float(np.median(deltas)) if len(deltas) else (1.0 / float(rate)) / float(self._tb)
+            longest = max(int(deltas.max()) if len(deltas) else 0, int(1 / (rate * self._tb)))
+            if (durs_vfr or stored) and 0 < last_duration <= 4 * longest:
+                last_dur = float(last_duration)  # the container's own last frame: a VFR movie's real end
             duration = float((span + last_dur) * self._tb)
             if durs_vfr:
                 notes.append(f"variable frame rate: nominal {float(rate):.3f} fps, average "
@@ -1006,9 +1017,12 @@ def _snap_rate(r: Fraction, tolerance: float) -> Fraction:
 
 
 def _vfr_nominal_rate(deltas: np.ndarray, tb: Fraction) -> Fraction | None:
-    """A VFR video's nominal rate: its typical frame step (the median), refined by the mean of
-    the steps within 5 % of it (so 29.97 and 30 in a 1/600 time base, both a median of 20
-    ticks, are told apart), snapped to the nearest standard rate within 2 %; None without steps.
+    """A VFR video's nominal rate: its typical frame step (the median over time, so a slow-motion
+    stretch with more frames than the rest of the clip is not it), then the median of the steps
+    within 15 % of it (its jitter). When that step is exactly a
+    standard rate's it is the rate unless the mean of those steps says otherwise
+    beyond its noise (29.97 in a 1/600 base: steps of 20 ticks and some 21); else that mean's
+    rate snapped to the nearest standard rate within 2 % (29.97 vs 30: the nearer); None without steps.
 
     FFmpeg's r_frame_rate, used before, follows the jitter and the fastest stretch: a phone's
     30 fps clip with +-1 tick jitter read 88/3, 89/3 or 29.97, one with a slow-motion stretch 120."""
@@ -1016,14 +1030,36 @@ def _vfr_nominal_rate(deltas: np.ndarray, tb: Fraction) -> Fraction | None:
     steps = steps[steps > 0]
     if not len(steps):
         return None
-    median = float(np.median(steps))
-    typical = steps[np.abs(steps - median) <= 0.05 * median]
-    mean = float(typical.mean()) if len(typical) else median
+    ordered = np.sort(steps)
+    by_time = float(ordered[np.searchsorted(np.cumsum(ordered), ordered.sum() / 2)])  # the median over time
+    typical = steps[np.abs(steps - by_time) <= 0.15 * by_time]  # its stretch, jitter and all
+    median, mean = float(np.median(typical)), float(typical.mean())
     noise = 2 * float(typical.std()) / np.sqrt(len(typical)) if len(typical) > 1 else 0.0
     by_median = 1 / (Fraction(median).limit_denominator(1 << 20) * tb)
     if by_median in _STANDARD_RATES and abs(mean - median) <= noise + 1e-9 * median:
         return by_median  # the typical step is a standard rate's, and the mean does not say otherwise
     return _snap_rate(1 / (Fraction(mean).limit_denominator(1 << 20) * tb), 0.02)
+
+
+def _track_end(st: Any) -> int:
+    """The end of a stream in its ticks (start + duration); 0 when the container does not say."""
+    try:
+        return int(st.start_time or 0) + int(st.duration or 0) if st.duration else 0
+    except (TypeError, ValueError):
+        return 0
+
+
+def _stored_nominal(metadata: Any) -> Fraction | None:
+    """The nominal rate our movie writer stored (prores.NOMINAL_FPS_KEY) for a movie of a VFR
+    plate; None when absent or not a usable rate. Read back from the frame steps instead, a render
+    of a 30 fps plate said 60000/1001, and a `convert --fps` of it moved its timecode."""
+    from core.media.prores import NOMINAL_FPS_KEY
+
+    try:
+        rate = Fraction(str(metadata.get(NOMINAL_FPS_KEY) or ""))
+    except (ValueError, ZeroDivisionError):
+        return None
+    return rate if 0 < rate <= 1000 else None
 
 
 def _rate_of(st: Any, deltas: np.ndarray, tb: Fraction, vfr: bool) -> Fraction:

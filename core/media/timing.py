@@ -46,7 +46,7 @@ def plate_timing(reader: Any, first: int, last: int) -> FrameTiming | None:
     """The own times of plate frames `first`..`last` (inclusive) of a VFR video `reader`, from
     its timestamps; None for a constant-rate plate (and for media without a pts table), which
     is written at its rate as before. The last frame lasts until the plate's next frame, or
-    the plate's median frame step at its end (the reader's duration)."""
+    until the plate's end (the reader's duration: the container's last frame duration when it has one)."""
     info = reader.info
     if not getattr(info, "vfr", False):
         return None
@@ -58,8 +58,11 @@ def plate_timing(reader: Any, first: int, last: int) -> FrameTiming | None:
     if not 0 <= first <= last < len(table):
         raise MediaError(f"frames {first}-{last} are outside the plate (frames 0-{len(table) - 1})")
     pts = table[first:last + 1] - table[first]
-    end = int(table[last + 1] - table[first]) if last + 1 < len(table) \
-        else int(pts[-1]) + max(1, int(np.median(np.diff(table))))
+    if last + 1 < len(table):
+        end = int(table[last + 1] - table[first])
+    else:  # the plate's end: the reader's duration (the container's last frame, else the median step)
+        own_end = int(round(float(info.duration_s) / float(tb))) - int(table[first] - table[0])
+        end = max(int(pts[-1]) + 1, own_end)
     durations = np.diff(np.r_[pts, end])
     return FrameTiming(Fraction(tb), tuple(int(p) for p in pts), tuple(int(d) for d in durations))
 
