@@ -307,3 +307,25 @@ def test_a_movie_of_a_vfr_plate_reads_back_with_the_plates_rate_and_end(phone, t
     with open_media(part) as r:
         assert r.info.metadata.get("facsimile/nominal_fps") == "30/1" and r.info.fps == 30
         assert r.info.duration_s == pytest.approx(src_t[24] - src_t[12], abs=float(TICKS))
+
+
+@pytest.mark.parametrize("frames", ["5-30", "12-23", "13-35", "1-1", "24-24"])
+def test_a_conformed_range_is_the_same_frames_of_the_full_conform(phone, tmp_path, frames):
+    """`convert --frames A-B --fps R` put its grid n / R at frame A, so its frames fell between
+    the full conform's and its timecode was frame A's: laid over the full conform in an editor,
+    the pictures did not match. Now the grid is the plate's (from its first frame): the range's
+    frames are a slice of the full conform, and its start timecode is that slice's."""
+    pts = [int(p) for p in np.r_[0, np.cumsum(STEPS)]]
+    plate = make_video(tmp_path / "tc.mov", len(pts), W, H, fps=30, pts=pts, time_base=TICKS, timecode="01:00:00:00")
+    src_t, _, n = _times(plate)
+    full, part = tmp_path / "full.mov", tmp_path / "part.mov"
+    assert main(["convert", str(plate), str(full), "--fps", "25"]) == 0
+    whole = _frames_shown(full, range(n))
+    assert main(["convert", str(plate), str(part), "--fps", "25", "--frames", frames]) == 0
+    shown = _frames_shown(part, range(n))
+    k0 = whole.index(shown[0])
+    assert shown == whole[k0:k0 + len(shown)]
+    a, b = (int(x) for x in frames.split("-"))
+    assert shown == [f for f in whole if a <= f <= b]
+    with open_media(part) as r:
+        assert r.info.timecode == f"01:00:00:{k0:02d}"

@@ -40,6 +40,7 @@ from core.media.writers import (
     describe_frames,
     format_timecode,
     is_sequence_pattern,
+    offset_timecode,
     parse_timecode,
     plate_timecode_at,
 )
@@ -141,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
             raise MediaError(f"{args.input} has no audio track to copy (leave out --audio)")
         if args.audio and output.suffix.lower() != ".mov":
             raise MediaError("--audio needs a .mov output (image sequences carry no audio)")
-        timecode = _start_timecode(reader, first, plan.fps)
+        timecode = _start_timecode(reader, first, plan.fps) if not plan.conformed else \
+            _grid_timecode(reader, plan.grid_start, plan.fps)
         # a render converted stays marked as synthetic media: its tags go with it (and its sidecar, below)
         provenance = source_provenance(args.input, info.metadata)
         in_cs, premultiplied = plate_colorspace(info, reader.read(first).dtype, args.input_colorspace)
@@ -150,7 +152,8 @@ def run(args: argparse.Namespace) -> int:
             colorspace=args.colorspace, input_colorspace=in_cs, compression=args.compression,
             start_number=args.start_number, timecode=timecode,
             audio_from=info.path if args.audio else None,
-            audio_start=reader.frame_time(first), premultiplied=premultiplied,
+            audio_start=float(plan.grid_start / plan.fps) if plan.conformed else reader.frame_time(first),
+            premultiplied=premultiplied,
             attributes={**provenance, "facsimile/source": Path(info.path).name}, pixel_aspect=info.pixel_aspect,
             timing=plan.timing,
         )
@@ -204,6 +207,7 @@ class _Plan:
     conformed: bool = False
     summary: str = ""
     note: str = ""
+    grid_start: int = 0  # a conform's first output frame on the plate's own grid (n / rate from frame 0)
 
 
 def _timing_plan(reader, first: int, last: int, rate: Fraction | None, sequence: bool) -> _Plan:  # noqa: ANN001
@@ -226,14 +230,34 @@ def _timing_plan(reader, first: int, last: int, rate: Fraction | None, sequence:
         return _Plan(indices, info.fps, timing=plate_timing(reader, first, last), note=(
             f"{src} has a variable frame rate ({vfr_rates(info)}): the .mov keeps every plate frame at its own time "
             f"(a variable-rate movie, frame for frame with the plate, audio in sync); {hint}"))
-    times, end = segment_times(reader, first, last)
+    # the grid n / rate runs from the plate's first frame, whatever the range: frame n of a range's
+    # conform is the full conform's frame at the same time (it sat on the range's first frame)
+    times, end = segment_times(reader, 0, info.frame_count - 1)
     tick = float(getattr(reader, "time_base", 0) or 0) if info.kind == "video" else 0.0
-    local = conform_indices(times, end, rate, tick)
+    full = conform_indices(times, end, rate, tick)
+    k0, k1 = int(np.searchsorted(full, first, side="left")), int(np.searchsorted(full, last, side="right"))
+    if k1 <= k0:  # the range is shorter than a frame at `rate` and no grid frame shows it
+        raise MediaError(f"frames {first}-{last} fall between two frames at {float(rate):.3f} fps: no frame of the "
+                         "conform shows them; give a longer range")
+    local = full[k0:k1] - first
     repeated, dropped = conform_summary(local, last - first + 1)
     what = "no frame repeated or dropped" if not (repeated or dropped) else \
         f"{repeated} plate frame(s) repeated, {dropped} dropped"
     summary = f", conformed from {'a variable' if info.vfr else f'{float(info.fps):.3f} fps, a constant'} rate: {what}"
-    return _Plan(local + first, rate, conformed=True, summary=summary)
+    return _Plan(local + first, rate, conformed=True, summary=summary, grid_start=k0)
+
+
+def _grid_timecode(reader, k: int, fps: Fraction) -> str | None:  # noqa: ANN001 - Reader
+    """The timecode of frame `k` of a conform of the whole plate to `fps` (its grid runs from the
+    plate's first frame): the conform's start timecode moved on `k` frames."""
+    start = _start_timecode(reader, 0, fps)
+    if start is None or k == 0:
+        return start
+    try:
+        return offset_timecode(start, k, fps)
+    except MediaError as exc:
+        log.warning("the plate's timecode is not usable at %s fps (%s): writing none", float(fps), exc)
+        return None
 
 
 def _start_timecode(reader, first: int, fps: Fraction) -> str | None:  # noqa: ANN001 - Reader
