@@ -329,3 +329,36 @@ def test_a_conformed_range_is_the_same_frames_of_the_full_conform(phone, tmp_pat
     assert shown == [f for f in whole if a <= f <= b]
     with open_media(part) as r:
         assert r.info.timecode == f"01:00:00:{k0:02d}"
+
+
+def test_render_and_convert_start_the_same_vfr_frames_at_one_timecode(tmp_path, capsys):
+    """Frame 24 of a VFR plate (after a 60 fps stretch and a 100 ms gap, 0.67 s in) at 30 fps
+    nominal with timecode 01:00:00:00: convert said 01:00:00:20 (its time), the studio's convert
+    job and a render 01:00:00:24 (its index). Now all three say 01:00:00:20."""
+    import cv2
+    from skimage.data import astronaut
+
+    from core.jobs.convert import prepare_convert
+    from core.project import Project
+    from core.project import workflow as wf
+    from core.render.delivery import prepare_render
+
+    img = cv2.resize(astronaut(), (128, 128), interpolation=cv2.INTER_AREA)
+    pts = [int(p) for p in np.r_[0, np.cumsum(STEPS)]]
+    plate = make_video(tmp_path / "tc.mov", len(pts), 128, 128, fps=30, pts=pts, time_base=TICKS,
+                       timecode="01:00:00:00", image=lambda i: np.ascontiguousarray(np.roll(img, 4 * i, axis=1)))
+    with open_media(plate) as r:
+        assert r.info.vfr and r.info.fps == 30
+        want = f"01:00:00:{round(r.frame_time(24) * 30):02d}"
+    assert want == "01:00:00:20"
+    out = tmp_path / "c.mov"
+    assert main(["convert", str(plate), str(out), "--frames", "24-30"]) == 0
+    with open_media(out) as r:
+        assert r.info.timecode == want
+    assert prepare_convert(plate, tmp_path / "job.mov", frames=(24, 30)).writer["timecode"] == want
+    project = Project.load(wf.create_project(tmp_path / "p", plates=[plate]).path)
+    wf.analyze_shot(project, project.shots[0])
+    wf.extract_shot_curves(project.shots[0])
+    project.save()
+    spec = prepare_render(str(project.path), str(tmp_path / "r.mov"), frames=(24, 30))
+    assert spec.writer["timecode"] == want

@@ -28,6 +28,7 @@ from core.media.timing import (
     FrameTiming,
     conform_indices,
     conform_summary,
+    nominal_offset,
     parse_rate,
     plate_timing,
     segment_times,
@@ -265,8 +266,7 @@ def _start_timecode(reader, first: int, fps: Fraction) -> str | None:  # noqa: A
     plate: its index is not a count of nominal frames), in `fps` when conformed to another rate
     (the same time, to the nearest frame)."""
     info = reader.info
-    offset = round(reader.frame_time(first) * float(info.fps)) if info.vfr else first
-    tc = plate_timecode_at(info, offset)
+    tc = plate_timecode_at(info, nominal_offset(reader, first))
     if tc is None or fps == info.fps:
         return tc
     try:

@@ -19,6 +19,7 @@ def prepare_convert(source: str | Path, output: str | Path, frames: tuple[int, i
     plate's files do not (a project's plate record)."""
     from core.media.colour import plate_colorspace
     from core.media.reader import open_media
+    from core.media.timing import nominal_offset
     from core.media.writers import plate_timecode_at
 
     with open_media(source) as reader:
@@ -27,7 +28,7 @@ def prepare_convert(source: str | Path, output: str | Path, frames: tuple[int, i
         if not 0 <= first <= last < info.frame_count:
             raise FacsimileError(f"frames {first}-{last} are outside the plate (frames 0-{info.frame_count - 1})")
         in_cs, premultiplied = plate_colorspace(info, reader.read(first).dtype, input_colorspace)
-        timecode = plate_timecode_at(info, first)
+        timecode = plate_timecode_at(info, nominal_offset(reader, first))  # by time on a VFR plate
         name = Path(info.path).name
     writer: dict = {"input_colorspace": in_cs, "premultiplied": premultiplied, "start_number": int(start_number),
                     "timecode": timecode, "attributes": {"facsimile/source": name}}

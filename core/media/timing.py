@@ -67,6 +67,18 @@ def plate_timing(reader: Any, first: int, last: int) -> FrameTiming | None:
     return FrameTiming(Fraction(tb), tuple(int(p) for p in pts), tuple(int(d) for d in durations))
 
 
+def nominal_offset(reader: Any, frame: int, fps: Fraction | None = None) -> int:
+    """Nominal frames (at `fps`, default the plate's nominal rate) from a plate's first frame to
+    its frame `frame`, which its timecode counts: on a VFR plate by the frame's time (its index
+    is not a count of nominal frames), else the index. The one rule for the start timecode of a
+    convert, a studio convert job and a render of the same frames (render and the job used the
+    index, convert the time: the same frames got start timecodes seconds apart)."""
+    if not getattr(reader.info, "vfr", False):
+        return int(frame)
+    rate = Fraction(fps if fps is not None else reader.info.fps)
+    return round(reader.frame_time(int(frame)) * float(rate))
+
+
 def segment_times(reader: Any, first: int, last: int) -> tuple[np.ndarray, float]:
     """(seconds of frames `first`..`last` from frame `first`, the run's end in those seconds):
     a VFR video's own times, else index / fps."""

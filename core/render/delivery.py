@@ -537,20 +537,22 @@ def prepare_render(project_path: str, out: str, *, shot: str | None = None,
         raise MediaError(f"ProRes 422 needs an even width; plate {plate.id} is {plate.width} pixels wide: use "
                          "ProRes 4444 (--codec prores4444) or an EXR sequence")
     target = str(Path(out).absolute())
-    tc = plate.timecode_for_frame(first) if plate.timecode else None
-    writer = {"codec": codec, "start_number": int(start_number) + number_offset, "timecode": tc}
+    writer = {"codec": codec, "start_number": int(start_number) + number_offset, "timecode": None}
     if fmt == "exr":
         writer.update({"compression": compression, "pixel_type": pixel_type})
     if colorspace:
         writer["colorspace"] = colorspace
     # the plate's colour space: a linear (float) plate must not be read as sRGB by the writer
     from core.media.colour import plate_colorspace
+    from core.media.timing import nominal_offset
     from core.project.plates import open_fitting_plate
 
     with open_fitting_plate(plate, f"render shot {sh.name}") as reader:
         # the plate's colour space as the project says (a camera log plate), else as its files say
         in_cs, plate_premultiplied = plate_colorspace(reader.info, reader.read(first).dtype, plate.colorspace)
         plate_alpha = bool(reader.info.has_alpha)
+        if plate.timecode:  # by time on a VFR plate, as convert and the studio's convert job count it
+            writer["timecode"] = plate.timecode_for_frame(nominal_offset(reader, first, plate.fps))
     writer["input_colorspace"] = in_cs
     if plate_alpha:
         writer["plate_alpha"] = True  # for the sidecar's alpha note (a comp keeps the plate's alpha)
