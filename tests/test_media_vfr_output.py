@@ -244,6 +244,12 @@ def test_rates_as_users_write_them():
     for bad in ("abc", "0", "-24", "1/0", ""):
         with pytest.raises(MediaError):
             parse_rate(bad)
+    # as editors write them (23.98 was 1199/50)
+    assert [parse_rate(r) for r in ("23.98", "47.95", "59.94", "119.88")] == \
+        [Fraction(n * 1000, 1001) for n in (24, 48, 60, 120)]
+    assert parse_rate("23.9") == Fraction(239, 10) and parse_rate("24.0") == 24
+    with pytest.raises(MediaError, match="at most 1000"):
+        parse_rate("1001")  # it said "give a rate above 0"
     # a time base's rounding (30 fps in milliseconds: 33, 67 ms) is not a missed frame
     times = np.round(np.arange(30) / 30, 3)
     assert list(conform_indices(times, 1.0, Fraction(30), 0.001)) == list(range(30))
@@ -362,3 +368,21 @@ def test_render_and_convert_start_the_same_vfr_frames_at_one_timecode(tmp_path, 
     project.save()
     spec = prepare_render(str(project.path), str(tmp_path / "r.mov"), frames=(24, 30))
     assert spec.writer["timecode"] == want
+
+
+@pytest.mark.parametrize("rate", ["abc", "", "0", "1001"])
+def test_a_bad_fps_is_a_usage_error(phone, tmp_path, capsys, rate):
+    """A bad --fps exited 3 (as an unreadable plate), and --fps "" was ignored (the plate's frames
+    one for one, no conform): now both are usage errors (exit 2), saying what a rate is."""
+    with pytest.raises(SystemExit) as exc:
+        main(["convert", str(phone), str(tmp_path / "o.mov"), "--fps", rate])
+    assert exc.value.code == 2 and "--fps" in capsys.readouterr().err
+    assert not (tmp_path / "o.mov").exists()
+
+
+def test_the_vfr_note_says_audio_in_sync_only_with_audio(phone, tmp_path, capsys):
+    """It said "audio in sync" of a .mov written without --audio (no audio at all)."""
+    assert main(["convert", str(phone), str(tmp_path / "a.mov")]) == 0
+    assert "audio in sync" not in capsys.readouterr().err
+    assert main(["convert", str(phone), str(tmp_path / "b.mov"), "--audio"]) == 0
+    assert "audio in sync" in capsys.readouterr().err

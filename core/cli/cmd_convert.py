@@ -31,6 +31,7 @@ from core.media.timing import (
     nominal_offset,
     parse_rate,
     plate_timing,
+    rate_argument,
     segment_times,
     suggested_rate,
     vfr_rates,
@@ -75,8 +76,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--compression", choices=COMPRESSIONS, default="piz", help="EXR compression (default piz)")
     p.add_argument("--start-number", type=int, default=1001, metavar="N",
                    help="first frame number of an output sequence (default 1001)")
-    p.add_argument("--fps", metavar="RATE",
-                   help="conform to a constant RATE (24, 23.976, 29.97, 30000/1001): output frame n is the plate "
+    p.add_argument("--fps", metavar="RATE", type=rate_argument,
+                   help="conform to a constant RATE (24, 23.976 or 23.98, 29.97, 30000/1001): output frame n is the plate "
                         "frame on screen at n/RATE, frames repeated or dropped as needed (the usual step for a "
                         "variable-frame-rate plate). Default: the plate's frames one for one (a VFR plate's .mov keeps its own times)")
     p.add_argument("--audio", action="store_true", help="copy the plate's audio into the .mov (no re-encode)")
@@ -123,12 +124,12 @@ def run(args: argparse.Namespace) -> int:
     from core.media.writers import frame_path, open_writer
 
     output = Path(args.output)
-    rate = parse_rate(args.fps) if getattr(args, "fps", None) else None
+    rate = parse_rate(args.fps) if getattr(args, "fps", None) is not None else None
     with open_media(args.input) as reader:
         info = reader.info
         first, last = parse_frames(args.frames, info.frame_count)
         sequence = is_sequence_pattern(output)
-        plan = _timing_plan(reader, first, last, rate, sequence)
+        plan = _timing_plan(reader, first, last, rate, sequence, bool(args.audio))
         count = len(plan.indices)
         if not args.overwrite:
             if sequence and output.suffix.lower() in (".exr", ".png", ".tif", ".tiff"):
@@ -211,11 +212,13 @@ class _Plan:
     grid_start: int = 0  # a conform's first output frame on the plate's own grid (n / rate from frame 0)
 
 
-def _timing_plan(reader, first: int, last: int, rate: Fraction | None, sequence: bool) -> _Plan:  # noqa: ANN001
+def _timing_plan(reader, first: int, last: int, rate: Fraction | None, sequence: bool,  # noqa: ANN001
+                 audio: bool = False) -> _Plan:
     """How frames first..last of the plate become output frames. Default: one for one; a VFR
     plate's .mov at the plate's own times (said in a note), a VFR plate's sequence tagged with
     its nominal rate (a sequence holds no times: said too). `rate` (--fps): conformed to it,
-    output frame n showing the plate frame on screen at n / rate."""
+    output frame n showing the plate frame on screen at n / rate. `audio`: the plate's audio is
+    copied (only then does the note say it is in sync)."""
     info = reader.info
     src = Path(info.path).name
     hint = f"use --fps RATE (e.g. --fps {suggested_rate(info)}) to conform it to a constant rate"
@@ -228,9 +231,10 @@ def _timing_plan(reader, first: int, last: int, rate: Fraction | None, sequence:
                 f"{src} has a variable frame rate ({vfr_rates(info)}); an image sequence holds no frame times: its "
                 f"frames are the plate's one for one, tagged with the nominal {float(info.fps):.3f} fps, so it plays "
                 f"at another speed than the plate; {hint}"))
+        sync = ", audio in sync" if audio else ""
         return _Plan(indices, info.fps, timing=plate_timing(reader, first, last), note=(
             f"{src} has a variable frame rate ({vfr_rates(info)}): the .mov keeps every plate frame at its own time "
-            f"(a variable-rate movie, frame for frame with the plate, audio in sync); {hint}"))
+            f"(a variable-rate movie, frame for frame with the plate{sync}); {hint}"))
     # the grid n / rate runs from the plate's first frame, whatever the range: frame n of a range's
     # conform is the full conform's frame at the same time (it sat on the range's first frame)
     times, end = segment_times(reader, 0, info.frame_count - 1)

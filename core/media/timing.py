@@ -117,8 +117,9 @@ def conform_summary(indices: np.ndarray, count: int) -> tuple[int, int]:
 
 
 def parse_rate(text: str | float | Fraction) -> Fraction:
-    """A frame rate as users write it: 24, 25, '30000/1001', or a decimal NTSC rate (23.976,
-    29.97, 59.94 -> 24000/1001, 30000/1001, 60000/1001); MediaError when it is not one."""
+    """A frame rate as users write it: 24, 25, '30000/1001', or a decimal NTSC rate to two or
+    three places, as editors write them (23.98 or 23.976, 29.97, 47.95, 59.94, 119.88 ->
+    24000/1001 ... 120000/1001); MediaError when it is not one (above 0, at most 1000)."""
     from core.media.writers import as_rate
 
     s = str(text).strip()
@@ -126,14 +127,27 @@ def parse_rate(text: str | float | Fraction) -> Fraction:
         if "/" in s:
             rate = Fraction(s)
         elif "." in s:
-            rate = as_rate(float(s))
+            value = float(s)
+            ntsc = [Fraction(n * 1000, 1001) for n in (24, 30, 48, 60, 120) if abs(value - n * 1000 / 1001) < 5e-3]
+            rate = ntsc[0] if ntsc else as_rate(value)  # 23.98 is 24000/1001 (it was 1199/50)
         else:
             rate = Fraction(int(s))
-    except (ValueError, ZeroDivisionError) as exc:
+    except (ValueError, ZeroDivisionError, OverflowError) as exc:
         raise MediaError(f"'{text}' is not a frame rate: give e.g. 24, 25, 23.976, 29.97 or 30000/1001") from exc
     if not 0 < rate <= 1000:
-        raise MediaError(f"'{text}' is not a usable frame rate (give a rate above 0, e.g. 24)")
+        raise MediaError(f"'{text}' is not a usable frame rate: give one above 0 and at most 1000 fps, e.g. 24")
     return rate
+
+
+def rate_argument(text: str) -> Fraction:
+    """`parse_rate` as an argparse `type=`: a bad rate is a usage error (exit 2), as other bad
+    arguments are (it exited 3, as an unreadable plate does)."""
+    import argparse
+
+    try:
+        return parse_rate(text)
+    except MediaError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def vfr_rates(info: Any) -> str:
