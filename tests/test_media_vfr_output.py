@@ -386,3 +386,14 @@ def test_the_vfr_note_says_audio_in_sync_only_with_audio(phone, tmp_path, capsys
     assert "audio in sync" not in capsys.readouterr().err
     assert main(["convert", str(phone), str(tmp_path / "b.mov"), "--audio"]) == 0
     assert "audio in sync" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("rate", "want"), [("30", "01:00:00:00"), ("24", "01:00:00:00"), ("25", "01:00:00:00")])
+def test_a_conform_between_ntsc_and_integer_rates_keeps_the_timecode_label(tmp_path, rate, want):
+    """A non-drop 29.97 plate at 01:00:00:00 conformed to 30 started at 00:59:56:12 (converted by
+    real time, 3.6 s an hour off; a non-drop label counts frames at 30): now 01:00:00:00."""
+    plate = make_video(tmp_path / "ndf.mov", 8, W, H, fps=Fraction(30000, 1001), timecode="01:00:00:00")
+    out = tmp_path / f"c{rate}.mov"
+    assert main(["convert", str(plate), str(out), "--fps", rate]) == 0
+    with open_media(out) as r:
+        assert r.info.timecode == want

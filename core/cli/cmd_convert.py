@@ -252,6 +252,15 @@ def _timing_plan(reader, first: int, last: int, rate: Fraction | None, sequence:
     return _Plan(local + first, rate, conformed=True, summary=summary, grid_start=k0)
 
 
+def _label_seconds(count: int, fps: Fraction, drop: bool) -> Fraction:
+    """What a timecode label of `count` frames at `fps` means in seconds: a non-drop label counts
+    frames at the integer rate (01:00:00:00 at 29.97 NDF is 108000 frames, "1 hour"), a drop-frame
+    one keeps to real time. Converted by real time, a 29.97 NDF plate's 01:00:00:00 became
+    00:59:56:12 at 30 (3.6 s an hour), though NDF labels are counts, not real time."""
+    rate = Fraction(fps)
+    return Fraction(count) / rate if drop and rate.denominator == 1001 else Fraction(count, round(float(rate)))
+
+
 def _grid_timecode(reader, k: int, fps: Fraction) -> str | None:  # noqa: ANN001 - Reader
     """The timecode of frame `k` of a conform of the whole plate to `fps` (its grid runs from the
     plate's first frame): the conform's start timecode moved on `k` frames."""
@@ -268,14 +277,17 @@ def _grid_timecode(reader, k: int, fps: Fraction) -> str | None:  # noqa: ANN001
 def _start_timecode(reader, first: int, fps: Fraction) -> str | None:  # noqa: ANN001 - Reader
     """The output's start timecode: the plate's moved on to frame `first` (by its time on a VFR
     plate: its index is not a count of nominal frames), in `fps` when conformed to another rate
-    (the same time, to the nearest frame)."""
+    (the same label time, to the nearest frame: _label_seconds)."""
     info = reader.info
     tc = plate_timecode_at(info, nominal_offset(reader, first))
     if tc is None or fps == info.fps:
         return tc
     try:
-        frames = round(parse_timecode(tc, info.fps) * fps / info.fps)
-        return format_timecode(frames, fps, drop_frame=bool(re.search(r"[;.]\d{2,3}$", tc)))
+        drop = bool(re.search(r"[;.]\d{2,3}$", tc))
+        seconds = _label_seconds(parse_timecode(tc, info.fps), info.fps, drop)
+        out_drop = drop and Fraction(fps).denominator == 1001  # a drop-frame label stays one where it can
+        frames = round(seconds * (Fraction(fps) if out_drop else round(float(fps))))
+        return format_timecode(frames, fps, drop_frame=drop)
     except MediaError as exc:
         log.warning("the plate's timecode is not usable at %s fps (%s): writing none", float(fps), exc)
         return None
