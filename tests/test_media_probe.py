@@ -23,7 +23,8 @@ SHARED_CLIPS = [
     ("s13.mp4", 103, Fraction(25), (720, 1080)),
     ("short_hamilton_clip.mp4", 275, Fraction(30000, 1001), (640, 360)),
     ("no_face.mp4", 95, Fraction(24), (960, 540)),
-    ("face_noface.mov", 169, Fraction(30), (960, 540)),
+    # VFR: 72 frames at 30 fps, then 94 at 24 (a join): nominal 24, its typical step (r_frame_rate said 30)
+    ("face_noface.mov", 169, Fraction(24), (960, 540)),
 ]
 
 
