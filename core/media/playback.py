@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from core.media.timing import segment_times
+
 
 def playback_frame(start: int, elapsed_s: float, fps: float, speed: int, first: int, last: int,
                    times: Sequence[float] | np.ndarray | None = None) -> int:
@@ -61,13 +63,7 @@ def plate_times(reader: Any) -> np.ndarray | None:
         return _TIMES[reader]
     except (KeyError, TypeError):
         pass
-    pts = getattr(reader, "pts", None)
-    tb = getattr(reader, "time_base", None)
-    if pts is not None and tb is not None and len(pts):
-        pts = np.asarray(pts, np.int64)
-        times = (pts - pts[0]).astype(np.float64) * float(tb)
-    else:
-        times = np.array([reader.frame_time(i) for i in range(int(reader.info.frame_count))], np.float64)
+    times = segment_times(reader, 0, int(reader.info.frame_count) - 1)[0]  # from the pts table, in one step
     try:
         _TIMES[reader] = times
     except TypeError:
