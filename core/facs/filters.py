@@ -41,11 +41,17 @@ def _runs(valid: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.nonzero(d == 1)[0], np.nonzero(d == -1)[0], strict=True))
 
 
+def _is_nominal(steps: np.ndarray | float, te: float) -> np.ndarray:
+    """Which steps (seconds) are the nominal `te` within a time base's rounding (ROUNDING_S, or
+    1 % of a frame)."""
+    return np.abs(np.asarray(steps, np.float64) - te) <= max(ROUNDING_S, 0.01 * te)
+
+
 def nominal_step(step: float, fps: float) -> float:
     """The time step between two samples as a filter should take it: exactly 1 / fps when
     `step` (seconds) is within a time base's rounding of it, else `step` itself."""
     te = 1.0 / fps
-    return te if abs(step - te) <= max(ROUNDING_S, 0.01 * te) else float(step)
+    return te if _is_nominal(step, te) else float(step)
 
 
 def sample_steps(timestamps: np.ndarray | None, fps: float, n: int | None = None) -> np.ndarray | None:
@@ -64,7 +70,7 @@ def sample_steps(timestamps: np.ndarray | None, fps: float, n: int | None = None
         raise FacsimileError("sample timestamps must be finite and increasing")
     te = 1.0 / fps
     steps = np.diff(t)
-    regular = np.abs(steps - te) <= max(ROUNDING_S, 0.01 * te)
+    regular = _is_nominal(steps, te)
     if regular.all():
         return None
     return np.where(regular, te, steps)
