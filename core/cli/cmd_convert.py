@@ -41,6 +41,7 @@ from core.media.writers import (
     COMPRESSIONS,
     describe_frames,
     format_timecode,
+    is_drop_frame,
     is_sequence_pattern,
     offset_timecode,
     parse_timecode,
@@ -283,7 +284,7 @@ def _start_timecode(reader, first: int, fps: Fraction) -> str | None:  # noqa: A
     if tc is None or fps == info.fps:
         return tc
     try:
-        drop = bool(re.search(r"[;.]\d{2,3}$", tc))
+        drop = is_drop_frame(tc)
         seconds = _label_seconds(parse_timecode(tc, info.fps), info.fps, drop)
         out_drop = drop and Fraction(fps).denominator == 1001  # a drop-frame label stays one where it can
         frames = round(seconds * (Fraction(fps) if out_drop else round(float(fps))))

@@ -94,10 +94,14 @@ def format_timecode(frames: int, fps: Fraction, drop_frame: bool = False) -> str
     return f"{h:02d}:{mi:02d}:{s:02d}{';' if drop else ':'}{f:02d}"
 
 
+def is_drop_frame(tc: str) -> bool:
+    """`tc` is written in drop-frame notation (';' or '.' before the frames)."""
+    return bool(re.search(r"[;.]\d{2,3}$", tc.strip()))
+
+
 def offset_timecode(tc: str, frames: int, fps: Fraction) -> str:
     """`tc` moved by `frames` (keeps drop-frame notation)."""
-    drop = bool(re.search(r"[;.]\d{2,3}$", tc.strip()))
-    return format_timecode(parse_timecode(tc, fps) + frames, fps, drop_frame=drop)
+    return format_timecode(parse_timecode(tc, fps) + frames, fps, drop_frame=is_drop_frame(tc))
 
 
 def plate_timecode_at(info, frame: int) -> str | None:
