@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         timecode = _start_timecode(reader, first, plan.fps) if not plan.conformed else \
             _grid_timecode(reader, plan.grid_start, plan.fps)
         # a render converted stays marked as synthetic media: its tags go with it (and its sidecar, below)
-        provenance = source_provenance(args.input, info.metadata)
+        provenance = source_provenance(args.input, reader)
         in_cs, premultiplied = plate_colorspace(info, reader.read(first).dtype, args.input_colorspace)
         writer = open_writer(
             output, width=info.width, height=info.height, fps=plan.fps, codec=args.codec,

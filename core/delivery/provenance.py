@@ -8,6 +8,7 @@ synthetic media with its render id; the pixels carry the same id in an invisible
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,19 +33,16 @@ def provenance_tags(render_id: str) -> dict[str, str]:
     }
 
 
-def source_provenance(path: str | Path, metadata: dict | None = None) -> dict[str, str]:
-    """The synthetic-media tags a file carries (TAG_* and the comment: a movie's container
-    metadata, `metadata`, or an EXR's header), so a conversion of a render keeps them; {} for
-    a plate that is no render."""
-    path = Path(path)
-    tags = {str(k): str(v) for k, v in (metadata or {}).items()}
-    if path.suffix.lower() == ".exr":
-        from core.media.reader import names_image_sequence, open_media
+def source_provenance(path: str | Path, reader: Any) -> dict[str, str]:
+    """The synthetic-media tags the file `path`, open as `reader`, carries (TAG_* and the comment:
+    a movie's container metadata, or an EXR's header), so a conversion of a render keeps them;
+    {} for a plate that is no render."""
+    from core.media.reader import names_image_sequence
 
-        first = path
-        if names_image_sequence(path):
-            with open_media(path) as reader:
-                first = Path(reader.file_of(0))
+    path = Path(path)
+    tags = {str(k): str(v) for k, v in (reader.info.metadata or {}).items()}
+    if path.suffix.lower() == ".exr":
+        first = Path(reader.file_of(0)) if names_image_sequence(path) else path
         try:
             tags.update({k: _text(v) for k, v in _exr_header(first).items()})
         except (OSError, RuntimeError):
