@@ -206,6 +206,52 @@ def test_disk_full_while_joining_the_chunks_says_so_too(plate, tiny_disk):
     assert "3 of 3 chunks" in str(info.value)
 
 
+def test_disk_full_in_a_farm_chunk_task_says_the_same(plate, tiny_disk, capsys):
+    """A farm task (`job run JOB --chunk N`) stopped by a full disk printed only 'the disk is full
+    while writing …': nothing of what was kept, how to resume or what to delete."""
+    from core.cli import main
+
+    out = tiny_disk / "out"
+    out.mkdir()
+    spec = JobSpec.create("convert", str(plate), str(out / "o.mov"), (0, 23), chunk_size=8,
+                          writer={"codec": "prores4444"})
+    job = spec.save()
+    assert main(["job", "run", str(job), "--chunk", "0"]) == 0
+    filler = _fill(tiny_disk, 100_000)
+    assert main(["job", "run", str(job), "--chunk", "1"]) != 0
+    said = capsys.readouterr().err
+    assert "chunk 1 (frames 8-15) failed" in said and "disk is full" in said, said
+    _says_where_and_what_to_do(" ".join(said.split()), spec)
+    filler.unlink()
+    assert main(["job", "run", str(job)]) == 0  # the command it names resumes it
+    with av.open(str(out / "o.mov")) as c:
+        assert sum(1 for p in c.demux(c.streams.video[0]) if p.size) == 24
+
+
+def test_disk_full_on_the_ray_engine_is_said_once_and_not_retried(plate, tiny_disk):
+    """On the Ray engine a full disk was a worker fault: retried max_retries times, then 'finished
+    frames are kept, run again to resume', without where they are or how to discard them."""
+    from core.jobs.ray_engine import run_on_ray
+
+    ray = pytest.importorskip("ray")
+    out = tiny_disk / "out"
+    out.mkdir()
+    spec = JobSpec.create("convert", str(plate), str(out / "o.mov"), (0, 23), chunk_size=8, max_retries=2,
+                          writer={"codec": "prores4444"})
+    spec.save()
+    _fill(tiny_disk, 700_000)
+    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        with pytest.raises(FacsimileError, match="disk is full") as info:
+            run_on_ray(spec, [0, 1, 2])
+    finally:
+        ray.shutdown()
+    text = str(info.value)
+    assert "run again to resume" not in text, text
+    _says_where_and_what_to_do(text, spec)
+    assert 0 < len(list((spec.job_dir / "chunks").glob("chunk_*.mov"))) < 3, "the disk must fill part-way"
+
+
 def test_file_size_limit_efbig_is_a_clear_error(plate, tmp_path):
     """Without root: RLIMIT_FSIZE in a child process makes writes fail with EFBIG."""
     out = tmp_path / "o.####.exr"

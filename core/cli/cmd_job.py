@@ -6,8 +6,18 @@ import argparse
 import json
 import sys
 
+from core.errors import FacsimileError
 from core.jobs.record import JobRecord
-from core.jobs.run import completed, finalize, frames_done, pending_chunks, run_chunk, run_job
+from core.jobs.run import (
+    chunk_failure,
+    completed,
+    finalize,
+    frames_done,
+    is_fatal,
+    pending_chunks,
+    run_chunk,
+    run_job,
+)
 from core.jobs.spec import JobSpec
 
 
@@ -31,7 +41,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     spec = JobSpec.load(args.job_file)
     if args.chunk is not None:
-        n = run_chunk(spec, args.chunk)
+        try:
+            n = run_chunk(spec, args.chunk)
+        except (FacsimileError, OSError) as exc:
+            if not is_fatal(exc):
+                raise
+            raise chunk_failure(spec, args.chunk, exc) from exc  # said as the other engines say it
         print(f"chunk {args.chunk}: {n} frame(s) rendered", file=sys.stderr)
         return 0
     if spec.kind == "render":  # what `facsimile render` runs: the sidecar and curves CSV beside the output too

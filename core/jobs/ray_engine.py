@@ -18,20 +18,24 @@ from core.jobs.spec import JobSpec
 log = logging.getLogger(__name__)
 
 
-def _chunk_task(spec_json: dict, index: int) -> tuple[int, int, str | None]:
-    """(index, frames rendered, None) or, for an error a retry cannot cure (a FacsimileError: a
-    damaged plate, a refused setting, withdrawn consent), (index, 0, its message): returned, not
-    raised, so Ray does not run the chunk again. Anything else raises and Ray retries it, as the
-    local engine does."""
-    from core.jobs.run import run_chunk
+def _chunk_task(spec_json: dict, index: int) -> tuple[int, int, str | None, bool]:
+    """(index, frames rendered, None, False) or, for an error a retry cannot cure (a
+    FacsimileError: a damaged plate, a refused setting, withdrawn consent; a full disk, a
+    read-only or over-quota folder), (index, 0, its message, whether the disk was full): returned,
+    not raised, so Ray does not run the chunk again. Anything else raises and Ray retries it, as
+    the local engine does."""
+    from core.jobs.run import _disk_full, is_fatal, run_chunk
     from core.jobs.spec import JobSpec as _Spec
+    from core.util.atomic import describe_os_error
 
     spec = _Spec.from_json(spec_json)
     try:
-        return index, run_chunk(spec, index), None
-    except FacsimileError as exc:
-        return index, 0, f"{type(exc).__name__}: {exc}"
-
+        return index, run_chunk(spec, index), None, False
+    except (FacsimileError, OSError) as exc:
+        if not is_fatal(exc):
+            raise
+        said = describe_os_error(exc, spec.output) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
+        return index, 0, said, _disk_full(exc)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -87,15 +91,17 @@ def run_on_ray(spec: JobSpec, chunks: list[int], address: str | None = None,
         pending = {task.remote(spec.to_json(), i): i for i in chunks}
         frames_total = sum(spec.chunks()[i][1] - spec.chunks()[i][0] + 1 for i in chunks)
         failures = []
+        disk_full = False
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             ref = ready[0]
             index = pending.pop(ref)
             try:
-                _, rendered, error = ray.get(ref)
+                _, rendered, error, full = ray.get(ref)
                 if error is not None:
                     a, b = spec.chunks()[index]
                     failures.append(f"chunk {index} (frames {a}-{b}): {error}")
+                    disk_full = disk_full or full
                     continue
                 if progress:
                     a, b = spec.chunks()[index]
@@ -104,9 +110,13 @@ def run_on_ray(spec: JobSpec, chunks: list[int], address: str | None = None,
                 a, b = spec.chunks()[index]
                 failures.append(f"chunk {index} (frames {a}-{b}): {_reason(exc)}")
         if failures:
+            from core.jobs.run import kept_for_resume
+
+            # after a full disk: where the finished part is, and how to resume or discard it
+            kept = kept_for_resume(spec) if disk_full else "finished frames are kept, run again to resume"
             raise FacsimileError(
                 f"{len(failures)} chunk(s) failed (a worker fault after {spec.max_retries + 1} attempts, an error in the "
-                "job's own data at once); finished frames are kept, run again to resume. " + "; ".join(failures))
+                f"job's own data or a full disk at once): " + "; ".join(failures) + f"; {kept}")
     finally:
         if started_here:
             ray.shutdown()

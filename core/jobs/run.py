@@ -302,16 +302,10 @@ def _run_local(spec: JobSpec, chunks: list[int], progress: Progress | None, canc
                     raise
                 except FacsimileError as exc:
                     # Errors a retry cannot fix (disk full, vanished folder) stop at once.
-                    a, b = spec.chunks()[i]
-                    kept = kept_for_resume(spec) if _disk_full(exc) else "finished frames are kept, run again to resume"
-                    raise FacsimileError(f"chunk {i} (frames {a}-{b}) failed: {exc}; {kept}") from exc
+                    raise chunk_failure(spec, i, exc) from exc
                 except OSError as exc:
                     if exc.errno in _FATAL_ERRNOS:
-                        from core.util.atomic import describe_os_error
-
-                        kept = (kept_for_resume(spec) if _disk_full(exc)
-                                else "finished frames are kept, run again to resume")
-                        raise FacsimileError(f"chunk {i} failed: {describe_os_error(exc, spec.output)}; {kept}") from exc
+                        raise chunk_failure(spec, i, exc) from exc
                     producer = _discard(producer)  # a retry starts from a fresh plate and renderer
                     attempt = _retry(spec, i, exc, attempt)
                 except Exception as exc:  # noqa: BLE001 - a worker fault: retry with a limit
@@ -342,6 +336,24 @@ def _disk_full(exc: BaseException | None) -> bool:
             return True
         exc = exc.__cause__ or exc.__context__
     return False
+
+
+def chunk_failure(spec: JobSpec, index: int, exc: BaseException) -> FacsimileError:
+    """The error a chunk stopped by `exc` ends in, said the same way by every engine (local, Ray,
+    a farm task's `job run --chunk`): which chunk and frames, the cause, and what is kept: after a
+    full disk, where the finished part is and how to resume or discard it."""
+    from core.util.atomic import describe_os_error
+
+    a, b = spec.chunks()[index]
+    cause = describe_os_error(exc, spec.output) if isinstance(exc, OSError) else str(exc)
+    kept = kept_for_resume(spec) if _disk_full(exc) else "finished frames are kept, run again to resume"
+    return FacsimileError(f"chunk {index} (frames {a}-{b}) failed: {cause}; {kept}")
+
+
+def is_fatal(exc: BaseException) -> bool:
+    """`exc` is an error a retry of the chunk cannot cure: a FacsimileError, or a full disk, a file
+    too large, an exceeded quota or a read-only file system."""
+    return isinstance(exc, FacsimileError) or (isinstance(exc, OSError) and exc.errno in _FATAL_ERRNOS)
 
 
 def kept_for_resume(spec: JobSpec) -> str:
