@@ -97,3 +97,27 @@ def test_analyze_says_a_calibration_note_once(tmp_path):
     proc = _cli("analyze", str(plate), "-o", str(tmp_path / "out"), "--neutral", "7")
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.count("nearest present frame used") == 1, proc.stderr
+
+
+def test_a_moved_projects_plate_is_named_once(tmp_path):
+    """A project moved with its plate: `render` named the plate found beside it five times (a
+    WARNING at each of the four loads, and the render's note), `project info` twice (the WARNING
+    and its own warning line)."""
+    import shutil
+
+    from tests.mediagen import analysed_astronaut_project
+
+    (tmp_path / "a").mkdir()
+    analysed_astronaut_project(tmp_path / "a", 3)
+    shutil.move(tmp_path / "a", tmp_path / "b")
+    project = tmp_path / "b" / "p.facsimile"
+    proc = _cli("project", "info", str(project))
+    assert proc.returncode == 0, proc.stderr
+    assert (proc.stdout + proc.stderr).count("found beside the moved project") == 1, proc.stdout + proc.stderr
+    proc = _cli("render", str(project), "--out", str(tmp_path / "r.mov"), "--frames", "0-1")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("found beside the moved project") == 1, proc.stderr
+    assert f"rendered from {tmp_path / 'b' / 'plate.mp4'}" in proc.stderr
+    proc = _cli("project", "analyze", str(project), "--extract-only")  # says it itself only in the log: kept
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("found beside the moved project") == 1, proc.stderr

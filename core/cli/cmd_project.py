@@ -237,10 +237,12 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
+    from core.cli import said_by_command
     from core.project import Project
     from core.project.workflow import project_folder, project_info
 
-    proj = Project.load(project_folder(args.path, must_exist=True))
+    with said_by_command():  # what loading hands back (a plate found beside a moved project) is in the warnings
+        proj = Project.load(project_folder(args.path, must_exist=True))
     info = project_info(proj, check_hash=not args.no_hash)
     saved = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(proj.saved_at)) if proj.saved_at else "never"
     lines = [f"{info['name']}  ({info['path']}, saved {saved})", f"plates ({len(info['plates'])}):"]

@@ -141,7 +141,10 @@ def _render(args: argparse.Namespace) -> int:
     if not args.project or not args.out:
         raise FacsimileError("render needs a PROJECT and --out (or --list-presets)")
     _check_format_options(args)
-    _check_shot_and_frames(args)
+    from core.cli import said_by_command
+
+    with said_by_command():  # a moved plate is said once, in the render's notes, not at each load
+        _check_shot_and_frames(args)
     if args.job_only:
         from pathlib import Path
 
@@ -152,7 +155,6 @@ def _render(args: argparse.Namespace) -> int:
         if not Path(args.job_only).parent.is_dir():
             raise MediaError(f"cannot write {args.job_only}: the folder {Path(args.job_only).parent} does not exist "
                              "(create it first)")
-    from core.cli import said_by_command
     from core.render.delivery import render_shot
 
     overrides = {k: getattr(args, k) for k in ("mode", "output", "blend", "colour", "restore", "restore_strength",

@@ -35,6 +35,7 @@ from core.project.lock import project_lock
 from core.project.schema import APP, SCHEMA_VERSION, validate
 from core.util.atomic import atomic_path, atomic_write_text
 from core.util.npz import NPZ_ERRORS, describe_npz_error
+from core.util.report import HANDED_BACK
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +108,9 @@ def _locate_beside(project: Project, relative: Mapping[str, str | None]) -> dict
             log.warning("plate %s: %s is where the moved project puts it, but another file (hash differs): not used",
                         pid, candidate)
             continue
+        # handed back in project.relocated: project_warnings and the render's notes say it, once a command
         log.warning("plate %s: not at %s; found beside the moved project at %s (the same file) and used from there; "
-                    "save the project to keep it", pid, plate.path, candidate)
+                    "save the project to keep it", pid, plate.path, candidate, extra=HANDED_BACK)
         found[pid] = plate.path
         project.plates[pid] = moved
     return found
