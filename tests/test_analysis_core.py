@@ -15,7 +15,16 @@ from core.analysis.analyzer import Analyzer, main_track
 from core.analysis.image import to_rgb8
 from core.analysis.landmarks68 import MP_TO_68
 from core.analysis.openface_csv import BASE_COLUMNS, write_openface_csv
-from core.analysis.pose import estimate_pose, matrix_from_euler, reference_model
+from core.analysis.pose import (
+    EYEBALL_RADIUS_MM,
+    EYES,
+    estimate_pose,
+    eye_gaze,
+    eyeball_offsets,
+    matrix_from_euler,
+    ray_sphere,
+    reference_model,
+)
 from core.analysis.types import ShotAnalysis
 from core.errors import MediaError, ProjectError, UserCancelled
 
@@ -53,8 +62,9 @@ def test_pose_recovers_known_rotation_and_openface_signs(euler):
     r = matrix_from_euler(np.array(euler))
     pts = np.zeros((478, 3))
     pts[:468] = (m @ r.T) * 1.5 + np.array([320, 240, 0])
-    for outer, inner, iris in ((33, 133, 468), (263, 362, 473)):  # eyes looking straight ahead
-        pts[iris] = (pts[outer] + pts[inner]) / 2 + r @ np.array([0, 0, -8.0]) * 1.5
+    for (outer, inner, *_, iris), off in zip(EYES, eyeball_offsets(), strict=True):  # eyes looking straight ahead
+        pupil = (m[outer] + m[inner]) / 2 + off - np.array([0, 0, EYEBALL_RADIUS_MM])
+        pts[iris] = (r @ pupil) * 1.5 + np.array([320, 240, 0])
     hp = estimate_pose(pts, 640, 480)
     np.testing.assert_allclose(hp.euler, euler, atol=1e-3)
     # pitch > 0 moves the nose tip down the image; yaw > 0 moves it to the image left
@@ -62,6 +72,76 @@ def test_pose_recovers_known_rotation_and_openface_signs(euler):
     # gaze follows the head when the eyes look straight ahead (OpenFace: x right, y down)
     np.testing.assert_allclose(hp.gaze_angles, [-euler[1], euler[0]], atol=0.05)
     assert hp.translation[2] > 0
+
+
+def _turned_head_looking_at(euler, target, iris_z) -> tuple[np.ndarray, np.ndarray]:
+    """(478, 3) landmarks of the head model turned by euler (weak perspective, 1.6 px/mm), each
+    iris on its eyeball turned towards target (mm, head origin at 0, camera axes; None: the lens,
+    i.e. straight at the camera), the iris points' z set by iris_z(points, eye); and the true gaze
+    vectors (2, 3)."""
+    m = reference_model()[0]
+    r = matrix_from_euler(np.array(euler))
+    s, at = 1.6, np.array([320.0, 240.0, 0.0])
+    pts = np.zeros((478, 3))
+    pts[:468] = (m @ r.T) * s + at
+    true = []
+    for e, ((outer, inner, *_, iris), off) in enumerate(zip(EYES, eyeball_offsets(), strict=True)):
+        centre = r @ ((m[outer] + m[inner]) / 2 + off)
+        g = np.array([0.0, 0.0, -1.0]) if target is None else np.asarray(target, float) - centre
+        g /= np.linalg.norm(g)
+        pts[iris:iris + 5] = (centre + EYEBALL_RADIUS_MM * g) * s + at  # the iris ring collapsed on its centre
+        pts[iris:iris + 5, 2] = iris_z(pts, e)
+        true.append(g)
+    return pts, np.array(true)
+
+
+@pytest.mark.parametrize("euler", [(0, -0.39, 0), (0, 0.35, 0), (0.3, 0, 0), (-0.25, 0, 0), (0.2, -0.3, 0.1),
+                                   (-0.15, 0.25, -0.1)])
+@pytest.mark.parametrize("target", [None, (150.0, -80.0, -600.0), (-300.0, 120.0, -500.0), (40.0, 30.0, -250.0)])
+@pytest.mark.parametrize("iris_z", ["eye corners' depth", "15 mm too deep"])
+def test_gaze_reads_the_eyes_not_the_head_turn_nor_the_iris_depth(euler, target, iris_z):
+    """Irises on eyeballs fixed in a turned head, looking into the lens or at a point 0.25-0.6 m
+    away (each eye its own way: they converge): the gaze read back is each eye's, whatever the
+    head turn, from the irises' image position only. The landmarker's iris depth is a guess
+    (MediaPipe gives the five iris points one z); here it is wrong on purpose, which the former
+    head-frame iris offset took in (0.1-0.3 rad off on a turned head)."""
+    guess = {"eye corners' depth": lambda p, e: p[list(EYES[e][:2]), 2].mean(),
+             "15 mm too deep": lambda p, e: p[EYES[e][-1], 2] + 15 * 1.6}[iris_z]
+    pts, true = _turned_head_looking_at(euler, target, guess)
+    hp = estimate_pose(pts, 640, 480)
+    np.testing.assert_allclose(hp.euler, euler, atol=1e-3)
+    err = np.arccos(np.clip((hp.gaze_vectors * true).sum(1), -1, 1))
+    assert err.max() < 0.01, (err, hp.gaze_vectors, true)
+    if target is None:  # into the lens: (0, 0, -1) and gaze angles 0 however the head is turned
+        np.testing.assert_allclose(hp.gaze_angles, [0, 0], atol=0.01)
+    else:
+        assert hp.gaze_vectors[0, 0] > hp.gaze_vectors[1, 0]  # eye 0 (image left) turns further right
+
+
+def test_iris_ray_that_misses_the_eyeball_takes_its_closest_point():
+    """A ray that misses the sphere gives the sphere's point nearest the ray: an iris landmark
+    beyond the eyeball's outline reads the eye turned across the view, towards the iris, and it
+    joins the hits continuously at the outline."""
+    c = np.array([1.0, 2.0, 50.0])
+    p, hit = ray_sphere(np.array([1.0, 2.0, 0.0]), np.array([0.0, 0.0, 1.0]), c, 12.0)
+    assert hit and np.allclose(p, [1.0, 2.0, 38.0])
+    p, hit = ray_sphere(np.array([1.0 + 20.0, 2.0, 0.0]), np.array([0.0, 0.0, 2.0]), c, 12.0)
+    assert not hit and np.allclose(p, [13.0, 2.0, 50.0])
+    # oblique ray (perspective-like), missing: the nearest sphere point lies towards the ray
+    p, hit = ray_sphere(np.zeros(3), np.array([0.5, 0.0, 1.0]), np.array([0.0, 0.0, 40.0]), 12.0)
+    assert not hit and abs(np.linalg.norm(p - [0, 0, 40.0]) - 12.0) < 1e-9 and p[0] > 0 and p[2] < 40
+    pts, _ = _turned_head_looking_at((0, 0.3, 0), None, lambda p, e: p[EYES[e][-1], 2])
+    hp = estimate_pose(pts, 640, 480)
+    iris = EYES[0][-1]
+    gazes = []
+    for dx in (EYEBALL_RADIUS_MM - 1e-3, EYEBALL_RADIUS_MM + 1e-3, 2 * EYEBALL_RADIUS_MM):  # mm to the image right
+        moved = pts.copy()
+        moved[iris:iris + 5, 0] += dx * hp.scale
+        gazes.append(eye_gaze(moved, hp.scale, hp.rotation, 0))
+    assert [h for _, h in gazes] == [True, False, False]
+    assert np.allclose([np.linalg.norm(g) for g, _ in gazes], 1.0)
+    assert np.linalg.norm(gazes[0][0] - gazes[1][0]) < 0.03  # continuous at the outline
+    assert gazes[2][0][0] > 0.99  # across the view, to the image right
 
 
 def test_68_point_map_layout(analyzer, astronaut):

@@ -10,7 +10,8 @@ columns (the AU engine's AUxx_r / AUxx_c). Not written: OpenFace's 56-point eye 
 As in OpenFace: `frame` is 1-based (plate frame number + 1), the header separates names with
 ", ", one row per face per frame ordered by frame then face_id, and a row whose face is not
 found has success=0 and zeros elsewhere. A clip with no face at all gets success=0 rows for
-face 0 so every frame is still listed. gaze_0 is the subject's right eye (image left).
+face 0 so every frame is still listed. gaze_0 is the subject's right eye (image left); the gaze
+vectors and angles are core.analysis.pose's (an iris ray onto an eyeball fixed in the head).
 """
 
 from __future__ import annotations

@@ -17,8 +17,21 @@ Conventions (checked against OpenFace's wiki "Output Format" and a real OpenFace
 Method: a similarity (Umeyama) fit of MediaPipe's canonical face to stable landmarks (eye
 corners, nose, forehead, temples; not the mouth, brows or jaw, which move with expression)
 gives rotation and scale under weak perspective; depth comes from scale and the focal length.
-Gaze uses an eyeball model: the iris centre, expressed in the head frame, sits on a sphere of
-radius 12 mm centred behind the midpoint of the eye corners.
+So the rotation is measured against the line of sight to the face, not the optical axis: a face
+off the image centre that faces the lens reads yaw 0.
+
+Gaze follows OpenFace 2.x (GazeAnalysis::EstimateGaze): a ray through the iris centre's image
+position meets an eyeball sphere (radius 12 mm) whose centre is fixed in the head, and the gaze
+is the unit vector from the centre to that point. The centre is the eye corners' midpoint as the
+image shows it plus an offset from the head model (`eyeball_offsets`, 8.4 mm behind the corners;
+OpenFace's model puts it 7 mm behind). The iris landmark's z is not used (MediaPipe gives all five
+iris points one guessed depth). The ray runs along the camera's z (orthographic), as the pose fit
+does: gaze and head rotation are then in the same frame, looking into the lens reads (0, 0, -1)
+wherever the face is in the picture, and each eye is measured on its own (eyes that converge on
+something nearer than the lens read converged). A ray from the camera centre through the pixel
+would put the gaze in a frame the pose is not in, and lean on the nominal focal length, which a
+crop or a long lens gets wrong. A ray that misses the sphere (the iris landmark further from the
+centre than the radius) takes the sphere's point closest to it: the eye looking across the view.
 """
 
 from __future__ import annotations
@@ -44,8 +57,11 @@ EYEBALL_RADIUS_MM = 12.0
 # frames) reads pitch 0.117 lower than OpenFace's pose_Rx, with a spread of 0.002 and yaw/roll
 # within 0.015. The model is turned by this much so a neutral, level head reads 0 as in OpenFace.
 OPENFACE_PITCH_OFFSET = 0.117
-RIGHT_EYE = (33, 133, 468)  # outer corner, inner corner, iris centre (subject's right)
-LEFT_EYE = (263, 362, 473)
+# Per eye: outer corner, inner corner, upper and lower lid midpoints, iris centre (MediaPipe
+# indices); eye 0 is the subject's right.
+RIGHT_EYE = (33, 133, 159, 145, 468)
+LEFT_EYE = (263, 362, 386, 374, 473)
+EYES = (RIGHT_EYE, LEFT_EYE)
 
 
 def nominal_focal(width: int, height: int) -> float:
@@ -60,6 +76,51 @@ def reference_model() -> tuple[np.ndarray, np.ndarray]:
     m = canonical_model_mm() @ matrix_from_euler(np.array([-OPENFACE_PITCH_OFFSET, 0.0, 0.0])).T
     origin = m[MP_TO_68].mean(axis=0)
     return m - origin, origin
+
+
+@cache
+def eyeball_offsets() -> np.ndarray:
+    """(2, 3) mm in the head frame: each eyeball's centre minus its eye corners' midpoint (eye 0
+    the subject's right), from the head model. An eye looking straight ahead has its pupil in the
+    lid opening (across: the corners' midpoint; up/down and in depth: the lid midpoints' mean, the
+    lids resting on the eyeball round the cornea), and the centre lies EYEBALL_RADIUS_MM straight
+    behind it. That is 8.4 mm behind the corners' midpoint and 0.5 mm above it."""
+    m, _ = reference_model()
+    out = []
+    for outer, inner, upper, lower, _ in EYES:
+        corners = (m[outer] + m[inner]) / 2.0
+        lids = (m[upper] + m[lower]) / 2.0
+        pupil = np.array([corners[0], lids[1], lids[2]])
+        out.append(pupil + np.array([0.0, 0.0, EYEBALL_RADIUS_MM]) - corners)
+    out = np.array(out)
+    out.flags.writeable = False  # cached: shared by every call
+    return out
+
+
+def ray_sphere(origin: np.ndarray, direction: np.ndarray, centre: np.ndarray,
+               radius: float) -> tuple[np.ndarray, bool]:
+    """Where a ray first meets a sphere, and True; where it misses, the sphere's point closest
+    to the ray (on the line from the centre to the ray's nearest point), and False."""
+    d = np.asarray(direction, np.float64) / np.linalg.norm(direction)
+    oc = np.asarray(origin, np.float64) - centre
+    b = float(d @ oc)
+    disc = b * b - float(oc @ oc) + radius * radius
+    if disc >= 0.0:
+        return origin + d * (-b - np.sqrt(disc)), True
+    near = oc - d * b  # the ray's closest point, relative to the centre (never at the centre here)
+    return centre + near * (radius / np.linalg.norm(near)), False
+
+
+def eye_gaze(landmarks: np.ndarray, scale: float, rotation: np.ndarray, eye: int) -> tuple[np.ndarray, bool]:
+    """One eye's unit gaze vector (camera axes) from (478, 3) plate-pixel landmarks and the pose
+    fit's scale (pixels per mm) and rotation, and whether the iris ray met the eyeball (eye 0 the
+    subject's right). Only the landmarks' image x, y are read."""
+    outer, inner, _, _, iris = EYES[eye]
+    lm = np.asarray(landmarks, np.float64)
+    centre = np.append((lm[outer, :2] + lm[inner, :2]) / (2.0 * scale), 0.0) + rotation @ eyeball_offsets()[eye]
+    origin = np.append(lm[iris, :2] / scale, centre[2] - 2.0 * EYEBALL_RADIUS_MM)  # in front of the eye
+    point, hit = ray_sphere(origin, np.array([0.0, 0.0, 1.0]), centre, EYEBALL_RADIUS_MM)
+    return (point - centre) / EYEBALL_RADIUS_MM, hit
 
 
 def umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -123,20 +184,8 @@ def estimate_pose(landmarks: np.ndarray, width: int, height: int, focal: float |
     # camera-space points: depth from the landmark z relative to the fitted origin
     z_cam = tz + (lm[:, 2] - t[2]) / s
     pts = np.stack([(lm[:, 0] - cx) * z_cam / f, (lm[:, 1] - cy) * z_cam / f, z_cam], axis=1)
-    # gaze: landmarks in the head frame (mm)
-    head = (lm - t) @ r / s
-    vecs = []
-    for outer, inner, iris in (RIGHT_EYE, LEFT_EYE):
-        centre = (head[outer] + head[inner]) / 2.0
-        off = head[iris, :2] - centre[:2]
-        n = np.linalg.norm(off)
-        lim = 0.95 * EYEBALL_RADIUS_MM
-        if n > lim:
-            off = off * (lim / n)
-        g = np.array([off[0], off[1], -np.sqrt(EYEBALL_RADIUS_MM ** 2 - off @ off)])
-        g = r @ (g / np.linalg.norm(g))
-        vecs.append(g)
-    vecs = np.array(vecs)
+    # gaze: an orthographic ray through each iris pixel onto an eyeball fixed in the head
+    vecs = np.array([eye_gaze(lm, s, r, e)[0] for e in range(2)])
     mean = vecs.mean(0)
     angles = np.array([np.arctan2(mean[0], -mean[2]), np.arctan2(mean[1], -mean[2])])
     return HeadPose(rotation=r, euler=euler_from_matrix(r), translation=trans, scale=s, offset=t,
