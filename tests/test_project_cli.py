@@ -663,13 +663,21 @@ def test_a_terminate_or_hangup_signal_keeps_the_finished_shots(tmp_path: Path, a
     marker = tmp_path / "marker"
     repo = Path(__file__).resolve().parent.parent
     env = dict(os.environ, PYTHONPATH=str(repo))
+    sig = getattr(signal, signame)
+
+    def default_disposition() -> None:
+        # A runner started under nohup ignores SIGHUP, the child inherits that, and the CLI rightly
+        # leaves an ignored signal ignored (its user asked to survive a hangup): give the child the
+        # default a terminal session has, so the test does not depend on how it was started.
+        signal.signal(sig, signal.SIG_DFL)
+
     proc = subprocess.Popen([sys.executable, str(driver), str(marker), "project", "analyze", str(folder), "--all"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=repo)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=repo,
+                            preexec_fn=default_disposition)
     deadline = time.monotonic() + 240
     while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
     assert marker.exists(), proc.communicate(timeout=60)
-    sig = getattr(signal, signame)
     os.kill(proc.pid, sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + sig, err
