@@ -24,7 +24,7 @@ def _chunk_task(spec_json: dict, index: int) -> tuple[int, int, str | None, bool
     read-only or over-quota folder), (index, 0, its message, whether the disk was full): returned,
     not raised, so Ray does not run the chunk again. Anything else raises and Ray retries it, as
     the local engine does."""
-    from core.jobs.run import _disk_full, is_fatal, run_chunk
+    from core.jobs.run import is_fatal, run_chunk, stopped_by_full_disk
     from core.jobs.spec import JobSpec as _Spec
     from core.util.atomic import describe_os_error
 
@@ -35,7 +35,7 @@ def _chunk_task(spec_json: dict, index: int) -> tuple[int, int, str | None, bool
         if not is_fatal(exc):
             raise
         said = describe_os_error(exc, spec.output) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
-        return index, 0, said, _disk_full(exc)
+        return index, 0, said, stopped_by_full_disk(exc)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -241,7 +241,7 @@ def finalize(spec: JobSpec, metadata: dict[str, str] | None = None, keep_chunks:
             concat_movies(chunks, spec.output, timecode=tc,
                           metadata={**(spec.writer.get("attributes") or {}), **(metadata or {})})
         except (FacsimileError, OSError) as exc:
-            if not _disk_full(exc):
+            if not stopped_by_full_disk(exc):
                 raise
             from core.util.atomic import describe_os_error
 
@@ -329,7 +329,7 @@ def _discard(producer: FrameProducer | None) -> None:
 _FATAL_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS}
 
 
-def _disk_full(exc: BaseException | None) -> bool:
+def stopped_by_full_disk(exc: BaseException | None) -> bool:
     """`exc` is, or was raised from, a full disk or an exceeded quota (ENOSPC, EDQUOT)."""
     while exc is not None:
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -346,7 +346,7 @@ def chunk_failure(spec: JobSpec, index: int, exc: BaseException) -> FacsimileErr
 
     a, b = spec.chunks()[index]
     cause = describe_os_error(exc, spec.output) if isinstance(exc, OSError) else str(exc)
-    kept = kept_for_resume(spec) if _disk_full(exc) else "finished frames are kept, run again to resume"
+    kept = kept_for_resume(spec) if stopped_by_full_disk(exc) else "finished frames are kept, run again to resume"
     return FacsimileError(f"chunk {index} (frames {a}-{b}) failed: {cause}; {kept}")
 
 
